@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Flotilla",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "flotilla", targets: ["flotilla"]),
+        .library(name: "FlotillaCore", targets: ["FlotillaCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // libyaml from the system (Debian: libyaml-dev). No vendored parser.
+        .systemLibrary(
+            name: "CLibYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        // The pure core: manifest model, validation, spec hash, planner, routes. No I/O.
+        .target(name: "FlotillaCore"),
+        // Adapter: libyaml's event parser → FlotillaCore.YAMLNode trees.
+        .target(name: "FlotillaYAML", dependencies: ["CLibYAML", "FlotillaCore"]),
+        // Adapter: the Docker Engine API over a unix socket (Docker and Podman).
+        .target(
+            name: "FlotillaEngine",
+            dependencies: [
+                "FlotillaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The agent: loads the manifest directory, applies plans, probes health.
+        .target(
+            name: "FlotillaAgent",
+            dependencies: [
+                "FlotillaCore", "FlotillaYAML", "FlotillaEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "flotilla",
+            dependencies: [
+                "FlotillaCore", "FlotillaYAML", "FlotillaEngine", "FlotillaAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "FlotillaCoreTests", dependencies: ["FlotillaCore"]),
+        .testTarget(name: "FlotillaYAMLTests", dependencies: ["FlotillaYAML", "FlotillaCore", "FlotillaAgent"]),
+        .testTarget(
+            name: "FlotillaIntegrationTests",
+            dependencies: ["FlotillaCore", "FlotillaEngine", "FlotillaAgent", "FlotillaYAML"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

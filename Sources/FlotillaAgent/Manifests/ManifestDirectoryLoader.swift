@@ -1,0 +1,87 @@
+import FlotillaCore
+import FlotillaYAML
+import Foundation
+
+/// Reads a manifest directory from disk: finds the manifest files, reads them with a size limit
+/// and parses them with libyaml; the pure ``DesiredState`` does the validating.
+public struct ManifestDirectoryLoader: Sendable {
+    public var maxFileSize: Int
+    public var parser: YAMLDocumentParser
+
+    public init(maxFileSize: Int = 1 << 20, parser: YAMLDocumentParser = YAMLDocumentParser()) {
+        self.maxFileSize = maxFileSize
+        self.parser = parser
+    }
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case notADirectory(String)
+
+        public var description: String {
+            switch self {
+            case .notADirectory(let path): return "manifest directory \(path) does not exist or is not a directory"
+            }
+        }
+    }
+
+    /// Loads every manifest file below `directory`. Throws only when the directory itself is
+    /// missing; every problem inside it is a diagnostic of the returned state.
+    public func load(directory: String) throws -> DesiredState {
+        DesiredState(files: try readFiles(directory: directory))
+    }
+
+    public func readFiles(directory: String) throws -> [ManifestFile] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw LoadError.notADirectory(directory)
+        }
+        return Self.manifestPaths(in: directory).map { read(relative: $0, root: directory) }
+    }
+
+    func read(relative: String, root: String) -> ManifestFile {
+        let full = (root as NSString).appendingPathComponent(relative)
+        guard let handle = FileHandle(forReadingAtPath: full) else {
+            return ManifestFile(path: relative, documents: [], diagnostics: [Diagnostic(file: relative, line: 1, column: 1, message: "cannot read file (permission denied or removed while loading)")])
+        }
+        defer { try? handle.close() }
+        let data = (try? handle.read(upToCount: maxFileSize + 1)) ?? Data()
+        guard data.count <= maxFileSize else {
+            return ManifestFile(path: relative, documents: [], diagnostics: [Diagnostic(file: relative, line: 1, column: 1, message: "file is larger than \(maxFileSize) bytes; split it into several manifest files")])
+        }
+        let (documents, diagnostics) = parser.parse([UInt8](data), file: relative)
+        return ManifestFile(path: relative, documents: documents, diagnostics: diagnostics)
+    }
+
+    /// Manifest files below `root`, relative to it, sorted. Hidden files and folders and editor
+    /// leftovers are skipped; symlinked files are followed, symlinked folders are not (no loops).
+    public static func manifestPaths(in root: String) -> [String] {
+        var result: [String] = []
+        var queue = [""]
+        let fm = FileManager.default
+        while let relative = queue.popLast() {
+            let dir = relative.isEmpty ? root : (root as NSString).appendingPathComponent(relative)
+            guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { continue }
+            for entry in entries where !isIgnored(entry) {
+                let path = relative.isEmpty ? entry : relative + "/" + entry
+                let full = (root as NSString).appendingPathComponent(path)
+                guard let attributes = try? fm.attributesOfItem(atPath: full) else { continue }
+                let type = attributes[.type] as? FileAttributeType
+                if type == .typeDirectory {
+                    queue.append(path)
+                } else if isManifestName(entry), type == .typeRegular || type == .typeSymbolicLink {
+                    var isDir: ObjCBool = false
+                    if fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { result.append(path) }
+                }
+            }
+        }
+        return result.sorted()
+    }
+
+    /// Hidden entries and editor leftovers (`*~`, `.#*`, `*.swp`).
+    public static func isIgnored(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasSuffix("~") || name.hasSuffix(".swp") || name.hasPrefix("#")
+    }
+
+    public static func isManifestName(_ name: String) -> Bool {
+        !isIgnored(name) && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
+    }
+}

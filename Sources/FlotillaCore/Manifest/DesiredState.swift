@@ -1,0 +1,118 @@
+/// The whole desired state of a manifest directory: every service, validated one by one and
+/// then together (unique names, route ownership, `depends_on` targets and cycles).
+///
+/// It also remembers which files failed, because prune safety depends on it: a service whose
+/// file failed to load must never be mistaken for a removed one.
+public struct DesiredState: Sendable {
+    /// Valid services from files that loaded without errors, sorted by name.
+    public private(set) var services: [ServiceSpec] = []
+    /// Which file each service (valid or not) came from.
+    public private(set) var sourceFile: [String: String] = [:]
+    /// Every manifest file considered, sorted.
+    public private(set) var files: [String] = []
+    /// Files with at least one error. Their services are excluded from ``services``.
+    public private(set) var failedFiles: Set<String> = []
+    /// Names of services decoded from failed files (those that got far enough to have one).
+    public private(set) var servicesInFailedFiles: Set<String> = []
+    /// Every problem, sorted by file and position.
+    public private(set) var diagnostics: [Diagnostic] = []
+
+    public var isValid: Bool { diagnostics.isEmpty }
+
+    public init(files manifestFiles: [ManifestFile]) {
+        var decoded: [(spec: ServiceSpec, file: String, node: YAMLNode)] = []
+        var diagnostics: [Diagnostic] = []
+        for file in manifestFiles.sorted(by: { $0.path < $1.path }) {
+            files.append(file.path)
+            diagnostics += file.diagnostics
+            for document in file.documents {
+                if document.scalar?.isNull == true { continue }  // an empty document ("---" alone)
+                let (spec, problems) = ServiceDecoder.decode(document, file: file.path)
+                diagnostics += problems
+                if let spec { decoded.append((spec, file.path, document)) }
+                else if let name = Self.declaredName(in: document) { sourceFile[name] = file.path; servicesInFailedFiles.insert(name) }
+            }
+        }
+
+        // Unique names across the directory.
+        var byName: [String: (spec: ServiceSpec, file: String, node: YAMLNode)] = [:]
+        for entry in decoded {
+            if let first = byName[entry.spec.name] {
+                let mark = Self.valueMark(of: "name", in: entry.node)
+                diagnostics.append(Diagnostic(file: entry.file, at: mark,
+                    "service \"\(entry.spec.name)\" is already defined at \(first.file):\(Self.valueMark(of: "name", in: first.node)); service names must be unique across the directory"))
+            } else {
+                byName[entry.spec.name] = entry
+            }
+            sourceFile[entry.spec.name] = sourceFile[entry.spec.name] ?? entry.file
+        }
+
+        // Each host+path belongs to one service.
+        var routeOwner: [Route: (service: String, file: String, mark: SourceMark)] = [:]
+        for entry in decoded where byName[entry.spec.name]?.file == entry.file {
+            for (i, route) in entry.spec.routes.enumerated() {
+                let mark = Self.routeMark(i, in: entry.node)
+                if let owner = routeOwner[route], owner.service != entry.spec.name {
+                    diagnostics.append(Diagnostic(file: entry.file, at: mark,
+                        "route \(route.host)\(route.path) is already served by service \"\(owner.service)\" (\(owner.file):\(owner.mark)); give one of them another host or path"))
+                } else {
+                    routeOwner[route] = (entry.spec.name, entry.file, mark)
+                }
+            }
+        }
+
+        // depends_on targets exist (a service in a failed file counts as existing: its file has its own error).
+        for entry in decoded {
+            for (i, dependency) in entry.spec.dependsOn.enumerated() where byName[dependency] == nil && !servicesInFailedFiles.contains(dependency) {
+                let mark = Self.dependsOnMark(i, in: entry.node)
+                let hint = EditDistance.suggestion(for: dependency, in: Array(byName.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
+                diagnostics.append(Diagnostic(file: entry.file, at: mark, "service \"\(entry.spec.name)\" depends on unknown service \"\(dependency)\"\(hint)"))
+            }
+        }
+
+        // No dependency cycles; each cycle is reported once, at its alphabetically first member.
+        let graph = byName.mapValues { $0.spec.dependsOn.filter { byName[$0] != nil } }
+        for cycle in DependencyGraph.cycles(in: graph) {
+            let first = cycle[0]
+            let entry = byName[first]!
+            let index = entry.spec.dependsOn.firstIndex(of: cycle.count > 1 ? cycle[1] : first) ?? 0
+            diagnostics.append(Diagnostic(file: entry.file, at: Self.dependsOnMark(index, in: entry.node),
+                "dependency cycle: " + (cycle + [first]).joined(separator: " -> ") + "; remove one of these depends_on entries"))
+        }
+
+        self.diagnostics = diagnostics.sortedByLocation()
+        self.failedFiles = Set(self.diagnostics.map(\.file))
+        for entry in decoded where failedFiles.contains(entry.file) { servicesInFailedFiles.insert(entry.spec.name) }
+        self.services = byName.values.filter { !failedFiles.contains($0.file) }.map(\.spec).sorted { $0.name < $1.name }
+    }
+
+    // MARK: - Locating nodes for messages
+
+    static func declaredName(in document: YAMLNode) -> String? {
+        guard case .mapping(let pairs) = document.kind,
+              let value = pairs.first(where: { $0.key.scalar?.value == "name" })?.value.scalar?.value,
+              ManifestRules.isDNSLabel(value) else { return nil }
+        return value
+    }
+
+    static func value(of key: String, in document: YAMLNode) -> YAMLNode? {
+        guard case .mapping(let pairs) = document.kind else { return nil }
+        return pairs.first { $0.key.scalar?.value == key }?.value
+    }
+
+    static func valueMark(of key: String, in document: YAMLNode) -> SourceMark {
+        value(of: key, in: document)?.mark ?? document.mark
+    }
+
+    static func routeMark(_ index: Int, in document: YAMLNode) -> SourceMark {
+        guard let routes = value(of: "routes", in: document), case .sequence(let items) = routes.kind,
+              items.indices.contains(index) else { return valueMark(of: "routes", in: document) }
+        return items[index].mark
+    }
+
+    static func dependsOnMark(_ index: Int, in document: YAMLNode) -> SourceMark {
+        guard let list = value(of: "depends_on", in: document), case .sequence(let items) = list.kind,
+              items.indices.contains(index) else { return valueMark(of: "depends_on", in: document) }
+        return items[index].mark
+    }
+}

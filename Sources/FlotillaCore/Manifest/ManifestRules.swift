@@ -1,0 +1,56 @@
+/// The lexical rules of the manifest format, shared by the decoder and the renderers
+/// (renderers re-check, so no manifest value can ever inject proxy syntax).
+public enum ManifestRules {
+    public static let maxReplicas = 1000
+
+    /// A DNS label (RFC 1123): lowercase letters, digits and `-`, 1–63 chars, no leading/trailing `-`.
+    public static func isDNSLabel(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...63).contains(u.count), u.first != UInt8(ascii: "-"), u.last != UInt8(ascii: "-") else { return false }
+        return u.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// A hostname (RFC 1123, case-insensitive, at most 253 chars), optionally `*.` + hostname.
+    public static func isHostname(_ s: String) -> Bool {
+        var name = Substring(s)
+        if name.hasPrefix("*.") { name = name.dropFirst(2) }
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy {
+            isDNSLabel(String($0).lowercased())
+        }
+    }
+
+    /// A route or probe path: starts with `/`, printable ASCII, none of space, quotes, `;`, `{`, `}`, `#`, `$`, `\`.
+    public static func isSafePath(_ s: String) -> Bool {
+        guard s.hasPrefix("/"), s.utf8.count <= 1024 else { return false }
+        let forbidden = Set(" \"'`;{}#$\\".utf8)
+        return s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && !forbidden.contains($0) }
+    }
+
+    /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+    public static func isEnvName(_ s: String) -> Bool {
+        guard let first = s.utf8.first, !isDigit(first) else { return false }
+        return s.utf8.allSatisfy { isAlpha($0) || isDigit($0) || $0 == UInt8(ascii: "_") }
+    }
+
+    /// A label key: printable ASCII without spaces; the `io.flotilla.` prefix is reserved.
+    public static func isLabelKey(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 256 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
+    }
+
+    /// An image reference: non-empty, no whitespace or control characters.
+    public static func isImageReference(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 512 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
+    }
+
+    /// A bind mount `SOURCE:TARGET[:OPTIONS]` whose target is an absolute path.
+    public static func isVolume(_ s: String) -> Bool {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard (2...3).contains(parts.count), !parts[0].isEmpty, parts[1].hasPrefix("/") else { return false }
+        return s.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7f }
+    }
+
+    static func isLowerAlnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || isDigit(c) }
+    static func isAlpha(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) }
+    static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+}

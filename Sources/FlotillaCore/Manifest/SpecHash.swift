@@ -1,0 +1,41 @@
+extension ServiceSpec {
+    /// The canonical form of everything that shapes a container: sorted keys, defaults filled in,
+    /// one unambiguous encoding. Key order, comments and YAML formatting cannot change it.
+    ///
+    /// Deliberately left out: `replicas` (scaling must not replace), `routes`, `health`,
+    /// `update`, `depends_on` and `pull` (they steer Flotilla and the proxy, not the container),
+    /// so that changing them never restarts a running service.
+    public var canonicalContainerForm: String {
+        var out = "flotilla.spec.v1\n"
+        func field(_ key: String, _ value: String) { out += key + "=" + Self.quote(value) + "\n" }
+        field("name", name)
+        field("image", image)
+        if let command { field("command", "[" + command.map(Self.quote).joined(separator: ",") + "]") } else { field("command", "~") }
+        field("port", port.map(String.init) ?? "~")
+        field("network", network.rawValue)
+        for key in env.keys.sorted() { field("env." + key, env[key]!) }
+        for key in labels.keys.sorted() { field("label." + key, labels[key]!) }
+        for volume in volumes { field("volume", volume) }
+        field("stop_timeout", String(stopTimeout.milliseconds))
+        return out
+    }
+
+    /// A stable digest of ``canonicalContainerForm`` (first 16 hex digits of SHA-256), stored
+    /// in each container's labels to tell whether it still matches its manifest.
+    public var specHash: String {
+        String(SHA256.hex(Array(canonicalContainerForm.utf8)).prefix(16))
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

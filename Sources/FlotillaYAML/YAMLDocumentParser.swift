@@ -1,0 +1,170 @@
+import CLibYAML
+import FlotillaCore
+
+/// Parses YAML text with libyaml's event parser into ``YAMLNode`` trees that carry positions.
+///
+/// Hostile input is bounded, not trusted: nesting depth and the number of nodes after alias
+/// expansion are capped (a "billion laughs" file is an error, not an OOM), invalid UTF-8 is
+/// reported at its position, and every libyaml error comes back with libyaml's own position and
+/// problem text. It never throws and never crashes: problems are ``Diagnostic``s.
+public struct YAMLDocumentParser: Sendable {
+    public struct Limits: Sendable {
+        /// Nodes per file, counting every alias as the full subtree it stands for.
+        public var maxNodes: Int
+        /// Nested sequences/mappings.
+        public var maxDepth: Int
+
+        public init(maxNodes: Int = 100_000, maxDepth: Int = 100) {
+            self.maxNodes = maxNodes
+            self.maxDepth = maxDepth
+        }
+    }
+
+    public var limits: Limits
+
+    public init(limits: Limits = Limits()) { self.limits = limits }
+
+    /// Every document in `bytes`; documents completed before an error are returned too (so a
+    /// broken file can still tell which services it meant to define).
+    public func parse(_ bytes: [UInt8], file: String) -> (documents: [YAMLNode], diagnostics: [Diagnostic]) {
+        if let bad = UTF8Check.firstInvalidByte(in: bytes) {
+            let mark = UTF8Check.mark(ofOffset: bad, in: bytes)
+            return ([], [Diagnostic(file: file, at: mark, "file is not valid UTF-8 (byte 0x\(String(bytes[bad], radix: 16)) at offset \(bad)); save it as UTF-8")])
+        }
+        var builder = TreeBuilder(file: file, limits: limits)
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            return ([], [Diagnostic(file: file, line: 1, column: 1, message: "libyaml could not initialise a parser (out of memory?)")])
+        }
+        defer { yaml_parser_delete(&parser) }
+
+        // libyaml does not copy its input: the buffer must stay alive for the whole parse.
+        bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            while builder.failure == nil {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    builder.failure = Self.diagnostic(from: parser, file: file, bytes: bytes)
+                    break
+                }
+                let done = event.type == YAML_STREAM_END_EVENT
+                builder.consume(event)
+                yaml_event_delete(&event)
+                if done { break }
+            }
+        }
+        return (builder.documents, builder.failure.map { [$0] } ?? [])
+    }
+
+    static func diagnostic(from parser: yaml_parser_t, file: String, bytes: [UInt8]) -> Diagnostic {
+        let problem = parser.problem.map { String(cString: $0) } ?? "unknown error"
+        var message = "YAML syntax error: \(problem)"
+        var mark = SourceMark(line: parser.problem_mark.line + 1, column: parser.problem_mark.column + 1)
+        if parser.error == YAML_READER_ERROR {
+            mark = UTF8Check.mark(ofOffset: min(parser.problem_offset, bytes.count), in: bytes)
+            message = "cannot read file: \(problem)"
+        }
+        if let context = parser.context.map({ String(cString: $0) }) {
+            message += " (\(context) at \(parser.context_mark.line + 1):\(parser.context_mark.column + 1))"
+        }
+        return Diagnostic(file: file, at: mark, message)
+    }
+}
+
+/// Builds node trees from libyaml events with an explicit stack (no recursion on input depth).
+struct TreeBuilder {
+    enum Frame {
+        case sequence(mark: SourceMark, anchor: String?, items: [YAMLNode])
+        case mapping(mark: SourceMark, anchor: String?, pairs: [YAMLPair], key: YAMLNode?)
+    }
+
+    let file: String
+    let limits: YAMLDocumentParser.Limits
+    var documents: [YAMLNode] = []
+    var failure: Diagnostic?
+    var stack: [Frame] = []
+    var anchors: [String: (node: YAMLNode, count: Int)] = [:]
+    var nodeCount = 0
+
+    init(file: String, limits: YAMLDocumentParser.Limits) {
+        self.file = file
+        self.limits = limits
+    }
+
+    mutating func consume(_ event: yaml_event_t) {
+        let mark = SourceMark(line: event.start_mark.line + 1, column: event.start_mark.column + 1)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            anchors = [:]
+        case YAML_SCALAR_EVENT:
+            let s = event.data.scalar
+            let value = s.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self) } ?? ""
+            let scalar = YAMLScalar(value, plain: s.style == YAML_PLAIN_SCALAR_STYLE, tag: s.tag.map { String(cString: $0) })
+            add(YAMLNode(.scalar(scalar), at: mark), anchor: s.anchor.map { String(cString: $0) }, cost: 1)
+        case YAML_ALIAS_EVENT:
+            let name = event.data.alias.anchor.map { String(cString: $0) } ?? ""
+            guard let target = anchors[name] else {
+                fail(mark, "alias *\(name) refers to no anchor &\(name) defined before it")
+                return
+            }
+            var node = target.node
+            node.mark = mark
+            add(node, anchor: nil, cost: target.count)
+        case YAML_SEQUENCE_START_EVENT:
+            push(.sequence(mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) }, items: []), at: mark)
+        case YAML_MAPPING_START_EVENT:
+            push(.mapping(mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }, pairs: [], key: nil), at: mark)
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let frame = stack.popLast() else { return }
+            switch frame {
+            case .sequence(let m, let anchor, let items):
+                add(YAMLNode(.sequence(items), at: m), anchor: anchor, cost: 1)
+            case .mapping(let m, let anchor, let pairs, _):
+                add(YAMLNode(.mapping(pairs), at: m), anchor: anchor, cost: 1)
+            }
+        default:
+            break  // stream start/end, document end: nothing to build
+        }
+    }
+
+    mutating func push(_ frame: Frame, at mark: SourceMark) {
+        guard stack.count < limits.maxDepth else {
+            fail(mark, "nesting deeper than \(limits.maxDepth) levels; manifests never need this much")
+            return
+        }
+        stack.append(frame)
+    }
+
+    mutating func add(_ node: YAMLNode, anchor: String?, cost: Int) {
+        nodeCount += cost
+        guard nodeCount <= limits.maxNodes else {
+            fail(node.mark, "document expands to more than \(limits.maxNodes) nodes (aliases included); refusing to expand further")
+            return
+        }
+        if let anchor {
+            // The subtree's size: leaves count 1, containers were counted as their children arrived.
+            anchors[anchor] = (node, node.nodeCount)
+        }
+        guard let top = stack.popLast() else {
+            documents.append(node)
+            return
+        }
+        switch top {
+        case .sequence(let m, let a, var items):
+            items.append(node)
+            stack.append(.sequence(mark: m, anchor: a, items: items))
+        case .mapping(let m, let a, var pairs, let key):
+            if let key {
+                pairs.append(YAMLPair(key: key, value: node))
+                stack.append(.mapping(mark: m, anchor: a, pairs: pairs, key: nil))
+            } else {
+                stack.append(.mapping(mark: m, anchor: a, pairs: pairs, key: node))
+            }
+        }
+    }
+
+    mutating func fail(_ mark: SourceMark, _ message: String) {
+        if failure == nil { failure = Diagnostic(file: file, at: mark, message) }
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+
+@main
+struct Flotilla: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flotilla",
+        abstract: "Keep the containers on this host equal to a directory of YAML service manifests.",
+        discussion: """
+        Flotilla reads every *.yaml/*.yml file under a manifest directory (one service per YAML \
+        document), compares it with the containers it owns on the local Docker or Podman engine, \
+        and converges: it creates, replaces (rolling, health-gated), scales and prunes containers. \
+        It keeps no state of its own; the containers' labels are the state.
+
+        Typical use:
+          flotilla validate manifests        check the manifests, print every error with file:line:col
+          flotilla plan manifests            show what apply would change (exit 2 when something would)
+          flotilla apply manifests           converge once
+          flotilla down manifests            remove everything the project owns
+
+        Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
+        """,
+        version: FlotillaVersion.string,
+        subcommands: [ValidateCommand.self]
+    )
+}
+
+enum FlotillaVersion {
+    static let string = "0.3.0"
+}

@@ -1,0 +1,38 @@
+@testable import FlotillaCore
+import Testing
+
+@Suite("Small values: durations, digests, dependency order")
+struct ValueTests {
+    @Test func durations() {
+        #expect(TimeSpan(parsing: "500ms") == TimeSpan(milliseconds: 500))
+        #expect(TimeSpan(parsing: "5s") == .seconds(5))
+        #expect(TimeSpan(parsing: "2m") == .seconds(120))
+        #expect(TimeSpan(parsing: "1h") == .seconds(3600))
+        #expect(TimeSpan(parsing: "1.5s") == TimeSpan(milliseconds: 1500))
+        #expect(TimeSpan(parsing: "1m30s") == .seconds(90))
+        for bad in ["", "5", "s", "5 s", "-1s", "5d", "1e3s", "9999999h", "5sec"] { #expect(TimeSpan(parsing: bad) == nil, "\(bad)") }
+        #expect(TimeSpan(milliseconds: 1500).description == "1500ms")
+        #expect(TimeSpan.seconds(120).description == "2m")
+        #expect(TimeSpan.seconds(0).description == "0s")
+    }
+
+    @Test func sha256KnownVectors() {
+        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    @Test func dependencyLevelsAndCycles() {
+        let graph = ["web": ["api"], "api": ["db", "cache"], "db": [], "cache": [], "batch": ["db"]]
+        #expect(DependencyGraph.levels(of: graph) == [["cache", "db"], ["api", "batch"], ["web"]])
+        #expect(DependencyGraph.cycles(in: graph).isEmpty)
+        #expect(DependencyGraph.cycles(in: ["a": ["b"], "b": ["a"], "c": ["c"]]) == [["a", "b"], ["c"]])
+    }
+
+    @Test func editDistanceSuggestions() {
+        #expect(EditDistance.suggestion(for: "replica", in: ServiceDecoder.serviceKeys) == "replicas")
+        #expect(EditDistance.suggestion(for: "dependson", in: ServiceDecoder.serviceKeys) == "depends_on")
+        #expect(EditDistance.suggestion(for: "xyzzy", in: ServiceDecoder.serviceKeys) == nil)
+    }
+}

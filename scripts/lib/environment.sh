@@ -1,0 +1,78 @@
+# Shared by scripts/test, scripts/up and benchmarks: installs and starts the real parts Flotilla
+# is tested against. Source it; every function is idempotent and stops only what it started.
+
+FLOTILLA_ROOT=${FLOTILLA_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+FLOTILLA_TEST_IMAGE=localhost/flotilla-test:busybox
+export PATH=/opt/swift/usr/bin:$PATH
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ensure_packages PKG...: apt-get install the Debian packages that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        if [ -z "${FLOTILLA_APT_UPDATED:-}" ]; then apt-get update -qq >/dev/null; FLOTILLA_APT_UPDATED=1; fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# A private run directory for sockets, logs and pids of what this script starts.
+flotilla_run_dir() {
+    if [ -z "${FLOTILLA_RUN_DIR:-}" ]; then
+        FLOTILLA_RUN_DIR=$(mktemp -d /tmp/flotilla-run.XXXXXX)
+        export FLOTILLA_RUN_DIR
+    fi
+    echo "$FLOTILLA_RUN_DIR"
+}
+
+FLOTILLA_STARTED_PIDS=()
+
+# start_podman: Podman's Docker-compatible API on $FLOTILLA_RUN_DIR/podman.sock.
+# Exports FLOTILLA_PODMAN_SOCK and CONTAINERS_CONF.
+start_podman() {
+    local dir; dir=$(flotilla_run_dir)
+    export CONTAINERS_CONF="$FLOTILLA_ROOT/ci/containers.conf"
+    FLOTILLA_PODMAN_SOCK="$dir/podman.sock"
+    podman system service --time=0 "unix://$FLOTILLA_PODMAN_SOCK" >"$dir/podman.log" 2>&1 &
+    FLOTILLA_STARTED_PIDS+=($!)
+    FLOTILLA_PODMAN_PID=$!
+    for _ in $(seq 1 100); do
+        if curl -fsS --unix-socket "$FLOTILLA_PODMAN_SOCK" http://localhost/version >/dev/null 2>&1; then
+            export FLOTILLA_PODMAN_SOCK FLOTILLA_PODMAN_PID
+            log "podman API up on $FLOTILLA_PODMAN_SOCK (pid $FLOTILLA_PODMAN_PID)"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "podman API did not come up; log:"; cat "$dir/podman.log" >&2
+    return 1
+}
+
+# import_test_image: the tiny busybox image every test uses (no registry needed).
+import_test_image() {
+    if podman image exists "$FLOTILLA_TEST_IMAGE" 2>/dev/null; then return 0; fi
+    local dir; dir=$(flotilla_run_dir)/rootfs
+    mkdir -p "$dir/bin" "$dir/www"
+    cp /bin/busybox "$dir/bin/"
+    for a in sh httpd sleep echo cat wget nc kill env; do ln -sf busybox "$dir/bin/$a"; done
+    echo hello > "$dir/www/index.html"
+    tar -C "$dir" -cf "$dir.tar" .
+    podman import -q "$dir.tar" "$FLOTILLA_TEST_IMAGE" >/dev/null
+    log "imported $FLOTILLA_TEST_IMAGE"
+}
+
+# stop_started: ends every process this script started, by PID, never by name.
+stop_started() {
+    local pid
+    for pid in "${FLOTILLA_STARTED_PIDS[@]:-}"; do
+        [ -n "$pid" ] || continue
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    FLOTILLA_STARTED_PIDS=()
+}
