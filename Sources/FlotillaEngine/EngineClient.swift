@@ -1,1 +1,221 @@
-// placeholder
+import FlotillaCore
+import Foundation
+import NIOHTTP1
+
+/// The Docker Engine API, as much of it as Flotilla needs, over the engine's unix socket.
+/// Docker and Podman both serve it; the differences between them stay inside this type.
+public struct EngineClient: Sendable {
+    /// The newest API version Flotilla knows and the oldest it supports.
+    public static let maximumAPIVersion = APIVersion(1, 43)
+    public static let minimumAPIVersion = APIVersion(1, 40)
+
+    public let endpoint: String
+    public let transport: HTTP1Client
+    public let version: EngineVersion
+    /// The version negotiated with the engine: the highest both sides support.
+    public let apiVersion: APIVersion
+
+    /// Tries each candidate endpoint and negotiates the API version with the first that answers.
+    public static func connect(candidates: [String]) async throws -> EngineClient {
+        var tried: [String: String] = [:]
+        for endpoint in candidates {
+            guard let path = EngineEndpoint.socketPath(of: endpoint) else {
+                tried[endpoint] = "not a unix:// endpoint (only unix sockets are supported)"
+                continue
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                tried[endpoint] = "no such socket"
+                continue
+            }
+            let transport = HTTP1Client(socketPath: path)
+            do {
+                let response = try await transport.send(.GET, "/version", timeout: .seconds(10))
+                guard response.status == 200 else { tried[endpoint] = "GET /version answered \(response.status)"; continue }
+                let version = try JSONDecoder().decode(EngineVersion.self, from: Data(response.body))
+                guard let engineAPI = APIVersion(version.apiVersion) else {
+                    throw EngineError.malformedResponse("ApiVersion \"\(version.apiVersion)\"")
+                }
+                guard engineAPI >= minimumAPIVersion else {
+                    throw EngineError.unsupportedVersion(engine: version.apiVersion, minimum: minimumAPIVersion.description)
+                }
+                return EngineClient(endpoint: endpoint, transport: transport, version: version, apiVersion: min(engineAPI, maximumAPIVersion))
+            } catch let error as EngineError {
+                if case .unsupportedVersion = error { throw error }
+                tried[endpoint] = error.description
+            } catch {
+                tried[endpoint] = "\(error)"
+            }
+        }
+        throw EngineError.unreachable(tried: tried)
+    }
+
+    var prefix: String { "/v\(apiVersion)" }
+
+    // MARK: - Containers
+
+    /// Every container carrying `label=value` (running or not), in one call.
+    public func listContainers(label: String, value: String) async throws -> [ObservedContainer] {
+        let filters = #"{"label":["\#(label)=\#(value)"]}"#
+        let response = try await call(.GET, "/containers/json?all=true&filters=" + Self.percentEncode(filters))
+        let summaries = try decode([ContainerSummaryDTO].self, response)
+        return summaries.compactMap { summary in
+            let labels = summary.labels ?? [:]
+            guard labels[label] == value, let service = labels[OwnershipLabel.service] else { return nil }
+            let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
+                ?? summary.ports?.first { $0.publicPort != nil && $0.publicPort != 0 }?.publicPort
+            let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
+            return ObservedContainer(
+                id: summary.id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
+                state: ContainerState(engineState: summary.state ?? ""), created: summary.created ?? 0, hostPort: hostPort,
+                canonicalSpec: labels[OwnershipLabel.canonicalSpec]
+            )
+        }
+    }
+
+    /// Creates (does not start) a container; returns its id.
+    public func createContainer(name: String, blueprint: ContainerBlueprint) async throws -> String {
+        let portKey = blueprint.publishedPort.map { "\($0)/tcp" }
+        let body = ContainerCreateDTO(
+            image: blueprint.image,
+            cmd: blueprint.command,
+            env: blueprint.env.keys.sorted().map { "\($0)=\(blueprint.env[$0]!)" },
+            labels: blueprint.labels,
+            stopTimeout: blueprint.stopTimeoutSeconds,
+            exposedPorts: portKey.map { [$0: [:]] },
+            hostConfig: .init(
+                networkMode: blueprint.network == .host ? "host" : "bridge",
+                portBindings: portKey.map { [$0: [.init(hostIp: "127.0.0.1", hostPort: "")]] },
+                binds: blueprint.volumes.isEmpty ? nil : blueprint.volumes
+            )
+        )
+        let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body))
+        return try decode(ContainerCreatedDTO.self, response).id
+    }
+
+    public func startContainer(_ id: String) async throws {
+        let response = try await transport.send(.POST, prefix + "/containers/\(id)/start")
+        if response.status == 304 { return }  // already started
+        try Self.check(response)
+    }
+
+    /// Stops gracefully (SIGTERM, then SIGKILL after `timeout` seconds).
+    public func stopContainer(_ id: String, timeout: Int) async throws {
+        let response = try await transport.send(.POST, prefix + "/containers/\(id)/stop?t=\(timeout)", timeout: .seconds(timeout + 30))
+        if response.status == 304 { return }  // already stopped
+        try Self.check(response)
+    }
+
+    /// Removes a container (forcefully: kills it if running) with its anonymous volumes.
+    /// A container that is already gone counts as removed.
+    public func removeContainer(_ id: String) async throws {
+        let response = try await transport.send(.DELETE, prefix + "/containers/\(id)?force=true&v=true")
+        if response.status == 404 { return }
+        try Self.check(response)
+    }
+
+    /// The container's published host port for `port/tcp` (bridge networking).
+    public func publishedPort(of id: String, containerPort: Int) async throws -> Int? {
+        let response = try await call(.GET, "/containers/\(id)/json")
+        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+              let settings = object["NetworkSettings"] as? [String: Any],
+              let ports = settings["Ports"] as? [String: Any],
+              let bindings = ports["\(containerPort)/tcp"] as? [[String: Any]] else { return nil }
+        return bindings.compactMap { ($0["HostPort"] as? String).flatMap(Int.init) }.first
+    }
+
+    /// The container's raw inspect document.
+    public func inspectContainer(_ id: String) async throws -> [String: Any] {
+        let response = try await call(.GET, "/containers/\(id)/json")
+        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
+            throw EngineError.malformedResponse("container inspect is not an object")
+        }
+        return object
+    }
+
+    // MARK: - Images
+
+    public func imageExists(_ reference: String) async throws -> Bool {
+        let response = try await transport.send(.GET, prefix + "/images/\(Self.percentEncode(reference))/json")
+        if response.status == 404 { return false }
+        try Self.check(response)
+        return true
+    }
+
+    /// Pulls an image; the progress stream's errors (sent with status 200) become ``EngineError/pullFailed``.
+    public func pullImage(_ reference: String) async throws {
+        let (name, tag) = Self.split(reference: reference)
+        var path = prefix + "/images/create?fromImage=" + Self.percentEncode(name)
+        if let tag { path += "&tag=" + Self.percentEncode(tag) }
+        let response = try await transport.send(.POST, path, timeout: .seconds(600))
+        try Self.check(response)
+        for line in response.body.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            if let progress = try? JSONDecoder().decode(PullProgressDTO.self, from: Data(line)),
+               let message = progress.error ?? progress.errorDetail?.message {
+                throw EngineError.pullFailed(image: reference, message: message)
+            }
+        }
+    }
+
+    /// `registry:5000/name:tag` → (`registry:5000/name`, `tag`); digests stay whole.
+    static func split(reference: String) -> (String, String?) {
+        if reference.contains("@") { return (reference, nil) }
+        if let colon = reference.lastIndex(of: ":"), !reference[colon...].contains("/") {
+            return (String(reference[..<colon]), String(reference[reference.index(after: colon)...]))
+        }
+        return (reference, "latest")
+    }
+
+    // MARK: - Plumbing
+
+    func call(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> HTTPResponse {
+        let response = try await transport.send(method, prefix + path, body: body.map { [UInt8]($0) })
+        try Self.check(response)
+        return response
+    }
+
+    static func check(_ response: HTTPResponse) throws {
+        guard !(200..<300).contains(response.status) else { return }
+        let dto = try? JSONDecoder().decode(EngineErrorDTO.self, from: Data(response.body))
+        let message = dto?.message ?? dto?.cause ?? String(decoding: response.body.prefix(500), as: UTF8.self)
+        switch response.status {
+        case 404: throw EngineError.notFound(message)
+        case 409: throw EngineError.conflict(message)
+        case 400: throw EngineError.badRequest(message)
+        default: throw EngineError.server(status: response.status, message: message)
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(response.body))
+        } catch {
+            throw EngineError.malformedResponse("\(T.self): \(error)")
+        }
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+}
+
+/// A Docker Engine API version such as 1.41.
+public struct APIVersion: Sendable, Comparable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+
+    public init(_ major: Int, _ minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".")
+        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
+        self.init(major, minor)
+    }
+
+    public var description: String { "\(major).\(minor)" }
+    public static func < (a: APIVersion, b: APIVersion) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
+}

@@ -1,0 +1,67 @@
+/// A container Flotilla owns, as the engine reported it: everything the planner needs, rebuilt
+/// from the container's labels on every read (Flotilla keeps no state file).
+public struct ObservedContainer: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var service: String
+    /// The ``ServiceSpec/specHash`` of the spec it was created from.
+    public var specHash: String
+    public var state: ContainerState
+    /// Creation time, Unix seconds (orders replicas oldest to newest).
+    public var created: Int64
+    /// The host port that reaches the service's `port`: the label for host networking, the
+    /// published port for bridge networking; nil when the service has no port.
+    public var hostPort: Int?
+    /// The ``ServiceSpec/canonicalContainerForm`` it was created from (to say what changed).
+    public var canonicalSpec: String?
+
+    public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil) {
+        self.canonicalSpec = canonicalSpec
+        self.id = id
+        self.name = name
+        self.service = service
+        self.specHash = specHash
+        self.state = state
+        self.created = created
+        self.hostPort = hostPort
+    }
+
+    public var shortID: String { String(id.prefix(12)) }
+
+    /// Oldest first; ties broken by id so the order is total and stable.
+    public static func olderFirst(_ a: ObservedContainer, _ b: ObservedContainer) -> Bool {
+        (a.created, a.id) < (b.created, b.id)
+    }
+}
+
+/// The engine's container states, normalised across Docker and Podman.
+public enum ContainerState: String, Sendable, Hashable, Codable {
+    case created, running, paused, restarting, removing, exited, dead, unknown
+
+    /// Podman and Docker spell a few states differently ("configured", "stopped", "stopping").
+    public init(engineState: String) {
+        switch engineState.lowercased() {
+        case "running": self = .running
+        case "created", "configured", "initialized": self = .created
+        case "paused": self = .paused
+        case "restarting": self = .restarting
+        case "removing", "stopping": self = .removing
+        case "exited", "stopped": self = .exited
+        case "dead": self = .dead
+        default: self = .unknown
+        }
+    }
+
+    /// Only running containers count as replicas; every other state is pruned and replaced.
+    public var isLive: Bool { self == .running }
+}
+
+/// The labels that make a container Flotilla's. Everything Flotilla knows about a container
+/// comes from these; a container without the project label is invisible to it.
+public enum OwnershipLabel {
+    public static let project = "io.flotilla.project"
+    public static let service = "io.flotilla.service"
+    public static let specHash = "io.flotilla.spec-hash"
+    public static let hostPort = "io.flotilla.host-port"
+    public static let canonicalSpec = "io.flotilla.spec"
+}

@@ -1,0 +1,131 @@
+/// desired state + observed containers → ``Plan``. A plain function: no I/O, no clock (time is
+/// an argument), so every rule is unit-tested without an engine.
+///
+/// Rules:
+/// - non-running owned containers are pruned (and replaced while the service wants replicas);
+/// - running replicas of an older spec hash are replaced by a rolling update, up to `replicas`;
+///   older-spec replicas beyond that are surplus;
+/// - fewer current replicas than `replicas` → create; more → remove the surplus, **newest first**
+///   (the oldest replicas have proven themselves stable);
+/// - owned containers of services no longer in the manifests are orphans and removed;
+/// - prune safety: services of files that failed to load are never treated as removed (their
+///   last good spec is used when known; otherwise they are left untouched and orphan removal is
+///   suspended), and an empty desired state removes nothing unless `allowEmpty`.
+public enum Planner {
+    public struct Options: Sendable {
+        /// Allow a manifest directory with no services to remove every owned container.
+        public var allowEmpty: Bool
+        /// The last specs that loaded cleanly from each file, kept by a long-running daemon.
+        public var lastGoodSpecs: [String: [ServiceSpec]]
+        /// Crash-loop state per service.
+        public var backoff: CrashLoopBackoff
+        /// Now, in milliseconds (only compared against ``backoff``).
+        public var now: Int64
+
+        public init(allowEmpty: Bool = false, lastGoodSpecs: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0) {
+            self.allowEmpty = allowEmpty
+            self.lastGoodSpecs = lastGoodSpecs
+            self.backoff = backoff
+            self.now = now
+        }
+    }
+
+    public static func plan(desired: DesiredState, observed: [ObservedContainer], options: Options = Options()) -> Plan {
+        var notes: [String] = []
+        var specs = Dictionary(desired.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var frozen = Set<String>()
+        var suspendOrphans = false
+
+        // Prune safety for files that failed to load.
+        for file in desired.failedFiles.sorted() {
+            if let lastGood = options.lastGoodSpecs[file] {
+                for spec in lastGood where specs[spec.name] == nil { specs[spec.name] = spec }
+                notes.append("\(file) failed to load; keeping its last good services (\(lastGood.map(\.name).sorted().joined(separator: ", ")))")
+            } else {
+                suspendOrphans = true
+            }
+        }
+        for name in desired.servicesInFailedFiles where specs[name] == nil { frozen.insert(name) }
+        if suspendOrphans {
+            notes.append("orphan removal suspended: a manifest file failed to load and its services are not known; fix the errors above")
+        }
+        if !frozen.isEmpty {
+            notes.append("left untouched (their manifest failed to load): \(frozen.sorted().joined(separator: ", "))")
+        }
+        if specs.isEmpty && !observed.isEmpty && !options.allowEmpty && desired.failedFiles.isEmpty {
+            notes.append("the manifest directory defines no services but \(observed.count) owned containers exist; removing nothing (pass --allow-empty to remove them)")
+            suspendOrphans = true
+        }
+
+        var byService: [String: [ObservedContainer]] = [:]
+        for container in observed { byService[container.service, default: []].append(container) }
+
+        let graph = specs.mapValues { $0.dependsOn.filter { specs[$0] != nil } }
+        let levels = DependencyGraph.levels(of: graph)
+        var services: [ServicePlan] = []
+        for name in levels.joined() {
+            let spec = specs[name]!
+            services.append(planService(spec, observed: byService[name] ?? [], options: options))
+        }
+        for service in services where service.backoffUntil != nil {
+            let seconds = (service.backoffUntil! - options.now + 999) / 1000
+            notes.append("\(service.name): crash loop, next attempt in \(seconds)s")
+        }
+
+        var orphans: [ObservedContainer] = []
+        if !suspendOrphans {
+            orphans = observed.filter { specs[$0.service] == nil && !frozen.contains($0.service) }
+                .sorted { ($0.service, $0.name) < ($1.service, $1.name) }
+        }
+        return Plan(services: services, orphans: orphans, notes: notes, levels: levels)
+    }
+
+    static func planService(_ spec: ServiceSpec, observed: [ObservedContainer], options: Options) -> ServicePlan {
+        let hash = spec.specHash
+        let prune = observed.filter { !$0.state.isLive }.sorted(by: ObservedContainer.olderFirst)
+        let live = observed.filter(\.state.isLive)
+        let current = live.filter { $0.specHash == hash }.sorted(by: ObservedContainer.olderFirst)
+        let outdated = live.filter { $0.specHash != hash }.sorted(by: ObservedContainer.olderFirst)
+
+        var keep = current
+        var surplus: [ObservedContainer] = []
+        if current.count > spec.replicas {
+            keep = Array(current.prefix(spec.replicas))
+            surplus = Array(current.dropFirst(spec.replicas).reversed())  // newest first
+        }
+        let missing = max(0, spec.replicas - keep.count)
+        let replace = Array(outdated.prefix(missing))
+        surplus += outdated.dropFirst(missing).reversed()
+        var create = missing - replace.count
+
+        var backoffUntil: Int64?
+        if let until = options.backoff.blockedUntil(spec.name, now: options.now), create > 0 || !replace.isEmpty {
+            backoffUntil = until
+            create = 0
+        }
+        let changes = replace.first.map { fieldChanges(from: $0.canonicalSpec, to: spec.canonicalContainerForm) } ?? []
+        return ServicePlan(
+            spec: spec, prune: prune, create: create, replace: backoffUntil == nil ? replace : [],
+            removeSurplus: surplus, keep: keep, changes: changes, backoffUntil: backoffUntil
+        )
+    }
+
+    /// Compares two canonical forms line by line (`key="value"`).
+    static func fieldChanges(from old: String?, to new: String) -> [FieldChange] {
+        guard let old else { return [FieldChange(field: "spec", old: nil, new: "(created by an older Flotilla; replacing)")] }
+        func fields(_ text: String) -> [String: String] {
+            var result: [String: String] = [:]
+            for line in text.split(separator: "\n") {
+                guard let eq = line.firstIndex(of: "=") else { continue }
+                let key = String(line[..<eq])
+                let value = String(line[line.index(after: eq)...])
+                result[key] = result[key].map { $0 + ", " + value } ?? value
+            }
+            return result
+        }
+        let a = fields(old), b = fields(new)
+        return Set(a.keys).union(b.keys).sorted().compactMap { key in
+            a[key] == b[key] ? nil : FieldChange(field: key, old: a[key], new: b[key])
+        }
+    }
+}

@@ -1,0 +1,91 @@
+/// Docker Engine API payloads, only the fields Flotilla reads or writes. Both Docker and
+/// Podman's compat API produce these; fields one of them omits are optional.
+public struct EngineVersion: Codable, Sendable {
+    public var version: String?
+    public var apiVersion: String
+    public var minAPIVersion: String?
+    public var os: String?
+    public var components: [Component]?
+
+    public struct Component: Codable, Sendable {
+        public var name: String
+        public var version: String?
+        enum CodingKeys: String, CodingKey { case name = "Name", version = "Version" }
+    }
+
+    /// "Docker Engine - Community 20.10.24" or "Podman Engine 4.3.1".
+    public var engineName: String {
+        let name = components?.first { $0.name.contains("Engine") }?.name ?? "Engine"
+        return "\(name) \(version ?? "?")"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version = "Version", apiVersion = "ApiVersion", minAPIVersion = "MinAPIVersion", os = "Os", components = "Components"
+    }
+}
+
+struct ContainerSummaryDTO: Decodable, Sendable {
+    struct Port: Decodable, Sendable {
+        var privatePort: Int?
+        var publicPort: Int?
+        var ip: String?
+        enum CodingKeys: String, CodingKey { case privatePort = "PrivatePort", publicPort = "PublicPort", ip = "IP" }
+    }
+
+    var id: String
+    var names: [String]?
+    var labels: [String: String]?
+    var state: String?
+    var created: Int64?
+    var ports: [Port]?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id", names = "Names", labels = "Labels", state = "State", created = "Created", ports = "Ports"
+    }
+}
+
+struct ContainerCreateDTO: Encodable, Sendable {
+    struct HostConfig: Encodable, Sendable {
+        struct Binding: Encodable, Sendable {
+            var hostIp: String
+            var hostPort: String
+            enum CodingKeys: String, CodingKey { case hostIp = "HostIp", hostPort = "HostPort" }
+        }
+        var networkMode: String
+        var portBindings: [String: [Binding]]?
+        var binds: [String]?
+        enum CodingKeys: String, CodingKey { case networkMode = "NetworkMode", portBindings = "PortBindings", binds = "Binds" }
+    }
+
+    var image: String
+    var cmd: [String]?
+    var env: [String]
+    var labels: [String: String]
+    var stopTimeout: Int
+    var exposedPorts: [String: [String: String]]?
+    var hostConfig: HostConfig
+
+    enum CodingKeys: String, CodingKey {
+        case image = "Image", cmd = "Cmd", env = "Env", labels = "Labels", stopTimeout = "StopTimeout"
+        case exposedPorts = "ExposedPorts", hostConfig = "HostConfig"
+    }
+}
+
+struct ContainerCreatedDTO: Decodable, Sendable {
+    var id: String
+    enum CodingKeys: String, CodingKey { case id = "Id" }
+}
+
+/// Docker sends `{"message": …}`; Podman sends `{"cause": …, "message": …, "response": N}`.
+struct EngineErrorDTO: Decodable, Sendable {
+    var message: String?
+    var cause: String?
+}
+
+/// One line of a pull progress stream.
+struct PullProgressDTO: Decodable, Sendable {
+    var status: String?
+    var error: String?
+    var errorDetail: Detail?
+    struct Detail: Decodable, Sendable { var message: String? }
+}

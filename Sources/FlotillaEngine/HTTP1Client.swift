@@ -1,0 +1,131 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A response read whole from the engine.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+}
+
+/// A minimal HTTP/1.1 client on SwiftNIO, one connection per request: to the engine's unix
+/// socket, and to replicas on loopback for health probes.
+///
+/// The targets are local and connecting costs microseconds, so a fresh connection per request
+/// keeps this free of pooling and keep-alive state. Streaming responses (events, pull progress)
+/// are delivered chunk by chunk.
+public struct HTTP1Client: Sendable {
+    public enum Target: Sendable, Hashable {
+        case unixSocket(String)
+        case tcp(host: String, port: Int)
+    }
+
+    public let target: Target
+    let group: any EventLoopGroup
+
+    public init(target: Target, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.target = target
+        self.group = group
+    }
+
+    public init(socketPath: String) { self.init(target: .unixSocket(socketPath)) }
+
+    /// Sends a request and reads the whole response body.
+    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> HTTPResponse {
+        try await withTimeout(timeout) {
+            var status = 0
+            var collected: [UInt8] = []
+            try await stream(method, path, body: body) { s in status = s } onChunk: { chunk in
+                collected += chunk
+            }
+            return HTTPResponse(status: status, body: collected)
+        }
+    }
+
+    /// Sends a request and hands each body chunk to `onChunk` as it arrives, until the server
+    /// ends the response or the task is cancelled.
+    public func stream(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
+        onStatus: (Int) -> Void, onChunk: ([UInt8]) throws -> Void
+    ) async throws {
+        let channel = try await connect()
+        try await channel.executeThenClose { inbound, outbound in
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+            head.headers.add(name: "Host", value: hostHeader)  // Podman answers 400 without it
+            head.headers.add(name: "User-Agent", value: "flotilla")
+            head.headers.add(name: "Connection", value: "close")
+            if let body {
+                head.headers.add(name: "Content-Type", value: "application/json")
+                head.headers.add(name: "Content-Length", value: String(body.count))
+            } else if method == .POST {
+                head.headers.add(name: "Content-Length", value: "0")
+            }
+            try await outbound.write(.head(head))
+            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            try await outbound.write(.end(nil))
+            for try await part in inbound {
+                switch part {
+                case .head(let response): onStatus(Int(response.status.code))
+                case .body(let buffer): try onChunk(Array(buffer.readableBytesView))
+                case .end: return
+                }
+            }
+        }
+    }
+}
+
+extension HTTP1Client {
+    typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+    var hostHeader: String {
+        switch target {
+        case .unixSocket: return "localhost"
+        case .tcp(let host, let port): return "\(host):\(port)"
+        }
+    }
+
+    func connect() async throws -> Connection {
+        let bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(5))
+        let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                return try Connection(wrappingChannelSynchronously: channel)
+            }
+        }
+        switch target {
+        case .unixSocket(let path):
+            return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer)
+        case .tcp(let host, let port):
+            return try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
+        }
+    }
+
+    /// Opens and closes a TCP connection: the `tcp` health probe.
+    public static func canConnect(host: String, port: Int, timeout: Duration) async -> Bool {
+        do {
+            return try await withTimeout(timeout) {
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+                    .connect(host: host, port: port).get()
+                try? await channel.close()
+                return true
+            }
+        } catch {
+            return false
+        }
+    }
+}
+
+/// Runs `body`, cancelling it and throwing ``EngineError/timeout`` when it takes longer than `limit`.
+func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw EngineError.timeout(limit) }
+        return value
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import FlotillaAgent
+import FlotillaCore
+import Foundation
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change, per service, without changing anything.",
+        discussion: """
+        Compares the manifests with the containers the project owns and prints the plan: replicas \
+        to create, replicas to replace (with the spec fields that changed), dead containers to \
+        prune, surplus and orphaned containers to remove.
+
+        Exit codes: 0 nothing would change, 2 something would, 1 error (invalid manifests, \
+        engine unreachable). Scripts: `flotilla plan -q || flotilla apply`.
+        """
+    )
+
+    @OptionGroup var options: ReconcileOptions
+
+    @Option(help: "Output format: text, or json for scripts.")
+    var format: OutputFormat = .text
+
+    func run() async throws {
+        let logger = options.makeLogger()
+        try await withEngineErrors {
+            let engine = try await options.connect(logger: logger)
+            let reconciler = options.makeReconciler(engine: engine, logger: logger)
+            let desired = try options.loadDesired(reconciler)
+            let observed = try await reconciler.observe()
+            let plan = reconciler.plan(desired, observed: observed)
+            switch format {
+            case .json: Console.out(try JSONOutput.encode(PlanReport(plan: plan, desired: desired)))
+            case .text: Console.out(PlanPrinter.text(plan, observedCount: observed.count))
+            }
+            if !desired.isValid { throw ExitCode(1) }
+            if plan.hasChanges { throw ExitCode(2) }
+        }
+    }
+}
+
+/// The human-readable plan: a block per service that changes, then orphans and notes.
+enum PlanPrinter {
+    static func text(_ plan: Plan, observedCount: Int) -> String {
+        var lines: [String] = []
+        var creates = 0, replaces = 0, removes = 0
+        for service in plan.services where service.hasChanges || service.backoffUntil != nil {
+            lines.append("~ \(service.name)  (\(service.keep.count) of \(service.spec.replicas) replicas up to date)")
+            for container in service.prune {
+                lines.append("    - prune \(container.name) (\(container.state.rawValue))")
+                removes += 1
+            }
+            if !service.replace.isEmpty {
+                let order = service.spec.update
+                lines.append("    ~ replace \(service.replace.count) (rolling, \(order.order.rawValue), \(order.parallelism) at a time): \(service.replace.map(\.name).joined(separator: ", "))")
+                for change in service.changes {
+                    lines.append("        \(change.field): \(change.old ?? "(none)") -> \(change.new ?? "(none)")")
+                }
+                replaces += service.replace.count
+            }
+            if service.create > 0 {
+                lines.append("    + create \(service.create)")
+                creates += service.create
+            }
+            for container in service.removeSurplus {
+                lines.append("    - remove \(container.name) (surplus)")
+                removes += 1
+            }
+        }
+        for orphan in plan.orphans {
+            lines.append("- \(orphan.service): remove \(orphan.name) (orphan: service no longer in the manifests)")
+            removes += 1
+        }
+        for note in plan.notes { lines.append("note: \(note)") }
+        if plan.hasChanges {
+            lines.append("Plan: \(creates) to create, \(replaces) to replace, \(removes) to remove.")
+        } else {
+            lines.append("No changes. \(plan.services.count) services, \(observedCount) containers match the manifests.")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// What `plan --format json` prints.
+struct PlanReport: Encodable {
+    struct Service: Encodable {
+        var name: String
+        var replicas: Int
+        var upToDate: Int
+        var create: Int
+        var replace: [String]
+        var prune: [String]
+        var removeSurplus: [String]
+        var changes: [FieldChange]
+        enum CodingKeys: String, CodingKey {
+            case name, replicas, upToDate = "up_to_date", create, replace, prune, removeSurplus = "remove_surplus", changes
+        }
+    }
+
+    var changes: Bool
+    var valid: Bool
+    var errors: [Diagnostic]
+    var services: [Service]
+    var orphans: [String]
+    var notes: [String]
+    var actions: [PlanAction]
+
+    init(plan: Plan, desired: DesiredState) {
+        changes = plan.hasChanges
+        valid = desired.isValid
+        errors = desired.diagnostics
+        services = plan.services.map {
+            Service(name: $0.name, replicas: $0.spec.replicas, upToDate: $0.keep.count, create: $0.create, replace: $0.replace.map(\.name),
+                    prune: $0.prune.map(\.name), removeSurplus: $0.removeSurplus.map(\.name), changes: $0.changes)
+        }
+        orphans = plan.orphans.map(\.name)
+        notes = plan.notes
+        actions = plan.actions
+    }
+}
