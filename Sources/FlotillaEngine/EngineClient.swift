@@ -66,7 +66,8 @@ public struct EngineClient: Sendable {
             let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
             return ObservedContainer(
                 id: summary.id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
-                state: ContainerState(engineState: summary.state ?? ""), created: summary.created ?? 0, hostPort: hostPort,
+                state: ContainerState(engineState: summary.state ?? ""),
+                created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? (summary.created ?? 0) * 1000, hostPort: hostPort,
                 canonicalSpec: labels[OwnershipLabel.canonicalSpec]
             )
         }

@@ -60,9 +60,11 @@ public struct HTTP1Client: Sendable {
             } else if method == .POST {
                 head.headers.add(name: "Content-Length", value: "0")
             }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            // One write: a server may answer (and close) as soon as it has the head.
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             for try await part in inbound {
                 switch part {
                 case .head(let response): onStatus(Int(response.status.code))

@@ -233,7 +233,9 @@ public struct Applier: Sendable {
             if spec.network == .host, spec.port != nil || spec.command?.contains(where: { $0.contains("${PORT}") }) == true {
                 hostPort = try await ports.allocate()
             }
-            let blueprint = ContainerBlueprint(spec: spec, project: options.project, hostPort: hostPort)
+            var draft = ContainerBlueprint(spec: spec, project: options.project, hostPort: hostPort)
+            draft.labels[OwnershipLabel.createdAt] = String(Int64(Date().timeIntervalSince1970 * 1000))
+            let blueprint = draft
             let created = try await limiter.run { () async throws -> String in
                 let id = try await engine.createContainer(name: name, blueprint: blueprint)
                 try await engine.startContainer(id)

@@ -86,6 +86,14 @@ public struct DesiredState: Sendable {
         self.services = byName.values.filter { !failedFiles.contains($0.file) }.map(\.spec).sorted { $0.name < $1.name }
     }
 
+    /// For planner tests: a state with the given services and failed files (file → service names).
+    mutating func setForTesting(services: [ServiceSpec], failedFiles: [String: [String]]) {
+        self.services = services.sorted { $0.name < $1.name }
+        self.failedFiles = Set(failedFiles.keys)
+        self.servicesInFailedFiles = Set(failedFiles.values.joined())
+        self.diagnostics = failedFiles.keys.sorted().map { Diagnostic(file: $0, line: 1, column: 1, message: "failed") }
+    }
+
     // MARK: - Locating nodes for messages
 
     static func declaredName(in document: YAMLNode) -> String? {

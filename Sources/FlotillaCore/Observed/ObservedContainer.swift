@@ -7,7 +7,8 @@ public struct ObservedContainer: Sendable, Hashable, Codable {
     /// The ``ServiceSpec/specHash`` of the spec it was created from.
     public var specHash: String
     public var state: ContainerState
-    /// Creation time, Unix seconds (orders replicas oldest to newest).
+    /// Creation time, Unix milliseconds (orders replicas oldest to newest). From Flotilla's own
+    /// label, since the engine's list only has whole seconds.
     public var created: Int64
     /// The host port that reaches the service's `port`: the label for host networking, the
     /// published port for bridge networking; nil when the service has no port.
@@ -64,4 +65,5 @@ public enum OwnershipLabel {
     public static let specHash = "io.flotilla.spec-hash"
     public static let hostPort = "io.flotilla.host-port"
     public static let canonicalSpec = "io.flotilla.spec"
+    public static let createdAt = "io.flotilla.created-ms"
 }

@@ -1,0 +1,128 @@
+import FlotillaAgent
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// The real engine the test command started (`FLOTILLA_TEST_ENGINE`, set by scripts/test).
+enum TestEngine {
+    static let endpoint = ProcessInfo.processInfo.environment["FLOTILLA_TEST_ENGINE"]
+    static var available: Bool { endpoint != nil }
+    static let image = "localhost/flotilla-test:busybox"
+
+    static func client() async throws -> EngineClient {
+        try await EngineClient.connect(candidates: [endpoint!])
+    }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var binary: String { packageRoot.appendingPathComponent(".build/debug/flotilla").path }
+}
+
+/// A manifest directory in a temp folder, a project of its own, and helpers to drive and
+/// inspect it. `cleanup()` removes the project's containers.
+struct Scenario {
+    let directory: String
+    let project: String
+    let engine: EngineClient
+    let portRange: ClosedRange<Int>
+
+    init(_ name: String, ports: ClosedRange<Int>) async throws {
+        project = "it-\(name)-\(UInt16.random(in: 0...UInt16.max))"
+        directory = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        engine = try await TestEngine.client()
+        portRange = ports
+    }
+
+    func write(_ file: String, _ text: String) throws {
+        try text.write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
+    }
+
+    func remove(_ file: String) throws { try FileManager.default.removeItem(atPath: directory + "/" + file) }
+
+    var reconciler: Reconciler {
+        var logger = Logger(label: "test") { _ in LineLogHandler(label: "test", format: .text, level: .warning) }
+        logger.logLevel = .warning
+        return Reconciler(engine: engine, directory: directory, project: project,
+                          applierOptions: .init(project: project, parallelism: 4, portRange: portRange, settleTime: .milliseconds(300)),
+                          allowEmpty: false, logger: logger)
+    }
+
+    /// One full reconcile, as `flotilla apply` does it.
+    @discardableResult
+    func apply() async throws -> ApplyReport {
+        let r = reconciler
+        let desired = try r.loadDesired()
+        let observed = try await r.observe()
+        return await r.apply(r.plan(desired, observed: observed), observed: observed)
+    }
+
+    func plan() async throws -> Plan {
+        let r = reconciler
+        return r.plan(try r.loadDesired(), observed: try await r.observe())
+    }
+
+    func containers(_ service: String? = nil) async throws -> [ObservedContainer] {
+        try await reconciler.observe().filter { service == nil || $0.service == service }
+    }
+
+    func cleanup() async {
+        _ = try? await reconciler.down()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A busybox HTTP service on host networking that serves `body` at / (and /healthz).
+    static func httpService(_ name: String, replicas: Int = 1, body: String = "v1", extra: String = "") -> String {
+        """
+        name: \(name)
+        image: \(TestEngine.image)
+        command: ["/bin/sh", "-c", "mkdir -p /w && echo \(body) > /w/index.html && echo ok > /w/healthz && exec /bin/httpd -f -p ${PORT} -h /w"]
+        replicas: \(replicas)
+        port: 8080
+        network: host
+        health: { http: /healthz, interval: 1s, timeout: 1s, retries: 5 }
+        stop_timeout: 1s
+        \(extra)
+        """
+    }
+}
+
+/// GET http://127.0.0.1:port/path, returning status and body, or nil when nothing answers.
+func httpGet(port: Int, path: String = "/") async -> (Int, String)? {
+    let client = HTTP1Client(target: .tcp(host: "127.0.0.1", port: port))
+    guard let response = try? await client.send(.GET, path, timeout: .seconds(2)) else { return nil }
+    return (response.status, String(decoding: response.body, as: UTF8.self))
+}
+
+/// Runs the built `flotilla` binary; returns exit code, stdout, stderr.
+func runFlotilla(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: TestEngine.binary)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs a command (podman, curl…) and returns its exit code and output.
+@discardableResult
+func shell(_ command: String) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
