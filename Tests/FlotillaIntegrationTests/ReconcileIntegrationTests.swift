@@ -73,6 +73,7 @@ struct ReconcileIntegrationTests {
                     if answer?.0 == 200 { healthy += 1 }
                     seen.append("\(c.name):\(c.hostPort!):\(answer?.0 ?? -1)")
                 }
+                if Task.isCancelled { break }  // probes cut short by the cancellation prove nothing
                 samples += 1
                 if healthy == 0 { zero += 1; detail += "sample \(samples): \(all.map { "\($0.name)=\($0.state)" }) probes \(seen); " }
                 try? await Task.sleep(for: .milliseconds(30))
@@ -265,4 +266,28 @@ func createForeign(_ engine: EngineClient, labels: [String: String]) async throw
     let id = (try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["Id"] as! String
     _ = try await engine.transport.send(.POST, "/v\(engine.apiVersion)/containers/\(id)/start")
     return id
+}
+
+@Suite("Image pulls from a real local registry", .enabled(if: TestEngine.available && ProcessInfo.processInfo.environment["FLOTILLA_TEST_REGISTRY"] != nil, "needs the test registry (run scripts/test)"))
+struct RegistryPullTests {
+    @Test func missingImageIsPulledThenUsed() async throws {
+        let registry = ProcessInfo.processInfo.environment["FLOTILLA_TEST_REGISTRY"]!
+        let s = try await Scenario("pull", ports: 22300...22399)
+        defer { Task { await s.cleanup() } }
+        let image = "\(registry)/flotilla/busybox:1"
+        _ = try? await s.engine.transport.send(.DELETE, "/v\(s.engine.apiVersion)/images/\(image)?force=true")
+        #expect(try await s.engine.imageExists(image) == false)
+        try s.write("web.yaml", Scenario.httpService("web").replacingOccurrences(of: TestEngine.image, with: image))
+        let report = try await s.apply()
+        #expect(report.succeeded, "\(report.failures)")
+        #expect(try await s.engine.imageExists(image))
+        #expect(try await s.containers("web").count == 1)
+
+        // A tag the registry does not have is a clear, typed failure.
+        try s.write("web.yaml", Scenario.httpService("web").replacingOccurrences(of: TestEngine.image, with: "\(registry)/flotilla/busybox:missing"))
+        let failed = try await s.apply()
+        #expect(failed.failures["web"]?.contains("flotilla/busybox:missing") == true)
+        #expect(try await s.containers("web").count == 1)  // the running replica stays
+        await s.cleanup()
+    }
 }

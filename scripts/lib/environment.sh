@@ -31,11 +31,13 @@ flotilla_run_dir() {
 
 FLOTILLA_STARTED_PIDS=()
 
-# start_podman: Podman's Docker-compatible API on $FLOTILLA_RUN_DIR/podman.sock.
-# Exports FLOTILLA_PODMAN_SOCK and CONTAINERS_CONF.
+# start_podman: Podman's Docker-compatible API on $FLOTILLA_RUN_DIR/podman.sock, trusting the
+# local test registry on 127.0.0.1:5000. Exports FLOTILLA_PODMAN_SOCK and CONTAINERS_CONF.
 start_podman() {
     local dir; dir=$(flotilla_run_dir)
     export CONTAINERS_CONF="$FLOTILLA_ROOT/ci/containers.conf"
+    printf '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n' > "$dir/registries.conf"
+    export CONTAINERS_REGISTRIES_CONF="$dir/registries.conf"
     FLOTILLA_PODMAN_SOCK="$dir/podman.sock"
     podman system service --time=0 "unix://$FLOTILLA_PODMAN_SOCK" >"$dir/podman.log" 2>&1 &
     FLOTILLA_STARTED_PIDS+=($!)
@@ -63,6 +65,33 @@ import_test_image() {
     tar -C "$dir" -cf "$dir.tar" .
     podman import -q "$dir.tar" "$FLOTILLA_TEST_IMAGE" >/dev/null
     log "imported $FLOTILLA_TEST_IMAGE"
+}
+
+# start_registry: Debian's docker-registry on 127.0.0.1:5000 (storage in the run dir), with the
+# test image pushed as 127.0.0.1:5000/flotilla/busybox:1. Exports FLOTILLA_TEST_REGISTRY.
+start_registry() {
+    local dir; dir=$(flotilla_run_dir)
+    if curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1; then
+        log "a registry already answers on 127.0.0.1:5000; using it"
+    else
+        mkdir -p "$dir/registry"
+        cat > "$dir/registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $dir/registry
+http:
+  addr: 127.0.0.1:5000
+YAML
+        docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
+        FLOTILLA_STARTED_PIDS+=($!)
+        for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && break; sleep 0.1; done
+    fi
+    podman tag "$FLOTILLA_TEST_IMAGE" 127.0.0.1:5000/flotilla/busybox:1
+    podman push -q --tls-verify=false 127.0.0.1:5000/flotilla/busybox:1 >/dev/null
+    podman rmi -f 127.0.0.1:5000/flotilla/busybox:1 >/dev/null 2>&1 || true
+    export FLOTILLA_TEST_REGISTRY=127.0.0.1:5000
+    log "registry on 127.0.0.1:5000 holds flotilla/busybox:1"
 }
 
 # stop_started: ends every process this script started, by PID, never by name.

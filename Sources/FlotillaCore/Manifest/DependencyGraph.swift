@@ -34,21 +34,29 @@ public enum DependencyGraph {
     /// Services grouped in start order: each level depends only on earlier levels.
     /// Dependencies outside `graph` are ignored; members of a cycle end up in a final level.
     public static func levels(of graph: [String: [String]]) -> [[String]] {
-        var remaining = Set(graph.keys)
-        var placed = Set<String>()
-        var levels: [[String]] = []
-        while !remaining.isEmpty {
-            let ready = remaining.filter { node in
-                graph[node, default: []].allSatisfy { placed.contains($0) || graph[$0] == nil }
-            }
-            if ready.isEmpty {
-                levels.append(remaining.sorted())
-                break
-            }
-            levels.append(ready.sorted())
-            placed.formUnion(ready)
-            remaining.subtract(ready)
+        // Kahn's algorithm, O(services + edges): a service's level is one past its deepest dependency.
+        var pending: [String: Int] = [:]
+        var dependents: [String: [String]] = [:]
+        for (node, deps) in graph {
+            let inside = Set(deps.filter { graph[$0] != nil })
+            pending[node] = inside.count
+            for dep in inside { dependents[dep, default: []].append(node) }
         }
+        var level: [String: Int] = [:]
+        var ready = pending.filter { $0.value == 0 }.map(\.key)
+        for node in ready { level[node] = 0 }
+        while let node = ready.popLast() {
+            for next in dependents[node, default: []] {
+                level[next] = max(level[next] ?? 0, level[node]! + 1)
+                pending[next]! -= 1
+                if pending[next] == 0 { ready.append(next) }
+            }
+        }
+        var levels: [[String]] = Array(repeating: [], count: (level.values.max() ?? -1) + 1)
+        for (node, l) in level { levels[l].append(node) }
+        levels = levels.map { $0.sorted() }
+        let cyclic = graph.keys.filter { level[$0] == nil }.sorted()
+        if !cyclic.isEmpty { levels.append(cyclic) }
         return levels
     }
 }
