@@ -1,0 +1,196 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// `flotilla run`: keeps the host equal to the manifest directory, forever.
+///
+/// Level-triggered, like a Kubernetes controller: manifest changes (inotify, debounced), the
+/// watchdog tick, engine events (a container died or vanished), SIGHUP and crash-loop retries
+/// all lead to the same full, idempotent reconcile. At most one reconcile runs at a time; triggers
+/// that arrive meanwhile coalesce into exactly one follow-up run.
+public final class Daemon: Sendable {
+    public struct Options: Sendable {
+        public var resyncInterval: Duration
+        public var debounce: Duration
+        /// Called after every reconcile with the current state, to refresh routes.
+        public var afterReconcile: (@Sendable (DesiredState?, [ObservedContainer]?) async -> Void)?
+
+        public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100),
+                    afterReconcile: (@Sendable (DesiredState?, [ObservedContainer]?) async -> Void)? = nil) {
+            self.resyncInterval = resyncInterval
+            self.debounce = debounce
+            self.afterReconcile = afterReconcile
+        }
+    }
+
+    let reconciler: Reconciler
+    let options: Options
+    let logger: Logger
+    let memory = DaemonMemory()
+    let triggers: AsyncStream<String>
+    let trigger: AsyncStream<String>.Continuation
+
+    public init(reconciler: Reconciler, options: Options, logger: Logger) {
+        self.reconciler = reconciler
+        self.options = options
+        self.logger = logger
+        // One buffered trigger: whatever arrives during a reconcile becomes one follow-up run.
+        (triggers, trigger) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks for a reconcile (coalesced with any other pending request).
+    public func requestReconcile(_ reason: String) { trigger.yield(reason) }
+
+    /// Runs until the task is cancelled (SIGTERM/SIGINT), then returns without touching the
+    /// containers: they keep running and a restarted Flotilla adopts them.
+    public func run() async throws {
+        let watcher = ManifestWatcher(root: reconciler.directory)
+        try watcher.start()
+        defer { watcher.stop() }
+        let debouncer = Debouncer(window: options.debounce) { [trigger] in trigger.yield("manifests changed") }
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [logger] in
+                for await event in watcher.events {
+                    logger.debug("manifest event", metadata: ["kind": "\(event.kind)", "path": "\(event.path)"])
+                    await debouncer.fire()
+                }
+            }
+            group.addTask { [options, trigger] in
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: options.resyncInterval) } catch { return }
+                    trigger.yield("watchdog")
+                }
+            }
+            group.addTask { await self.followEngineEvents() }
+            group.addTask {
+                for await reason in self.triggers {
+                    if Task.isCancelled { break }
+                    await self.reconcile(reason: reason)
+                }
+            }
+            trigger.yield("startup")
+            await withTaskCancellationHandler {
+                await group.next()
+            } onCancel: { [trigger] in
+                trigger.finish()
+            }
+            group.cancelAll()
+        }
+        await debouncer.cancel()
+        logger.info("stopped; containers left running for the next start to adopt")
+    }
+
+    // MARK: - The one reconcile
+
+    func reconcile(reason: String) async {
+        let clock = ContinuousClock(), start = clock.now
+        let desired: DesiredState
+        do {
+            desired = try reconciler.loadDesired()
+        } catch {
+            logger.error("cannot load manifests; changing nothing", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            await options.afterReconcile?(nil, nil)
+            return
+        }
+        for diagnostic in desired.diagnostics {
+            logger.error("invalid manifest", metadata: ["at": "\(diagnostic.file):\(diagnostic.line):\(diagnostic.column)", "error": "\(diagnostic.message)"])
+        }
+        let lastGood = await memory.remember(desired)
+
+        let observed: [ObservedContainer]
+        do {
+            observed = try await reconciler.observe()
+        } catch {
+            logger.error("engine unreachable; will retry", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            await options.afterReconcile?(desired, nil)
+            return
+        }
+        let now = Self.nowMS()
+        let plan = reconciler.plan(desired, observed: observed, lastGood: lastGood, backoff: await memory.backoff, now: now)
+        if !plan.hasChanges {
+            let level: Logger.Level = reason == "watchdog" ? .debug : .info
+            logger.log(level: level, "in sync", metadata: ["reason": "\(reason)", "services": "\(plan.services.count)", "containers": "\(observed.count)"])
+            for note in plan.notes where reason != "watchdog" { logger.warning("\(note)") }
+        } else {
+            logger.info("reconcile started", metadata: ["reason": "\(reason)", "actions": "\(plan.actions.count)"])
+            let report = await reconciler.apply(plan, observed: observed)
+            await memory.record(report, now: Self.nowMS())
+            let level: Logger.Level = report.succeeded ? .info : .warning
+            logger.log(level: level, "reconcile finished", metadata: ["summary": "\(report.summary)", "duration": "\(Applier.format(clock.now - start))"])
+        }
+        // A service held back by crash-loop backoff gets its own retry, not the next watchdog tick.
+        if let retry = plan.services.compactMap(\.backoffUntil).min() {
+            let delay = Duration.milliseconds(max(0, retry - now))
+            Task { [trigger] in
+                try? await Task.sleep(for: delay)
+                trigger.yield("crash-loop retry")
+            }
+        }
+        let final = plan.hasChanges ? (try? await reconciler.observe()) : observed
+        await options.afterReconcile?(desired, final)
+    }
+
+    // MARK: - Engine events
+
+    /// Follows the engine's event stream; reconnects with backoff, resuming from the last event
+    /// seen so that nothing is missed, and reconciles after every reconnect.
+    func followEngineEvents() async {
+        var since: Int64?
+        var delay = Duration.milliseconds(500)
+        var everConnected = false
+        while !Task.isCancelled {
+            var connected = false
+            do {
+                try await reconciler.engine.streamEvents(project: reconciler.project, since: since) {
+                    connected = true
+                    if everConnected {
+                        logger.info("engine event stream reconnected")
+                        trigger.yield("engine reconnected")
+                    }
+                    everConnected = true
+                } onEvent: { event in
+                    since = max(since ?? 0, event.time)
+                    guard event.kind != .other else { return }
+                    logger.debug("container \(event.kind.rawValue)", metadata: [
+                        "service": "\(event.service ?? "?")", "container": "\(event.containerID.prefix(12))", "action": "\(event.action)",
+                    ])
+                    trigger.yield("engine event: \(event.service ?? "?") \(event.action)")
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("engine event stream lost; reconnecting", metadata: ["error": "\(error)", "in": "\(delay)"])
+            }
+            if Task.isCancelled { return }
+            if connected { delay = .milliseconds(500) }
+            if since == nil { since = Self.nowMS() / 1000 }
+            do { try await Task.sleep(for: delay) } catch { return }
+            delay = min(delay * 2, .seconds(10))
+        }
+    }
+
+    static func nowMS() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+/// What the daemon remembers between reconciles: the last good specs per file (prune safety)
+/// and crash-loop backoff. Everything else is read afresh every time.
+actor DaemonMemory {
+    private(set) var backoff = CrashLoopBackoff()
+    private var lastGood: [String: [ServiceSpec]] = [:]
+
+    /// Records the specs of every file that loaded cleanly; returns the last good specs.
+    func remember(_ desired: DesiredState) -> [String: [ServiceSpec]] {
+        let present = Set(desired.files)
+        lastGood = lastGood.filter { present.contains($0.key) }
+        var byFile: [String: [ServiceSpec]] = [:]
+        for file in desired.files where !desired.failedFiles.contains(file) { byFile[file] = [] }
+        for spec in desired.services { if let file = desired.sourceFile[spec.name] { byFile[file, default: []].append(spec) } }
+        for (file, specs) in byFile { lastGood[file] = specs }
+        return lastGood
+    }
+
+    func record(_ report: ApplyReport, now: Int64) {
+        for service in report.crashed { backoff.recordFailure(service, now: now) }
+    }
+}

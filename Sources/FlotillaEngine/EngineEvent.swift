@@ -1,0 +1,80 @@
+import FlotillaCore
+import Foundation
+
+/// One container event from the engine's event stream, normalised across Docker and Podman
+/// (Docker says `die`/`destroy`, Podman says `died`/`remove`).
+public struct EngineEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// The container stopped running (exited, killed, OOM).
+        case died
+        /// The container was removed.
+        case removed
+        /// Anything else (create, start, …): not a reason to reconcile.
+        case other
+    }
+
+    public var kind: Kind
+    public var action: String
+    public var containerID: String
+    public var service: String?
+    /// Unix seconds, and nanoseconds where the engine sends them.
+    public var time: Int64
+    public var timeNano: Int64?
+
+    public init(kind: Kind, action: String, containerID: String, service: String?, time: Int64, timeNano: Int64? = nil) {
+        self.kind = kind
+        self.action = action
+        self.containerID = containerID
+        self.service = service
+        self.time = time
+        self.timeNano = timeNano
+    }
+
+    public static func kind(ofAction action: String) -> Kind {
+        switch action.split(separator: ":").first.map(String.init) ?? action {
+        // kill/stop/cleanup come with or before the die itself; one trigger per death is enough.
+        case "die", "died", "oom": return .died
+        case "destroy", "remove": return .removed
+        default: return .other
+        }
+    }
+
+    /// Parses one line of the `/events` stream; nil for lines that are not container events.
+    public static func parse(_ line: [UInt8]) -> EngineEvent? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return nil }
+        let type = (object["Type"] as? String) ?? (object["type"] as? String) ?? "container"
+        guard type == "container" else { return nil }
+        let action = (object["Action"] as? String) ?? (object["status"] as? String) ?? ""
+        let actor = object["Actor"] as? [String: Any]
+        let id = (actor?["ID"] as? String) ?? (object["id"] as? String) ?? ""
+        let attributes = actor?["Attributes"] as? [String: String]
+        let time = (object["time"] as? NSNumber)?.int64Value ?? 0
+        let nano = (object["timeNano"] as? NSNumber)?.int64Value
+        return EngineEvent(kind: kind(ofAction: action), action: action, containerID: id,
+                           service: attributes?[OwnershipLabel.service], time: time, timeNano: nano)
+    }
+}
+
+extension EngineClient {
+    /// Follows the engine's event stream for the project's containers until the stream ends,
+    /// fails or the task is cancelled. `since` (Unix seconds) replays what happened meanwhile.
+    public func streamEvents(project: String, since: Int64?, onConnected: () -> Void, onEvent: (EngineEvent) -> Void) async throws {
+        let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)"],"type":["container"]}"#
+        var path = prefix + "/events?filters=" + Self.percentEncode(filters)
+        if let since { path += "&since=\(since)" }
+        var pending: [UInt8] = []
+        var failure: Int?
+        try await transport.stream(.GET, path) { status in
+            if status == 200 { onConnected() } else { failure = status }
+        } onChunk: { chunk in
+            if failure != nil { return }
+            pending += chunk
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                if let event = EngineEvent.parse(line) { onEvent(event) }
+            }
+        }
+        if let failure { throw EngineError.server(status: failure, message: "event stream refused") }
+    }
+}

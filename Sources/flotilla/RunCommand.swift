@@ -1,0 +1,132 @@
+import ArgumentParser
+import Dispatch
+import FlotillaAgent
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Keep the host equal to the manifests, forever (the daemon).",
+        discussion: """
+        Reconciles at start, then again whenever something may have drifted:
+          - a manifest changes (inotify on the whole tree, debounced; a swapped symlink such as \
+        git-sync's current -> rev-… is followed),
+          - every --resync-interval (the watchdog: re-reads live state, prunes dead containers),
+          - the engine reports a container of the project died or was removed,
+          - SIGHUP.
+        Every trigger runs the same full reconcile; at most one runs at a time.
+
+        An invalid manifest is logged with file:line:col and changes nothing that prune safety \
+        protects; fixing it resumes normal work. SIGTERM/SIGINT stop at a safe point and exit 0, \
+        leaving the containers running for the next start to adopt. --once is `apply`.
+        """
+    )
+
+    @OptionGroup var options: ReconcileOptions
+
+    @Option(help: "Watchdog period: full re-read of live state and reconcile (e.g. 30s, 5m).")
+    var resyncInterval: DurationArgument = DurationArgument(span: .seconds(30))
+
+    @Option(help: "Quiet time after a manifest change before reloading (folds bursts such as git checkout).")
+    var debounce: DurationArgument = DurationArgument(span: TimeSpan(milliseconds: 100))
+
+    @Flag(help: "Wait (retrying with backoff) for the engine instead of failing when it is not reachable at start.")
+    var waitForEngine = false
+
+    @Flag(help: "Converge once and exit, exactly like `flotilla apply`.")
+    var once = false
+
+    func run() async throws {
+        if once {
+            var apply = ApplyCommand()
+            apply.options = options
+            try await apply.run()
+            return
+        }
+        let logger = options.makeLogger()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: options.directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
+            throw ExitCode(1)
+        }
+        let engine = try await connectEngine(logger: logger)
+        let reconciler = options.makeReconciler(engine: engine, logger: logger)
+        let absolute = URL(fileURLWithPath: options.directory).standardizedFileURL.path
+        logger.info("flotilla starting", metadata: [
+            "version": "\(FlotillaVersion.string)", "watching": "\(absolute)", "project": "\(options.projectName)",
+            "engine": "\(engine.endpoint)", "engine_version": "\(engine.version.engineName)", "api": "\(engine.apiVersion)",
+            "resync": "\(resyncInterval.span)",
+        ])
+        let daemon = Daemon(
+            reconciler: reconciler,
+            options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds)),
+            logger: logger
+        )
+        let main = Task { try await daemon.run() }
+        let signals = SignalHandlers()
+        signals.on(SIGTERM) { logger.info("SIGTERM: stopping at a safe point"); main.cancel() }
+        signals.on(SIGINT) { logger.info("SIGINT: stopping at a safe point"); main.cancel() }
+        signals.on(SIGHUP) { daemon.requestReconcile("SIGHUP") }
+        do {
+            try await main.value
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        signals.cancel()
+    }
+
+    func connectEngine(logger: Logger) async throws -> EngineClient {
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                return try await options.connect(logger: logger)
+            } catch let error as EngineError {
+                guard waitForEngine else {
+                    Console.error("error: \(error)")
+                    throw ExitCode(1)
+                }
+                if case .unsupportedVersion = error {
+                    Console.error("error: \(error)")
+                    throw ExitCode(1)
+                }
+                logger.warning("waiting for the engine", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+}
+
+/// Signal handling through DispatchSource (no `signal()` closures that capture state).
+final class SignalHandlers: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "flotilla.signals")
+    private var sources: [any DispatchSourceSignal] = []
+
+    func on(_ signalNumber: Int32, _ handler: @escaping @Sendable () -> Void) {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+        source.setEventHandler(handler: handler)
+        source.resume()
+        sources.append(source)
+    }
+
+    func cancel() { for source in sources { source.cancel() } }
+}
+
+/// A `--flag 30s` style duration argument.
+struct DurationArgument: ExpressibleByArgument {
+    var span: TimeSpan
+    init(span: TimeSpan) { self.span = span }
+    init?(argument: String) {
+        guard let span = TimeSpan(parsing: argument), span.milliseconds > 0 else { return nil }
+        self.span = span
+    }
+    var defaultValueDescription: String { span.description }
+}
