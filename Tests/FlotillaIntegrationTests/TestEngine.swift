@@ -126,3 +126,19 @@ func shell(_ command: String) throws -> (Int32, String) {
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Starts a long-running child with stdio on /dev/null; the caller ends it by PID.
+func spawn(_ argv: [String]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+    var pid: pid_t = 0
+    let cArgs = argv.map { strdup($0) } + [nil]
+    defer { for a in cArgs { free(a) } }
+    let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for e in env { free(e) } }
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
+    guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
+    return pid
+}
