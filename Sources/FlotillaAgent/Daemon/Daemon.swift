@@ -109,7 +109,11 @@ public final class Daemon: Sendable {
         }
         let now = Self.nowMS()
         let plan = reconciler.plan(desired, observed: observed, lastGood: lastGood, backoff: await memory.backoff, now: now)
-        if !plan.hasChanges {
+        let heldBack = plan.services.filter { $0.backoffUntil != nil }.map(\.name)
+        if !plan.hasChanges && !heldBack.isEmpty {
+            logger.warning("waiting: crash-loop backoff", metadata: ["reason": "\(reason)", "services": "\(heldBack.joined(separator: ","))"])
+            for note in plan.notes { logger.warning("\(note)") }
+        } else if !plan.hasChanges {
             let level: Logger.Level = reason == "watchdog" ? .debug : .info
             logger.log(level: level, "in sync", metadata: ["reason": "\(reason)", "services": "\(plan.services.count)", "containers": "\(observed.count)"])
             for note in plan.notes where reason != "watchdog" { logger.warning("\(note)") }

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""How fast `flotilla run` reacts, measured from the outside on a real engine.
+
+- manifest write -> "reconcile started" and -> "reconcile finished" (the edit is applied),
+- container kill -9 -> its replacement running (through the engine's event stream; the
+  watchdog is set to 10 minutes so it cannot be what reacts).
+
+Prints median and p99 of each, writes JSON. Usage: loop-latency.py FLOTILLA ENGINE [EDITS] [KILLS]
+"""
+import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+
+flotilla, engine = sys.argv[1], sys.argv[2]
+edits = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+kills = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+sock = engine.replace("unix://", "")
+IMAGE = "localhost/flotilla-test:busybox"
+
+def manifest(mark):
+    return f"""name: web
+image: {IMAGE}
+command: ["/bin/sh", "-c", "mkdir -p /w && echo ok > /w/index.html && exec /bin/httpd -f -p ${{PORT}} -h /w"]
+network: host
+port: 8080
+health: {{ http: /, interval: 1s, timeout: 1s, retries: 5 }}
+stop_timeout: 1s
+env: {{ MARK: "{mark}" }}
+"""
+
+def api(method, path):
+    """A Docker API call over the unix socket (loopback only)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"Transfer-Encoding: chunked" in head:
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    return body
+
+def running(project, service=None):
+    labels = [f"io.flotilla.project={project}"] + ([f"io.flotilla.service={service}"] if service else [])
+    flt = json.dumps({"label": labels})
+    cs = json.loads(api("GET", "/v1.41/containers/json?filters=" + __import__("urllib.parse").parse.quote(flt)))
+    return [c["Id"] for c in cs if c["State"] == "running"]
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+workdir = tempfile.mkdtemp(prefix="flotilla-bench-loop-")
+project = "bench-loop"
+path = os.path.join(workdir, "web.yaml")
+open(path, "w").write(manifest("0"))
+proc = subprocess.Popen([flotilla, "run", workdir, "--engine", engine, "--project", project,
+                         "--resync-interval", "10m", "--port-range", "24000-24999"],
+                        stderr=subprocess.PIPE, text=True)
+lines, lock = [], threading.Lock()
+def reader():
+    for line in proc.stderr:
+        with lock:
+            lines.append((time.monotonic(), line))
+threading.Thread(target=reader, daemon=True).start()
+
+def wait_for(pred, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r = pred()
+        if r:
+            return r
+        time.sleep(0.005)
+    with lock:
+        sys.stderr.write("".join(l for _, l in lines[-15:]))
+    raise SystemExit("timed out")
+
+def line_after(t0, needle):
+    with lock:
+        for t, l in lines:
+            if t >= t0 and needle in l:
+                return t
+    return None
+
+try:
+    wait_for(lambda: line_after(0, "reconcile finished"))
+    start_lat, done_lat, kill_lat = [], [], []
+    for i in range(1, edits + 1):
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        with open(path + ".tmp", "w") as f:
+            f.write(manifest(str(i)))
+        os.rename(path + ".tmp", path)
+        ts = wait_for(lambda: line_after(t0, "reconcile started"))
+        td = wait_for(lambda: line_after(t0, "reconcile finished"))
+        start_lat.append((ts - t0) * 1000)
+        done_lat.append((td - t0) * 1000)
+    # Kills: one service each, since repeated deaths of one service are (rightly) met with
+    # crash-loop backoff, which would measure the backoff instead of the reaction.
+    open(os.path.join(workdir, "kills.yaml"), "w").write("---\n".join(
+        manifest("k").replace("name: web", f"name: k{i}") for i in range(kills)))
+    wait_for(lambda: len(running(project)) == kills + 1, timeout=60)
+    for i in range(kills):
+        time.sleep(0.3)
+        victim = running(project, f"k{i}")[0]
+        t0 = time.monotonic()
+        api("POST", f"/v1.41/containers/{victim}/kill?signal=KILL")
+        wait_for(lambda: (lambda r: len(r) == 1 and victim not in r)(running(project, f"k{i}")))
+        kill_lat.append((time.monotonic() - t0) * 1000)
+finally:
+    proc.terminate()
+    proc.wait(timeout=30)
+    subprocess.run([flotilla, "down", workdir, "--engine", engine, "--project", project], capture_output=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+result = {}
+for name, v in [("write_to_reconcile_start_ms", start_lat), ("write_to_converged_ms", done_lat), ("kill_to_replacement_running_ms", kill_lat)]:
+    result[name] = {"n": len(v), "median": round(statistics.median(v), 1), "p99": round(pct(v, 99), 1), "min": round(min(v), 1), "max": round(max(v), 1)}
+    print(f"{name:34s} n={len(v):3d}  median {result[name]['median']:8.1f} ms  p99 {result[name]['p99']:8.1f} ms")
+json.dump(result, open(os.environ.get("OUT", "/dev/null"), "w"), indent=2)
