@@ -38,9 +38,13 @@ public struct Reconciler: Sendable {
         Planner.plan(desired: desired, observed: observed, options: .init(allowEmpty: allowEmpty, lastGoodSpecs: lastGood, backoff: backoff, now: now))
     }
 
-    public func apply(_ plan: Plan, observed: [ObservedContainer]) async -> ApplyReport {
+    /// - Parameter beforeRetiring: called mid-rollout, when new replicas are ready and before old
+    ///   ones are removed (the route refresh).
+    public func apply(_ plan: Plan, observed: [ObservedContainer], beforeRetiring: (@Sendable () async -> Void)? = nil) async -> ApplyReport {
         for note in plan.notes { logger.warning("\(note)") }
-        return await Applier(engine: engine, options: applierOptions, logger: logger).apply(plan, observed: observed)
+        var options = applierOptions
+        options.beforeRetiring = beforeRetiring
+        return await Applier(engine: engine, options: options, logger: logger).apply(plan, observed: observed)
     }
 
     /// Removes every container of the project.

@@ -31,7 +31,12 @@ struct ApplyCommand: AsyncParsableCommand {
             let desired = try options.loadDesired(reconciler)
             let observed = try await reconciler.observe()
             let plan = reconciler.plan(desired, observed: observed)
-            let report = await reconciler.apply(plan, observed: observed)
+            let routes = options.makeRouteRefresher(logger: logger)
+            let routed = plan.services.map(\.spec)
+            let report = await reconciler.apply(plan, observed: observed) {
+                await routes?.refresh(services: routed, observed: try? await reconciler.observe())
+            }
+            await routes?.refresh(services: routed, observed: try? await reconciler.observe())
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
             Console.out(report.summary)
             if !report.succeeded || !desired.isValid { throw ExitCode(1) }

@@ -20,7 +20,7 @@ struct Flotilla: AsyncParsableCommand {
         Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
         """,
         version: FlotillaVersion.string,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, DownCommand.self, BenchCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, RoutesCommand.self, DownCommand.self, BenchCommand.self]
     )
 }
 

@@ -26,6 +26,21 @@ struct ReconcileOptions: ParsableArguments {
     @Flag(help: "Allow a manifest directory with no services to remove every container of the project.")
     var allowEmpty = false
 
+    @Option(name: .customLong("routes"), help: ArgumentHelp("Route file to keep up to date (repeatable; pairs with --routes-format by position).", valueName: "file"))
+    var routeFiles: [String] = []
+
+    @Option(name: .customLong("routes-format"), help: ArgumentHelp("Format of each --routes file: nginx, caddy, haproxy, traefik, json (default nginx).", valueName: "format"))
+    var routeFormats: [RouteFormat] = []
+
+    @Option(name: .customLong("routes-check"), help: ArgumentHelp("Validator run after writing a route file, before the proxy reloads, e.g. \"nginx -t\". No shell. Once for all files, or once per --routes.", valueName: "command"))
+    var routeChecks: [String] = []
+
+    @Option(name: .customLong("routes-reload"), help: ArgumentHelp("Command that makes the proxy reload, e.g. \"nginx -s reload\". No shell. Once for all files, or once per --routes.", valueName: "command"))
+    var routeReloads: [String] = []
+
+    @Option(help: "Address the proxy listens on, written into nginx, Caddy and HAProxy route files.")
+    var proxyListen: String = "80"
+
     @Option(help: "Log format: text or json.")
     var logFormat: LineLogHandler.Format = .text
 
@@ -33,6 +48,12 @@ struct ReconcileOptions: ParsableArguments {
     var logLevel: Logger.Level = .info
 
     func validate() throws {
+        if !routeFormats.isEmpty && routeFormats.count != 1 && routeFormats.count != routeFiles.count {
+            throw ValidationError("give one --routes-format per --routes (or one for all)")
+        }
+        for (name, list) in [("--routes-check", routeChecks), ("--routes-reload", routeReloads)] where list.count > 1 && list.count != routeFiles.count {
+            throw ValidationError("give \(name) once (for every route file) or once per --routes")
+        }
         guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1") }
         if let project, Reconciler.sanitizeProject(project) != project {
             throw ValidationError("--project must be lowercase letters, digits and \"-\" (e.g. \(Reconciler.sanitizeProject(project)))")
@@ -51,6 +72,17 @@ struct ReconcileOptions: ParsableArguments {
         let client = try await EngineClient.connect(candidates: candidates)
         logger.debug("engine", metadata: ["endpoint": "\(client.endpoint)", "engine": "\(client.version.engineName)", "api": "\(client.apiVersion)"])
         return client
+    }
+
+    /// The route refresher, or nil when no --routes was given.
+    func makeRouteRefresher(logger: Logger) -> RouteRefresher? {
+        guard !routeFiles.isEmpty else { return nil }
+        func pick<T>(_ list: [T], _ i: Int) -> T? { list.isEmpty ? nil : list.count == 1 ? list[0] : list[i] }
+        let outputs = routeFiles.enumerated().map { i, file in
+            RouteOutput(format: pick(routeFormats, i) ?? .nginx,
+                        writer: RouteFileWriter(path: file, check: pick(routeChecks, i), reload: pick(routeReloads, i)))
+        }
+        return RouteRefresher(outputs: outputs, listen: proxyListen, logger: logger)
     }
 
     func makeReconciler(engine: EngineClient, logger: Logger) -> Reconciler {
@@ -90,6 +122,7 @@ struct PortRange: ExpressibleByArgument {
 }
 
 extension LineLogHandler.Format: ExpressibleByArgument {}
+extension RouteFormat: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Runs an engine-facing command body, turning engine errors into a message and exit 1.

@@ -65,7 +65,8 @@ struct RunCommand: AsyncParsableCommand {
         ])
         let daemon = Daemon(
             reconciler: reconciler,
-            options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds)),
+            options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds),
+                           routes: options.makeRouteRefresher(logger: logger)),
             logger: logger
         )
         let main = Task { try await daemon.run() }

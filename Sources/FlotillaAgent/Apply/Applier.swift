@@ -16,8 +16,13 @@ public struct Applier: Sendable {
         public var portRange: ClosedRange<Int>
         /// How long a replica without a health check must stay running to count as ready.
         public var settleTime: Duration
+        /// Called when new replicas are ready and before old ones are retired (start-first), so
+        /// the routes can take the new replicas in before the old ones leave.
+        public var beforeRetiring: (@Sendable () async -> Void)?
 
-        public init(project: String, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1)) {
+        public init(project: String, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1),
+                    beforeRetiring: (@Sendable () async -> Void)? = nil) {
+            self.beforeRetiring = beforeRetiring
             self.project = project
             self.parallelism = parallelism
             self.portRange = portRange
@@ -189,6 +194,7 @@ public struct Applier: Sendable {
                 case .startFirst:
                     ok = await startReplicas(batch.count, spec, ports: ports)
                     if ok == batch.count {
+                        await options.beforeRetiring?()
                         outcome.removed += await removeAll(batch, service: spec.name, reason: "replaced", graceful: true, spec: spec)
                         outcome.replaced += batch.count
                     } else {

@@ -13,14 +13,13 @@ public final class Daemon: Sendable {
     public struct Options: Sendable {
         public var resyncInterval: Duration
         public var debounce: Duration
-        /// Called after every reconcile with the current state, to refresh routes.
-        public var afterReconcile: (@Sendable (DesiredState?, [ObservedContainer]?) async -> Void)?
+        /// Rewrites the route files after every reconcile and watchdog tick.
+        public var routes: RouteRefresher?
 
-        public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100),
-                    afterReconcile: (@Sendable (DesiredState?, [ObservedContainer]?) async -> Void)? = nil) {
+        public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), routes: RouteRefresher? = nil) {
             self.resyncInterval = resyncInterval
             self.debounce = debounce
-            self.afterReconcile = afterReconcile
+            self.routes = routes
         }
     }
 
@@ -91,7 +90,6 @@ public final class Daemon: Sendable {
             desired = try reconciler.loadDesired()
         } catch {
             logger.error("cannot load manifests; changing nothing", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            await options.afterReconcile?(nil, nil)
             return
         }
         for diagnostic in desired.diagnostics {
@@ -103,12 +101,17 @@ public final class Daemon: Sendable {
         do {
             observed = try await reconciler.observe()
         } catch {
-            logger.error("engine unreachable; will retry", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            await options.afterReconcile?(desired, nil)
+            logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return
         }
         let now = Self.nowMS()
         let plan = reconciler.plan(desired, observed: observed, lastGood: lastGood, backoff: await memory.backoff, now: now)
+        let routed = plan.services.map(\.spec)
+        let keeping = desired.servicesInFailedFiles.subtracting(routed.map(\.name))
+        // Dead replicas leave the routes now, not after the replacements are up.
+        if plan.services.contains(where: { !$0.prune.isEmpty }) {
+            await options.routes?.refresh(services: routed, observed: observed.filter(\.state.isLive), keeping: keeping)
+        }
         let heldBack = plan.services.filter { $0.backoffUntil != nil }.map(\.name)
         if !plan.hasChanges && !heldBack.isEmpty {
             logger.warning("waiting: crash-loop backoff", metadata: ["reason": "\(reason)", "services": "\(heldBack.joined(separator: ","))"])
@@ -119,7 +122,9 @@ public final class Daemon: Sendable {
             for note in plan.notes where reason != "watchdog" { logger.warning("\(note)") }
         } else {
             logger.info("reconcile started", metadata: ["reason": "\(reason)", "actions": "\(plan.actions.count)"])
-            let report = await reconciler.apply(plan, observed: observed)
+            let report = await reconciler.apply(plan, observed: observed) { [reconciler, routes = options.routes] in
+                await routes?.refresh(services: routed, observed: try? await reconciler.observe(), keeping: keeping)
+            }
             await memory.record(report, now: Self.nowMS())
             let level: Logger.Level = report.succeeded ? .info : .warning
             logger.log(level: level, "reconcile finished", metadata: ["summary": "\(report.summary)", "duration": "\(Applier.format(clock.now - start))"])
@@ -133,7 +138,7 @@ public final class Daemon: Sendable {
             }
         }
         let final = plan.hasChanges ? (try? await reconciler.observe()) : observed
-        await options.afterReconcile?(desired, final)
+        await options.routes?.refresh(services: routed, observed: final, keeping: keeping)
     }
 
     // MARK: - Engine events

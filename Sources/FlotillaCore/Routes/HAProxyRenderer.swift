@@ -1,0 +1,31 @@
+/// An HAProxy fragment: one `frontend` routing on host and path prefix (longest first) to one
+/// `backend` per service. A backend without servers answers 503. Load it after a file with the
+/// `global` and `defaults` sections (see examples/haproxy/).
+enum HAProxyRenderer {
+    static func render(_ table: RouteTable, listen: String) -> String {
+        var out = "# \(RouteFormat.header)\n\nfrontend flotilla\n"
+        let bind = RouteFormat.safeListen(listen)
+        out += "    bind \(bind.contains(":") ? bind : ":" + bind)\n    mode http\n"
+        out += "    http-request set-var(txn.flotilla_host) req.hdr(host),field(1,:),lower\n"
+        for (i, entry) in table.entries.enumerated() {
+            let hostACL: String
+            if entry.host.hasPrefix("*.") {
+                hostACL = "var(txn.flotilla_host) -m end \(entry.host.dropFirst())"
+            } else {
+                hostACL = "var(txn.flotilla_host) -m str \(entry.host)"
+            }
+            out += "    acl flotilla_host_\(i) \(hostACL)\n"
+            out += "    acl flotilla_path_\(i) path_beg \(entry.path)\n"
+            out += "    use_backend flotilla_\(RouteFormat.identifier(entry.service)) if flotilla_host_\(i) flotilla_path_\(i)\n"
+        }
+        out += "    default_backend flotilla_no_route\n"
+        for (service, targets) in table.upstreams {
+            out += "\nbackend flotilla_\(RouteFormat.identifier(service))\n    mode http\n    balance roundrobin\n    retries 2\n    option redispatch\n"
+            for target in targets {
+                out += "    server \(RouteFormat.identifier(target.container)) \(target.address):\(target.port)\n"
+            }
+        }
+        out += "\nbackend flotilla_no_route\n    mode http\n    http-request deny deny_status 404\n"
+        return out
+    }
+}

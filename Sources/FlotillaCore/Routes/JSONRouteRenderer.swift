@@ -1,0 +1,29 @@
+/// The table itself, for anything else to consume:
+/// `{"routes":[{"host":…,"path":…,"service":…,"targets":[{"address":…,"port":…,"container":…}]}]}`
+/// with keys in a fixed order and one route per line.
+enum JSONRouteRenderer {
+    static func render(_ table: RouteTable) -> String {
+        let routes = table.entries.map { entry in
+            let targets = entry.targets.map { "{\"address\":\(quote($0.address)),\"port\":\($0.port),\"container\":\(quote($0.container))}" }
+            return "    {\"host\":\(quote(entry.host)),\"path\":\(quote(entry.path)),\"service\":\(quote(entry.service)),\"targets\":[" + targets.joined(separator: ",") + "]}"
+        }
+        return "{\n  \"generated_by\": \"flotilla\",\n  \"routes\": [\n" + routes.joined(separator: ",\n") + (routes.isEmpty ? "" : "\n") + "  ]\n}\n"
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where u.value < 0x20: out += "\\u00" + String(u.value, radix: 16).leftPad2()
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    fileprivate func leftPad2() -> String { count >= 2 ? self : "0" + self }
+}

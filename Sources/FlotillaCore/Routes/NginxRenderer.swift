@@ -1,0 +1,43 @@
+/// An include-able nginx file (inside `http { }`): one `upstream` per service with ready
+/// replicas, one `server` per host, one `location` per path (nginx picks the longest prefix).
+/// A route without ready replicas answers 503; so does one whose replicas all refuse.
+enum NginxRenderer {
+    static func render(_ table: RouteTable, listen: String) -> String {
+        var out = "# \(RouteFormat.header)\n"
+        out += "map $http_upgrade $flotilla_connection_upgrade {\n    default upgrade;\n    ''      close;\n}\n"
+        for (service, targets) in table.upstreams where !targets.isEmpty {
+            out += "\nupstream flotilla_\(RouteFormat.identifier(service)) {\n"
+            for target in targets {
+                out += "    server \(target.address):\(target.port) max_fails=1 fail_timeout=2s;  # \(RouteFormat.identifier(target.container))\n"
+            }
+            out += "}\n"
+        }
+        for (host, entries) in table.hosts {
+            out += "\nserver {\n    listen \(RouteFormat.safeListen(listen));\n    server_name \(host);\n"
+            out += "    error_page 502 504 =503 @flotilla_unavailable;\n"
+            out += "    location @flotilla_unavailable {\n        return 503 \"no ready replica\\n\";\n    }\n"
+            for entry in entries {
+                out += "    location \"\(entry.path)\" {\n"
+                if entry.targets.isEmpty {
+                    out += "        return 503 \"no ready replica\\n\";\n"
+                } else {
+                    out += """
+                            proxy_pass http://flotilla_\(RouteFormat.identifier(entry.service));
+                            proxy_http_version 1.1;
+                            proxy_set_header Host $host;
+                            proxy_set_header X-Real-IP $remote_addr;
+                            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                            proxy_set_header X-Forwarded-Proto $scheme;
+                            proxy_set_header Upgrade $http_upgrade;
+                            proxy_set_header Connection $flotilla_connection_upgrade;
+                            proxy_next_upstream error timeout http_502 http_503;
+
+                    """
+                }
+                out += "    }\n"
+            }
+            out += "}\n"
+        }
+        return out
+    }
+}

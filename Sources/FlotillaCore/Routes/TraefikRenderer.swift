@@ -1,0 +1,34 @@
+/// Traefik's file-provider dynamic configuration (YAML): a router per host+path (priority = path
+/// length, so the longest prefix wins) and a load-balanced service per Flotilla service. A
+/// service with no servers makes Traefik answer 503.
+enum TraefikRenderer {
+    static func render(_ table: RouteTable) -> String {
+        var out = "# \(RouteFormat.header)\nhttp:\n"
+        if table.entries.isEmpty { return out + "  routers: {}\n  services: {}\n" }
+        out += "  routers:\n"
+        for (i, entry) in table.entries.enumerated() {
+            let host: String
+            if entry.host.hasPrefix("*.") {
+                let domain = entry.host.dropFirst(2).replacingDots()
+                host = "HostRegexp(`{subdomain:[a-z0-9-]+}.\(domain)`)"
+            } else {
+                host = "Host(`\(entry.host)`)"
+            }
+            out += "    flotilla-\(i)-\(RouteFormat.identifier(entry.service)):\n"
+            out += "      rule: \"\(host) && PathPrefix(`\(entry.path)`)\"\n"
+            out += "      service: flotilla-\(RouteFormat.identifier(entry.service))\n"
+            out += "      priority: \(entry.path.count + 1)\n"
+        }
+        out += "  services:\n"
+        for (service, targets) in table.upstreams {
+            out += "    flotilla-\(RouteFormat.identifier(service)):\n      loadBalancer:\n"
+            out += targets.isEmpty ? "        servers: []\n" : "        servers:\n" + targets.map { "          - url: \"http://\($0.address):\($0.port)\"\n" }.joined()
+        }
+        return out
+    }
+}
+
+extension Substring {
+    /// Dots escaped for a regular expression.
+    fileprivate func replacingDots() -> String { String(flatMap { $0 == "." ? ["\\", "\\", "."] : [$0] }) }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import FlotillaAgent
+import FlotillaCore
+import Foundation
+
+struct RoutesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routes",
+        abstract: "Print the current route table, or a rendered route file, once.",
+        discussion: """
+        Builds the route table from the manifests and the project's running, ready replicas and \
+        prints it: as a table (default), or rendered as --format nginx|caddy|haproxy|traefik|json, \
+        exactly as `run --routes` would write it. Changes nothing.
+        """
+    )
+
+    @OptionGroup var options: ReconcileOptions
+
+    @Option(name: .customLong("format"), help: "table, or a route file format: nginx, caddy, haproxy, traefik, json.")
+    var output: String = "table"
+
+    func validate() throws {
+        guard output == "table" || RouteFormat(rawValue: output) != nil else {
+            throw ValidationError("--format must be table, nginx, caddy, haproxy, traefik or json")
+        }
+    }
+
+    func run() async throws {
+        let logger = options.makeLogger()
+        try await withEngineErrors {
+            let engine = try await options.connect(logger: logger)
+            let reconciler = options.makeReconciler(engine: engine, logger: logger)
+            let desired = try options.loadDesired(reconciler)
+            let observed = try await reconciler.observe()
+            let services = reconciler.plan(desired, observed: observed).services.map(\.spec)
+            let ready = await RouteRefresher.readyContainers(services: services, observed: observed, settleTime: .seconds(1), prober: HealthProber())
+            let table = RouteTable.build(services: services, observed: observed, ready: ready)
+            if let format = RouteFormat(rawValue: output) {
+                FileHandle.standardOutput.write(Data(format.render(table, listen: options.proxyListen).utf8))
+            } else {
+                Console.out("HOST".padding(toLength: 32, withPad: " ", startingAt: 0) + "PATH".padding(toLength: 20, withPad: " ", startingAt: 0) + "SERVICE".padding(toLength: 16, withPad: " ", startingAt: 0) + "TARGETS")
+                for e in table.entries {
+                    let targets = e.targets.isEmpty ? "(none: 503)" : e.targets.map { "\($0.address):\($0.port)" }.joined(separator: " ")
+                    Console.out(e.host.padding(toLength: 32, withPad: " ", startingAt: 0) + e.path.padding(toLength: 20, withPad: " ", startingAt: 0) + e.service.padding(toLength: 16, withPad: " ", startingAt: 0) + targets)
+                }
+            }
+            if !desired.isValid { throw ExitCode(1) }
+        }
+    }
+}
