@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "FlotillaCoreTests", dependencies: ["FlotillaCore"]),
+        .testTarget(name: "FlotillaCoreTests", dependencies: ["FlotillaCore"], exclude: ["Golden"]),
         .testTarget(name: "FlotillaYAMLTests", dependencies: ["FlotillaYAML", "FlotillaCore", "FlotillaAgent"]),
         .testTarget(
             name: "FlotillaIntegrationTests",

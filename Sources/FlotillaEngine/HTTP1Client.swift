@@ -21,10 +21,13 @@ public struct HTTP1Client: Sendable {
     }
 
     public let target: Target
+    /// Overrides the Host header (requests through a proxy for a virtual host).
+    public let host: String?
     let group: any EventLoopGroup
 
-    public init(target: Target, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(target: Target, host: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.target = target
+        self.host = host
         self.group = group
     }
 
@@ -80,6 +83,7 @@ extension HTTP1Client {
     typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
     var hostHeader: String {
+        if let host { return host }
         switch target {
         case .unixSocket: return "localhost"
         case .tcp(let host, let port): return "\(host):\(port)"

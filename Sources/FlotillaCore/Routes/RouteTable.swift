@@ -4,7 +4,7 @@
 /// Pure: built from specs, observed containers and the set of ready container ids. A route
 /// whose service has no ready replica stays in the table with zero targets (every renderer turns
 /// that into a 503, never an invalid config and never traffic to a dead port). Entries are
-/// sorted (host, then longest path first), so the same inputs always render byte-identical files.
+/// sorted (exact hosts before wildcards, then host, then longest path first), so the same inputs always render byte-identical files.
 public struct RouteTable: Sendable, Hashable, Codable {
     public struct Target: Sendable, Hashable, Codable, Comparable {
         public var address: String
@@ -31,6 +31,9 @@ public struct RouteTable: Sendable, Hashable, Codable {
 
     public init(entries: [Entry]) {
         self.entries = entries.sorted { a, b in
+            // Exact hosts before wildcards (an exact server name wins, as in nginx), then by host.
+            let aw = a.host.hasPrefix("*."), bw = b.host.hasPrefix("*.")
+            if aw != bw { return !aw }
             if a.host != b.host { return a.host < b.host }
             if a.path.count != b.path.count { return a.path.count > b.path.count }  // longest prefix first
             return a.path < b.path

@@ -1,5 +1,5 @@
-/// Traefik's file-provider dynamic configuration (YAML): a router per host+path (priority = path
-/// length, so the longest prefix wins) and a load-balanced service per Flotilla service. A
+/// Traefik's file-provider dynamic configuration (YAML): a router per host+path (priority: exact
+/// hosts over wildcards, then the longest prefix) and a load-balanced service per Flotilla service. A
 /// service with no servers makes Traefik answer 503.
 enum TraefikRenderer {
     static func render(_ table: RouteTable) -> String {
@@ -17,7 +17,8 @@ enum TraefikRenderer {
             out += "    flotilla-\(i)-\(RouteFormat.identifier(entry.service)):\n"
             out += "      rule: \"\(host) && PathPrefix(`\(entry.path)`)\"\n"
             out += "      service: flotilla-\(RouteFormat.identifier(entry.service))\n"
-            out += "      priority: \(entry.path.count + 1)\n"
+            // Exact hosts outrank wildcards; within a host, the longest path wins.
+            out += "      priority: \((entry.host.hasPrefix("*.") ? 0 : 10_000) + entry.path.count)\n"
         }
         out += "  services:\n"
         for (service, targets) in table.upstreams {

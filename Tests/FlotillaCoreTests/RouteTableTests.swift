@@ -1,0 +1,122 @@
+@testable import FlotillaCore
+import Foundation
+import Testing
+
+@Suite("Route table and renderers")
+struct RouteTableTests {
+    static let web = ServiceSpec(name: "web", image: "x", replicas: 2, port: 80, network: .host,
+                                 routes: [Route(host: "web.example.test", path: "/"), Route(host: "*.example.test", path: "/static")])
+    static let api = ServiceSpec(name: "api", image: "x", port: 80, network: .host, routes: [Route(host: "web.example.test", path: "/api")])
+    static let down = ServiceSpec(name: "down", image: "x", port: 80, network: .host, routes: [Route(host: "down.example.test")])
+
+    static func c(_ service: String, _ n: Int, port: Int?, state: ContainerState = .running, hash: String = "h") -> ObservedContainer {
+        ObservedContainer(id: "\(service)\(n)", name: "p-\(service)-\(n)", service: service, specHash: hash, state: state, created: Int64(n), hostPort: port)
+    }
+
+    static let observed = [c("web", 2, port: 20002), c("web", 1, port: 20001), c("web", 3, port: 20003, state: .exited), c("web", 4, port: 20004),
+                           c("api", 1, port: 20010), c("down", 1, port: 20020)]
+    /// web4 is running but not ready (still starting); down1 is not ready either.
+    static let ready: Set<String> = ["web1", "web2", "web3", "api1"]
+    static var table: RouteTable { RouteTable.build(services: [web, api, down], observed: observed, ready: ready) }
+
+    @Test func onlyRunningReadyReplicasAreTargets() {
+        let entries = Self.table.entries
+        #expect(entries.map { "\($0.host)\($0.path)" } == ["down.example.test/", "web.example.test/api", "web.example.test/", "*.example.test/static"])
+        let web = entries.first { $0.host == "web.example.test" && $0.path == "/" }!
+        #expect(entries.first { $0.host == "web.example.test" && $0.path == "/api" }?.service == "api")
+        #expect(web.targets.map(\.port) == [20001, 20002])  // not the exited one, not the unready one
+        #expect(entries.first { $0.service == "down" }?.targets.isEmpty == true)  // kept, zero targets
+    }
+
+    @Test func longestPrefixFirstWithinAHost() {
+        let spec = ServiceSpec(name: "s", image: "x", port: 1, routes: [Route(host: "a.test", path: "/"), Route(host: "a.test", path: "/api/v2"), Route(host: "a.test", path: "/api")])
+        #expect(RouteTable.build(services: [spec], observed: [], ready: []).entries.map(\.path) == ["/api/v2", "/api", "/"])
+    }
+
+    @Test func rollingUpdateOverlap() {
+        // During start-first, the new replica is ready before the old one leaves: both are targets.
+        let observed = [Self.c("web", 1, port: 20001, hash: "old"), Self.c("web", 5, port: 20005, hash: "new")]
+        let table = RouteTable.build(services: [Self.web], observed: observed, ready: ["web1", "web5"])
+        #expect(table.entries[0].targets.map(\.port) == [20001, 20005])
+    }
+
+    @Test(arguments: RouteFormat.allCases)
+    func renderingIsDeterministic(format: RouteFormat) {
+        let shuffled = RouteTable.build(services: [Self.down, Self.api, Self.web], observed: Self.observed.reversed(), ready: Self.ready)
+        #expect(format.render(Self.table, listen: "8080") == format.render(shuffled, listen: "8080"))
+    }
+
+    @Test(arguments: RouteFormat.allCases)
+    func goldenFiles(format: RouteFormat) throws {
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/routes.\(format.rawValue)")
+        let rendered = format.render(Self.table, listen: "127.0.0.1:8080")
+        if ProcessInfo.processInfo.environment["FLOTILLA_UPDATE_GOLDEN"] == "1" {
+            try rendered.write(to: golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        #expect(rendered == expected, "regenerate with FLOTILLA_UPDATE_GOLDEN=1 after checking the diff")
+    }
+
+    @Test(arguments: RouteFormat.allCases)
+    func emptyTableRendersAValidSkeleton(format: RouteFormat) {
+        let out = format.render(RouteTable(entries: []), listen: "80")
+        #expect(out.hasPrefix("#") || out.hasPrefix("{"))
+    }
+
+    @Test func zeroTargetsBecome503Everywhere() {
+        let table = RouteTable.build(services: [Self.down], observed: [], ready: [])
+        #expect(RouteFormat.nginx.render(table, listen: "80").contains("return 503"))
+        #expect(!RouteFormat.nginx.render(table, listen: "80").contains("upstream flotilla_down"))
+        #expect(RouteFormat.caddy.render(table, listen: "80").contains("respond \"no ready replica\" 503"))
+        #expect(RouteFormat.haproxy.render(table, listen: "80").contains("backend flotilla_down\n    mode http"))
+        #expect(!RouteFormat.haproxy.render(table, listen: "80").contains(" server "))
+        #expect(RouteFormat.traefik.render(table, listen: "80").contains("servers: []"))
+        #expect(RouteFormat.json.render(table, listen: "80").contains("\"targets\":[]"))
+    }
+
+    /// Hostile hosts and paths: none may reach a renderer (the table re-checks the manifest rules).
+    @Test func injectionCorpusNeverReachesAnyRenderer() {
+        let hostile = [
+            ("evil.test; }\nserver { listen 80; location / { return 200", "/"),
+            ("evil.test", "/x; proxy_pass http://attacker"),
+            ("evil.test", "/\"}\nlocation /"),
+            ("evil.test", "/a{b}"),
+            ("evil.test", "/$host"),
+            ("evil.test", "/a#b"),
+            ("evil.test", "/a b"),
+            ("evil.test", "/a\nb"),
+            ("evil.test", "/a\\b"),
+            ("evil.test", "/a'b"),
+            ("evil.test", "/a`b"),
+            ("`whoami`.test", "/"),
+            ("evil.test\n", "/"),
+            ("evil test", "/"),
+            ("evil.test:80", "/"),
+            ("{{ .Host }}", "/"),
+            ("evil.test\u{0}", "/"),
+            ("evil.test", "/\u{7f}"),
+            ("évil.test", "/"),
+            ("evil.test", "/é"),
+            ("evil.test", "relative"),
+        ]
+        for (host, path) in hostile {
+            let spec = ServiceSpec(name: "evil", image: "x", port: 1, routes: [Route(host: host, path: path)])
+            let table = RouteTable.build(services: [spec], observed: [Self.c("evil", 1, port: 1)], ready: ["evil1"])
+            #expect(table.entries.isEmpty, "\(host) \(path)")
+            for format in RouteFormat.allCases {
+                let out = format.render(table, listen: "80")
+                #expect(!out.contains("attacker") && !out.contains("evil"), "\(format) \(host) \(path)")
+            }
+        }
+        // And the listen address is sanitised too.
+        #expect(RouteFormat.nginx.render(Self.table, listen: "80; include /etc/passwd").contains("listen 80;"))
+    }
+
+    @Test func safeButUnusualValuesAreQuotedOrHarmless() {
+        let spec = ServiceSpec(name: "odd", image: "x", port: 1, routes: [Route(host: "*.x-1.test", path: "/a(b)|c~^*+?.=&%!@")])
+        let table = RouteTable.build(services: [spec], observed: [Self.c("odd", 1, port: 5)], ready: ["odd1"])
+        #expect(table.entries.count == 1)
+        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)|c~^*+?.=&%!@\" {"))
+        #expect(RouteFormat.traefik.render(table, listen: "80").contains("HostRegexp(`{subdomain:[a-z0-9-]+}.x-1\\\\.test`)"))
+    }
+}

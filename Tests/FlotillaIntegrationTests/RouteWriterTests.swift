@@ -1,0 +1,134 @@
+import FlotillaAgent
+import FlotillaCore
+import Foundation
+import Testing
+
+@Suite("Route file writer and the proxies' own validators")
+struct RouteWriterTests {
+    func temp() throws -> String {
+        let dir = NSTemporaryDirectory() + "flotilla-routes-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func writesAtomicallyOnlyWhenChanged() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/routes.conf"
+        let marker = dir + "/reloads"
+        let writer = RouteFileWriter(path: file, check: "/bin/true", reload: "/bin/sh -c 'echo x >> \(marker)'")
+        #expect(await writer.update(to: "one\n") == .written)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "one\n")
+        #expect(await writer.update(to: "one\n") == .unchanged)
+        #expect(await writer.update(to: "two\n") == .written)
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\nx\n")  // reloaded twice, not three times
+        // No temp files are left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf"])
+    }
+
+    @Test func failedCheckRestoresThePreviousFileAndDoesNotReload() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/routes.conf"
+        let marker = dir + "/reloads"
+        // The "validator" rejects any file containing BAD, and says why.
+        let check = "/bin/sh -c 'if grep -q BAD \(file); then echo \"line 1: BAD is not allowed\"; exit 1; fi'"
+        let writer = RouteFileWriter(path: file, check: check, reload: "/bin/sh -c 'echo x >> \(marker)'")
+        #expect(await writer.update(to: "good\n") == .written)
+        let outcome = await writer.update(to: "BAD\n")
+        #expect(outcome == .checkFailed("line 1: BAD is not allowed"))
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "good\n")
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\n")
+        // With no previous file, a failed check leaves no file at all.
+        let fresh = RouteFileWriter(path: dir + "/new.conf", check: "/bin/false")
+        #expect(await fresh.update(to: "x") == .checkFailed(""))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/new.conf"))
+    }
+
+    @Test func commandsRunWithoutAShellAndTimeOut() async {
+        #expect(CommandRunner.split("nginx -t -c '/etc/my nginx.conf' -g \"daemon off;\"") == ["nginx", "-t", "-c", "/etc/my nginx.conf", "-g", "daemon off;"])
+        let noShell = await CommandRunner.run("echo $HOME; rm -rf /")
+        #expect(noShell.output == "$HOME; rm -rf /\n")
+        let slow = await CommandRunner.run("sleep 5", timeout: .milliseconds(200))
+        #expect(slow.timedOut && !slow.succeeded)
+        let missing = await CommandRunner.run("/nonexistent/validator")
+        #expect(!missing.succeeded)
+    }
+
+    static let table: RouteTable = {
+        let web = ServiceSpec(name: "web", image: "x", port: 80, network: .host, routes: [Route(host: "web.example.test"), Route(host: "*.example.test", path: "/static")])
+        let api = ServiceSpec(name: "api", image: "x", port: 80, network: .host, routes: [Route(host: "api.example.test", path: "/api")])
+        let down = ServiceSpec(name: "down", image: "x", port: 80, network: .host, routes: [Route(host: "down.example.test")])
+        let observed = [ObservedContainer(id: "w1", name: "p-web-1", service: "web", specHash: "h", state: .running, created: 0, hostPort: 20001),
+                        ObservedContainer(id: "a1", name: "p-api-1", service: "api", specHash: "h", state: .running, created: 0, hostPort: 20002)]
+        return RouteTable.build(services: [web, api, down], observed: observed, ready: ["w1", "a1"])
+    }()
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "nginx not installed"))
+    func nginxAcceptsTheRenderedFile() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try RouteFormat.nginx.render(Self.table, listen: "127.0.0.1:18080").write(toFile: dir + "/routes.conf", atomically: true, encoding: .utf8)
+        try NginxHarness.mainConfig(dir: dir).write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let result = await CommandRunner.run("nginx -t -q -p \(dir) -c \(dir)/nginx.conf")
+        #expect(result.succeeded, "\(result.output)")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/caddy"), "caddy not installed"))
+    func caddyAcceptsTheRenderedFile() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, table) in [("full", Self.table), ("empty", RouteTable(entries: []))] {
+            try RouteFormat.caddy.render(table, listen: "18080").write(toFile: dir + "/Caddyfile", atomically: true, encoding: .utf8)
+            let result = await CommandRunner.run("caddy validate --config \(dir)/Caddyfile --adapter caddyfile")
+            #expect(result.succeeded, "\(name): \(result.output)")
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy not installed"))
+    func haproxyAcceptsTheRenderedFile() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = TestEngine.packageRoot.appendingPathComponent("examples/haproxy/haproxy.cfg").path
+        for (name, table) in [("full", Self.table), ("empty", RouteTable(entries: []))] {
+            try RouteFormat.haproxy.render(table, listen: "127.0.0.1:18080").write(toFile: dir + "/routes.cfg", atomically: true, encoding: .utf8)
+            let result = await CommandRunner.run("haproxy -c -f \(base) -f \(dir)/routes.cfg")
+            #expect(result.succeeded, "\(name): \(result.output)")
+        }
+    }
+
+    @Test func traefikFileIsStructurallySound() throws {
+        // Traefik is not packaged here: check the structure (valid YAML, every router's service defined).
+        let text = RouteFormat.traefik.render(Self.table, listen: "80")
+        let routers = text.split(separator: "\n").filter { $0.hasPrefix("      service: ") }.map { $0.dropFirst("      service: ".count) }
+        let services = text.split(separator: "\n").filter { $0.hasPrefix("    flotilla-") && $0.hasSuffix(":") && !$0.contains("-0-") }
+        #expect(routers.count == Self.table.entries.count)
+        for service in Set(routers) { #expect(text.contains("    \(service):\n      loadBalancer:")) }
+        #expect(!services.isEmpty)
+        let json = RouteFormat.json.render(Self.table, listen: "80")
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect((parsed?["routes"] as? [[String: Any]])?.count == Self.table.entries.count)
+    }
+}
+
+/// A throwaway nginx with everything under one prefix folder.
+enum NginxHarness {
+    static func mainConfig(dir: String) -> String {
+        """
+        worker_processes 1;
+        pid \(dir)/nginx.pid;
+        error_log \(dir)/error.log warn;
+        events { worker_connections 256; }
+        http {
+            access_log off;
+            client_body_temp_path \(dir)/tmp-body;
+            proxy_temp_path \(dir)/tmp-proxy;
+            fastcgi_temp_path \(dir)/tmp-fastcgi;
+            uwsgi_temp_path \(dir)/tmp-uwsgi;
+            scgi_temp_path \(dir)/tmp-scgi;
+            include \(dir)/routes.conf;
+        }
+
+        """
+    }
+}
