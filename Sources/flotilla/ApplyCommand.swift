@@ -24,14 +24,11 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
-        let logger = options.makeLogger()
         try await withEngineErrors {
-            let engine = try await options.connect(logger: logger)
-            let reconciler = options.makeReconciler(engine: engine, logger: logger)
-            let desired = try options.loadDesired(reconciler)
-            let observed = try await reconciler.observe()
+            let session = try await options.openSession()
+            let (reconciler, desired, observed) = (session.reconciler, session.desired, session.observed)
             let plan = reconciler.plan(desired, observed: observed)
-            let routes = options.makeRouteRefresher(logger: logger)
+            let routes = options.makeRouteRefresher(logger: session.logger)
             let routed = plan.services.map(\.spec)
             let report = await reconciler.apply(plan, observed: observed) {
                 await routes?.refresh(services: routed, observed: try? await reconciler.observe())

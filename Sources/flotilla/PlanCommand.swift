@@ -23,13 +23,10 @@ struct PlanCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func run() async throws {
-        let logger = options.makeLogger()
         try await withEngineErrors {
-            let engine = try await options.connect(logger: logger)
-            let reconciler = options.makeReconciler(engine: engine, logger: logger)
-            let desired = try options.loadDesired(reconciler)
-            let observed = try await reconciler.observe()
-            let plan = reconciler.plan(desired, observed: observed)
+            let session = try await options.openSession()
+            let (desired, observed) = (session.desired, session.observed)
+            let plan = session.reconciler.plan(desired, observed: observed)
             switch format {
             case .json: Console.out(try JSONOutput.encode(PlanReport(plan: plan, desired: desired)))
             case .text: Console.out(PlanPrinter.text(plan, observedCount: observed.count))

@@ -107,6 +107,26 @@ struct ReconcileOptions: ParsableArguments {
     }
 }
 
+/// What plan, apply and routes all start from: an engine, the manifests, the owned containers.
+struct EngineSession {
+    let logger: Logger
+    let reconciler: Reconciler
+    let desired: DesiredState
+    let observed: [ObservedContainer]
+}
+
+extension ReconcileOptions {
+    /// Connects to the engine, loads the manifests (printing every diagnostic) and lists the
+    /// project's containers.
+    func openSession() async throws -> EngineSession {
+        let logger = makeLogger()
+        let engine = try await connect(logger: logger)
+        let reconciler = makeReconciler(engine: engine, logger: logger)
+        let desired = try loadDesired(reconciler)
+        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: try await reconciler.observe())
+    }
+}
+
 struct PortRange: ExpressibleByArgument {
     var range: ClosedRange<Int>
 

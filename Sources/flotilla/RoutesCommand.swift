@@ -26,13 +26,10 @@ struct RoutesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = options.makeLogger()
         try await withEngineErrors {
-            let engine = try await options.connect(logger: logger)
-            let reconciler = options.makeReconciler(engine: engine, logger: logger)
-            let desired = try options.loadDesired(reconciler)
-            let observed = try await reconciler.observe()
-            let services = reconciler.plan(desired, observed: observed).services.map(\.spec)
+            let session = try await options.openSession()
+            let (desired, observed) = (session.desired, session.observed)
+            let services = session.reconciler.plan(desired, observed: observed).services.map(\.spec)
             let ready = await RouteRefresher.readyContainers(services: services, observed: observed, settleTime: .seconds(1), prober: HealthProber())
             let table = RouteTable.build(services: services, observed: observed, ready: ready)
             if let format = RouteFormat(rawValue: output) {
