@@ -12,10 +12,12 @@ struct Flotilla: AsyncParsableCommand {
         It keeps no state of its own; the containers' labels are the state.
 
         Typical use:
-          flotilla validate manifests        check the manifests, print every error with file:line:col
-          flotilla plan manifests            show what apply would change (exit 2 when something would)
-          flotilla apply manifests           converge once
-          flotilla down manifests            remove everything the project owns
+          flotilla validate manifests    every error as file:line:col
+          flotilla plan manifests        what apply would change
+          flotilla apply manifests       converge once
+          flotilla run manifests         converge, then keep converging
+          flotilla routes manifests      the proxy route table
+          flotilla down manifests        remove the project's containers
 
         Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
         """,
