@@ -27,7 +27,9 @@ public struct Reconciler: Sendable {
 
     /// The owned containers: one list call filtered by the project label.
     public func observe() async throws -> [ObservedContainer] {
-        try await engine.listContainers(label: OwnershipLabel.project, value: project)
+        let containers = try await engine.listContainers(label: OwnershipLabel.project, value: project)
+        logger.debug("engine list", metadata: ["containers": "\(containers.count)"])
+        return containers
     }
 
     public func loadDesired() throws -> DesiredState {

@@ -1,5 +1,15 @@
 import Foundation
 
+/// A started process handed to the Dispatch thread that waits for it (and to nothing else).
+private final class ProcessBox: @unchecked Sendable {
+    let process: Process
+    let pipe: Pipe
+    init(process: Process, pipe: Pipe) {
+        self.process = process
+        self.pipe = pipe
+    }
+}
+
 /// Runs a proxy hook (`nginx -t -c …`, `nginx -s reload`) without a shell, with a timeout.
 public enum CommandRunner {
     public struct Result: Sendable {
@@ -47,15 +57,22 @@ public enum CommandRunner {
         do { try process.run() } catch {
             return Result(status: 127, output: "cannot run \(program): \(error)", timedOut: false)
         }
-        let pid = process.processIdentifier
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            kill(pid, SIGKILL)
+        // Reading and waiting block a thread: do it on a Dispatch thread, not on the (small)
+        // cooperative pool, and enforce the timeout from Dispatch too, so a busy pool cannot
+        // delay it.
+        let box = ProcessBox(process: process, pipe: pipe)
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let pid = box.process.processIdentifier
+                let timer = DispatchWorkItem { kill(pid, SIGKILL) }
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: timer)
+                let output = box.pipe.fileHandleForReading.readDataToEndOfFile()
+                box.process.waitUntilExit()
+                timer.cancel()
+                let timedOut = box.process.terminationReason == .uncaughtSignal && box.process.terminationStatus == SIGKILL
+                continuation.resume(returning: Result(status: box.process.terminationStatus, output: String(decoding: output, as: UTF8.self), timedOut: timedOut))
+            }
         }
-        let output = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
-        process.waitUntilExit()
-        watchdog.cancel()
-        let timedOut = process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
-        return Result(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
     }
 }
