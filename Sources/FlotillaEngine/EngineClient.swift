@@ -16,7 +16,11 @@ public struct EngineClient: Sendable {
     public let apiVersion: APIVersion
 
     /// Tries each candidate endpoint and negotiates the API version with the first that answers.
-    public static func connect(candidates: [String]) async throws -> EngineClient {
+    ///
+    /// - Parameter details: read the engine's name and version (`GET /version`, which Podman
+    ///   answers slowly, ~0.4 s). Without it, the fast `GET /_ping` and its `API-Version` header
+    ///   are used, falling back to `/version` when the header is missing.
+    public static func connect(candidates: [String], details: Bool = true) async throws -> EngineClient {
         var tried: [String: String] = [:]
         for endpoint in candidates {
             guard let path = EngineEndpoint.socketPath(of: endpoint) else {
@@ -29,6 +33,16 @@ public struct EngineClient: Sendable {
             }
             let transport = HTTP1Client(socketPath: path)
             do {
+                if !details {
+                    let ping = try await transport.send(.GET, "/_ping", timeout: .seconds(10))
+                    if ping.status == 200, let header = ping.headers["api-version"], let engineAPI = APIVersion(header) {
+                        guard engineAPI >= minimumAPIVersion else {
+                            throw EngineError.unsupportedVersion(engine: header, minimum: minimumAPIVersion.description)
+                        }
+                        let version = EngineVersion(version: nil, apiVersion: header, minAPIVersion: nil, os: nil, components: nil)
+                        return EngineClient(endpoint: endpoint, transport: transport, version: version, apiVersion: min(engineAPI, maximumAPIVersion))
+                    }
+                }
                 let response = try await transport.send(.GET, "/version", timeout: .seconds(10))
                 guard response.status == 200 else { tried[endpoint] = "GET /version answered \(response.status)"; continue }
                 let version = try JSONDecoder().decode(EngineVersion.self, from: Data(response.body))

@@ -64,7 +64,7 @@ extension EngineClient {
         if let since { path += "&since=\(since)" }
         var pending: [UInt8] = []
         var failure: Int?
-        try await transport.stream(.GET, path) { status in
+        try await transport.stream(.GET, path) { status, _ in
             if status == 200 { onConnected() } else { failure = status }
         } onChunk: { chunk in
             if failure != nil { return }

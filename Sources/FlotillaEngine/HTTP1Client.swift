@@ -6,6 +6,8 @@ import NIOPosix
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
+    /// Response headers, names lowercased.
+    public var headers: [String: String] = [:]
 }
 
 /// A minimal HTTP/1.1 client on SwiftNIO, one connection per request: to the engine's unix
@@ -37,11 +39,15 @@ public struct HTTP1Client: Sendable {
     public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> HTTPResponse {
         try await withTimeout(timeout) {
             var status = 0
+            var headers: [String: String] = [:]
             var collected: [UInt8] = []
-            try await stream(method, path, body: body) { s in status = s } onChunk: { chunk in
+            try await stream(method, path, body: body) { s, h in
+                status = s
+                headers = h
+            } onChunk: { chunk in
                 collected += chunk
             }
-            return HTTPResponse(status: status, body: collected)
+            return HTTPResponse(status: status, body: collected, headers: headers)
         }
     }
 
@@ -49,7 +55,7 @@ public struct HTTP1Client: Sendable {
     /// ends the response or the task is cancelled.
     public func stream(
         _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
-        onStatus: (Int) -> Void, onChunk: ([UInt8]) throws -> Void
+        onStatus: (Int, [String: String]) -> Void, onChunk: ([UInt8]) throws -> Void
     ) async throws {
         let channel = try await connect()
         try await channel.executeThenClose { inbound, outbound in
@@ -70,7 +76,10 @@ public struct HTTP1Client: Sendable {
             try await outbound.write(contentsOf: parts)
             for try await part in inbound {
                 switch part {
-                case .head(let response): onStatus(Int(response.status.code))
+                case .head(let response):
+                    var headers: [String: String] = [:]
+                    for (name, value) in response.headers { headers[name.lowercased()] = value }
+                    onStatus(Int(response.status.code), headers)
                 case .body(let buffer): try onChunk(Array(buffer.readableBytesView))
                 case .end: return
                 }

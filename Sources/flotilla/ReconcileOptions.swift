@@ -67,9 +67,10 @@ struct ReconcileOptions: ParsableArguments {
         return Logger(label: "flotilla") { label in LineLogHandler(label: label, format: format, level: level) }
     }
 
-    func connect(logger: Logger) async throws -> EngineClient {
+    /// `details`: also read the engine's name and version (slower on Podman; the daemon logs them).
+    func connect(logger: Logger, details: Bool = false) async throws -> EngineClient {
         let candidates = EngineEndpoint.candidates(explicit: engine, environment: ProcessInfo.processInfo.environment)
-        let client = try await EngineClient.connect(candidates: candidates)
+        let client = try await EngineClient.connect(candidates: candidates, details: details)
         logger.debug("engine", metadata: ["endpoint": "\(client.endpoint)", "engine": "\(client.version.engineName)", "api": "\(client.apiVersion)"])
         return client
     }

@@ -87,7 +87,7 @@ struct RunCommand: AsyncParsableCommand {
         var delay = Duration.milliseconds(500)
         while true {
             do {
-                return try await options.connect(logger: logger)
+                return try await options.connect(logger: logger, details: true)
             } catch let error as EngineError {
                 guard waitForEngine else {
                     Console.error("error: \(error)")

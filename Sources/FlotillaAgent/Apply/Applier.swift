@@ -55,6 +55,7 @@ public struct Applier: Sendable {
         let imageFailures = await ensureImages(for: needed.map(\.spec))
 
         let byName = Dictionary(plan.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let dependedOn = Set(plan.services.flatMap(\.spec.dependsOn))
         var failed = Set<String>()
         for level in plan.levels {
             let results = await withTaskGroup(of: (String, ServiceOutcome).self) { group in
@@ -74,7 +75,7 @@ public struct Applier: Sendable {
                             outcome.failure = "not started: dependency \(blockedBy.joined(separator: ", ")) is not healthy"
                             return (name, outcome)
                         }
-                        return (name, await converge(service, ports: ports))
+                        return (name, await converge(service, ports: ports, dependedOn: dependedOn))
                     }
                 }
                 var results: [(String, ServiceOutcome)] = []
@@ -154,7 +155,7 @@ public struct Applier: Sendable {
         var failure: String?
     }
 
-    func converge(_ service: ServicePlan, ports: PortAllocator) async -> ServiceOutcome {
+    func converge(_ service: ServicePlan, ports: PortAllocator, dependedOn: Set<String>) async -> ServiceOutcome {
         var outcome = ServiceOutcome()
         let spec = service.spec
         let hash = spec.specHash
@@ -164,7 +165,11 @@ public struct Applier: Sendable {
         // New replicas, all at once (engine calls bounded by the limiter).
         if service.create > 0 {
             let results = await withTaskGroup(of: Bool.self) { group in
-                for _ in 0..<service.create { group.addTask { await startReplica(spec, ports: ports) } }
+                // A brand-new replica nothing depends on needs no settle wait: there is no old one to
+                // protect, and a crash is caught by the events and the watchdog. Health checks
+                // and dependencies are always waited for.
+                let settle = dependedOn.contains(spec.name)
+                for _ in 0..<service.create { group.addTask { await startReplica(spec, ports: ports, settle: settle) } }
                 var ok = 0
                 for await started in group where started { ok += 1 }
                 return ok
@@ -230,7 +235,7 @@ public struct Applier: Sendable {
 
     /// Creates, starts and waits for one replica. On failure the replica is removed again, so a
     /// failed start leaves nothing behind.
-    func startReplica(_ spec: ServiceSpec, ports: PortAllocator) async -> Bool {
+    func startReplica(_ spec: ServiceSpec, ports: PortAllocator, settle: Bool = true) async -> Bool {
         let clock = ContinuousClock(), start = clock.now
         var hostPort: Int?
         let name = "\(options.project)-\(spec.name)-\(Self.randomSuffix())"
@@ -251,7 +256,7 @@ public struct Applier: Sendable {
             if spec.network == .bridge, let port = spec.port {
                 hostPort = try await engine.publishedPort(of: created, containerPort: port)
             }
-            let ready = await waitReady(id: created, spec: spec, hostPort: hostPort)
+            let ready = await waitReady(id: created, spec: spec, hostPort: hostPort, settle: settle)
             guard ready else {
                 logger.warning("replica did not become ready; removing it", metadata: ["service": "\(spec.name)", "container": "\(name)"])
                 try? await limiter.run { try await engine.removeContainer(created) }
@@ -273,10 +278,10 @@ public struct Applier: Sendable {
     /// Ready = passes its health check (probing from the start period on, until
     /// `start_period + interval × retries` has passed), or, without one, still running after the
     /// settle time. A container that exits meanwhile fails at once.
-    func waitReady(id: String, spec: ServiceSpec, hostPort: Int?) async -> Bool {
+    func waitReady(id: String, spec: ServiceSpec, hostPort: Int?, settle: Bool = true) async -> Bool {
         let clock = ContinuousClock(), start = clock.now
         guard let health = spec.health, let hostPort else {
-            try? await Task.sleep(for: options.settleTime)
+            if settle { try? await Task.sleep(for: options.settleTime) }
             return await isRunning(id)
         }
         let budget = Duration.milliseconds(health.startPeriod.milliseconds + health.interval.milliseconds * health.retries)
