@@ -124,7 +124,8 @@ struct DaemonIntegrationTests {
         await s.cleanup()
     }
 
-    @Test func engineRestartIsSurvived() async throws {
+    @Test(.enabled(if: TestEngine.isPodman, "restarts a private Podman API service"))
+    func engineRestartIsSurvived() async throws {
         // A private API service on its own socket (same storage), so the test can stop it.
         let s = try await Scenario("daemon-engine", ports: 23400...23499)
         let socket = s.directory + "/api.sock"

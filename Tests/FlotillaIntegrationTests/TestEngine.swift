@@ -8,6 +8,9 @@ import Logging
 enum TestEngine {
     static let endpoint = ProcessInfo.processInfo.environment["FLOTILLA_TEST_ENGINE"]
     static var available: Bool { endpoint != nil }
+    /// Which engine the suite runs against (scripts/test sets it: podman or docker).
+    static let kind = ProcessInfo.processInfo.environment["FLOTILLA_TEST_ENGINE_KIND"] ?? "podman"
+    static var isPodman: Bool { kind == "podman" }
     static let image = "localhost/flotilla-test:busybox"
 
     static func client() async throws -> EngineClient {

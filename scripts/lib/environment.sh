@@ -20,14 +20,13 @@ ensure_packages() {
     fi
 }
 
-# A private run directory for sockets, logs and pids of what this script starts.
-flotilla_run_dir() {
-    if [ -z "${FLOTILLA_RUN_DIR:-}" ]; then
-        FLOTILLA_RUN_DIR=$(mktemp -d /tmp/flotilla-run.XXXXXX)
-        export FLOTILLA_RUN_DIR
-    fi
-    echo "$FLOTILLA_RUN_DIR"
-}
+# A private run directory for sockets, logs and pids of what this script starts (made once, in
+# the sourcing shell, so every function below agrees on it).
+if [ -z "${FLOTILLA_RUN_DIR:-}" ]; then
+    FLOTILLA_RUN_DIR=$(mktemp -d /tmp/flotilla-run.XXXXXX)
+fi
+export FLOTILLA_RUN_DIR
+flotilla_run_dir() { echo "$FLOTILLA_RUN_DIR"; }
 
 FLOTILLA_STARTED_PIDS=()
 
@@ -56,13 +55,13 @@ start_podman() {
 
 # import_test_image: the tiny busybox image every test uses (no registry needed).
 import_test_image() {
-    if podman image exists "$FLOTILLA_TEST_IMAGE" 2>/dev/null; then return 0; fi
     local dir; dir=$(flotilla_run_dir)/rootfs
     mkdir -p "$dir/bin" "$dir/www"
     cp /bin/busybox "$dir/bin/"
-    for a in sh httpd sleep echo cat wget nc kill env; do ln -sf busybox "$dir/bin/$a"; done
+    for a in sh httpd sleep echo cat wget nc kill env mkdir; do ln -sf busybox "$dir/bin/$a"; done
     echo hello > "$dir/www/index.html"
     tar -C "$dir" -cf "$dir.tar" .
+    if podman image exists "$FLOTILLA_TEST_IMAGE" 2>/dev/null; then return 0; fi
     podman import -q "$dir.tar" "$FLOTILLA_TEST_IMAGE" >/dev/null
     log "imported $FLOTILLA_TEST_IMAGE"
 }
@@ -92,6 +91,31 @@ YAML
     podman rmi -f 127.0.0.1:5000/flotilla/busybox:1 >/dev/null 2>&1 || true
     export FLOTILLA_TEST_REGISTRY=127.0.0.1:5000
     log "registry on 127.0.0.1:5000 holds flotilla/busybox:1"
+}
+
+# start_docker: Debian's Docker Engine on $FLOTILLA_RUN_DIR/docker/docker.sock, kept off iptables
+# and the default bridge (host networking only, as these machines require), with the busybox test
+# image imported. Exports FLOTILLA_DOCKER_SOCK.
+start_docker() {
+    local dir; dir=$(flotilla_run_dir)/docker
+    mkdir -p "$dir"
+    dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+        --pidfile "$dir/docker.pid" --iptables=false --bridge=none >"$dir/dockerd.log" 2>&1 &
+    FLOTILLA_STARTED_PIDS+=($!)
+    for _ in $(seq 1 200); do
+        if curl -fsS --unix-socket "$dir/docker.sock" http://localhost/_ping >/dev/null 2>&1; then
+            FLOTILLA_DOCKER_SOCK="$dir/docker.sock"
+            export FLOTILLA_DOCKER_SOCK
+            local rootfs; rootfs=$(flotilla_run_dir)/rootfs.tar
+            [ -f "$rootfs" ] || { log "no busybox rootfs to import (import_test_image first)"; return 1; }
+            DOCKER_HOST="unix://$FLOTILLA_DOCKER_SOCK" docker import "$rootfs" "$FLOTILLA_TEST_IMAGE" >/dev/null
+            log "docker API up on $FLOTILLA_DOCKER_SOCK"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "dockerd did not come up; log:"; tail -20 "$dir/dockerd.log" >&2
+    return 1
 }
 
 # stop_started: ends every process this script started, by PID, never by name.

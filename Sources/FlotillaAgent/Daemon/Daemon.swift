@@ -166,6 +166,13 @@ public final class Daemon: Sendable {
                         "service": "\(event.service ?? "?")", "container": "\(event.containerID.prefix(12))", "action": "\(event.action)",
                     ])
                     trigger.yield("engine event: \(event.service ?? "?") \(event.action)")
+                    // Docker sends `die` a moment before its container list shows the container as
+                    // exited; a second look a second later sees the settled state.
+                    let reason = "engine event follow-up: \(event.service ?? "?") \(event.action)"
+                    Task { [trigger] in
+                        try? await Task.sleep(for: .seconds(1))
+                        trigger.yield(reason)
+                    }
                 }
             } catch {
                 if Task.isCancelled { return }
