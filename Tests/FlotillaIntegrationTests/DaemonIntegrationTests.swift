@@ -178,6 +178,65 @@ struct DaemonIntegrationTests {
         engine.stop()
     }
 
+    @Test(.enabled(if: TestEngine.kind == "docker" && ProcessInfo.processInfo.environment["FLOTILLA_RUN_DIR"] != nil, "restarts a private Docker Engine"))
+    func dockerRestartIsSurvived() async throws {
+        // A private dockerd with --live-restore, so that containers outlive the engine (as they
+        // do in production); one container is killed while the engine is down.
+        let s = try await Scenario("daemon-dockerd", ports: 23600...23699)
+        let root = "/tmp/fl-dr-\(UInt16.random(in: 0...UInt16.max))"
+        let socket = root + "/d.sock"
+        final class Dockerd: @unchecked Sendable {
+            let root: String
+            var pid: pid_t = 0
+            init(root: String) { self.root = root }
+            func start() throws {
+                pid = try spawn(["/usr/sbin/dockerd", "--host", "unix://\(root)/d.sock", "--data-root", root + "/data", "--exec-root", root + "/exec",
+                                 "--pidfile", root + "/d.pid", "--iptables=false", "--bridge=none", "--live-restore"])
+            }
+            func stop() {
+                guard pid > 0 else { return }
+                kill(pid, SIGTERM)
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, 0)
+                pid = 0
+            }
+        }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let dockerd = Dockerd(root: root)
+        try dockerd.start()
+        let up = await DaemonProcess.poll(timeout: .seconds(30)) { (try? await EngineClient.connect(candidates: ["unix://" + socket])) != nil }
+        #expect(up)
+        let rootfs = ProcessInfo.processInfo.environment["FLOTILLA_RUN_DIR"]! + "/rootfs.tar"
+        #expect(try shell("DOCKER_HOST=unix://\(socket) docker import \(rootfs) \(TestEngine.image)").0 == 0)
+        let engine = try await EngineClient.connect(candidates: ["unix://" + socket])
+        func web() async throws -> [ObservedContainer] {
+            try await engine.listContainers(label: OwnershipLabel.project, value: s.project).filter { $0.service == "web" }
+        }
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 2))
+        let daemon = try start(s, engine: "unix://" + socket)
+        defer { Task { _ = await daemon.stop(); dockerd.stop(); try? FileManager.default.removeItem(atPath: root) } }
+        #expect(try await daemon.waitUntil { try await web().filter { $0.state == .running }.count == 2 })
+
+        let victim = try await web()[0]
+        let pid = ((try await engine.inspectContainer(victim.id))["State"] as? [String: Any])?["Pid"] as? Int ?? 0
+        dockerd.stop()
+        #expect(pid > 0 && kill(pid_t(pid), SIGKILL) == 0)
+        try await Task.sleep(for: .seconds(1))
+        try dockerd.start()
+        #expect(await daemon.waitUntil(timeout: .seconds(40)) {
+            let live = (try? await web()) ?? []
+            return live.count == 2 && !live.contains { $0.id == victim.id } && live.allSatisfy { $0.state == .running }
+        }, "\(daemon.log)")
+        #expect(daemon.log.contains("engine event stream lost"))
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await web().count == 2)  // no duplicates
+        #expect(await daemon.stop() == 0)
+        // Remove the containers before the engine goes (live-restore would keep them running).
+        _ = try runFlotilla(["down", s.directory, "--engine", "unix://" + socket, "--project", s.project])
+        dockerd.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test func startupErrorsAreImmediateAndClear() async throws {
         let missing = try runFlotilla(["run", "/nonexistent/manifests", "--engine", TestEngine.endpoint!])
         #expect(missing.0 == 1 && missing.2.contains("does not exist"))

@@ -146,7 +146,9 @@ public final class Daemon: Sendable {
     /// Follows the engine's event stream; reconnects with backoff, resuming from the last event
     /// seen so that nothing is missed, and reconciles after every reconnect.
     func followEngineEvents() async {
-        var since: Int64?
+        // Replay from just before the start-up list, so nothing between that list and the
+        // subscription is missed (the engine's `since` has one-second resolution).
+        var since: Int64? = Self.nowMS() / 1000 - 1
         var delay = Duration.milliseconds(500)
         var everConnected = false
         while !Task.isCancelled {
@@ -180,7 +182,6 @@ public final class Daemon: Sendable {
             }
             if Task.isCancelled { return }
             if connected { delay = .milliseconds(500) }
-            if since == nil { since = Self.nowMS() / 1000 }
             do { try await Task.sleep(for: delay) } catch { return }
             delay = min(delay * 2, .seconds(10))
         }
