@@ -234,7 +234,8 @@ struct DaemonIntegrationTests {
         // Remove the containers before the engine goes (live-restore would keep them running).
         _ = try runFlotilla(["down", s.directory, "--engine", "unix://" + socket, "--project", s.project])
         dockerd.stop()
-        try? FileManager.default.removeItem(atPath: root)
+        // dockerd leaves its data root and netns bind-mounted.
+        _ = try? shell("umount -R \(root)/exec/netns/default \(root)/data 2>/dev/null; rm -rf \(root)")
     }
 
     @Test func startupErrorsAreImmediateAndClear() async throws {

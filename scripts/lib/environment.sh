@@ -128,4 +128,8 @@ stop_started() {
         kill -9 "$pid" 2>/dev/null || true
     done
     FLOTILLA_STARTED_PIDS=()
+    # dockerd leaves its data root and network namespace bind-mounted.
+    if [ -d "$FLOTILLA_RUN_DIR/docker" ]; then
+        umount -R "$FLOTILLA_RUN_DIR/docker/exec/netns/default" "$FLOTILLA_RUN_DIR/docker/data" 2>/dev/null || true
+    fi
 }
