@@ -10,20 +10,5 @@ enum JSONRouteRenderer {
         return "{\n  \"generated_by\": \"flotilla\",\n  \"routes\": [\n" + routes.joined(separator: ",\n") + (routes.isEmpty ? "" : "\n") + "  ]\n}\n"
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where u.value < 0x20: out += "\\u00" + String(u.value, radix: 16).leftPad2()
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
-}
-
-extension String {
-    fileprivate func leftPad2() -> String { count >= 2 ? self : "0" + self }
+    static func quote(_ s: String) -> String { JSONString.quote(s) }
 }
