@@ -236,6 +236,26 @@ struct ReconcileIntegrationTests {
         #expect(!String(decoding: all.body, as: UTF8.self).contains(s.project + "-"))
     }
 
+    /// Bridge networking is checked through the engine's inspect data only (no traffic to bridge
+    /// addresses). Podman only: the Docker Engine here runs with --bridge=none.
+    @Test(.enabled(if: TestEngine.isPodman, "bridge networking: Podman only (dockerd runs with --bridge=none here)"))
+    func bridgeNetworkPublishesTheServicePortOnLoopbackOnly() async throws {
+        let s = try await Scenario("bridge", ports: 22400...22499)
+        defer { Task { await s.cleanup() } }
+        try s.write("b.yaml", "name: b\nimage: \(TestEngine.image)\ncommand: [\"/bin/httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\nport: 8080\nstop_timeout: 1s\n")
+        #expect(try await s.apply().succeeded)
+        let c = try #require(try await s.containers("b").first)
+        let inspect = try await s.engine.inspectContainer(c.id)
+        let hostConfig = inspect["HostConfig"] as? [String: Any]
+        #expect(hostConfig?["NetworkMode"] as? String == "bridge")
+        let bindings = (hostConfig?["PortBindings"] as? [String: Any])?["8080/tcp"] as? [[String: Any]]
+        #expect(bindings?.first?["HostIp"] as? String == "127.0.0.1")
+        let published = try await s.engine.publishedPort(of: c.id, containerPort: 8080)
+        #expect(published != nil && c.hostPort == published)
+        #expect(c.canonicalSpec?.contains("network=\"bridge\"") == true)
+        await s.cleanup()
+    }
+
     @Test func cliApplyThenPlanReportsNoChanges() async throws {
         let s = try await Scenario("cli", ports: 22200...22299)
         defer { Task { await s.cleanup() } }
