@@ -52,9 +52,8 @@ public struct Reconciler: Sendable {
     /// Removes every container of the project.
     public func down() async throws -> Int {
         let observed = try await observe()
-        let plan = Plan(services: [], orphans: observed, notes: [], levels: [])
-        let report = await Applier(engine: engine, options: applierOptions, logger: logger).apply(plan, observed: observed)
-        return report.removed
+        return await Applier(engine: engine, options: applierOptions, logger: logger)
+            .removeAll(observed, service: nil, reason: "down")
     }
 
     /// The default project name: the manifest directory's own name, as a DNS label.
