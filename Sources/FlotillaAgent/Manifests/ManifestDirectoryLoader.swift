@@ -1,6 +1,9 @@
 import FlotillaCore
 import FlotillaYAML
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads a manifest directory from disk: finds the manifest files, reads them with a size limit
 /// and parses them with libyaml; the pure ``DesiredState`` does the validating.
@@ -53,23 +56,34 @@ public struct ManifestDirectoryLoader: Sendable {
 
     /// Manifest files below `root`, relative to it, sorted. Hidden files and folders and editor
     /// leftovers are skipped; symlinked files are followed, symlinked folders are not (no loops).
+    /// Uses readdir's entry types, so only symlinks cost a stat.
     public static func manifestPaths(in root: String) -> [String] {
         var result: [String] = []
         var queue = [""]
-        let fm = FileManager.default
         while let relative = queue.popLast() {
-            let dir = relative.isEmpty ? root : (root as NSString).appendingPathComponent(relative)
-            guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { continue }
-            for entry in entries where !isIgnored(entry) {
-                let path = relative.isEmpty ? entry : relative + "/" + entry
-                let full = (root as NSString).appendingPathComponent(path)
-                guard let attributes = try? fm.attributesOfItem(atPath: full) else { continue }
-                let type = attributes[.type] as? FileAttributeType
-                if type == .typeDirectory {
+            let dir = relative.isEmpty ? root : root + "/" + relative
+            guard let handle = opendir(dir) else { continue }
+            defer { closedir(handle) }
+            while let entry = readdir(handle) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." || isIgnored(name) { continue }
+                let path = relative.isEmpty ? name : relative + "/" + name
+                switch Int32(entry.pointee.d_type) {
+                case Int32(DT_DIR):
                     queue.append(path)
-                } else if isManifestName(entry), type == .typeRegular || type == .typeSymbolicLink {
-                    var isDir: ObjCBool = false
-                    if fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { result.append(path) }
+                case Int32(DT_REG):
+                    if isManifestName(name) { result.append(path) }
+                case Int32(DT_LNK), Int32(DT_UNKNOWN):
+                    // Follow a link to a file; never into a folder through a link.
+                    var own = stat(), target = stat()
+                    guard lstat(root + "/" + path, &own) == 0 else { continue }
+                    if (own.st_mode & S_IFMT) == S_IFDIR { queue.append(path); continue }
+                    guard stat(root + "/" + path, &target) == 0 else { continue }
+                    if (target.st_mode & S_IFMT) == S_IFREG, isManifestName(name) { result.append(path) }
+                default:
+                    continue
                 }
             }
         }
