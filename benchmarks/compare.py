@@ -4,8 +4,11 @@ and writes benchmarks/RESULTS.md and benchmarks/results.json. Run through benchm
 
 Traffic goes to the engine's unix socket only; containers use host networking on loopback ports.
 """
-import argparse, datetime, json, os, platform, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.parse
+import argparse, datetime, json, os, platform, shutil, statistics, subprocess, sys, tempfile, threading, time, urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_api
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--flotilla", required=True)
@@ -20,28 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 env = dict(os.environ, DOCKER_HOST=args.engine, COMPOSE_HTTP_TIMEOUT="300")
 
 def api(method, path, body=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(SOCK)
-    data = json.dumps(body).encode() if body is not None else b""
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
-    out = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        out += c
-    s.close()
-    head, _, payload = out.partition(b"\r\n\r\n")
-    if b"chunked" in head.lower():
-        body_bytes, rest = b"", payload
-        while rest:
-            size, _, rest = rest.partition(b"\r\n")
-            n = int(size or b"0", 16)
-            if n == 0:
-                break
-            body_bytes, rest = body_bytes + rest[:n], rest[n + 2:]
-        payload = body_bytes
-    return int(head.split(b" ")[1]), payload
+    return engine_api.call(SOCK, method, path, body)
 
 def containers(label):
     _, body = api("GET", "/v1.41/containers/json?all=true&filters=" + urllib.parse.quote(json.dumps({"label": [label]})))

@@ -7,7 +7,10 @@
 
 Prints median and p99 of each, writes JSON. Usage: loop-latency.py FLOTILLA ENGINE [EDITS] [KILLS]
 """
-import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+import json, os, shutil, statistics, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_api
 
 flotilla, engine = sys.argv[1], sys.argv[2]
 edits = int(sys.argv[3]) if len(sys.argv) > 3 else 20
@@ -27,28 +30,8 @@ env: {{ MARK: "{mark}" }}
 """
 
 def api(method, path):
-    """A Docker API call over the unix socket (loopback only)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if b"Transfer-Encoding: chunked" in head:
-        out, rest = b"", body
-        while rest:
-            size, _, rest = rest.partition(b"\r\n")
-            n = int(size, 16)
-            if n == 0:
-                break
-            out, rest = out + rest[:n], rest[n + 2:]
-        body = out
-    return body
+    """A Docker API call over the unix socket (loopback only); returns the body."""
+    return engine_api.call(sock, method, path)[1]
 
 def running(project, service=None):
     labels = [f"io.flotilla.project={project}"] + ([f"io.flotilla.service={service}"] if service else [])
