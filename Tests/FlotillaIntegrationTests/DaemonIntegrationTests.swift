@@ -129,26 +129,9 @@ struct DaemonIntegrationTests {
         // A private API service on its own socket (same storage), so the test can stop it.
         let s = try await Scenario("daemon-engine", ports: 23400...23499)
         let socket = s.directory + "/api.sock"
-        // Spawned with posix_spawn (Foundation's Process waits on inherited descriptors of
-        // background children); it "crashes" with SIGKILL, as a graceful stop would wait for
-        // the daemon's event stream.
-        final class Engine: @unchecked Sendable {
-            let socket: String
-            var pid: pid_t = 0
-            init(socket: String) { self.socket = socket }
-            func start() throws {
-                try? FileManager.default.removeItem(atPath: socket)
-                pid = try spawn(["/usr/bin/podman", "system", "service", "--time=0", "unix://" + socket])
-            }
-            func stop() {
-                guard pid > 0 else { return }
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                _ = waitpid(pid, &status, 0)
-                pid = 0
-            }
-        }
-        let engine = Engine(socket: socket)
+        // It "crashes" with SIGKILL: a graceful stop would wait for the daemon's event stream.
+        let engine = SpawnedProcess(["/usr/bin/podman", "system", "service", "--time=0", "unix://" + socket], stopSignal: SIGKILL)
+        try? FileManager.default.removeItem(atPath: socket)
         try engine.start()
         let ready = await DaemonProcess.poll {
             guard FileManager.default.fileExists(atPath: socket) else { return false }
@@ -165,6 +148,7 @@ struct DaemonIntegrationTests {
         let victim = try await s.containers("web")[0]
         #expect(try shell("podman kill -s KILL \(victim.id)").0 == 0)
         try await Task.sleep(for: .seconds(1))
+        try? FileManager.default.removeItem(atPath: socket)
         try engine.start()
         #expect(try await daemon.waitUntil(timeout: .seconds(30)) {
             let live = try await s.containers("web")
@@ -185,24 +169,9 @@ struct DaemonIntegrationTests {
         let s = try await Scenario("daemon-dockerd", ports: 23600...23699)
         let root = "/tmp/fl-dr-\(UInt16.random(in: 0...UInt16.max))"
         let socket = root + "/d.sock"
-        final class Dockerd: @unchecked Sendable {
-            let root: String
-            var pid: pid_t = 0
-            init(root: String) { self.root = root }
-            func start() throws {
-                pid = try spawn(["/usr/sbin/dockerd", "--host", "unix://\(root)/d.sock", "--data-root", root + "/data", "--exec-root", root + "/exec",
-                                 "--pidfile", root + "/d.pid", "--iptables=false", "--bridge=none", "--live-restore"])
-            }
-            func stop() {
-                guard pid > 0 else { return }
-                kill(pid, SIGTERM)
-                var status: Int32 = 0
-                _ = waitpid(pid, &status, 0)
-                pid = 0
-            }
-        }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let dockerd = Dockerd(root: root)
+        let dockerd = SpawnedProcess(["/usr/sbin/dockerd", "--host", "unix://" + socket, "--data-root", root + "/data", "--exec-root", root + "/exec",
+                                      "--pidfile", root + "/d.pid", "--iptables=false", "--bridge=none", "--live-restore"], stopSignal: SIGTERM)
         try dockerd.start()
         let up = await DaemonProcess.poll(timeout: .seconds(30)) { (try? await EngineClient.connect(candidates: ["unix://" + socket])) != nil }
         #expect(up)

@@ -145,3 +145,26 @@ func spawn(_ argv: [String]) throws -> pid_t {
     guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
     return pid
 }
+
+/// A long-running child started with posix_spawn (Foundation's Process waits on descriptors that
+/// background children inherit) and ended by its PID with `stopSignal`; restartable.
+final class SpawnedProcess: @unchecked Sendable {
+    let argv: [String]
+    let stopSignal: Int32
+    private(set) var pid: pid_t = 0
+
+    init(_ argv: [String], stopSignal: Int32) {
+        self.argv = argv
+        self.stopSignal = stopSignal
+    }
+
+    func start() throws { pid = try spawn(argv) }
+
+    func stop() {
+        guard pid > 0 else { return }
+        kill(pid, stopSignal)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        pid = 0
+    }
+}
