@@ -36,24 +36,42 @@ public struct Reconciler: Sendable {
         try loader.load(directory: directory)
     }
 
-    public func plan(_ desired: DesiredState, observed: [ObservedContainer], lastGood: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0) -> Plan {
-        Planner.plan(desired: desired, observed: observed, options: .init(allowEmpty: allowEmpty, lastGoodSpecs: lastGood, backoff: backoff, now: now))
+    /// The rollback markers of the project (service → rolled-back spec hash). Read only when a
+    /// service uses canary releases, so that the others cost no extra engine call.
+    public func rolledBack(for desired: DesiredState) async throws -> [String: String] {
+        guard desired.services.contains(where: { $0.update.strategy == .canary }) else { return [:] }
+        return try await engine.rollbackMarkers(project: project)
+    }
+
+    /// Plans with this reconciler's `allowEmpty`; `options` carries everything else.
+    public func plan(_ desired: DesiredState, observed: [ObservedContainer], options: Planner.Options = Planner.Options()) -> Plan {
+        var options = options
+        options.allowEmpty = allowEmpty
+        return Planner.plan(desired: desired, observed: observed, options: options)
     }
 
     /// - Parameter beforeRetiring: called mid-rollout, when new replicas are ready and before old
     ///   ones are removed (the route refresh).
-    public func apply(_ plan: Plan, observed: [ObservedContainer], beforeRetiring: (@Sendable () async -> Void)? = nil) async -> ApplyReport {
+    ///   `removed`: called with the id of each container removed.
+    public func apply(_ plan: Plan, observed: [ObservedContainer], beforeRetiring: (@Sendable () async -> Void)? = nil,
+                      removed: (@Sendable (String) async -> Void)? = nil) async -> ApplyReport {
         for note in plan.notes { logger.warning("\(note)") }
         var options = applierOptions
         options.beforeRetiring = beforeRetiring
+        options.removed = removed
         return await Applier(engine: engine, options: options, logger: logger).apply(plan, observed: observed)
     }
 
-    /// Removes every container of the project.
+    /// Removes every container of the project, then its networks and rollback markers.
     public func down() async throws -> Int {
         let observed = try await observe()
-        return await Applier(engine: engine, options: applierOptions, logger: logger)
-            .removeAll(observed, service: nil, reason: "down")
+        let applier = Applier(engine: engine, options: applierOptions, logger: logger)
+        let removed = await applier.removeAll(observed, service: nil, reason: "down")
+        await applier.pruneNetworks(keeping: [])
+        for service in try await engine.rollbackMarkers(project: project).keys {
+            try await engine.clearRollbackMarker(project: project, service: service)
+        }
+        return removed
     }
 
     /// The default project name: the manifest directory's own name, as a DNS label.

@@ -75,36 +75,64 @@ public struct EngineClient: Sendable {
         return summaries.compactMap { summary in
             let labels = summary.labels ?? [:]
             guard labels[label] == value, let service = labels[OwnershipLabel.service] else { return nil }
+            let mainPort = labels[OwnershipLabel.containerPort].flatMap(Int.init)
             let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
-                ?? summary.ports?.first { $0.publicPort != nil && $0.publicPort != 0 }?.publicPort
+                ?? summary.ports?.first { $0.publicPort != nil && $0.publicPort != 0 && (mainPort == nil || $0.privatePort == mainPort) }?.publicPort
             let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
             return ObservedContainer(
                 id: summary.id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
                 state: ContainerState(engineState: summary.state ?? ""),
                 created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? (summary.created ?? 0) * 1000, hostPort: hostPort,
-                canonicalSpec: labels[OwnershipLabel.canonicalSpec]
+                canonicalSpec: labels[OwnershipLabel.canonicalSpec],
+                role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular
             )
         }
     }
 
-    /// Creates (does not start) a container; returns its id.
+    /// Creates (does not start) a container and joins its named networks; returns its id.
     public func createContainer(name: String, blueprint: ContainerBlueprint) async throws -> String {
-        let portKey = blueprint.publishedPort.map { "\($0)/tcp" }
+        var exposed: [String: [String: String]] = [:]
+        var bindings: [String: [ContainerCreateDTO.HostConfig.Binding]] = [:]
+        if let port = blueprint.publishedPort {
+            exposed["\(port)/tcp"] = [:]
+            bindings["\(port)/tcp"] = [.init(hostIp: "127.0.0.1", hostPort: "")]
+        }
+        for mapping in blueprint.ports {
+            let key = "\(mapping.container)/\(mapping.proto.rawValue)"
+            exposed[key] = [:]
+            bindings[key] = [.init(hostIp: mapping.address, hostPort: mapping.host.map(String.init) ?? "")]
+        }
+        let first = blueprint.networks.first
         let body = ContainerCreateDTO(
             image: blueprint.image,
             cmd: blueprint.command,
             env: blueprint.env.keys.sorted().map { "\($0)=\(blueprint.env[$0]!)" },
             labels: blueprint.labels,
             stopTimeout: blueprint.stopTimeoutSeconds,
-            exposedPorts: portKey.map { [$0: [:]] },
+            exposedPorts: exposed.isEmpty ? nil : exposed,
             hostConfig: .init(
-                networkMode: blueprint.network == .host ? "host" : "bridge",
-                portBindings: portKey.map { [$0: [.init(hostIp: "127.0.0.1", hostPort: "")]] },
-                binds: blueprint.volumes.isEmpty ? nil : blueprint.volumes
-            )
+                networkMode: blueprint.network == .host ? "host" : first?.name ?? "bridge",
+                portBindings: bindings.isEmpty ? nil : bindings,
+                binds: blueprint.volumes.isEmpty ? nil : blueprint.volumes,
+                memory: blueprint.resources.memoryBytes,
+                nanoCpus: blueprint.resources.nanoCPUs,
+                restartPolicy: blueprint.restartPolicy == .no ? nil : .init(name: blueprint.restartPolicy.rawValue)
+            ),
+            networkingConfig: first.map { .init(endpointsConfig: [$0.name: .init(aliases: $0.aliases)]) }
         )
         let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body))
-        return try decode(ContainerCreatedDTO.self, response).id
+        let id = try decode(ContainerCreatedDTO.self, response).id
+        // API versions before 1.44 take one network at create; the others are connected before start.
+        do {
+            for attachment in blueprint.networks.dropFirst() {
+                let connect = NetworkConnectDTO(container: id, endpointConfig: .init(aliases: attachment.aliases))
+                _ = try await call(.POST, "/networks/\(Self.percentEncode(attachment.name))/connect", body: try JSONEncoder().encode(connect))
+            }
+        } catch {
+            try? await removeContainer(id)
+            throw error
+        }
+        return id
     }
 
     public func startContainer(_ id: String) async throws {
@@ -145,6 +173,71 @@ public struct EngineClient: Sendable {
             throw EngineError.malformedResponse("container inspect is not an object")
         }
         return object
+    }
+
+    // MARK: - Networks and markers
+
+    /// Creates the network, labelled as the project's, unless a network of that name exists
+    /// (then it is used as it is and never removed by Flotilla). Returns whether it was created.
+    @discardableResult
+    public func ensureNetwork(_ name: String, project: String) async throws -> Bool {
+        let existing = try await transport.send(.GET, prefix + "/networks/\(Self.percentEncode(name))")
+        if existing.status == 200 { return false }
+        if existing.status != 404 { try Self.check(existing) }
+        let body = NetworkCreateDTO(name: name, driver: "bridge", labels: [OwnershipLabel.project: project], checkDuplicate: true)
+        let response = try await transport.send(.POST, prefix + "/networks/create", body: [UInt8](try JSONEncoder().encode(body)))
+        if response.status == 409 { return false }  // created meanwhile by someone else
+        try Self.check(response)
+        return true
+    }
+
+    /// Names of the networks carrying the project label.
+    public func ownedNetworks(project: String) async throws -> [String] {
+        let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)"]}"#
+        let response = try await call(.GET, "/networks?filters=" + Self.percentEncode(filters))
+        return try decode([NamedObjectDTO].self, response).filter { $0.labels?[OwnershipLabel.project] == project }.map(\.name)
+    }
+
+    public func removeNetwork(_ name: String) async throws {
+        let response = try await transport.send(.DELETE, prefix + "/networks/\(Self.percentEncode(name))")
+        if response.status == 404 { return }
+        try Self.check(response)
+    }
+
+    /// Rollback markers: labelled volumes that say "the canary of spec hash H of service S was
+    /// rolled back", so that the decision outlives any Flotilla process. Service → hash.
+    public func rollbackMarkers(project: String) async throws -> [String: String] {
+        let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)","\#(OwnershipLabel.rolledBackHash)"]}"#
+        let response = try await call(.GET, "/volumes?filters=" + Self.percentEncode(filters))
+        let list = try decode(VolumeListDTO.self, response)
+        var result: [String: String] = [:]
+        for volume in list.volumes ?? [] {
+            guard let labels = volume.labels, labels[OwnershipLabel.project] == project,
+                  let service = labels[OwnershipLabel.service], let hash = labels[OwnershipLabel.rolledBackHash] else { continue }
+            result[service] = hash
+        }
+        return result
+    }
+
+    public static func rollbackMarkerName(project: String, service: String) -> String { "flotilla-rollback-\(project)-\(service)" }
+
+    /// Records that `hash` of `service` was rolled back (replacing an older marker).
+    public func setRollbackMarker(project: String, service: String, hash: String) async throws {
+        let name = Self.rollbackMarkerName(project: project, service: service)
+        if let current = try await rollbackMarkers(project: project)[service] {
+            if current == hash { return }
+            try await clearRollbackMarker(project: project, service: service)
+        }
+        let body = VolumeCreateDTO(name: name, labels: [
+            OwnershipLabel.project: project, OwnershipLabel.service: service, OwnershipLabel.rolledBackHash: hash,
+        ])
+        _ = try await call(.POST, "/volumes/create", body: try JSONEncoder().encode(body))
+    }
+
+    public func clearRollbackMarker(project: String, service: String) async throws {
+        let response = try await transport.send(.DELETE, prefix + "/volumes/\(Self.percentEncode(Self.rollbackMarkerName(project: project, service: service)))")
+        if response.status == 404 { return }
+        try Self.check(response)
     }
 
     // MARK: - Images

@@ -51,10 +51,25 @@ struct ContainerCreateDTO: Encodable, Sendable {
             var hostPort: String
             enum CodingKeys: String, CodingKey { case hostIp = "HostIp", hostPort = "HostPort" }
         }
+        struct Restart: Encodable, Sendable {
+            var name: String
+            enum CodingKeys: String, CodingKey { case name = "Name" }
+        }
         var networkMode: String
         var portBindings: [String: [Binding]]?
         var binds: [String]?
-        enum CodingKeys: String, CodingKey { case networkMode = "NetworkMode", portBindings = "PortBindings", binds = "Binds" }
+        var memory: Int64?
+        var nanoCpus: Int64?
+        var restartPolicy: Restart?
+        enum CodingKeys: String, CodingKey {
+            case networkMode = "NetworkMode", portBindings = "PortBindings", binds = "Binds", memory = "Memory", nanoCpus = "NanoCpus"
+            case restartPolicy = "RestartPolicy"
+        }
+    }
+
+    struct NetworkingConfig: Encodable, Sendable {
+        var endpointsConfig: [String: EndpointConfig]
+        enum CodingKeys: String, CodingKey { case endpointsConfig = "EndpointsConfig" }
     }
 
     var image: String
@@ -64,11 +79,49 @@ struct ContainerCreateDTO: Encodable, Sendable {
     var stopTimeout: Int
     var exposedPorts: [String: [String: String]]?
     var hostConfig: HostConfig
+    var networkingConfig: NetworkingConfig?
 
     enum CodingKeys: String, CodingKey {
         case image = "Image", cmd = "Cmd", env = "Env", labels = "Labels", stopTimeout = "StopTimeout"
-        case exposedPorts = "ExposedPorts", hostConfig = "HostConfig"
+        case exposedPorts = "ExposedPorts", hostConfig = "HostConfig", networkingConfig = "NetworkingConfig"
     }
+}
+
+struct EndpointConfig: Encodable, Sendable {
+    var aliases: [String]
+    enum CodingKeys: String, CodingKey { case aliases = "Aliases" }
+}
+
+struct NetworkConnectDTO: Encodable, Sendable {
+    var container: String
+    var endpointConfig: EndpointConfig
+    enum CodingKeys: String, CodingKey { case container = "Container", endpointConfig = "EndpointConfig" }
+}
+
+struct NetworkCreateDTO: Encodable, Sendable {
+    var name: String
+    var driver: String
+    var labels: [String: String]
+    var checkDuplicate: Bool
+    enum CodingKeys: String, CodingKey { case name = "Name", driver = "Driver", labels = "Labels", checkDuplicate = "CheckDuplicate" }
+}
+
+/// A network or volume in a list: its name and labels.
+struct NamedObjectDTO: Decodable, Sendable {
+    var name: String
+    var labels: [String: String]?
+    enum CodingKeys: String, CodingKey { case name = "Name", labels = "Labels" }
+}
+
+struct VolumeListDTO: Decodable, Sendable {
+    var volumes: [NamedObjectDTO]?
+    enum CodingKeys: String, CodingKey { case volumes = "Volumes" }
+}
+
+struct VolumeCreateDTO: Encodable, Sendable {
+    var name: String
+    var labels: [String: String]
+    enum CodingKeys: String, CodingKey { case name = "Name", labels = "Labels" }
 }
 
 struct ContainerCreatedDTO: Decodable, Sendable {

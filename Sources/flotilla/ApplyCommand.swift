@@ -27,7 +27,7 @@ struct ApplyCommand: AsyncParsableCommand {
         try await withEngineErrors {
             let session = try await options.openSession()
             let (reconciler, desired, observed) = (session.reconciler, session.desired, session.observed)
-            let plan = reconciler.plan(desired, observed: observed)
+            let plan = session.plan()
             let routes = options.makeRouteRefresher(logger: session.logger)
             let routed = plan.services.map(\.spec)
             let report = await reconciler.apply(plan, observed: observed) {

@@ -17,15 +17,16 @@ struct Flotilla: AsyncParsableCommand {
           flotilla apply manifests       converge once
           flotilla run manifests         converge, then keep converging
           flotilla routes manifests      the proxy route table
+          flotilla promote web manifests finish a canary release (rollback: abort it)
           flotilla down manifests        remove the project's containers
 
         Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
         """,
         version: FlotillaVersion.string,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, RoutesCommand.self, DownCommand.self, BenchCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, BenchCommand.self]
     )
 }
 
 enum FlotillaVersion {
-    static let string = "0.3.0"
+    static let string = "0.4.0"
 }

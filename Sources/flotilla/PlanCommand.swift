@@ -26,7 +26,7 @@ struct PlanCommand: AsyncParsableCommand {
         try await withEngineErrors {
             let session = try await options.openSession()
             let (desired, observed) = (session.desired, session.observed)
-            let plan = session.reconciler.plan(desired, observed: observed)
+            let plan = session.plan()
             switch format {
             case .json: Console.out(try JSONOutput.encode(PlanReport(plan: plan, desired: desired)))
             case .text: Console.out(PlanPrinter.text(plan, observedCount: observed.count))
@@ -43,11 +43,18 @@ enum PlanPrinter {
         var lines: [String] = []
         var creates = 0, replaces = 0, removes = 0
         for service in plan.services where service.hasChanges || service.backoffUntil != nil {
-            lines.append("~ \(service.name)  (\(service.keep.count) of \(service.spec.replicas) replicas up to date)")
+            let phase = [.canary, .promoting, .rolledBack].contains(service.phase) ? ", \(service.phase.rawValue)" : ""
+            lines.append("~ \(service.name)  (\(service.keep.count) of \(service.spec.replicas) replicas up to date\(phase))")
             for container in service.prune {
                 lines.append("    - prune \(container.name) (\(container.state.rawValue))")
                 removes += 1
             }
+            for container in service.unhealthy {
+                lines.append("    - replace \(container.name) (liveness check failing)")
+                removes += 1
+            }
+            if service.markRolledBack != nil { lines.append("    ! roll back the canary (\(service.rollbackReason ?? "requested"))") }
+            if service.clearMarker { lines.append("    ~ clear the rollback marker (the manifest moved on)") }
             if !service.replace.isEmpty {
                 let order = service.spec.update
                 lines.append("    ~ replace \(service.replace.count) (rolling, \(order.order.rawValue), \(order.parallelism) at a time): \(service.replace.map(\.name).joined(separator: ", "))")
@@ -57,11 +64,20 @@ enum PlanPrinter {
                 replaces += service.replace.count
             }
             if service.create > 0 {
-                lines.append("    + create \(service.create)")
+                if service.createRole == .canary {
+                    lines.append("    + create \(service.create) canary (\(service.spec.update.canary.weight)% of requests)")
+                    for change in service.changes {
+                        lines.append("        \(change.field): \(change.old ?? "(none)") -> \(change.new ?? "(none)")")
+                    }
+                } else {
+                    lines.append("    + create \(service.create)")
+                }
                 creates += service.create
             }
+            let superseded = service.phase == .canary ? Set(Rollout.superseded(service.removeSurplus).map(\.id)) : []
             for container in service.removeSurplus {
-                lines.append("    - remove \(container.name) (surplus)")
+                let why = service.phase == .rolledBack ? "canary rolled back" : superseded.contains(container.id) ? "superseded canary" : "surplus"
+                lines.append("    - remove \(container.name) (\(why))")
                 removes += 1
             }
         }
@@ -89,9 +105,13 @@ struct PlanReport: Encodable {
         var replace: [String]
         var prune: [String]
         var removeSurplus: [String]
+        var unhealthy: [String]
         var changes: [FieldChange]
+        var phase: RolloutPhase
+        var createRole: ReplicaRole
         enum CodingKeys: String, CodingKey {
-            case name, replicas, upToDate = "up_to_date", create, replace, prune, removeSurplus = "remove_surplus", changes
+            case name, replicas, upToDate = "up_to_date", create, replace, prune, removeSurplus = "remove_surplus", unhealthy, changes, phase
+            case createRole = "create_role"
         }
     }
 
@@ -109,7 +129,8 @@ struct PlanReport: Encodable {
         errors = desired.diagnostics
         services = plan.services.map {
             Service(name: $0.name, replicas: $0.spec.replicas, upToDate: $0.keep.count, create: $0.create, replace: $0.replace.map(\.name),
-                    prune: $0.prune.map(\.name), removeSurplus: $0.removeSurplus.map(\.name), changes: $0.changes)
+                    prune: $0.prune.map(\.name), removeSurplus: $0.removeSurplus.map(\.name), unhealthy: $0.unhealthy.map(\.name),
+                    changes: $0.changes, phase: $0.phase, createRole: $0.createRole)
         }
         orphans = plan.orphans.map(\.name)
         notes = plan.notes

@@ -114,6 +114,12 @@ struct EngineSession {
     let reconciler: Reconciler
     let desired: DesiredState
     let observed: [ObservedContainer]
+    /// Rollback markers (service → rolled-back spec hash).
+    let rolledBack: [String: String]
+
+    func plan(promote: Set<String> = [], rollback: [String: String] = [:]) -> Plan {
+        reconciler.plan(desired, observed: observed, options: .init(promote: promote, rollback: rollback, rolledBack: rolledBack))
+    }
 }
 
 extension ReconcileOptions {
@@ -124,7 +130,8 @@ extension ReconcileOptions {
         let engine = try await connect(logger: logger)
         let reconciler = makeReconciler(engine: engine, logger: logger)
         let desired = try loadDesired(reconciler)
-        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: try await reconciler.observe())
+        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: try await reconciler.observe(),
+                             rolledBack: try await reconciler.rolledBack(for: desired))
     }
 }
 

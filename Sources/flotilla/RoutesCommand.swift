@@ -29,7 +29,7 @@ struct RoutesCommand: AsyncParsableCommand {
         try await withEngineErrors {
             let session = try await options.openSession()
             let (desired, observed) = (session.desired, session.observed)
-            let services = session.reconciler.plan(desired, observed: observed).services.map(\.spec)
+            let services = session.plan().services.map(\.spec)
             let ready = await RouteRefresher.readyContainers(services: services, observed: observed, settleTime: .seconds(1), prober: HealthProber())
             let table = RouteTable.build(services: services, observed: observed, ready: ready)
             if let format = RouteFormat(rawValue: output) {

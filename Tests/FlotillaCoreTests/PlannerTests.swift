@@ -86,7 +86,7 @@ struct PlannerTests {
     @Test func changesOutsideTheContainerDoNotReplace() {
         var routed = web
         routed.routes = [Route(host: "a.test")]
-        routed.health = HealthCheck(probe: .http(path: "/"))
+        routed.readiness = HealthCheck(probe: .http(path: "/"))
         routed.update = UpdatePolicy(order: .stopFirst, parallelism: 2)
         let plan = Planner.plan(desired: state([routed]), observed: [container(web, 1), container(web, 2)])
         #expect(!plan.hasChanges)

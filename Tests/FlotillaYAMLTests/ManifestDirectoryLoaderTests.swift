@@ -47,6 +47,6 @@ struct ManifestDirectoryLoaderTests {
         #expect(state.diagnostics == [])
         let web = try #require(state.services.first { $0.name == "web" })
         #expect(web.replicas == 2 && !web.routes.isEmpty && web.dependsOn.count == 1)
-        if case .http = web.health?.probe {} else { Issue.record("web should have an HTTP health check") }
+        if case .http = web.readiness?.probe {} else { Issue.record("web should have an HTTP health check") }
     }
 }

@@ -38,7 +38,7 @@ struct ServiceDecoderTests {
         #expect(web.replicas == 2 && web.port == 8080 && web.network == .host)
         #expect(web.env == ["LOG_LEVEL": "info", "DEBUG": "true", "WORKERS": "4"])
         #expect(web.routes == [Route(host: "web.example.test", path: "/"), Route(host: "*.example.test", path: "/")])
-        #expect(web.health == HealthCheck(probe: .http(path: "/healthz"), interval: .seconds(5), timeout: .seconds(2), retries: 3, startPeriod: .seconds(90)))
+        #expect(web.readiness == HealthCheck(probe: .http(path: "/healthz"), interval: .seconds(5), timeout: .seconds(2), retries: 3, startPeriod: .seconds(90)))
         #expect(web.update == UpdatePolicy(order: .stopFirst, parallelism: 2))
         #expect(web.stopTimeout == .seconds(10) && web.dependsOn == ["db"] && web.labels == ["team": "web"])
         #expect(web.volumes == ["/srv/web:/data:ro"] && web.pull == .never)
@@ -50,7 +50,7 @@ struct ServiceDecoderTests {
         #expect(spec == ServiceSpec(name: "web", image: "busybox"))
         #expect(spec.replicas == 1 && spec.network == .bridge && spec.stopTimeout == .seconds(10) && spec.pull == .missing)
         #expect(spec.update == UpdatePolicy(order: .startFirst, parallelism: 1))
-        let health = try #require(desired(minimal + "port: 80\nhealth: { tcp: true }\n").services.first?.health)
+        let health = try #require(desired(minimal + "port: 80\nhealth: { tcp: true }\n").services.first?.readiness)
         #expect(health == HealthCheck(probe: .tcp, interval: .seconds(5), timeout: .seconds(2), retries: 3, startPeriod: .seconds(0)))
     }
 

@@ -88,7 +88,7 @@ struct SpecHashPropertyTests {
         var other = spec
         other.replicas += 3
         other.routes = [Route(host: "a.test")]
-        other.health = HealthCheck(probe: .tcp)
+        other.readiness = HealthCheck(probe: .tcp)
         other.update = UpdatePolicy(order: .stopFirst, parallelism: 3)
         other.dependsOn = ["db"]
         other.pull = .always

@@ -19,6 +19,8 @@ public struct Applier: Sendable {
         /// Called when new replicas are ready and before old ones are retired (start-first), so
         /// the routes can take the new replicas in before the old ones leave.
         public var beforeRetiring: (@Sendable () async -> Void)?
+        /// Called with the id of every container removed (the daemon stops probing it).
+        public var removed: (@Sendable (String) async -> Void)?
 
         public init(project: String, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1),
                     beforeRetiring: (@Sendable () async -> Void)? = nil) {
@@ -50,9 +52,10 @@ public struct Applier: Sendable {
         var report = ApplyReport()
         report.unchanged = plan.services.filter { !$0.hasChanges }.count
 
-        // Images, once per distinct reference, before anything is stopped.
+        // Images, once per distinct reference, and named networks, before anything is stopped.
         let needed = plan.services.filter { $0.create > 0 || !$0.replace.isEmpty }
-        let imageFailures = await ensureImages(for: needed.map(\.spec))
+        var imageFailures = await ensureImages(for: needed.map(\.spec))
+        for (image, failure) in await ensureNetworks(for: needed.map(\.spec)) { imageFailures[image] = failure }
 
         let byName = Dictionary(plan.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let dependedOn = Set(plan.services.flatMap(\.spec.dependsOn))
@@ -96,8 +99,56 @@ public struct Applier: Sendable {
         }
 
         report.removed += await removeAll(plan.orphans, service: nil, reason: "orphan (service no longer in the manifests)")
+        for service in plan.staleMarkers {
+            do {
+                try await engine.clearRollbackMarker(project: options.project, service: service)
+                logger.info("rollback marker cleared (the manifest moved on)", metadata: ["service": "\(service)"])
+            } catch {
+                logger.error("cannot clear rollback marker", metadata: ["service": "\(service)", "error": "\(error)"])
+            }
+        }
+        if !plan.orphans.isEmpty || plan.services.contains(where: { !$0.removeSurplus.isEmpty }) {
+            await pruneNetworks(keeping: Set(plan.services.flatMap { $0.spec.networks.map(\.name) }))
+        }
         report.seconds = Self.seconds(clock.now - start)
         return report
+    }
+
+    // MARK: - Networks
+
+    /// Creates the named networks the specs join, once each. Failures are keyed by the image of
+    /// each spec that needs the network (so the service is reported and skipped like an image failure).
+    func ensureNetworks(for specs: [ServiceSpec]) async -> [String: String] {
+        var failures: [String: String] = [:]
+        var done: [String: String?] = [:]
+        for spec in specs {
+            for attachment in spec.networks {
+                if done[attachment.name] == nil {
+                    do {
+                        if try await engine.ensureNetwork(attachment.name, project: options.project) {
+                            logger.info("network created", metadata: ["network": "\(attachment.name)"])
+                        }
+                        done[attachment.name] = .some(nil)
+                    } catch {
+                        logger.error("cannot create network", metadata: ["network": "\(attachment.name)", "error": "\(error)"])
+                        done[attachment.name] = .some("network \(attachment.name): \(error)")
+                    }
+                }
+                if let failure = done[attachment.name] ?? nil { failures[spec.image] = failure }
+            }
+        }
+        return failures
+    }
+
+    /// Removes the project's own networks that no service joins any more (the engine refuses
+    /// while a container is attached; that is left for a later pass).
+    func pruneNetworks(keeping: Set<String>) async {
+        guard let owned = try? await engine.ownedNetworks(project: options.project) else { return }
+        for name in owned where !keeping.contains(name) {
+            if (try? await engine.removeNetwork(name)) != nil {
+                logger.info("network removed (no service joins it)", metadata: ["network": "\(name)"])
+            }
+        }
     }
 
     // MARK: - Images
@@ -161,15 +212,35 @@ public struct Applier: Sendable {
         let hash = spec.specHash
         if service.prune.contains(where: { $0.specHash == hash }) { outcome.crashed = true }
         outcome.removed += await removeAll(service.prune, service: spec.name, reason: "pruned (not running)")
+        // Failing liveness: replaced like a dead replica, and counted toward crash-loop backoff.
+        if !service.unhealthy.isEmpty { outcome.crashed = true }
+        outcome.removed += await removeAll(service.unhealthy, service: spec.name, reason: "liveness check failing", kill: true)
+
+        // A rollback is recorded before any canary goes, so that no crash can bring it back.
+        if let rolledBack = service.markRolledBack {
+            do {
+                try await engine.setRollbackMarker(project: options.project, service: spec.name, hash: rolledBack)
+                logger.warning("canary rolled back", metadata: ["service": "\(spec.name)", "spec": "\(rolledBack)", "reason": "\(service.rollbackReason ?? "?")"])
+            } catch {
+                outcome.failure = "cannot record the rollback: \(error)"
+                return outcome
+            }
+        }
 
         // New replicas, all at once (engine calls bounded by the limiter).
         if service.create > 0 {
+            if service.createRole == .canary {
+                logger.info("canary release", metadata: [
+                    "service": "\(spec.name)", "canaries": "\(service.create)", "weight": "\(spec.update.canary.weight)%",
+                    "changed": "\(service.changes.map(\.field).joined(separator: ","))",
+                ])
+            }
             let results = await withTaskGroup(of: Bool.self) { group in
                 // A brand-new replica nothing depends on needs no settle wait: there is no old one to
-                // protect, and a crash is caught by the events and the watchdog. Health checks
-                // and dependencies are always waited for.
-                let settle = dependedOn.contains(spec.name)
-                for _ in 0..<service.create { group.addTask { await startReplica(spec, ports: ports, settle: settle) } }
+                // protect, and a crash is caught by the events and the watchdog. Health checks,
+                // dependencies and canaries are always waited for.
+                let settle = dependedOn.contains(spec.name) || service.createRole == .canary
+                for _ in 0..<service.create { group.addTask { await startReplica(spec, ports: ports, settle: settle, role: service.createRole) } }
                 var ok = 0
                 for await started in group where started { ok += 1 }
                 return ok
@@ -178,6 +249,12 @@ public struct Applier: Sendable {
             if results < service.create {
                 outcome.crashed = true
                 outcome.failure = "\(service.create - results) of \(service.create) new replicas did not become ready"
+                if service.createRole == .canary {
+                    // A canary that cannot become ready is rolled back, not retried forever.
+                    try? await engine.setRollbackMarker(project: options.project, service: spec.name, hash: hash)
+                    logger.warning("canary rolled back", metadata: ["service": "\(spec.name)", "spec": "\(hash)", "reason": "canary did not become ready"])
+                    outcome.failure = "canary did not become ready; rolled back, the old replicas keep serving"
+                }
             }
         }
 
@@ -220,7 +297,8 @@ public struct Applier: Sendable {
             }
         }
 
-        outcome.removed += await removeAll(service.removeSurplus, service: spec.name, reason: "surplus (scaled down)", graceful: true, spec: spec)
+        let reason = service.phase == .rolledBack ? "canary rolled back" : "surplus (scaled down)"
+        outcome.removed += await removeAll(service.removeSurplus, service: spec.name, reason: reason, graceful: true, spec: spec)
         return outcome
     }
 
@@ -235,7 +313,7 @@ public struct Applier: Sendable {
 
     /// Creates, starts and waits for one replica. On failure the replica is removed again, so a
     /// failed start leaves nothing behind.
-    func startReplica(_ spec: ServiceSpec, ports: PortAllocator, settle: Bool = true) async -> Bool {
+    func startReplica(_ spec: ServiceSpec, ports: PortAllocator, settle: Bool = true, role: ReplicaRole = .regular) async -> Bool {
         let clock = ContinuousClock(), start = clock.now
         var hostPort: Int?
         let name = "\(options.project)-\(spec.name)-\(Self.randomSuffix())"
@@ -244,7 +322,7 @@ public struct Applier: Sendable {
             if spec.network == .host, spec.port != nil || spec.command?.contains(where: { $0.contains("${PORT}") }) == true {
                 hostPort = try await ports.allocate()
             }
-            var draft = ContainerBlueprint(spec: spec, project: options.project, hostPort: hostPort)
+            var draft = ContainerBlueprint(spec: spec, project: options.project, hostPort: hostPort, role: role)
             draft.labels[OwnershipLabel.createdAt] = String(Int64(Date().timeIntervalSince1970 * 1000))
             let blueprint = draft
             let created = try await limiter.run { () async throws -> String in
@@ -264,6 +342,7 @@ public struct Applier: Sendable {
                 return false
             }
             var metadata: Logger.Metadata = ["service": "\(spec.name)", "container": "\(name)", "duration": "\(Self.format(clock.now - start))"]
+            if role == .canary { metadata["role"] = "canary" }
             if let hostPort { metadata["port"] = "\(hostPort)" }
             logger.info("created", metadata: metadata)
             return true
@@ -280,7 +359,7 @@ public struct Applier: Sendable {
     /// settle time. A container that exits meanwhile fails at once.
     func waitReady(id: String, spec: ServiceSpec, hostPort: Int?, settle: Bool = true) async -> Bool {
         let clock = ContinuousClock(), start = clock.now
-        guard let health = spec.health, let hostPort else {
+        guard let health = spec.readiness, let hostPort else {
             if settle { try? await Task.sleep(for: options.settleTime) }
             return await isRunning(id)
         }
@@ -304,7 +383,8 @@ public struct Applier: Sendable {
     }
 
     /// Removes containers (graceful stop first when asked, with the spec's stop timeout).
-    func removeAll(_ containers: [ObservedContainer], service: String?, reason: String, graceful: Bool = false, spec: ServiceSpec? = nil) async -> Int {
+    /// `kill`: no stop timeout at all (a replica failing its liveness check is not answering anyway).
+    func removeAll(_ containers: [ObservedContainer], service: String?, reason: String, graceful: Bool = false, spec: ServiceSpec? = nil, kill: Bool = false) async -> Int {
         await withTaskGroup(of: Bool.self) { group in
             for container in containers {
                 group.addTask {
@@ -313,9 +393,12 @@ public struct Applier: Sendable {
                         try await limiter.run {
                             if graceful, container.state.isLive, let spec {
                                 try? await engine.stopContainer(container.id, timeout: max(1, spec.stopTimeout.milliseconds / 1000))
+                            } else if kill, container.state.isLive {
+                                try? await engine.stopContainer(container.id, timeout: 0)
                             }
                             try await engine.removeContainer(container.id)
                         }
+                        await options.removed?(container.id)
                         logger.info("removed", metadata: [
                             "service": "\(service ?? container.service)", "container": "\(container.name)",
                             "reason": "\(reason)", "duration": "\(Self.format(clock.now - start))",

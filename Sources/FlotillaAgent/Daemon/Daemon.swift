@@ -29,13 +29,31 @@ public final class Daemon: Sendable {
     let memory = DaemonMemory()
     let triggers: AsyncStream<String>
     let trigger: AsyncStream<String>.Continuation
+    /// Readiness and liveness of every replica, probed continuously.
+    let monitor: ProbeMonitor
 
     public init(reconciler: Reconciler, options: Options, logger: Logger) {
         self.reconciler = reconciler
         self.options = options
         self.logger = logger
         // One buffered trigger: whatever arrives during a reconcile becomes one follow-up run.
-        (triggers, trigger) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (triggers, trigger) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+        (self.triggers, self.trigger) = (triggers, trigger)
+        let routes = options.routes
+        monitor = ProbeMonitor(logger: logger) { change in
+            switch (change.role, change.status) {
+            case (.readiness, _):
+                // Routes follow readiness at once, without an engine call.
+                Task { await routes?.refreshReadiness() }
+                if change.status == .failing && change.container.role == .canary {
+                    trigger.yield("canary readiness failing: \(change.container.service)")
+                }
+            case (.liveness, .failing):
+                trigger.yield("liveness failing: \(change.container.service)")
+            case (.liveness, _):
+                break
+            }
+        }
     }
 
     /// Asks for a reconcile (coalesced with any other pending request).
@@ -47,6 +65,7 @@ public final class Daemon: Sendable {
         let watcher = ManifestWatcher(root: reconciler.directory)
         try watcher.start()
         defer { watcher.stop() }
+        await options.routes?.use(monitor)
         let debouncer = Debouncer(window: options.debounce) { [trigger] in trigger.yield("manifests changed") }
 
         await withTaskGroup(of: Void.self) { group in
@@ -78,6 +97,7 @@ public final class Daemon: Sendable {
             group.cancelAll()
         }
         await debouncer.cancel()
+        await monitor.stop()
         logger.info("stopped; containers left running for the next start to adopt")
     }
 
@@ -98,19 +118,29 @@ public final class Daemon: Sendable {
         let lastGood = await memory.remember(desired)
 
         let observed: [ObservedContainer]
+        let rolledBack: [String: String]
         do {
             observed = try await reconciler.observe()
+            rolledBack = try await reconciler.rolledBack(for: desired)
         } catch {
             logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return
         }
         let now = Self.nowMS()
-        let plan = reconciler.plan(desired, observed: observed, lastGood: lastGood, backoff: await memory.backoff, now: now)
+        await monitor.sync(services: desired.services, observed: observed)
+        let releases = await canaryDecisions(desired.services, observed: observed, rolledBack: rolledBack, now: now)
+        let plan = reconciler.plan(desired, observed: observed, options: .init(
+            lastGoodSpecs: lastGood, backoff: await memory.backoff, now: now, unhealthy: await monitor.failingLiveness(),
+            promote: releases.promote, rollback: releases.rollback, rolledBack: rolledBack))
+        for service in releases.promote.sorted() {
+            logger.info("canary promoted (healthy for auto_promote_after)", metadata: ["service": "\(service)"])
+        }
         let routed = plan.services.map(\.spec)
         let keeping = desired.servicesInFailedFiles.subtracting(routed.map(\.name))
-        // Dead replicas leave the routes now, not after the replacements are up.
-        if plan.services.contains(where: { !$0.prune.isEmpty }) {
-            await options.routes?.refresh(services: routed, observed: observed.filter(\.state.isLive), keeping: keeping)
+        // Dead and failing replicas leave the routes now, not after the replacements are up.
+        if plan.services.contains(where: { !$0.prune.isEmpty || !$0.unhealthy.isEmpty }) {
+            let leaving = Set(plan.services.flatMap { $0.unhealthy.map(\.id) })
+            await options.routes?.refresh(services: routed, observed: observed.filter { $0.state.isLive && !leaving.contains($0.id) }, keeping: keeping)
         }
         let heldBack = plan.services.filter { $0.backoffUntil != nil }.map(\.name)
         if !plan.hasChanges && !heldBack.isEmpty {
@@ -119,26 +149,77 @@ public final class Daemon: Sendable {
         } else if !plan.hasChanges {
             let level: Logger.Level = reason == "watchdog" ? .debug : .info
             logger.log(level: level, "in sync", metadata: ["reason": "\(reason)", "services": "\(plan.services.count)", "containers": "\(observed.count)"])
-            for note in plan.notes where reason != "watchdog" { logger.warning("\(note)") }
+            // Standing notes (a canary waiting, a rolled-back release) once, not at every event.
+            for note in await memory.fresh(plan.notes) { logger.warning("\(note)") }
         } else {
             logger.info("reconcile started", metadata: ["reason": "\(reason)", "actions": "\(plan.actions.count)"])
-            let report = await reconciler.apply(plan, observed: observed) { [reconciler, routes = options.routes] in
-                await routes?.refresh(services: routed, observed: try? await reconciler.observe(), keeping: keeping)
-            }
+            let report = await reconciler.apply(plan, observed: observed, beforeRetiring: { [reconciler, monitor, routes = options.routes] in
+                let now = try? await reconciler.observe()
+                if let now { await monitor.sync(services: routed, observed: now) }
+                await routes?.refresh(services: routed, observed: now, keeping: keeping)
+            }, removed: { [monitor] id in await monitor.forget(id) })
             await memory.record(report, now: Self.nowMS())
             let level: Logger.Level = report.succeeded ? .info : .warning
             logger.log(level: level, "reconcile finished", metadata: ["summary": "\(report.summary)", "duration": "\(Applier.format(clock.now - start))"])
         }
-        // A service held back by crash-loop backoff gets its own retry, not the next watchdog tick.
-        if let retry = plan.services.compactMap(\.backoffUntil).min() {
-            let delay = Duration.milliseconds(max(0, retry - now))
-            Task { [trigger] in
-                try? await Task.sleep(for: delay)
-                trigger.yield("crash-loop retry")
+        // A service held back by crash-loop backoff gets its own retry, not the next watchdog tick;
+        // so does a canary due for automatic promotion.
+        if let retry = plan.services.compactMap(\.backoffUntil).min() { schedule("crash-loop retry", at: retry, now: now) }
+        if let due = releases.nextPromotion { schedule("canary auto-promotion due", at: due, now: now) }
+        for service in plan.services where service.createRole == .canary && service.create > 0 {
+            if let after = service.spec.update.canary.autoPromoteAfter {
+                schedule("canary auto-promotion due", at: Self.nowMS() + Int64(after.milliseconds) + 100, now: Self.nowMS())
             }
         }
         let final = plan.hasChanges ? (try? await reconciler.observe()) : observed
+        if let final, plan.hasChanges { await monitor.sync(services: routed, observed: final) }
         await options.routes?.refresh(services: routed, observed: final, keeping: keeping)
+    }
+
+    func schedule(_ reason: String, at time: Int64, now: Int64) {
+        let delay = Duration.milliseconds(max(0, time - now))
+        Task { [trigger] in
+            try? await Task.sleep(for: delay)
+            trigger.yield(reason)
+        }
+    }
+
+    // MARK: - Canary releases
+
+    struct CanaryDecisions {
+        var promote: Set<String> = []
+        var rollback: [String: String] = [:]
+        /// The earliest automatic promotion still to come.
+        var nextPromotion: Int64?
+    }
+
+    /// From the live replicas and the probes: canaries failing readiness are rolled back, and
+    /// canaries ready for `auto_promote_after` are promoted. Recomputed every time, from labels and
+    /// probe verdicts only, so a restart changes nothing (it only makes the probes start over).
+    func canaryDecisions(_ services: [ServiceSpec], observed: [ObservedContainer], rolledBack: [String: String], now: Int64) async -> CanaryDecisions {
+        var decisions = CanaryDecisions()
+        for spec in services where spec.update.strategy == .canary {
+            let live = observed.filter { $0.service == spec.name && $0.state.isLive }
+            guard Rollout.phase(of: spec, live: live, rolledBackHash: rolledBack[spec.name]) == .canary else { continue }
+            let canaries = live.filter { $0.specHash == spec.specHash }
+            var ready = Set<String>()
+            for canary in canaries {
+                let status = spec.readiness == nil ? ProbeState.Status.passing : await monitor.readiness(of: canary.id)
+                if status == .failing { decisions.rollback[spec.name] = "canary \(canary.name) failing its readiness check" }
+                if status == .passing { ready.insert(canary.id) }
+            }
+            guard decisions.rollback[spec.name] == nil, let after = spec.update.canary.autoPromoteAfter else { continue }
+            guard let due = Rollout.autoPromoteAt(spec, canaries: canaries, ready: ready) else {
+                // Not all ready yet: look again one period after the youngest canary started.
+                if let youngest = canaries.map(\.created).max() {
+                    let again = max(youngest + Int64(after.milliseconds), now + 1000)
+                    decisions.nextPromotion = min(decisions.nextPromotion ?? again, again)
+                }
+                continue
+            }
+            if due <= now { decisions.promote.insert(spec.name) } else { decisions.nextPromotion = min(decisions.nextPromotion ?? due, due) }
+        }
+        return decisions
     }
 
     // MARK: - Engine events
@@ -205,6 +286,14 @@ actor DaemonMemory {
         for spec in desired.services { if let file = desired.sourceFile[spec.name] { byFile[file, default: []].append(spec) } }
         for (file, specs) in byFile { lastGood[file] = specs }
         return lastGood
+    }
+
+    private var lastNotes: Set<String> = []
+
+    /// The notes that were not in the previous plan.
+    func fresh(_ notes: [String]) -> [String] {
+        defer { lastNotes = Set(notes) }
+        return notes.filter { !lastNotes.contains($0) }
     }
 
     func record(_ report: ApplyReport, now: Int64) {

@@ -29,7 +29,7 @@ public struct ManifestDirectoryLoader: Sendable {
     /// Loads every manifest file below `directory`. Throws only when the directory itself is
     /// missing; every problem inside it is a diagnostic of the returned state.
     public func load(directory: String) throws -> DesiredState {
-        DesiredState(files: try readFiles(directory: directory))
+        DesiredState(files: try readFiles(directory: directory), secrets: FileSecretReader(root: directory))
     }
 
     public func readFiles(directory: String) throws -> [ManifestFile] {

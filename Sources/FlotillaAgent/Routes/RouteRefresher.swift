@@ -12,13 +12,26 @@ public actor RouteRefresher {
     let settleTime: Duration
     let logger: Logger
     let prober = HealthProber()
+    /// The daemon's continuous probes; without it (one-shot commands) readiness is probed at
+    /// each refresh.
+    var monitor: ProbeMonitor?
     public private(set) var lastTable: RouteTable?
+    private var lastInputs: (services: [ServiceSpec], observed: [ObservedContainer], keeping: Set<String>)?
 
     public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), logger: Logger) {
         self.outputs = outputs
         self.listen = listen
         self.settleTime = settleTime
         self.logger = logger
+    }
+
+    public func use(_ monitor: ProbeMonitor) { self.monitor = monitor }
+
+    /// Refreshes from the last services and containers with the current readiness verdicts
+    /// (after a probe changed one): no engine call.
+    public func refreshReadiness() async {
+        guard let lastInputs else { return }
+        await refresh(services: lastInputs.services, observed: lastInputs.observed, keeping: lastInputs.keeping)
     }
 
     public var isEnabled: Bool { !outputs.isEmpty }
@@ -28,7 +41,8 @@ public actor RouteRefresher {
     /// routes are kept as they were (prune safety applies to routes too).
     public func refresh(services: [ServiceSpec], observed: [ObservedContainer]?, keeping: Set<String> = []) async {
         guard !outputs.isEmpty, let observed else { return }
-        let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober)
+        lastInputs = (services, observed, keeping)
+        let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober, monitor: monitor)
         var table = RouteTable.build(services: services, observed: observed, ready: ready)
         if let lastTable, !keeping.isEmpty {
             table = RouteTable(entries: table.entries + lastTable.entries.filter { keeping.contains($0.service) })
@@ -54,9 +68,10 @@ public actor RouteRefresher {
         }
     }
 
-    /// Running replicas that pass their health check now (or, without one, have run for the
-    /// settle time), probed concurrently.
-    public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: HealthProber) async -> Set<String> {
+    /// Running replicas that pass their readiness check (the monitor's verdict, or a probe now
+    /// without a monitor) or, without one, have run for the settle time.
+    public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: HealthProber,
+                                       monitor: ProbeMonitor? = nil) async -> Set<String> {
         let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let settleMS = settleTime.components.seconds * 1000 + settleTime.components.attoseconds / 1_000_000_000_000_000
@@ -64,8 +79,9 @@ public actor RouteRefresher {
             for container in observed where container.state.isLive {
                 guard let spec = specs[container.service], !spec.routes.isEmpty, let port = container.hostPort else { continue }
                 group.addTask {
-                    if let health = spec.health {
-                        return await prober.probe(health, port: port) ? container.id : nil
+                    if let readiness = spec.readiness {
+                        if let monitor { return await monitor.readiness(of: container.id) == .passing ? container.id : nil }
+                        return await prober.probe(readiness, port: port) ? container.id : nil
                     }
                     return now - container.created >= settleMS ? container.id : nil
                 }

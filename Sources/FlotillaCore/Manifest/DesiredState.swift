@@ -19,7 +19,8 @@ public struct DesiredState: Sendable {
 
     public var isValid: Bool { diagnostics.isEmpty }
 
-    public init(files manifestFiles: [ManifestFile]) {
+    /// - Parameter secrets: reads the files named by `env_file` and `secrets`.
+    public init(files manifestFiles: [ManifestFile], secrets: any SecretReader = NoSecretReader()) {
         var decoded: [(spec: ServiceSpec, file: String, node: YAMLNode)] = []
         var diagnostics: [Diagnostic] = []
         for file in manifestFiles.sorted(by: { $0.path < $1.path }) {
@@ -27,7 +28,7 @@ public struct DesiredState: Sendable {
             diagnostics += file.diagnostics
             for document in file.documents {
                 if document.scalar?.isNull == true { continue }  // an empty document ("---" alone)
-                let (spec, problems) = ServiceDecoder.decode(document, file: file.path)
+                let (spec, problems) = ServiceDecoder.decode(document, file: file.path, secrets: secrets)
                 diagnostics += problems
                 if let spec { decoded.append((spec, file.path, document)) }
                 else if let name = Self.declaredName(in: document) { sourceFile[name] = file.path; servicesInFailedFiles.insert(name) }
@@ -48,15 +49,15 @@ public struct DesiredState: Sendable {
         }
 
         // Each host+path belongs to one service.
-        var routeOwner: [Route: (service: String, file: String, mark: SourceMark)] = [:]
+        var routeOwner: [String: (service: String, file: String, mark: SourceMark)] = [:]
         for entry in decoded where byName[entry.spec.name]?.file == entry.file {
-            for (i, route) in entry.spec.routes.enumerated() {
-                let mark = Self.routeMark(i, in: entry.node)
-                if let owner = routeOwner[route], owner.service != entry.spec.name {
+            for route in entry.spec.routes {
+                let mark = Self.routeMark(of: route, in: entry.node)
+                if let owner = routeOwner[route.key], owner.service != entry.spec.name {
                     diagnostics.append(Diagnostic(file: entry.file, at: mark,
                         "route \(route.host)\(route.path) is already served by service \"\(owner.service)\" (\(owner.file):\(owner.mark)); give one of them another host or path"))
                 } else {
-                    routeOwner[route] = (entry.spec.name, entry.file, mark)
+                    routeOwner[route.key] = (entry.spec.name, entry.file, mark)
                 }
             }
         }
@@ -112,10 +113,22 @@ public struct DesiredState: Sendable {
         value(of: key, in: document)?.mark ?? document.mark
     }
 
-    static func routeMark(_ index: Int, in document: YAMLNode) -> SourceMark {
-        guard let routes = value(of: "routes", in: document), case .sequence(let items) = routes.kind,
-              items.indices.contains(index) else { return valueMark(of: "routes", in: document) }
-        return items[index].mark
+    /// The route item that names the route's host (`host:` or one of `hosts:`).
+    static func routeMark(of route: Route, in document: YAMLNode) -> SourceMark {
+        guard let routes = value(of: "routes", in: document), case .sequence(let items) = routes.kind else {
+            return valueMark(of: "routes", in: document)
+        }
+        func names(_ node: YAMLNode) -> [String] {
+            switch node.kind {
+            case .sequence(let list): return list.compactMap { $0.scalar?.value.lowercased() }
+            default: return node.scalar.map { [$0.value.lowercased()] } ?? []
+            }
+        }
+        for item in items {
+            let hosts = (value(of: "host", in: item).map(names) ?? []) + (value(of: "hosts", in: item).map(names) ?? [])
+            if hosts.contains(route.host) { return item.mark }
+        }
+        return routes.mark
     }
 
     static func dependsOnMark(_ index: Int, in document: YAMLNode) -> SourceMark {

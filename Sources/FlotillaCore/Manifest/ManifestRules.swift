@@ -27,6 +27,19 @@ public enum ManifestRules {
         return s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && !forbidden.contains($0) }
     }
 
+    /// A path the proxies can strip: letters, digits and `/ . _ ~ -` only, so that it can be put
+    /// in each proxy's regular expression without escaping (`.` is written `[.]`).
+    public static func isStrippablePath(_ s: String) -> Bool {
+        s.hasPrefix("/") && s.utf8.allSatisfy { isAlpha($0) || isDigit($0) || Set("/._~-".utf8).contains($0) }
+    }
+
+    /// `path` as a regular expression matching itself literally (see ``isStrippablePath(_:)``).
+    public static func literalRegex(_ path: String) -> String {
+        var out = ""
+        for c in path { out += c == "." ? "[.]" : String(c) }
+        return out
+    }
+
     /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
     public static func isEnvName(_ s: String) -> Bool {
         guard let first = s.utf8.first, !isDigit(first) else { return false }
@@ -48,6 +61,21 @@ public enum ManifestRules {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
         guard (2...3).contains(parts.count), !parts[0].isEmpty, parts[1].hasPrefix("/") else { return false }
         return s.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7f }
+    }
+
+    /// A dotted-quad IPv4 address (`127.0.0.1`, `0.0.0.0`).
+    public static func isIPv4(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in
+            (1...3).contains(p.count) && p.utf8.allSatisfy(isDigit) && Int(p)! <= 255
+        }
+    }
+
+    /// A network name as both engines accept it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 64 chars.
+    public static func isNetworkName(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...64).contains(u.count), isAlpha(u[0]) || isDigit(u[0]) else { return false }
+        return u.allSatisfy { isAlpha($0) || isDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 
     static func isLowerAlnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || isDigit(c) }

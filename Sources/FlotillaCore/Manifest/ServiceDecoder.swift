@@ -6,23 +6,33 @@
 public struct ServiceDecoder {
     public static let serviceKeys = [
         "name", "image", "command", "replicas", "port", "network", "env", "routes", "health",
-        "update", "stop_timeout", "depends_on", "labels", "volumes", "pull",
+        "update", "stop_timeout", "depends_on", "labels", "volumes", "pull", "secrets", "env_file",
+        "resources", "restart_policy", "ports", "networks",
     ]
-    static let routeKeys = ["host", "path"]
-    static let healthKeys = ["http", "tcp", "interval", "timeout", "retries", "start_period"]
-    static let updateKeys = ["order", "parallelism"]
+    static let routeKeys = ["host", "hosts", "path", "paths", "strip_prefix"]
+    static let probeKeys = ["http", "tcp", "interval", "timeout", "retries", "start_period"]
+    static let healthRoleKeys = ["readiness", "liveness"]
+    static let updateKeys = ["strategy", "order", "parallelism", "canary"]
+    static let canaryKeys = ["replicas", "weight", "auto_promote_after"]
+    static let resourceKeys = ["memory", "cpus"]
+    static let networkKeys = ["name", "aliases"]
 
     /// The label prefix Flotilla keeps for its own bookkeeping.
     public static let reservedLabelPrefix = "io.flotilla."
 
     let file: String
+    let secretReader: any SecretReader
     private(set) var diagnostics: [Diagnostic] = []
 
-    init(file: String) { self.file = file }
+    init(file: String, secretReader: any SecretReader = NoSecretReader()) {
+        self.file = file
+        self.secretReader = secretReader
+    }
 
     /// Decodes one document. A nil spec always comes with at least one diagnostic.
-    public static func decode(_ node: YAMLNode, file: String) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
-        var decoder = ServiceDecoder(file: file)
+    /// `secrets` reads the files that `env_file` and `secrets` name.
+    public static func decode(_ node: YAMLNode, file: String, secrets: any SecretReader = NoSecretReader()) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
+        var decoder = ServiceDecoder(file: file, secretReader: secrets)
         let spec = decoder.service(node)
         return (decoder.diagnostics.isEmpty ? spec : nil, decoder.diagnostics)
     }
@@ -78,14 +88,30 @@ public struct ServiceDecoder {
             spec.dependsOn = names.filter { ManifestRules.isDNSLabel($0) && $0 != name }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         }
         if let n = fields["routes"] { spec.routes = routes(n) }
-        if let n = fields["health"] { spec.health = health(n) }
+        if let n = fields["health"] { (spec.readiness, spec.liveness) = health(n) }
         if let n = fields["update"] { spec.update = update(n) }
+        if let n = fields["env_file"] { envFiles(n, into: &spec.secrets) }
+        if let n = fields["secrets"] { secrets(n, into: &spec.secrets) }
+        for key in spec.secrets.keys where spec.env[key] != nil {
+            error(fields["env"].flatMap { keyNode(of: key, in: $0) } ?? node, "\(key) is set both in env and from a file (env_file or secrets); keep one")
+        }
+        if let n = fields["resources"] { spec.resources = resources(n) }
+        if let n = fields["restart_policy"], let v = oneOf(n, "restart_policy", RestartPolicy.self) { spec.restartPolicy = v }
+        if let n = fields["ports"] { spec.ports = ports(n, replicas: spec.replicas, network: spec.network) }
+        if let n = fields["networks"] {
+            spec.networks = networks(n)
+            if spec.network == .host, !spec.networks.isEmpty { error(n, "networks cannot be joined with \"network: host\"; remove one of them") }
+        }
+        if spec.update.strategy == .canary, spec.replicas > 0, spec.update.canary.replicas > spec.replicas {
+            // A canary larger than the service would be the whole service: say so rather than surprise.
+            error(fields["update"] ?? node, "update.canary.replicas (\(spec.update.canary.replicas)) cannot exceed replicas (\(spec.replicas))")
+        }
 
         if fields["port"] == nil {
             if let n = fields["routes"], !spec.routes.isEmpty {
                 error(n, "routes need a port: add \"port: <container port>\" so the proxy knows where to send traffic")
             }
-            if let n = fields["health"], spec.health != nil {
+            if let n = fields["health"], spec.readiness != nil || spec.liveness != nil {
                 error(n, "health needs a port: add \"port: <container port>\" for the probe to connect to")
             }
         }
@@ -101,51 +127,95 @@ public struct ServiceDecoder {
             return []
         }
         var result: [Route] = []
-        var seen = Set<Route>()
+        var seen = Set<String>()
         for item in items {
             guard let fields = mapping(item, of: "a route", allowed: Self.routeKeys) else { continue }
-            var host: String?
-            if let hostNode = required("host", in: fields, at: item.mark), let h = string(hostNode, "host") {
-                if ManifestRules.isHostname(h) { host = h } else {
-                    error(hostNode, "host \"\(h)\" is not a hostname; use letters, digits, \"-\" and \".\" (RFC 1123), optionally starting with \"*.\"")
+            let hosts = oneOrMany(fields, single: "host", plural: "hosts", at: item, required: true) { value in
+                ManifestRules.isHostname(value) ? nil
+                    : "host \"\(value)\" is not a hostname; use letters, digits, \"-\" and \".\" (RFC 1123), optionally starting with \"*.\""
+            }.map { $0.lowercased() }
+            var paths = oneOrMany(fields, single: "path", plural: "paths", at: item, required: false) { value in
+                ManifestRules.isSafePath(value) ? nil : "path \"\(value)\" must start with \"/\" and contain no spaces, quotes, ; { } # $ or \\"
+            }
+            if fields["path"] == nil && fields["paths"] == nil { paths = ["/"] }
+            var strip = false
+            if let n = fields["strip_prefix"], let v = boolean(n, "strip_prefix") {
+                strip = v
+                if v, let bad = paths.first(where: { !ManifestRules.isStrippablePath($0) }) {
+                    error(n, "strip_prefix needs paths of letters, digits and / . _ ~ - only; \"\(bad)\" has other characters")
                 }
             }
-            var path: String? = "/"
-            if let p = fields["path"] {
-                path = string(p, "path")
-                if let s = path, !ManifestRules.isSafePath(s) {
-                    error(p, "path \"\(s)\" must start with \"/\" and contain no spaces, quotes, ; { } # $ or \\")
-                    path = nil
+            for host in hosts {
+                for path in paths {
+                    let route = Route(host: host, path: path, stripPrefix: strip)
+                    if !seen.insert(route.key).inserted {
+                        error(item, "route \(route.host)\(route.path) is listed twice")
+                        continue
+                    }
+                    result.append(route)
                 }
             }
-            guard let host, let path else { continue }
-            let route = Route(host: host.lowercased(), path: path)
-            if !seen.insert(route).inserted {
-                error(item, "route \(route.host)\(route.path) is listed twice")
-                continue
-            }
-            result.append(route)
         }
         return result
     }
 
-    mutating func health(_ node: YAMLNode) -> HealthCheck? {
-        guard let fields = mapping(node, of: "health", allowed: Self.healthKeys) else { return nil }
+    /// `key: value` or `keys: [values]` (not both); `problem` says what is wrong with a value.
+    mutating func oneOrMany(_ fields: [String: YAMLNode], single: String, plural: String, at item: YAMLNode, required: Bool,
+                            problem: (String) -> String?) -> [String] {
+        func check(_ node: YAMLNode, _ value: String) -> String? {
+            if let message = problem(value) { error(node, message); return nil }
+            return value
+        }
+        switch (fields[single], fields[plural]) {
+        case (.some, .some):
+            error(fields[plural]!, "a route takes \(single) or \(plural), not both")
+            return []
+        case (.some(let n), nil):
+            return string(n, single).flatMap { check(n, $0) }.map { [$0] } ?? []
+        case (nil, .some(let n)):
+            guard let values = stringList(n, plural, hint: "write it as a list, e.g. [a.example.com, b.example.com]") else { return [] }
+            if values.isEmpty { error(n, "\(plural) must not be empty") }
+            return values.enumerated().compactMap { i, v in check(listItem(n, i), v) }
+        case (nil, nil):
+            if required { diagnostics.append(Diagnostic(file: file, at: item.mark, "missing required key \"\(single)\" (or \"\(plural)\")")) }
+            return []
+        }
+    }
+
+    /// Either one check (`http`/`tcp` …: readiness and liveness together, the original form) or
+    /// `readiness:` and/or `liveness:`, each a check of its own.
+    mutating func health(_ node: YAMLNode) -> (readiness: HealthCheck?, liveness: HealthCheck?) {
+        guard case .mapping(let pairs) = node.kind else {
+            error(node, "health must be a mapping, found \(node.typeName)")
+            return (nil, nil)
+        }
+        let keys = pairs.compactMap { $0.key.scalar?.value }
+        let roles = keys.filter { Self.healthRoleKeys.contains($0) }
+        if roles.isEmpty {
+            let check = probe(node, of: "health")
+            return (check, check)
+        }
+        guard let fields = mapping(node, of: "health (with readiness/liveness)", allowed: Self.healthRoleKeys) else { return (nil, nil) }
+        return (fields["readiness"].flatMap { probe($0, of: "readiness") }, fields["liveness"].flatMap { probe($0, of: "liveness") })
+    }
+
+    mutating func probe(_ node: YAMLNode, of what: String) -> HealthCheck? {
+        guard let fields = mapping(node, of: what, allowed: Self.probeKeys) else { return nil }
         var probe: HealthCheck.Probe?
         switch (fields["http"], fields["tcp"]) {
         case (.some, .some):
-            error(node, "health takes either http or tcp, not both")
+            error(node, "\(what) takes either http or tcp, not both")
         case (.some(let h), nil):
             if let path = string(h, "http") {
                 if ManifestRules.isSafePath(path) { probe = .http(path: path) }
-                else { error(h, "health http path \"\(path)\" must start with \"/\" and contain no spaces, quotes, ; { } # $ or \\") }
+                else { error(h, "\(what) http path \"\(path)\" must start with \"/\" and contain no spaces, quotes, ; { } # $ or \\") }
             }
         case (nil, .some(let t)):
             if let on = boolean(t, "tcp") {
-                if on { probe = .tcp } else { error(t, "tcp: false checks nothing; remove the health section or use \"tcp: true\"") }
+                if on { probe = .tcp } else { error(t, "tcp: false checks nothing; remove the \(what) section or use \"tcp: true\"") }
             }
         case (nil, nil):
-            error(node, "health needs a probe: add \"http: /path\" or \"tcp: true\"")
+            error(node, "\(what) needs a probe: add \"http: /path\" or \"tcp: true\"")
         }
         var check = HealthCheck(probe: probe ?? .tcp)
         if let n = fields["interval"], let v = duration(n, "interval", minimum: 100) { check.interval = v }
@@ -158,9 +228,150 @@ public struct ServiceDecoder {
     mutating func update(_ node: YAMLNode) -> UpdatePolicy {
         var policy = UpdatePolicy()
         guard let fields = mapping(node, of: "update", allowed: Self.updateKeys) else { return policy }
+        if let n = fields["strategy"], let v = oneOf(n, "strategy", UpdatePolicy.Strategy.self) { policy.strategy = v }
         if let n = fields["order"], let v = oneOf(n, "order", UpdatePolicy.Order.self) { policy.order = v }
         if let n = fields["parallelism"], let v = integer(n, "parallelism", in: 1...ManifestRules.maxReplicas) { policy.parallelism = v }
+        if let n = fields["canary"] {
+            if policy.strategy != .canary, fields["strategy"] == nil || policy.strategy == .rolling {
+                error(n, "canary settings need \"strategy: canary\" in update")
+            }
+            if let canary = mapping(n, of: "update.canary", allowed: Self.canaryKeys) {
+                if let c = canary["replicas"], let v = integer(c, "canary replicas", in: 1...ManifestRules.maxReplicas) { policy.canary.replicas = v }
+                if let c = canary["weight"], let v = integer(c, "canary weight", in: 1...99) { policy.canary.weight = v }
+                if let c = canary["auto_promote_after"], let v = duration(c, "auto_promote_after", minimum: 1000) { policy.canary.autoPromoteAfter = v }
+            }
+        }
         return policy
+    }
+
+    // MARK: - Values from files
+
+    mutating func envFiles(_ node: YAMLNode, into secrets: inout [String: SecretValue]) {
+        let paths: [(YAMLNode, String)]
+        if let s = node.scalar, !s.isNull { paths = [(node, s.value)] }
+        else {
+            guard let list = stringList(node, "env_file", hint: "write a path or a list of paths") else { return }
+            paths = list.enumerated().map { (listItem(node, $0.offset), $0.element) }
+        }
+        for (at, path) in paths {
+            switch secretReader.read(path, from: file) {
+            case .failure(let problem):
+                error(at, "env_file \"\(path)\": \(problem.message)")
+            case .success(let text):
+                switch EnvFile.parse(text) {
+                case .failure(let problem):
+                    error(at, "env_file \"\(path)\" line \(problem.line): \(problem.message)")
+                case .success(let pairs):
+                    // Later files and later lines win, as in docker compose.
+                    for (key, value) in pairs { secrets[key] = SecretValue(value: value, source: path) }
+                }
+            }
+        }
+    }
+
+    mutating func secrets(_ node: YAMLNode, into secrets: inout [String: SecretValue]) {
+        guard let fields = mapping(node, of: "secrets", allowed: nil) else { return }
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+            let at = keyNode(of: key, in: node) ?? value
+            guard ManifestRules.isEnvName(key) else { error(at, "secret name \"\(key)\" must match [A-Za-z_][A-Za-z0-9_]* (it becomes an environment variable)"); continue }
+            guard let entry = mapping(value, of: "secret \(key)", allowed: ["file"]) else { continue }
+            guard let fileNode = entry["file"] else { error(value, "secret \(key) needs a file: write { file: path/to/file }"); continue }
+            guard let path = string(fileNode, "file") else { continue }
+            switch secretReader.read(path, from: file) {
+            case .failure(let problem):
+                error(fileNode, "secret \(key) file \"\(path)\": \(problem.message)")
+            case .success(var text):
+                // A trailing newline is what editors add, not part of the secret.
+                if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
+                secrets[key] = SecretValue(value: text, source: path)
+            }
+        }
+    }
+
+    // MARK: - Engine settings
+
+    mutating func resources(_ node: YAMLNode) -> Resources {
+        var result = Resources()
+        guard let fields = mapping(node, of: "resources", allowed: Self.resourceKeys) else { return result }
+        if let n = fields["memory"] {
+            if let s = n.scalar, !s.isNull, let bytes = Resources.parseMemory(s.value), bytes >= 6 << 20 {
+                result.memoryBytes = bytes
+            } else {
+                error(n, "memory must be a size of at least 6Mi such as 256Mi, 1Gi or 512M, found \(n.scalar.map { "\"\($0.value)\"" } ?? n.typeName)")
+            }
+        }
+        if let n = fields["cpus"] {
+            if let s = n.scalar, s.isPlain, let v = Double(s.value), v >= 0.01, v <= 1024 {
+                result.nanoCPUs = Int64((v * 1e9).rounded())
+            } else {
+                error(n, "cpus must be a number of cores between 0.01 and 1024 such as 0.5 or 2, found \(n.scalar.map { "\"\($0.value)\"" } ?? n.typeName)")
+            }
+        }
+        return result
+    }
+
+    mutating func ports(_ node: YAMLNode, replicas: Int, network: NetworkMode) -> [PortMapping] {
+        guard case .sequence(let items) = node.kind else {
+            if node.scalar?.isNull == true { return [] }
+            error(node, "ports must be a list such as [\"9090\", \"127.0.0.1:9443:443\", \"0.0.0.0:5353:53/udp\"], found \(node.typeName)")
+            return []
+        }
+        if network == .host, !items.isEmpty { error(node, "ports are not published with \"network: host\"; the container uses the host's ports directly") }
+        var result: [PortMapping] = []
+        var seen = Set<String>()
+        for item in items {
+            guard let s = item.scalar, !s.isNull, let mapping = PortMapping(parsing: s.value) else {
+                error(item, "port \(item.scalar.map { "\"\($0.value)\"" } ?? item.typeName) must be \"CONTAINER\", \"HOST:CONTAINER\" or \"ADDRESS:HOST:CONTAINER\", optionally with /tcp or /udp")
+                continue
+            }
+            if mapping.host != nil, replicas > 1 {
+                error(item, "host port \(mapping.host!) can be bound by one replica only, and replicas is \(replicas); omit the host port to let the engine pick one per replica")
+                continue
+            }
+            guard seen.insert("\(mapping.container)/\(mapping.proto.rawValue)").inserted else {
+                error(item, "container port \(mapping.container)/\(mapping.proto.rawValue) is listed twice")
+                continue
+            }
+            result.append(mapping)
+        }
+        return result
+    }
+
+    /// `[backend, {name: frontend, aliases: [api]}]`.
+    mutating func networks(_ node: YAMLNode) -> [NetworkAttachment] {
+        guard case .sequence(let items) = node.kind else {
+            if node.scalar?.isNull == true { return [] }
+            error(node, "networks must be a list of names or {name, aliases}, found \(node.typeName)")
+            return []
+        }
+        var result: [NetworkAttachment] = []
+        for item in items {
+            var attachment: NetworkAttachment?
+            var nameNode = item
+            if let s = item.scalar, !s.isNull {
+                attachment = NetworkAttachment(name: s.value)
+            } else if let fields = mapping(item, of: "a network", allowed: Self.networkKeys) {
+                if let n = required("name", in: fields, at: item.mark), let name = string(n, "name") {
+                    nameNode = n
+                    var aliases: [String] = []
+                    if let a = fields["aliases"] {
+                        for (i, alias) in (stringList(a, "aliases", hint: "write it as a list of DNS names") ?? []).enumerated() {
+                            if ManifestRules.isHostname(alias), !alias.hasPrefix("*.") { aliases.append(alias.lowercased()) }
+                            else { error(listItem(a, i), "alias \"\(alias)\" is not a DNS name") }
+                        }
+                    }
+                    attachment = NetworkAttachment(name: name, aliases: aliases)
+                }
+            }
+            guard let attachment else { continue }
+            guard ManifestRules.isNetworkName(attachment.name), !["host", "none", "bridge", "default"].contains(attachment.name) else {
+                error(nameNode, "network name \"\(attachment.name)\" must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and not be host, none, bridge or default")
+                continue
+            }
+            guard !result.contains(where: { $0.name == attachment.name }) else { error(nameNode, "network \(attachment.name) is listed twice"); continue }
+            result.append(attachment)
+        }
+        return result
     }
 
     mutating func env(_ node: YAMLNode) -> [String: String] {

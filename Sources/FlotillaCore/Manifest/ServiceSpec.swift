@@ -10,21 +10,35 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
     public var port: Int?
     public var network: NetworkMode
     public var env: [String: String]
+    /// Values read from files (`env_file`, `secrets`): passed to the container as environment
+    /// variables, shown and hashed only as digests.
+    public var secrets: [String: SecretValue]
     public var routes: [Route]
-    public var health: HealthCheck?
+    /// Gates routes: a replica failing it leaves the route table until it passes again. Also
+    /// what a new replica must pass before a rolling update goes on.
+    public var readiness: HealthCheck?
+    /// A replica failing it `retries` times in a row is replaced.
+    public var liveness: HealthCheck?
     public var update: UpdatePolicy
     public var stopTimeout: TimeSpan
     public var dependsOn: [String]
     public var labels: [String: String]
     public var volumes: [String]
     public var pull: PullPolicy
+    public var resources: Resources
+    public var restartPolicy: RestartPolicy
+    /// Extra published ports, beyond the routed `port`.
+    public var ports: [PortMapping]
+    /// Named networks to join (created by Flotilla when missing); empty: the engine's default.
+    public var networks: [NetworkAttachment]
 
     public init(
         name: String, image: String, command: [String]? = nil, replicas: Int = 1, port: Int? = nil,
-        network: NetworkMode = .bridge, env: [String: String] = [:], routes: [Route] = [],
-        health: HealthCheck? = nil, update: UpdatePolicy = UpdatePolicy(),
+        network: NetworkMode = .bridge, env: [String: String] = [:], secrets: [String: SecretValue] = [:], routes: [Route] = [],
+        readiness: HealthCheck? = nil, liveness: HealthCheck? = nil, update: UpdatePolicy = UpdatePolicy(),
         stopTimeout: TimeSpan = .seconds(10), dependsOn: [String] = [], labels: [String: String] = [:],
-        volumes: [String] = [], pull: PullPolicy = .missing
+        volumes: [String] = [], pull: PullPolicy = .missing, resources: Resources = Resources(),
+        restartPolicy: RestartPolicy = .no, ports: [PortMapping] = [], networks: [NetworkAttachment] = []
     ) {
         self.name = name
         self.image = image
@@ -33,25 +47,33 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
         self.port = port
         self.network = network
         self.env = env
+        self.secrets = secrets
         self.routes = routes
-        self.health = health
+        self.readiness = readiness
+        self.liveness = liveness
         self.update = update
         self.stopTimeout = stopTimeout
         self.dependsOn = dependsOn
         self.labels = labels
         self.volumes = volumes
         self.pull = pull
+        self.resources = resources
+        self.restartPolicy = restartPolicy
+        self.ports = ports
+        self.networks = networks
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, image, command, replicas, port, network, env, routes, health, update
-        case stopTimeout = "stop_timeout", dependsOn = "depends_on", labels, volumes, pull
+        case name, image, command, replicas, port, network, env, secrets, routes, readiness, liveness, update
+        case stopTimeout = "stop_timeout", dependsOn = "depends_on", labels, volumes, pull, resources
+        case restartPolicy = "restart_policy", ports, networks
     }
 }
 
 /// How a service's containers are networked.
 public enum NetworkMode: String, Sendable, Hashable, Codable, CaseIterable {
-    /// The engine's default network; `port` is published on 127.0.0.1 at an engine-chosen host port.
+    /// The engine's default network (or the named `networks`); `port` is published on 127.0.0.1
+    /// at an engine-chosen host port.
     case bridge
     /// Host networking; each replica gets its own host port from Flotilla's port range (env `PORT`).
     case host
@@ -62,84 +84,11 @@ public enum PullPolicy: String, Sendable, Hashable, Codable, CaseIterable {
     case missing, always, never
 }
 
-/// One `host` + `path` that the reverse proxy serves from a service.
-public struct Route: Sendable, Hashable, Codable {
-    public var host: String
-    public var path: String
-
-    public init(host: String, path: String = "/") {
-        self.host = host
-        self.path = path
-    }
-}
-
-/// A health check that Flotilla runs from the host against a replica's host port.
-public struct HealthCheck: Sendable, Hashable, Codable {
-    public enum Probe: Sendable, Hashable, Codable {
-        /// `GET 127.0.0.1:<host port><path>`; 2xx and 3xx are healthy.
-        case http(path: String)
-        /// A TCP connect to `127.0.0.1:<host port>`.
-        case tcp
-    }
-
-    public var probe: Probe
-    public var interval: TimeSpan
-    public var timeout: TimeSpan
-    public var retries: Int
-    public var startPeriod: TimeSpan
-
-    public init(
-        probe: Probe, interval: TimeSpan = .seconds(5), timeout: TimeSpan = .seconds(2),
-        retries: Int = 3, startPeriod: TimeSpan = .seconds(0)
-    ) {
-        self.probe = probe
-        self.interval = interval
-        self.timeout = timeout
-        self.retries = retries
-        self.startPeriod = startPeriod
-    }
-
-    // Encoded the way the manifest writes it: `http: /path` or `tcp: true`.
-    enum CodingKeys: String, CodingKey {
-        case http, tcp, interval, timeout, retries, startPeriod = "start_period"
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        if let path = try c.decodeIfPresent(String.self, forKey: .http) { probe = .http(path: path) } else { probe = .tcp }
-        interval = try c.decode(TimeSpan.self, forKey: .interval)
-        timeout = try c.decode(TimeSpan.self, forKey: .timeout)
-        retries = try c.decode(Int.self, forKey: .retries)
-        startPeriod = try c.decode(TimeSpan.self, forKey: .startPeriod)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        switch probe {
-        case .http(let path): try c.encode(path, forKey: .http)
-        case .tcp: try c.encode(true, forKey: .tcp)
-        }
-        try c.encode(interval, forKey: .interval)
-        try c.encode(timeout, forKey: .timeout)
-        try c.encode(retries, forKey: .retries)
-        try c.encode(startPeriod, forKey: .startPeriod)
-    }
-}
-
-/// How replicas are replaced when a service's spec changes.
-public struct UpdatePolicy: Sendable, Hashable, Codable {
-    public enum Order: String, Sendable, Hashable, Codable, CaseIterable {
-        /// Start the new replica, wait until it is healthy, then stop an old one: no gap in service.
-        case startFirst = "start-first"
-        /// Stop an old replica first, then start its replacement: for services that cannot run twice.
-        case stopFirst = "stop-first"
-    }
-
-    public var order: Order
-    public var parallelism: Int
-
-    public init(order: Order = .startFirst, parallelism: Int = 1) {
-        self.order = order
-        self.parallelism = parallelism
-    }
+/// The engine's own restart policy for a container. Flotilla replaces dead replicas itself, so
+/// `no` is the default; the others make the engine restart a replica before Flotilla notices.
+public enum RestartPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    case no
+    case always
+    case onFailure = "on-failure"
+    case unlessStopped = "unless-stopped"
 }

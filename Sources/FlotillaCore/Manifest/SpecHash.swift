@@ -2,6 +2,8 @@ extension ServiceSpec {
     /// The canonical form of everything that shapes a container: sorted keys, defaults filled in,
     /// one unambiguous encoding. Key order, comments and YAML formatting cannot change it.
     ///
+    /// Secrets appear as digests, never as values.
+    ///
     /// Deliberately left out: `replicas` (scaling must not replace), `routes`, `health`,
     /// `update`, `depends_on` and `pull` (they steer Flotilla and the proxy, not the container),
     /// so that changing them never restarts a running service.
@@ -17,6 +19,14 @@ extension ServiceSpec {
         for key in labels.keys.sorted() { field("label." + key, labels[key]!) }
         for volume in volumes { field("volume", volume) }
         field("stop_timeout", String(stopTimeout.milliseconds))
+        // Fields added after v1 appear only when set, so containers created before they existed
+        // keep their hash (an upgrade of Flotilla replaces nothing).
+        for key in secrets.keys.sorted() { field("secret." + key, secrets[key]!.digest) }
+        if let memory = resources.memoryBytes { field("resources.memory", String(memory)) }
+        if let cpus = resources.nanoCPUs { field("resources.nano_cpus", String(cpus)) }
+        if restartPolicy != .no { field("restart_policy", restartPolicy.rawValue) }
+        for mapping in ports { field("ports", mapping.description) }
+        for attachment in networks { field("network." + attachment.name, attachment.aliases.joined(separator: ",")) }
         return out
     }
 

@@ -11,19 +11,33 @@ public struct ContainerBlueprint: Sendable, Hashable {
     public var volumes: [String]
     public var stopTimeoutSeconds: Int
     public var hostPort: Int?
+    public var resources: Resources
+    public var restartPolicy: RestartPolicy
+    /// Extra published ports.
+    public var ports: [PortMapping]
+    /// Named networks, each with its aliases (the service name among them).
+    public var networks: [NetworkAttachment]
 
-    public init(spec: ServiceSpec, project: String, hostPort: Int?) {
+    public init(spec: ServiceSpec, project: String, hostPort: Int?, role: ReplicaRole = .regular) {
         image = spec.image
         network = spec.network
         volumes = spec.volumes
         stopTimeoutSeconds = max(1, (spec.stopTimeout.milliseconds + 999) / 1000)
         env = spec.env
+        for (key, secret) in spec.secrets { env[key] = secret.value }
+        resources = spec.resources
+        restartPolicy = spec.restartPolicy
+        ports = spec.ports
+        // Like compose: every replica answers to its service name on each network it joins.
+        networks = spec.networks.map { NetworkAttachment(name: $0.name, aliases: [spec.name] + $0.aliases.filter { $0 != spec.name }) }
         self.hostPort = hostPort
         var labels = spec.labels
         labels[OwnershipLabel.project] = project
         labels[OwnershipLabel.service] = spec.name
         labels[OwnershipLabel.specHash] = spec.specHash
         labels[OwnershipLabel.canonicalSpec] = spec.canonicalContainerForm
+        if let port = spec.port { labels[OwnershipLabel.containerPort] = String(port) }
+        if role == .canary { labels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
         if spec.network == .host, let hostPort {
             labels[OwnershipLabel.hostPort] = String(hostPort)
             // Host networking: the replica listens on its own host port, told through PORT.

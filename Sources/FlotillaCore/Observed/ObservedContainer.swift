@@ -15,9 +15,12 @@ public struct ObservedContainer: Sendable, Hashable, Codable {
     public var hostPort: Int?
     /// The ``ServiceSpec/canonicalContainerForm`` it was created from (to say what changed).
     public var canonicalSpec: String?
+    /// Created as a canary (label ``OwnershipLabel/role``); a label, so it survives restarts.
+    public var role: ReplicaRole
 
-    public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil) {
+    public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil, role: ReplicaRole = .regular) {
         self.canonicalSpec = canonicalSpec
+        self.role = role
         self.id = id
         self.name = name
         self.service = service
@@ -33,6 +36,13 @@ public struct ObservedContainer: Sendable, Hashable, Codable {
     public static func olderFirst(_ a: ObservedContainer, _ b: ObservedContainer) -> Bool {
         (a.created, a.id) < (b.created, b.id)
     }
+}
+
+/// Why a replica exists: a regular member of its service, or a canary of a new version that
+/// runs beside the old replicas until it is promoted or rolled back.
+public enum ReplicaRole: String, Sendable, Hashable, Codable {
+    case regular
+    case canary
 }
 
 /// The engine's container states, normalised across Docker and Podman.
@@ -66,4 +76,10 @@ public enum OwnershipLabel {
     public static let hostPort = "io.flotilla.host-port"
     public static let canonicalSpec = "io.flotilla.spec"
     public static let createdAt = "io.flotilla.created-ms"
+    /// The service's routed container `port` (to tell its published port from the extra ones).
+    public static let containerPort = "io.flotilla.port"
+    /// `canary` on canary replicas (absent on regular ones).
+    public static let role = "io.flotilla.role"
+    /// On a rollback marker (a labelled volume): the spec hash that was rolled back.
+    public static let rolledBackHash = "io.flotilla.rolled-back-hash"
 }

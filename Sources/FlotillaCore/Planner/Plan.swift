@@ -7,24 +7,35 @@ public struct Plan: Sendable {
     public var notes: [String]
     /// Service names grouped in start order; each level depends only on earlier ones.
     public var levels: [[String]]
+    /// Services whose rollback marker no longer applies (their manifest changed or is gone).
+    public var staleMarkers: [String]
 
-    public init(services: [ServicePlan], orphans: [ObservedContainer], notes: [String], levels: [[String]]) {
+    public init(services: [ServicePlan], orphans: [ObservedContainer], notes: [String], levels: [[String]], staleMarkers: [String] = []) {
         self.services = services
         self.orphans = orphans
         self.notes = notes
         self.levels = levels
+        self.staleMarkers = staleMarkers
     }
 
-    public var hasChanges: Bool { !orphans.isEmpty || services.contains { $0.hasChanges } }
+    public var hasChanges: Bool { !orphans.isEmpty || !staleMarkers.isEmpty || services.contains { $0.hasChanges } }
+
+    public func service(_ name: String) -> ServicePlan? { services.first { $0.name == name } }
 
     /// The plan as a flat list of actions, in the order they will run.
     public var actions: [PlanAction] {
         var result: [PlanAction] = []
         for service in services {
             result += service.prune.map { .remove(service: service.name, container: $0.name, reason: .dead) }
+            result += service.unhealthy.map { .remove(service: service.name, container: $0.name, reason: .unhealthy) }
+            if service.markRolledBack != nil { result.append(.rollback(service: service.name)) }
             result += service.replace.map { .replace(service: service.name, container: $0.name, order: service.spec.update.order) }
-            if service.create > 0 { result.append(.create(service: service.name, count: service.create)) }
-            result += service.removeSurplus.map { .remove(service: service.name, container: $0.name, reason: .surplus) }
+            if service.create > 0 {
+                result.append(service.createRole == .canary ? .createCanary(service: service.name, count: service.create) : .create(service: service.name, count: service.create))
+            }
+            let reason: RemovalReason = service.phase == .rolledBack ? .rolledBack : .surplus
+            let superseded = service.phase == .canary ? Set(Rollout.superseded(service.removeSurplus).map(\.id)) : []
+            result += service.removeSurplus.map { .remove(service: service.name, container: $0.name, reason: superseded.contains($0.id) ? .superseded : reason) }
         }
         result += orphans.map { .remove(service: $0.service, container: $0.name, reason: .orphan) }
         return result
@@ -36,8 +47,12 @@ public struct ServicePlan: Sendable {
     public var spec: ServiceSpec
     /// Owned containers that are not running (exited, dead, created but never started): removed.
     public var prune: [ObservedContainer]
+    /// Running replicas whose liveness check failed: removed and replaced.
+    public var unhealthy: [ObservedContainer]
     /// New replicas to add (beyond replacements).
     public var create: Int
+    /// What the new replicas are: canaries while a canary release waits for promotion.
+    public var createRole: ReplicaRole
     /// Running replicas of an older spec, replaced one batch at a time (rolling update).
     public var replace: [ObservedContainer]
     /// Running replicas beyond `replicas`: removed, newest first.
@@ -48,14 +63,26 @@ public struct ServicePlan: Sendable {
     public var changes: [FieldChange]
     /// When set, the service is in crash-loop backoff: nothing is created before this time (ms).
     public var backoffUntil: Int64?
+    /// Where the service is in a release.
+    public var phase: RolloutPhase
+    /// Set when this plan rolls a canary back: the spec hash to record in the rollback marker
+    /// (written before any canary is removed, so a crash cannot bring the canary back).
+    public var markRolledBack: String?
+    public var rollbackReason: String?
+    /// The service's rollback marker is stale and is removed.
+    public var clearMarker: Bool
 
     public var name: String { spec.name }
-    public var hasChanges: Bool { !prune.isEmpty || create > 0 || !replace.isEmpty || !removeSurplus.isEmpty }
+    public var hasChanges: Bool {
+        !prune.isEmpty || !unhealthy.isEmpty || create > 0 || !replace.isEmpty || !removeSurplus.isEmpty || markRolledBack != nil || clearMarker
+    }
 }
 
 /// One step of a plan, for display and `--format json`.
 public enum PlanAction: Sendable, Hashable, Codable {
     case create(service: String, count: Int)
+    case createCanary(service: String, count: Int)
+    case rollback(service: String)
     case replace(service: String, container: String, order: UpdatePolicy.Order)
     case remove(service: String, container: String, reason: RemovalReason)
 }
@@ -67,6 +94,12 @@ public enum RemovalReason: String, Sendable, Hashable, Codable {
     case surplus
     /// Its service is no longer in the manifests.
     case orphan
+    /// Running but failing its liveness check.
+    case unhealthy
+    /// A canary that was rolled back.
+    case rolledBack = "rolled-back"
+    /// A canary of an earlier manifest edit, replaced by a canary of the latest.
+    case superseded
 }
 
 /// One field of the container spec that differs between a running replica and the manifest.

@@ -21,12 +21,25 @@ public enum Planner {
         public var backoff: CrashLoopBackoff
         /// Now, in milliseconds (only compared against ``backoff``).
         public var now: Int64
+        /// Running containers whose liveness check failed: replaced like dead ones.
+        public var unhealthy: Set<String>
+        /// Services whose canary is to be promoted now (`flotilla promote`, auto-promotion).
+        public var promote: Set<String>
+        /// Services whose canary is to be rolled back now, with why (`flotilla rollback`, failed readiness).
+        public var rollback: [String: String]
+        /// Rollback markers found on the engine: service → the spec hash that was rolled back.
+        public var rolledBack: [String: String]
 
-        public init(allowEmpty: Bool = false, lastGoodSpecs: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0) {
+        public init(allowEmpty: Bool = false, lastGoodSpecs: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0,
+                    unhealthy: Set<String> = [], promote: Set<String> = [], rollback: [String: String] = [:], rolledBack: [String: String] = [:]) {
             self.allowEmpty = allowEmpty
             self.lastGoodSpecs = lastGoodSpecs
             self.backoff = backoff
             self.now = now
+            self.unhealthy = unhealthy
+            self.promote = promote
+            self.rollback = rollback
+            self.rolledBack = rolledBack
         }
     }
 
@@ -71,42 +84,97 @@ public enum Planner {
             let seconds = (service.backoffUntil! - options.now + 999) / 1000
             notes.append("\(service.name): crash loop, next attempt in \(seconds)s")
         }
+        for service in services {
+            switch service.phase {
+            case .canary:
+                notes.append("\(service.name): canary of \(service.spec.specHash) takes \(service.spec.update.canary.weight)% of requests; run \"flotilla promote \(service.name)\" or \"flotilla rollback \(service.name)\"")
+            case .rolledBack where service.markRolledBack == nil:
+                notes.append("\(service.name): the canary of \(service.spec.specHash) was rolled back; the old replicas keep serving until the manifest changes")
+            default:
+                break
+            }
+        }
+        var staleMarkers = options.rolledBack.filter { specs[$0.key] == nil && !frozen.contains($0.key) }.map(\.key)
+        staleMarkers += services.filter(\.clearMarker).map(\.name)
 
         var orphans: [ObservedContainer] = []
         if !suspendOrphans {
             orphans = observed.filter { specs[$0.service] == nil && !frozen.contains($0.service) }
                 .sorted { ($0.service, $0.name) < ($1.service, $1.name) }
         }
-        return Plan(services: services, orphans: orphans, notes: notes, levels: levels)
+        return Plan(services: services, orphans: orphans, notes: notes, levels: levels, staleMarkers: staleMarkers.sorted())
     }
 
     static func planService(_ spec: ServiceSpec, observed: [ObservedContainer], options: Options) -> ServicePlan {
         let hash = spec.specHash
         let prune = observed.filter { !$0.state.isLive }.sorted(by: ObservedContainer.olderFirst)
-        let live = observed.filter(\.state.isLive)
+        let unhealthy = observed.filter { $0.state.isLive && options.unhealthy.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
+        let live = observed.filter { $0.state.isLive && !options.unhealthy.contains($0.id) }
         let current = live.filter { $0.specHash == hash }.sorted(by: ObservedContainer.olderFirst)
         let outdated = live.filter { $0.specHash != hash }.sorted(by: ObservedContainer.olderFirst)
 
+        let marker = options.rolledBack[spec.name]
+        var phase = Rollout.phase(of: spec, live: live, rolledBackHash: marker)
+        var markRolledBack: String?
+        var rollbackReason: String?
+        if phase == .canary || phase == .promoting {
+            let failedCanary = (prune + unhealthy).contains { $0.specHash == hash && $0.role == .canary }
+            if let why = options.rollback[spec.name] {
+                rollbackReason = why
+            } else if phase == .canary && failedCanary {
+                rollbackReason = "a canary failed"
+            }
+            if rollbackReason != nil {
+                phase = .rolledBack
+                markRolledBack = hash
+            } else if phase == .canary && options.promote.contains(spec.name) {
+                phase = .promoting
+            }
+        }
+        // A marker for another spec (the manifest moved on), or for a spec that now runs alone.
+        let clearMarker = marker != nil && markRolledBack == nil && (marker != hash || phase == .steady)
+
         var keep = current
         var surplus: [ObservedContainer] = []
-        if current.count > spec.replicas {
-            keep = Array(current.prefix(spec.replicas))
-            surplus = Array(current.dropFirst(spec.replicas).reversed())  // newest first
+        var replace: [ObservedContainer] = []
+        var create = 0
+        var createRole = ReplicaRole.regular
+        switch phase {
+        case .steady, .rolling, .promoting:
+            if current.count > spec.replicas {
+                keep = Array(current.prefix(spec.replicas))
+                surplus = Array(current.dropFirst(spec.replicas).reversed())  // newest first
+            }
+            let missing = max(0, spec.replicas - keep.count)
+            replace = Array(outdated.prefix(missing))
+            surplus += outdated.dropFirst(missing).reversed()
+            create = missing - replace.count
+        case .canary:
+            // The old replicas stay (at most `replicas` of them); canaries of an even older
+            // manifest edit are superseded; the canaries are brought to their wanted count.
+            let superseded = Rollout.superseded(outdated)
+            let stable = outdated.filter { !superseded.contains($0) }
+            let wanted = min(spec.update.canary.replicas, spec.replicas)
+            keep = Array(current.prefix(wanted)) + stable.prefix(spec.replicas)
+            surplus = superseded.reversed() + current.dropFirst(wanted).reversed() + stable.dropFirst(spec.replicas).reversed()
+            create = max(0, wanted - current.count)
+            createRole = .canary
+        case .rolledBack:
+            keep = outdated
+            surplus = current.reversed()
         }
-        let missing = max(0, spec.replicas - keep.count)
-        let replace = Array(outdated.prefix(missing))
-        surplus += outdated.dropFirst(missing).reversed()
-        var create = missing - replace.count
 
         var backoffUntil: Int64?
         if let until = options.backoff.blockedUntil(spec.name, now: options.now), create > 0 || !replace.isEmpty {
             backoffUntil = until
             create = 0
         }
-        let changes = replace.first.map { fieldChanges(from: $0.canonicalSpec, to: spec.canonicalContainerForm) } ?? []
+        let changes = (replace.first ?? (createRole == .canary && create > 0 ? outdated.first : nil))
+            .map { fieldChanges(from: $0.canonicalSpec, to: spec.canonicalContainerForm) } ?? []
         return ServicePlan(
-            spec: spec, prune: prune, create: create, replace: backoffUntil == nil ? replace : [],
-            removeSurplus: surplus, keep: keep, changes: changes, backoffUntil: backoffUntil
+            spec: spec, prune: prune, unhealthy: unhealthy, create: create, createRole: createRole,
+            replace: backoffUntil == nil ? replace : [], removeSurplus: surplus, keep: keep, changes: changes,
+            backoffUntil: backoffUntil, phase: phase, markRolledBack: markRolledBack, rollbackReason: rollbackReason, clearMarker: clearMarker
         )
     }
 

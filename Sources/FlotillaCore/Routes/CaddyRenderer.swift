@@ -1,5 +1,6 @@
 /// A Caddyfile snippet: a site block per host (plain HTTP on the listen port), a `handle` per
-/// path (Caddy orders path matchers by specificity), `reverse_proxy` over the ready replicas.
+/// path (Caddy orders path matchers by specificity), `reverse_proxy` over the ready replicas;
+/// `handle_path` where the route strips its prefix.
 enum CaddyRenderer {
     static func render(_ table: RouteTable, listen: String) -> String {
         var out = "# \(RouteFormat.header)\n"
@@ -8,11 +9,13 @@ enum CaddyRenderer {
             out += "\nhttp://\(host):\(port) {\n"
             for entry in entries {
                 let matcher = entry.path == "/" ? "" : " \(entry.path)*"
-                out += "\thandle\(matcher) {\n"
+                // handle_path strips the matched prefix before proxying.
+                out += "\t\(entry.stripPrefix ? "handle_path" : "handle")\(matcher) {\n"
                 if entry.targets.isEmpty {
                     out += "\t\trespond \"no ready replica\" 503\n"
                 } else {
-                    out += "\t\treverse_proxy " + entry.targets.map { "\($0.address):\($0.port)" }.joined(separator: " ") + " {\n"
+                    out += "\t\treverse_proxy " + upstreams(entry).joined(separator: " ") + " {\n"
+                    if entry.isWeighted { out += "\t\t\tlb_policy round_robin\n" }
                     out += "\t\t\tlb_try_duration 2s\n\t\t}\n"
                 }
                 out += "\t}\n"
@@ -23,5 +26,15 @@ enum CaddyRenderer {
             out += "}\n"
         }
         return out
+    }
+
+    /// Caddy 2.6 (Debian 12) has no weighted balancing (`weighted_round_robin` came in 2.8), so
+    /// a canary split lists each replica as many times as its weight, under round robin; the
+    /// weights are recomputed small (at most 16 entries a replica) to keep the line short.
+    static func upstreams(_ entry: RouteTable.Entry) -> [String] {
+        guard let percent = entry.canaryPercent else { return entry.targets.map { "\($0.address):\($0.port)" } }
+        let canaries = entry.targets.filter(\.canary).count
+        let w = Rollout.weights(stable: entry.targets.count - canaries, canary: canaries, percent: percent, maxWeight: 16)
+        return entry.targets.flatMap { t in Array(repeating: "\(t.address):\(t.port)", count: t.canary ? w.canary : w.stable) }
     }
 }

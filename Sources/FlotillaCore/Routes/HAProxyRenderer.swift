@@ -1,5 +1,5 @@
 /// An HAProxy fragment: one `frontend` routing on host and path prefix (longest first) to one
-/// `backend` per service. A backend without servers answers 503. Load it after a file with the
+/// `backend` per service (servers weighted during a canary release). A backend without servers answers 503. Load it after a file with the
 /// `global` and `defaults` sections (see examples/haproxy/).
 enum HAProxyRenderer {
     static func render(_ table: RouteTable, listen: String) -> String {
@@ -16,13 +16,25 @@ enum HAProxyRenderer {
             }
             out += "    acl flotilla_host_\(i) \(hostACL)\n"
             out += "    acl flotilla_path_\(i) path_beg \(entry.path)\n"
-            out += "    use_backend flotilla_\(RouteFormat.identifier(entry.service)) if flotilla_host_\(i) flotilla_path_\(i)\n"
+        }
+        // The first matching route (the table is ordered) is remembered before any rewrite,
+        // so that stripping a prefix cannot change which backend is chosen.
+        for i in table.entries.indices {
+            out += "    http-request set-var(txn.flotilla_route) int(\(i)) if flotilla_host_\(i) flotilla_path_\(i) !{ var(txn.flotilla_route) -m found }\n"
+        }
+        for (i, entry) in table.entries.enumerated() where entry.stripPrefix {
+            let prefix = entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path
+            out += "    http-request replace-path ^\(ManifestRules.literalRegex(prefix))/?(.*) /\\1 if { var(txn.flotilla_route) -m int \(i) }\n"
+        }
+        for (i, entry) in table.entries.enumerated() {
+            out += "    use_backend flotilla_\(RouteFormat.identifier(entry.service)) if { var(txn.flotilla_route) -m int \(i) }\n"
         }
         out += "    default_backend flotilla_no_route\n"
         for (service, targets) in table.upstreams {
             out += "\nbackend flotilla_\(RouteFormat.identifier(service))\n    mode http\n    balance roundrobin\n    retries 2\n    option redispatch\n"
             for target in targets {
-                out += "    server \(RouteFormat.identifier(target.container)) \(target.address):\(target.port)\n"
+                let weight = target.weight == 1 ? "" : " weight \(target.weight)"
+                out += "    server \(RouteFormat.identifier(target.container)) \(target.address):\(target.port)\(weight)\n"
             }
         }
         out += "\nbackend flotilla_no_route\n    mode http\n    http-request deny deny_status 404\n"

@@ -1,5 +1,6 @@
 /// An include-able nginx file (inside `http { }`): one `upstream` per service with ready
 /// replicas, one `server` per host, one `location` per path (nginx picks the longest prefix).
+/// During a canary release the servers carry weights (nginx's weighted round robin).
 /// A route without ready replicas answers 503; so does one whose replicas all refuse.
 enum NginxRenderer {
     static func render(_ table: RouteTable, listen: String) -> String {
@@ -8,7 +9,9 @@ enum NginxRenderer {
         for (service, targets) in table.upstreams where !targets.isEmpty {
             out += "\nupstream flotilla_\(RouteFormat.identifier(service)) {\n"
             for target in targets {
-                out += "    server \(target.address):\(target.port) max_fails=1 fail_timeout=2s;  # \(RouteFormat.identifier(target.container))\n"
+                let weight = target.weight == 1 ? "" : " weight=\(target.weight)"
+                let role = target.canary ? " canary" : ""
+                out += "    server \(target.address):\(target.port)\(weight) max_fails=1 fail_timeout=2s;  # \(RouteFormat.identifier(target.container))\(role)\n"
             }
             out += "}\n"
         }
@@ -21,6 +24,10 @@ enum NginxRenderer {
                 if entry.targets.isEmpty {
                     out += "        return 503 \"no ready replica\\n\";\n"
                 } else {
+                    if entry.stripPrefix {
+                        // `/api`, `/api/` and `/api/x` reach the service as `/`, `/` and `/x`.
+                        out += "        rewrite ^\(ManifestRules.literalRegex(entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path))/?(.*)$ /$1 break;\n"
+                    }
                     out += """
                             proxy_pass http://flotilla_\(RouteFormat.identifier(entry.service));
                             proxy_http_version 1.1;

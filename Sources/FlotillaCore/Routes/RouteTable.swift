@@ -10,14 +10,20 @@ public struct RouteTable: Sendable, Hashable, Codable {
         public var address: String
         public var port: Int
         public var container: String
+        /// Relative share of requests (1 unless a canary release splits the traffic).
+        public var weight: Int
+        /// A canary of a release in progress.
+        public var canary: Bool
 
-        public init(address: String = "127.0.0.1", port: Int, container: String) {
+        public init(address: String = "127.0.0.1", port: Int, container: String, weight: Int = 1, canary: Bool = false) {
             self.address = address
             self.port = port
             self.container = container
+            self.weight = weight
+            self.canary = canary
         }
 
-        public static func < (a: Target, b: Target) -> Bool { (a.port, a.container) < (b.port, b.container) }
+        public static func < (a: Target, b: Target) -> Bool { (a.canary ? 1 : 0, a.port, a.container) < (b.canary ? 1 : 0, b.port, b.container) }
     }
 
     public struct Entry: Sendable, Hashable, Codable {
@@ -25,6 +31,22 @@ public struct RouteTable: Sendable, Hashable, Codable {
         public var path: String
         public var service: String
         public var targets: [Target]
+        /// The proxy removes `path` from the request before forwarding.
+        public var stripPrefix: Bool
+        /// During a canary release with ready canaries and ready old replicas: the percent of
+        /// requests the canaries get together (the targets' weights implement it).
+        public var canaryPercent: Int?
+
+        public init(host: String, path: String, service: String, targets: [Target], stripPrefix: Bool = false, canaryPercent: Int? = nil) {
+            self.host = host
+            self.path = path
+            self.service = service
+            self.targets = targets
+            self.stripPrefix = stripPrefix
+            self.canaryPercent = canaryPercent
+        }
+
+        public var isWeighted: Bool { canaryPercent != nil }
     }
 
     public var entries: [Entry]
@@ -45,14 +67,30 @@ public struct RouteTable: Sendable, Hashable, Codable {
     public static func build(services: [ServiceSpec], observed: [ObservedContainer], ready: Set<String>) -> RouteTable {
         var entries: [Entry] = []
         for spec in services where !spec.routes.isEmpty {
-            let targets = observed
-                .filter { $0.service == spec.name && $0.state.isLive && ready.contains($0.id) && $0.hostPort != nil }
-                .map { Target(port: $0.hostPort!, container: $0.name) }
-                .sorted()
+            let live = observed.filter { $0.service == spec.name && $0.state.isLive }
+            let serving = live.filter { ready.contains($0.id) && $0.hostPort != nil }
+            var targets = serving.map { Target(port: $0.hostPort!, container: $0.name) }
+            var percent: Int?
+            if Rollout.phase(of: spec, live: live, rolledBackHash: nil) == .canary {
+                // Canaries (the manifest's spec) take `weight` percent, the old replicas the rest.
+                let hash = spec.specHash
+                let canaries = Set(serving.filter { $0.specHash == hash }.map(\.name))
+                let c = canaries.count, s = serving.count - canaries.count
+                if c > 0 && s > 0 {
+                    let w = Rollout.weights(stable: s, canary: c, percent: spec.update.canary.weight)
+                    percent = spec.update.canary.weight
+                    targets = targets.map { t in
+                        let isCanary = canaries.contains(t.container)
+                        return Target(address: t.address, port: t.port, container: t.container, weight: isCanary ? w.canary : w.stable, canary: isCanary)
+                    }
+                }
+            }
+            targets.sort()
             for route in spec.routes {
                 // Re-checked here so that no renderer ever sees a value outside the manifest rules.
                 guard ManifestRules.isHostname(route.host), ManifestRules.isSafePath(route.path) else { continue }
-                entries.append(Entry(host: route.host, path: route.path, service: spec.name, targets: targets))
+                let strip = route.stripPrefix && route.path != "/" && ManifestRules.isStrippablePath(route.path)
+                entries.append(Entry(host: route.host, path: route.path, service: spec.name, targets: targets, stripPrefix: strip, canaryPercent: percent))
             }
         }
         return RouteTable(entries: entries)
@@ -72,5 +110,12 @@ public struct RouteTable: Sendable, Hashable, Codable {
         var seen: [String: [Target]] = [:]
         for entry in entries { seen[entry.service] = entry.targets }
         return seen.keys.sorted().map { ($0, seen[$0]!) }
+    }
+
+    /// The canary percent of each service that is splitting traffic.
+    public var canaryPercents: [String: Int] {
+        var result: [String: Int] = [:]
+        for entry in entries { if let p = entry.canaryPercent { result[entry.service] = p } }
+        return result
     }
 }

@@ -1,5 +1,5 @@
 /// "Did you mean" suggestions for misspelt keys and values.
-enum EditDistance {
+public enum EditDistance {
     /// Levenshtein distance between two short strings.
     static func between(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
@@ -19,7 +19,7 @@ enum EditDistance {
     }
 
     /// The closest candidate within a distance that still looks like a typo, if any.
-    static func suggestion(for word: String, in candidates: [String]) -> String? {
+    public static func suggestion(for word: String, in candidates: [String]) -> String? {
         let lowered = String(word.lowercased().map { $0 == "-" ? "_" : $0 })
         var best: (String, Int)?
         for candidate in candidates {

@@ -1,0 +1,143 @@
+import FlotillaCore
+import Foundation
+import Logging
+
+/// Runs every replica's readiness and liveness probes inside the daemon, each at its own
+/// interval, with bounded concurrency and per-replica ``ProbeState``. It never blocks a
+/// reconcile: probes run in their own tasks, and a reconcile only reads the current verdicts.
+///
+/// Contract: ``sync(services:observed:)`` makes the probed set equal to the live replicas
+/// given (new replicas are probed once at once, so their first verdict is known when it
+/// returns); every status change is reported through `onChange`.
+public actor ProbeMonitor {
+    public enum Role: String, Sendable { case readiness, liveness }
+
+    public struct Change: Sendable {
+        public var container: ObservedContainer
+        public var role: Role
+        public var status: ProbeState.Status
+    }
+
+    struct Entry {
+        var container: ObservedContainer
+        var port: Int
+        var readiness: ProbeState?
+        var liveness: ProbeState?
+        var tasks: [Task<Void, Never>] = []
+    }
+
+    let prober = HealthProber()
+    let limiter: ConcurrencyLimiter
+    let logger: Logger
+    let onChange: @Sendable (Change) -> Void
+    var entries: [String: Entry] = [:]
+
+    public init(concurrency: Int = 16, logger: Logger, onChange: @escaping @Sendable (Change) -> Void) {
+        self.limiter = ConcurrencyLimiter(limit: concurrency)
+        self.logger = logger
+        self.onChange = onChange
+    }
+
+    /// Starts probing new live replicas, stops probing the ones gone, and restarts probing
+    /// where a manifest edit changed a check.
+    public func sync(services: [ServiceSpec], observed: [ObservedContainer]) async {
+        let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var wanted: [String: (ObservedContainer, ServiceSpec, Int)] = [:]
+        for container in observed where container.state.isLive {
+            guard let spec = specs[container.service], spec.readiness != nil || spec.liveness != nil, let port = container.hostPort else { continue }
+            wanted[container.id] = (container, spec, port)
+        }
+        for (id, entry) in entries {
+            let spec = wanted[id]?.1
+            if spec == nil || spec?.readiness != entry.readiness?.check || spec?.liveness != entry.liveness?.check {
+                entry.tasks.forEach { $0.cancel() }
+                entries[id] = nil
+            }
+        }
+        var fresh: [String] = []
+        for (id, (container, spec, port)) in wanted where entries[id] == nil {
+            entries[id] = Entry(container: container, port: port,
+                                readiness: spec.readiness.map { ProbeState(check: $0, since: container.created) },
+                                liveness: spec.liveness.map { ProbeState(check: $0, since: container.created) })
+            fresh.append(id)
+        }
+        // First verdicts now, so that routes computed after this call already know them.
+        await withTaskGroup(of: Void.self) { group in
+            for id in fresh { group.addTask { await self.probeOnce(id, roles: [.readiness, .liveness]) } }
+        }
+        for id in fresh { startLoops(id) }
+    }
+
+    /// Ready replicas: readiness passing; replicas without a readiness check are not decided
+    /// here (nil), the caller applies its settle rule.
+    public func readiness(of id: String) -> ProbeState.Status? { entries[id]?.readiness?.status }
+
+    /// Live replicas whose liveness check has failed `retries` times in a row.
+    public func failingLiveness() -> Set<String> {
+        Set(entries.filter { $0.value.liveness?.status == .failing }.map(\.key))
+    }
+
+    /// Stops probing a container (it was removed).
+    public func forget(_ id: String) {
+        entries[id]?.tasks.forEach { $0.cancel() }
+        entries[id] = nil
+    }
+
+    public func stop() {
+        for entry in entries.values { entry.tasks.forEach { $0.cancel() } }
+        entries = [:]
+    }
+
+    // MARK: - Probing
+
+    func startLoops(_ id: String) {
+        guard var entry = entries[id] else { return }
+        // The original `health:` form is one check in both roles: probe it once per interval.
+        if let r = entry.readiness?.check, let l = entry.liveness?.check, r == l {
+            entry.tasks = [loop(id, every: r.interval, roles: [.readiness, .liveness])]
+        } else {
+            entry.tasks = [entry.readiness.map { loop(id, every: $0.check.interval, roles: [.readiness]) },
+                           entry.liveness.map { loop(id, every: $0.check.interval, roles: [.liveness]) }].compactMap { $0 }
+        }
+        entries[id] = entry
+    }
+
+    func loop(_ id: String, every interval: TimeSpan, roles: [Role]) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .milliseconds(interval.milliseconds)) } catch { return }
+                await self.probeOnce(id, roles: roles)
+            }
+        }
+    }
+
+    func probeOnce(_ id: String, roles: [Role]) async {
+        guard let entry = entries[id] else { return }
+        let check = roles.contains(.readiness) ? entry.readiness?.check ?? entry.liveness?.check : entry.liveness?.check
+        guard let check else { return }
+        let port = entry.port
+        let ok = await limiter.run { await self.prober.probe(check, port: port) }
+        record(id, roles: roles, success: ok)
+    }
+
+    func record(_ id: String, roles: [Role], success: Bool) {
+        guard var entry = entries[id] else { return }  // removed while probing
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var changes: [(Change, ProbeState.Status)] = []
+        if roles.contains(.readiness), let before = entry.readiness?.status, let status = entry.readiness?.record(success: success, at: now) {
+            changes.append((Change(container: entry.container, role: .readiness, status: status), before))
+        }
+        if roles.contains(.liveness), let before = entry.liveness?.status, let status = entry.liveness?.record(success: success, at: now) {
+            changes.append((Change(container: entry.container, role: .liveness, status: status), before))
+        }
+        entries[id] = entry
+        for (change, before) in changes {
+            // A first "passing" is routine; a failure, and a recovery from one, are news.
+            let level: Logger.Level = change.status == .failing ? .warning : before == .unknown ? .debug : .info
+            logger.log(level: level, "\(change.role.rawValue) \(change.status.rawValue)", metadata: [
+                "service": "\(change.container.service)", "container": "\(change.container.name)",
+            ])
+            onChange(change)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// A value read from a file (`env_file`, `secrets`). It reaches the container's environment and
+/// nothing else: its description, its encoding (plan output, labels) and the spec hash use only
+/// a digest, so a changed secret replaces the container without the value ever being shown.
+public struct SecretValue: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The clear value. Read it only to hand it to the engine.
+    public let value: String
+    /// Where it came from (`secrets/db-password`, `app.env`), for messages.
+    public let source: String
+
+    public init(value: String, source: String) {
+        self.value = value
+        self.source = source
+    }
+
+    /// `sha256:` and the first 12 hex digits of the value's SHA-256.
+    public var digest: String { "sha256:" + SHA256.hex(Array(value.utf8)).prefix(12) }
+
+    public var description: String { "<secret \(digest) from \(source)>" }
+    public var debugDescription: String { description }
+
+    enum CodingKeys: String, CodingKey { case digest, source }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(digest, forKey: .digest)
+        try c.encode(source, forKey: .source)
+    }
+
+    /// Decoding cannot recover the value; it exists only so that specs stay `Codable`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        value = ""
+        source = try c.decode(String.self, forKey: .source)
+    }
+}
+
+/// Reads the files that `env_file` and `secrets` name. The decoder stays pure: the loader passes
+/// a reader that touches the disk, tests pass one backed by a dictionary.
+public protocol SecretReader: Sendable {
+    /// The content of `path` (relative paths are relative to the manifest `file`'s folder), or
+    /// a message saying why it cannot be read.
+    func read(_ path: String, from file: String) -> Result<String, SecretReadError>
+}
+
+public struct SecretReadError: Error, Sendable, Hashable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// A reader that has nothing: every `env_file`/`secrets` entry is an error. The default when no
+/// reader is given.
+public struct NoSecretReader: SecretReader {
+    public init() {}
+    public func read(_ path: String, from file: String) -> Result<String, SecretReadError> {
+        .failure(SecretReadError("secret files cannot be read here"))
+    }
+}

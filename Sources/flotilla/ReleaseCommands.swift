@@ -1,0 +1,92 @@
+import ArgumentParser
+import FlotillaAgent
+import FlotillaCore
+import Foundation
+
+struct PromoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Complete a canary release: replace the old replicas of SERVICE with the new version.",
+        discussion: """
+        While a service with `update: {strategy: canary}` runs canaries of a new spec beside its old \
+        replicas, this finishes the rollout (a rolling update gated on readiness, as configured) \
+        and returns when only new replicas are left. The decision is kept in the containers' labels: \
+        a running `flotilla run` sees it and helps finish it; a restarted one picks it up.
+
+        Exit codes: 0 promoted, 1 no canary of SERVICE is waiting, or the rollout failed.
+        """
+    )
+
+    @Argument(help: "The service whose canary to promote.")
+    var service: String
+
+    @OptionGroup var options: ReconcileOptions
+
+    func run() async throws {
+        try await ReleaseAction.run(.promote, service: service, options: options)
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Abort a canary release: remove the canaries of SERVICE, keep the old replicas.",
+        discussion: """
+        Removes every replica of SERVICE's new spec (canaries, and replicas of an unfinished \
+        promotion) and records the rollback on the engine (a labelled volume), so neither \
+        `flotilla run` nor a restart brings the canary back. The old replicas keep serving until \
+        the manifest changes again; then the marker is cleared and a new canary starts.
+
+        Exit codes: 0 rolled back, 1 SERVICE has no release in progress, or removal failed.
+        """
+    )
+
+    @Argument(help: "The service whose canary to roll back.")
+    var service: String
+
+    @OptionGroup var options: ReconcileOptions
+
+    func run() async throws {
+        try await ReleaseAction.run(.rollback, service: service, options: options)
+    }
+}
+
+/// What promote and rollback share: plan with the decision, apply that service's part only.
+enum ReleaseAction: String {
+    case promote, rollback
+
+    static func run(_ action: ReleaseAction, service: String, options: ReconcileOptions) async throws {
+        try await withEngineErrors {
+            let session = try await options.openSession()
+            guard let before = session.plan().service(service) else {
+                let known = session.desired.services.map(\.name)
+                let hint = EditDistance.suggestion(for: service, in: known).map { "; did you mean \"\($0)\"?" } ?? ""
+                Console.error("error: no service \"\(service)\" in \(options.directory)\(hint)")
+                throw ExitCode(1)
+            }
+            let allowed: [RolloutPhase] = action == .promote ? [.canary] : [.canary, .promoting]
+            guard allowed.contains(before.phase) else {
+                let what = before.spec.update.strategy == .canary ? "no canary release in progress (\(before.phase.rawValue))"
+                    : "not released as a canary (update.strategy is \(before.spec.update.strategy.rawValue))"
+                Console.error("error: \(service): \(what); nothing to \(action.rawValue)")
+                throw ExitCode(1)
+            }
+            let full = action == .promote ? session.plan(promote: [service]) : session.plan(rollback: [service: "flotilla rollback"])
+            guard let servicePlan = full.service(service) else { throw ExitCode(1) }
+            let plan = Plan(services: [servicePlan], orphans: [], notes: [], levels: [[service]])
+            let routes = options.makeRouteRefresher(logger: session.logger)
+            let routed = full.services.map(\.spec)
+            let reconciler = session.reconciler
+            let report = await reconciler.apply(plan, observed: session.observed) {
+                await routes?.refresh(services: routed, observed: try? await reconciler.observe())
+            }
+            await routes?.refresh(services: routed, observed: try? await reconciler.observe())
+            for (name, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(name): \(reason)") }
+            guard report.succeeded else { throw ExitCode(1) }
+            switch action {
+            case .promote: Console.out("promoted \(service) to \(servicePlan.spec.specHash): \(report.summary)")
+            case .rollback: Console.out("rolled back the canary of \(service) (\(servicePlan.spec.specHash)): \(report.summary)")
+            }
+        }
+    }
+}
