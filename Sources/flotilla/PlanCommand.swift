@@ -74,9 +74,8 @@ enum PlanPrinter {
                 }
                 creates += service.create
             }
-            let superseded = service.phase == .canary ? Set(Rollout.superseded(service.removeSurplus).map(\.id)) : []
             for container in service.removeSurplus {
-                let why = service.phase == .rolledBack ? "canary rolled back" : superseded.contains(container.id) ? "superseded canary" : "surplus"
+                let why = service.phase == .rolledBack ? "canary rolled back" : service.superseded.contains(container.id) ? "superseded canary" : "surplus"
                 lines.append("    - remove \(container.name) (\(why))")
                 removes += 1
             }

@@ -17,11 +17,13 @@ struct RouteTableTests {
                            c("api", 1, port: 20010), c("down", 1, port: 20020)]
     /// web4 is running but not ready (still starting); down1 is not ready either.
     static let ready: Set<String> = ["web1", "web2", "web3", "api1"]
-    static var table: RouteTable { RouteTable.build(services: [web, api, down], observed: observed, ready: ready) }
+    static var table: RouteTable {
+        RouteTable.build(services: [web, api, down, CanaryRoutingTests.shop], observed: observed + CanaryRoutingTests.observed, ready: ready.union(["s1", "s2", "s3"]))
+    }
 
     @Test func onlyRunningReadyReplicasAreTargets() {
         let entries = Self.table.entries
-        #expect(entries.map { "\($0.host)\($0.path)" } == ["down.example.test/", "web.example.test/api", "web.example.test/", "*.example.test/static"])
+        #expect(entries.map { "\($0.host)\($0.path)" } == ["down.example.test/", "shop.test/api", "web.example.test/api", "web.example.test/", "*.example.test/static"])
         let web = entries.first { $0.host == "web.example.test" && $0.path == "/" }!
         #expect(entries.first { $0.host == "web.example.test" && $0.path == "/api" }?.service == "api")
         #expect(web.targets.map(\.port) == [20001, 20002])  // not the exited one, not the unready one
@@ -42,7 +44,8 @@ struct RouteTableTests {
 
     @Test(arguments: RouteFormat.allCases)
     func renderingIsDeterministic(format: RouteFormat) {
-        let shuffled = RouteTable.build(services: [Self.down, Self.api, Self.web], observed: Self.observed.reversed(), ready: Self.ready)
+        let shuffled = RouteTable.build(services: [CanaryRoutingTests.shop, Self.down, Self.api, Self.web], observed: (Self.observed + CanaryRoutingTests.observed).reversed(),
+                                        ready: Self.ready.union(["s1", "s2", "s3"]))
         #expect(format.render(Self.table, listen: "8080") == format.render(shuffled, listen: "8080"))
     }
 

@@ -59,9 +59,16 @@ struct RouteWriterTests {
         let web = ServiceSpec(name: "web", image: "x", port: 80, network: .host, routes: [Route(host: "web.example.test"), Route(host: "*.example.test", path: "/static")])
         let api = ServiceSpec(name: "api", image: "x", port: 80, network: .host, routes: [Route(host: "api.example.test", path: "/api")])
         let down = ServiceSpec(name: "down", image: "x", port: 80, network: .host, routes: [Route(host: "down.example.test")])
+        // A canary release at 20 % on a route that strips its prefix, with a dotted path.
+        let shop = ServiceSpec(name: "shop", image: "x", replicas: 2, port: 80, network: .host,
+                               routes: [Route(host: "web.example.test", path: "/shop.v2", stripPrefix: true), Route(host: "shop.example.test", path: "/")],
+                               update: UpdatePolicy(strategy: .canary, canary: CanaryPolicy(replicas: 1, weight: 20)))
         let observed = [ObservedContainer(id: "w1", name: "p-web-1", service: "web", specHash: "h", state: .running, created: 0, hostPort: 20001),
-                        ObservedContainer(id: "a1", name: "p-api-1", service: "api", specHash: "h", state: .running, created: 0, hostPort: 20002)]
-        return RouteTable.build(services: [web, api, down], observed: observed, ready: ["w1", "a1"])
+                        ObservedContainer(id: "a1", name: "p-api-1", service: "api", specHash: "h", state: .running, created: 0, hostPort: 20002),
+                        ObservedContainer(id: "s1", name: "p-shop-1", service: "shop", specHash: "old", state: .running, created: 0, hostPort: 20011),
+                        ObservedContainer(id: "s2", name: "p-shop-2", service: "shop", specHash: "old", state: .running, created: 0, hostPort: 20012),
+                        ObservedContainer(id: "s3", name: "p-shop-3", service: "shop", specHash: shop.specHash, state: .running, created: 0, hostPort: 20013, role: .canary)]
+        return RouteTable.build(services: [web, api, down, shop], observed: observed, ready: ["w1", "a1", "s1", "s2", "s3"])
     }()
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "nginx not installed"))
@@ -103,7 +110,10 @@ struct RouteWriterTests {
         let routers = text.split(separator: "\n").filter { $0.hasPrefix("      service: ") }.map { $0.dropFirst("      service: ".count) }
         let services = text.split(separator: "\n").filter { $0.hasPrefix("    flotilla-") && $0.hasSuffix(":") && !$0.contains("-0-") }
         #expect(routers.count == Self.table.entries.count)
-        for service in Set(routers) { #expect(text.contains("    \(service):\n      loadBalancer:")) }
+        for service in Set(routers) {
+            #expect(text.contains("    \(service):\n      loadBalancer:") || text.contains("    \(service):\n      weighted:"))
+        }
+        #expect(text.contains("    flotilla-shop-stable:\n      loadBalancer:") && text.contains("    flotilla-shop-canary:\n      loadBalancer:"))
         #expect(!services.isEmpty)
         let json = RouteFormat.json.render(Self.table, listen: "80")
         let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]

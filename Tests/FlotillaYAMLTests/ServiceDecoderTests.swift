@@ -127,7 +127,7 @@ struct ServiceDecoderTests {
             #expect(errors(minimal + "port: 1\nroutes: [{ host: a.test, path: \"\(path)\" }]\n").count == 1, "\(path)")
         }
         #expect(errors(minimal + "port: 1\nroutes: [{ host: a.test }, { host: A.test, path: / }]\n") == ["svc.yaml:4:28: error: route a.test/ is listed twice"])
-        #expect(errors(minimal + "port: 1\nroutes: [{ path: /x }]\n") == ["svc.yaml:4:10: error: missing required key \"host\""])
+        #expect(errors(minimal + "port: 1\nroutes: [{ path: /x }]\n") == ["svc.yaml:4:10: error: missing required key \"host\" (or \"hosts\")"])
     }
 
     @Test func healthNeedsExactlyOneProbeAndAPort() {

@@ -2,12 +2,20 @@ import FlotillaCore
 import FlotillaYAML
 
 /// Loads in-memory manifest files through the real libyaml parser and the pure validator.
-func desired(_ files: [String: String]) -> DesiredState {
+func desired(_ files: [String: String], secretFiles: [String: String] = [:]) -> DesiredState {
     let parser = YAMLDocumentParser()
     return DesiredState(files: files.map { path, text in
         let (documents, diagnostics) = parser.parse(Array(text.utf8), file: path)
         return ManifestFile(path: path, documents: documents, diagnostics: diagnostics)
-    })
+    }, secrets: MemorySecretReader(files: secretFiles))
+}
+
+/// Secret files from a dictionary (path as written in the manifest → content).
+struct MemorySecretReader: SecretReader {
+    var files: [String: String]
+    func read(_ path: String, from file: String) -> Result<String, SecretReadError> {
+        files[path].map { .success($0) } ?? .failure(SecretReadError("\(path) does not exist"))
+    }
 }
 
 func desired(_ text: String, file: String = "svc.yaml") -> DesiredState { desired([file: text]) }

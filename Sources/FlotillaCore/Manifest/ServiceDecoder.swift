@@ -191,7 +191,8 @@ public struct ServiceDecoder {
         }
         let keys = pairs.compactMap { $0.key.scalar?.value }
         let roles = keys.filter { Self.healthRoleKeys.contains($0) }
-        if roles.isEmpty {
+        let misspeltRole = keys.contains { !Self.probeKeys.contains($0) && EditDistance.suggestion(for: $0, in: Self.healthRoleKeys) != nil }
+        if roles.isEmpty && !misspeltRole {
             let check = probe(node, of: "health")
             return (check, check)
         }

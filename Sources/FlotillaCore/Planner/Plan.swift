@@ -34,8 +34,7 @@ public struct Plan: Sendable {
                 result.append(service.createRole == .canary ? .createCanary(service: service.name, count: service.create) : .create(service: service.name, count: service.create))
             }
             let reason: RemovalReason = service.phase == .rolledBack ? .rolledBack : .surplus
-            let superseded = service.phase == .canary ? Set(Rollout.superseded(service.removeSurplus).map(\.id)) : []
-            result += service.removeSurplus.map { .remove(service: service.name, container: $0.name, reason: superseded.contains($0.id) ? .superseded : reason) }
+            result += service.removeSurplus.map { .remove(service: service.name, container: $0.name, reason: service.superseded.contains($0.id) ? .superseded : reason) }
         }
         result += orphans.map { .remove(service: $0.service, container: $0.name, reason: .orphan) }
         return result
@@ -71,6 +70,8 @@ public struct ServicePlan: Sendable {
     public var rollbackReason: String?
     /// The service's rollback marker is stale and is removed.
     public var clearMarker: Bool
+    /// Ids (in ``removeSurplus``) of canaries of an earlier, never promoted release.
+    public var superseded: Set<String> = []
 
     public var name: String { spec.name }
     public var hasChanges: Bool {

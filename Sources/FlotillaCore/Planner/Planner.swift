@@ -139,6 +139,7 @@ public enum Planner {
         var replace: [ObservedContainer] = []
         var create = 0
         var createRole = ReplicaRole.regular
+        var supersededIDs = Set<String>()
         switch phase {
         case .steady, .rolling, .promoting:
             if current.count > spec.replicas {
@@ -154,6 +155,7 @@ public enum Planner {
             // manifest edit are superseded; the canaries are brought to their wanted count.
             let superseded = Rollout.superseded(outdated)
             let stable = outdated.filter { !superseded.contains($0) }
+            supersededIDs = Set(superseded.map(\.id))
             let wanted = min(spec.update.canary.replicas, spec.replicas)
             keep = Array(current.prefix(wanted)) + stable.prefix(spec.replicas)
             surplus = superseded.reversed() + current.dropFirst(wanted).reversed() + stable.dropFirst(spec.replicas).reversed()
@@ -174,7 +176,8 @@ public enum Planner {
         return ServicePlan(
             spec: spec, prune: prune, unhealthy: unhealthy, create: create, createRole: createRole,
             replace: backoffUntil == nil ? replace : [], removeSurplus: surplus, keep: keep, changes: changes,
-            backoffUntil: backoffUntil, phase: phase, markRolledBack: markRolledBack, rollbackReason: rollbackReason, clearMarker: clearMarker
+            backoffUntil: backoffUntil, phase: phase, markRolledBack: markRolledBack, rollbackReason: rollbackReason, clearMarker: clearMarker,
+            superseded: supersededIDs
         )
     }
 
