@@ -3,6 +3,7 @@ import FlotillaCore
 import FlotillaEngine
 import Foundation
 import Logging
+import Testing
 
 /// The real engine the test command started (`FLOTILLA_TEST_ENGINE`, set by scripts/test).
 enum TestEngine {
@@ -57,12 +58,29 @@ struct Scenario {
         let r = reconciler
         let desired = try r.loadDesired()
         let observed = try await r.observe()
-        return await r.apply(r.plan(desired, observed: observed), observed: observed)
+        let plan = r.plan(desired, observed: observed, options: .init(rolledBack: try await r.rolledBack(for: desired)))
+        return await r.apply(plan, observed: observed)
     }
 
     func plan() async throws -> Plan {
         let r = reconciler
-        return r.plan(try r.loadDesired(), observed: try await r.observe())
+        let desired = try r.loadDesired()
+        return r.plan(desired, observed: try await r.observe(), options: .init(rolledBack: try await r.rolledBack(for: desired)))
+    }
+
+    /// Runs the flotilla binary on this scenario's directory, engine and project.
+    func cli(_ command: String, _ arguments: [String] = []) throws -> (Int32, String, String) {
+        try runFlotilla([command] + arguments + [directory, "--engine", TestEngine.endpoint!, "--project", project,
+                                                 "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)"])
+    }
+
+    /// Runs `command` inside a container (detached), e.g. to make its health endpoint fail.
+    func exec(_ id: String, _ command: [String]) async throws {
+        let body = try JSONSerialization.data(withJSONObject: ["Cmd": command, "AttachStdout": false, "AttachStderr": false])
+        let created = try await engine.transport.send(.POST, "/v\(engine.apiVersion)/containers/\(id)/exec", body: [UInt8](body))
+        let execID = try #require((try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["Id"] as? String, "\(created.status)")
+        let started = try await engine.transport.send(.POST, "/v\(engine.apiVersion)/exec/\(execID)/start", body: Array(#"{"Detach":true}"#.utf8))
+        #expect((200..<300).contains(started.status), "exec start: \(started.status) \(String(decoding: started.body, as: UTF8.self))")
     }
 
     func containers(_ service: String? = nil) async throws -> [ObservedContainer] {
