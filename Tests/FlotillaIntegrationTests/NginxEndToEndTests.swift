@@ -29,29 +29,15 @@ struct NginxEndToEndTests {
 
     @Test func nginxServesEveryReplicaFollowsScalingAnswers503AndLosesNothingInARollingUpdate() async throws {
         let s = try await Scenario("nginx", ports: 24100...24199)
-        let dir = s.directory + "/proxy"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let manifests = s.directory + "/manifests"
-        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
-        try "".write(toFile: dir + "/routes.conf", atomically: true, encoding: .utf8)
-        try NginxHarness.mainConfig(dir: dir).write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
-        let nginxPort = 18_000 + Int.random(in: 0..<1000)
-        let nginx = try spawn(["/usr/sbin/nginx", "-p", dir, "-c", dir + "/nginx.conf", "-g", "daemon off;"])
-        defer { kill(nginx, SIGTERM); var st: Int32 = 0; waitpid(nginx, &st, 0) }
-
+        let stack = try await NginxStack(s)
+        defer { Task { await stack.stop(); await s.cleanup() } }
+        let manifests = stack.manifests
         try Self.service("web", replicas: 2, host: "web.example.test").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
         try Self.service("api", replicas: 1, host: "api.example.test", path: "/api").write(toFile: manifests + "/api.yaml", atomically: true, encoding: .utf8)
-        let nginxArgs = "-p \(dir) -c \(dir)/nginx.conf"
-        let daemon = try DaemonProcess([
-            manifests, "--engine", TestEngine.endpoint!, "--project", s.project, "--port-range", "24100-24199", "--resync-interval", "10m",
-            "--routes", dir + "/routes.conf", "--routes-format", "nginx", "--proxy-listen", "127.0.0.1:\(nginxPort)",
-            "--routes-check", "nginx -t -q \(nginxArgs)", "--routes-reload", "nginx -s reload \(nginxArgs)",
-        ])
-        defer { Task { _ = await daemon.stop(); await s.cleanup() } }
+        try stack.start()
+        let daemon: DaemonProcess = stack.daemon
 
-        func get(_ host: String, _ path: String = "/") async -> (Int, String)? {
-            await proxied(port: nginxPort, host: host, path: path)
-        }
+        func get(_ host: String, _ path: String = "/") async -> (Int, String)? { await stack.get(host, path) }
         func webPorts() async throws -> Set<String> {
             Set(try await s.containers("web").filter { $0.state == .running }.compactMap { $0.hostPort.map { "web-\($0)" } })
         }
@@ -119,7 +105,7 @@ struct NginxEndToEndTests {
 
         // A route file that nginx rejects is never left live.
         #expect(daemon.log.contains("routes updated"))
-        #expect(await daemon.stop() == 0)
+        #expect(await stack.stop() == 0)
         await s.cleanup()
     }
 }
