@@ -10,7 +10,9 @@ struct RoutesCommand: AsyncParsableCommand {
         discussion: """
         Builds the route table from the manifests and the project's running, ready replicas and \
         prints it: as a table (default), or rendered as --format nginx|caddy|haproxy|traefik|json, \
-        exactly as `run --routes` would write it. Changes nothing.
+        exactly as `run --routes` would write it. Changes nothing. In the table, ADDRESS:PORT*W is a \
+        target of weight W during a canary release, "(canary)" marks the canaries, and "(strip)" a \
+        route that strips its path prefix.
         """
     )
 
@@ -37,8 +39,12 @@ struct RoutesCommand: AsyncParsableCommand {
             } else {
                 Console.out("HOST".padding(toLength: 32, withPad: " ", startingAt: 0) + "PATH".padding(toLength: 20, withPad: " ", startingAt: 0) + "SERVICE".padding(toLength: 16, withPad: " ", startingAt: 0) + "TARGETS")
                 for e in table.entries {
-                    let targets = e.targets.isEmpty ? "(none: 503)" : e.targets.map { "\($0.address):\($0.port)" }.joined(separator: " ")
-                    Console.out(e.host.padding(toLength: 32, withPad: " ", startingAt: 0) + e.path.padding(toLength: 20, withPad: " ", startingAt: 0) + e.service.padding(toLength: 16, withPad: " ", startingAt: 0) + targets)
+                    // Weighted targets (a canary release) show their weight; canaries are marked.
+                    let targets = e.targets.isEmpty ? "(none: 503)" : e.targets.map { t in
+                        "\(t.address):\(t.port)" + (e.isWeighted ? "*\(t.weight)" : "") + (t.canary ? "(canary)" : "")
+                    }.joined(separator: " ")
+                    let path = e.path + (e.stripPrefix ? " (strip)" : "")
+                    Console.out(e.host.padding(toLength: 32, withPad: " ", startingAt: 0) + path.padding(toLength: 20, withPad: " ", startingAt: 0) + e.service.padding(toLength: 16, withPad: " ", startingAt: 0) + targets)
                 }
             }
             if !desired.isValid { throw ExitCode(1) }

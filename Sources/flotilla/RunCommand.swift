@@ -22,6 +22,12 @@ struct RunCommand: AsyncParsableCommand {
           - SIGHUP.
         Every trigger runs the same full reconcile; at most one runs at a time.
 
+        While running it probes every replica's readiness and liveness checks at their own \
+        intervals: a replica failing readiness leaves the routes at once (and comes back when it \
+        passes), one failing liveness `retries` times in a row is replaced. Canary releases \
+        (update.strategy: canary) are promoted after auto_promote_after, and rolled back when a \
+        canary fails readiness or dies; `flotilla promote`/`rollback` decide by hand.
+
         An invalid manifest is logged with file:line:col and changes nothing that prune safety \
         protects; fixing it resumes normal work. SIGTERM/SIGINT stop at a safe point and exit 0, \
         leaving the containers running for the next start to adopt. --once is `apply`.
