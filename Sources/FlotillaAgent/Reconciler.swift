@@ -13,7 +13,9 @@ public struct Reconciler: Sendable {
     public let loader: ManifestDirectoryLoader
     public let applierOptions: Applier.Options
     public let allowEmpty: Bool
-    let logger: Logger
+    /// Held by every reconcile of this project on this host (daemon and CLI alike).
+    public let lock: ReconcileLock
+    public let logger: Logger
 
     public init(engine: EngineClient, directory: String, project: String, applierOptions: Applier.Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
         self.engine = engine
@@ -23,6 +25,7 @@ public struct Reconciler: Sendable {
         self.allowEmpty = allowEmpty
         self.logger = logger
         self.loader = loader
+        self.lock = ReconcileLock(project: project)
     }
 
     /// The owned containers: one list call filtered by the project label.

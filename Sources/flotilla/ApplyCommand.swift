@@ -24,7 +24,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
-        try await withEngineErrors {
+        try await options.withReconcileLock {
             let session = try await options.openSession()
             let (reconciler, desired, observed) = (session.reconciler, session.desired, session.observed)
             let plan = session.plan()
@@ -52,7 +52,7 @@ struct DownCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.makeLogger()
-        try await withEngineErrors {
+        try await options.withReconcileLock {
             let engine = try await options.connect(logger: logger)
             let reconciler = options.makeReconciler(engine: engine, logger: logger)
             let removed = try await reconciler.down()

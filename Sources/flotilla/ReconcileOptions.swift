@@ -153,6 +153,16 @@ extension LineLogHandler.Format: ExpressibleByArgument {}
 extension RouteFormat: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
+extension ReconcileOptions {
+    /// Runs a command that changes the host: engine errors become a message and exit 1, and the
+    /// project's reconcile lock is held throughout (a running daemon finishes its reconcile first).
+    func withReconcileLock(_ body: () async throws -> Void) async throws {
+        try await ReconcileLock(project: projectName).withLock(logger: makeLogger()) {
+            try await withEngineErrors(body)
+        }
+    }
+}
+
 /// Runs an engine-facing command body, turning engine errors into a message and exit 1.
 func withEngineErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {

@@ -56,7 +56,7 @@ enum ReleaseAction: String {
     case promote, rollback
 
     static func run(_ action: ReleaseAction, service: String, options: ReconcileOptions) async throws {
-        try await withEngineErrors {
+        try await options.withReconcileLock {
             let session = try await options.openSession()
             guard let before = session.plan().service(service) else {
                 let known = session.desired.services.map(\.name)

@@ -19,7 +19,9 @@ struct ServingEndToEndTests {
         replicas: 2
         port: 8080
         network: host
-        routes: [{ host: web.example.test }]
+        routes:
+          - hosts: [web.example.test, www.example.test]
+          - { host: web.example.test, path: /app, strip_prefix: true }
         health: { http: /healthz, interval: 1s, timeout: 1s, retries: 2 }
         stop_timeout: 1s
         env: { MARK: \(mark) }
@@ -49,6 +51,12 @@ struct ServingEndToEndTests {
             let seen = Set(await replies(stack, 6))
             return count == 2 && seen.count == 2
         }, "\(stack.daemon.log)")
+        // Both hosts, and a prefix the proxy strips (/app/healthz reaches the replica as /healthz).
+        #expect(await stack.get("www.example.test")?.1.hasPrefix("v1-") == true)
+        #expect(await stack.get(Self.host, "/app/healthz")?.1 == "ok\n")
+        #expect(await stack.get(Self.host, "/app")?.1.hasPrefix("v1-") == true)
+        #expect(await stack.get(Self.host, "/healthz")?.1 == "ok\n")
+
         let victim = try #require(try await running().first)
         let port = try #require(victim.hostPort)
         #expect(stack.routes.contains("127.0.0.1:\(port) "))

@@ -130,4 +130,29 @@ struct ServingIntegrationTests {
         await s.cleanup()
         #expect(try await s.engine.rollbackMarkers(project: s.project).isEmpty)
     }
+
+    @Test func commandsWaitForTheProjectsReconcileLock() async throws {
+        let s = try await Scenario("lock", ports: 22700...22799)
+        defer { Task { await s.cleanup() } }
+        try s.write("web.yaml", Scenario.httpService("web"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEngine.binary)
+        process.arguments = ["apply", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--port-range", "22700-22799"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        // While another process (this test) holds the lock, apply waits and changes nothing.
+        try await s.reconciler.lock.withLock(logger: s.reconciler.logger) {
+            try process.run()
+            try await Task.sleep(for: .seconds(2))
+            #expect(process.isRunning)
+            #expect(try await s.containers().isEmpty)
+        }
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("waiting for another flotilla working on this project"))
+        #expect(try await s.containers("web").count == 1)
+        await s.cleanup()
+    }
 }

@@ -104,6 +104,10 @@ public final class Daemon: Sendable {
     // MARK: - The one reconcile
 
     func reconcile(reason: String) async {
+        await reconciler.lock.withLock(logger: logger) { await reconcileLocked(reason: reason) }
+    }
+
+    func reconcileLocked(reason: String) async {
         let clock = ContinuousClock(), start = clock.now
         let desired: DesiredState
         do {
