@@ -73,6 +73,13 @@ struct SpecHashPropertyTests {
                 ("labels", { $0.labels["extra"] = "1" }),
                 ("volumes", { $0.volumes.append("/a:/b") }),
                 ("stop_timeout", { $0.stopTimeout.milliseconds += 1 }),
+                ("secrets", { $0.secrets["TOKEN"] = SecretValue(value: "changed", source: "t") }),
+                ("memory", { $0.resources.memoryBytes = ($0.resources.memoryBytes ?? 0) + 1 }),
+                ("cpus", { $0.resources.nanoCPUs = ($0.resources.nanoCPUs ?? 0) + 1 }),
+                ("restart_policy", { $0.restartPolicy = $0.restartPolicy == .always ? .no : .always }),
+                ("ports", { $0.ports.append(PortMapping(container: 9)) }),
+                ("networks", { $0.networks.append(NetworkAttachment(name: "n")) }),
+                ("aliases", { $0.networks = [NetworkAttachment(name: "n", aliases: ["x"])] }),
             ]
             for (field, mutate) in mutations {
                 var changed = spec
@@ -87,9 +94,10 @@ struct SpecHashPropertyTests {
         let spec = Self.randomSpec(&rng)
         var other = spec
         other.replicas += 3
-        other.routes = [Route(host: "a.test")]
+        other.routes = [Route(host: "a.test", path: "/x", stripPrefix: true)]
         other.readiness = HealthCheck(probe: .tcp)
-        other.update = UpdatePolicy(order: .stopFirst, parallelism: 3)
+        other.liveness = HealthCheck(probe: .tcp)
+        other.update = UpdatePolicy(strategy: .canary, order: .stopFirst, parallelism: 3)
         other.dependsOn = ["db"]
         other.pull = .always
         #expect(other.specHash == spec.specHash)

@@ -131,7 +131,10 @@ public final class Daemon: Sendable {
             return
         }
         let now = Self.nowMS()
-        await monitor.sync(services: desired.services, observed: observed)
+        // Probed: the valid services, and the last good specs of files that failed to load (as planned).
+        var probed = desired.services
+        for file in desired.failedFiles { probed += (lastGood[file] ?? []).filter { spec in !probed.contains { $0.name == spec.name } } }
+        await monitor.sync(services: probed, observed: observed)
         let releases = await canaryDecisions(desired.services, observed: observed, rolledBack: rolledBack, now: now)
         let plan = reconciler.plan(desired, observed: observed, options: .init(
             lastGoodSpecs: lastGood, backoff: await memory.backoff, now: now, unhealthy: await monitor.failingLiveness(),
