@@ -207,6 +207,24 @@ struct DaemonIntegrationTests {
         _ = try? shell("umount -R \(root)/exec/netns/default \(root)/data 2>/dev/null; rm -rf \(root)")
     }
 
+    @Test func livenessFailuresReplaceAndBackOffLikeCrashes() async throws {
+        let s = try await Scenario("daemon-liveness", ports: 23500...23599)
+        // Serves / but not the liveness path: every replica fails liveness shortly after it starts.
+        let manifest = Scenario.httpService("web").replacingOccurrences(
+            of: "health: { http: /healthz, interval: 1s, timeout: 1s, retries: 5 }",
+            with: "health: { liveness: { http: /missing, interval: 300ms, timeout: 300ms, retries: 1 } }")
+        try s.write("web.yaml", manifest)
+        let daemon = try start(s)
+        defer { Task { _ = await daemon.stop(); await s.cleanup() } }
+        #expect(await daemon.waitUntil(timeout: .seconds(30)) { daemon.count("liveness check failing") >= 3 }, "\(daemon.log)")
+        // Replaced each time, with growing pauses (1 s, 2 s, 4 s…), never in a hot loop.
+        #expect(daemon.log.contains("crash loop, next attempt in") || daemon.log.contains("waiting: crash-loop backoff"), "\(daemon.log)")
+        try await Task.sleep(for: .seconds(3))
+        #expect(daemon.count("liveness check failing") <= 6, "\(daemon.log)")
+        #expect(await daemon.stop() == 0)
+        await s.cleanup()
+    }
+
     @Test func startupErrorsAreImmediateAndClear() async throws {
         let missing = try runFlotilla(["run", "/nonexistent/manifests", "--engine", TestEngine.endpoint!])
         #expect(missing.0 == 1 && missing.2.contains("does not exist"))
