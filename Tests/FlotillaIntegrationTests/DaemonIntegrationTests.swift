@@ -225,6 +225,25 @@ struct DaemonIntegrationTests {
         await s.cleanup()
     }
 
+    @Test func aHealthyCanaryIsPromotedAfterAutoPromoteAfter() async throws {
+        let s = try await Scenario("daemon-autopromote", ports: 23600...23699)
+        let canary = "update: { strategy: canary, canary: { replicas: 1, weight: 50, auto_promote_after: 2s } }"
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 2, extra: canary + "\nenv: { MARK: one }"))
+        let daemon = try start(s)
+        defer { Task { _ = await daemon.stop(); await s.cleanup() } }
+        #expect(try await daemon.waitUntil { try await s.containers("web").count == 2 })
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 2, extra: canary + "\nenv: { MARK: two }"))
+        #expect(try await daemon.waitUntil { try await s.containers("web").contains { $0.role == .canary } }, "\(daemon.log)")
+        #expect(try await s.containers("web").count == 3)  // waiting beside the old ones
+        #expect(try await daemon.waitUntil(timeout: .seconds(30)) {
+            let web = try await s.containers("web")
+            return web.count == 2 && web.allSatisfy { env($0) == "env.MARK=\"two\"" }
+        }, "\(daemon.log)")
+        #expect(daemon.log.contains("canary promoted"))
+        #expect(await daemon.stop() == 0)
+        await s.cleanup()
+    }
+
     @Test func startupErrorsAreImmediateAndClear() async throws {
         let missing = try runFlotilla(["run", "/nonexistent/manifests", "--engine", TestEngine.endpoint!])
         #expect(missing.0 == 1 && missing.2.contains("does not exist"))

@@ -149,6 +149,17 @@ struct ServingEndToEndTests {
         #expect(await stack.daemon.waitUntil(timeout: .seconds(20)) { await replies(stack, 10).allSatisfy { $0.hasPrefix("v2") } })
         try await Task.sleep(for: .seconds(3))  // the daemon saw the removal; it must not start the canary again
         #expect(await onlyV2(), "\(stack.daemon.log)")
+
+        // v4's canary starts failing its readiness check: the daemon rolls it back by itself.
+        try stack.write("web.yaml", Self.service(mark: "v4", extra: canary))
+        #expect(await stack.daemon.waitUntil(timeout: .seconds(30)) { (try? await web().count) == 3 }, "\(stack.daemon.log)")
+        let v4 = try #require(try await web().first { $0.role == .canary && $0.canonicalSpec?.contains("env.MARK=\"v4\"") == true })
+        try await s.exec(v4.id, ["/bin/busybox", "rm", "/w/healthz"])
+        #expect(await stack.daemon.waitUntil(timeout: .seconds(30)) {
+            let marked = (try? await s.engine.rollbackMarkers(project: s.project))?["web"] != nil
+            return marked && stack.daemon.log.contains("canary rolled back")
+        }, "\(stack.daemon.log)")
+        #expect(await stack.daemon.waitUntil(timeout: .seconds(30)) { await onlyV2() }, "\(stack.daemon.log)")
         #expect(await stack.stop() == 0)
         await s.cleanup()
     }

@@ -210,12 +210,6 @@ public struct Applier: Sendable {
         var outcome = ServiceOutcome()
         let spec = service.spec
         let hash = spec.specHash
-        if service.prune.contains(where: { $0.specHash == hash }) { outcome.crashed = true }
-        outcome.removed += await removeAll(service.prune, service: spec.name, reason: "pruned (not running)")
-        // Failing liveness: replaced like a dead replica, and counted toward crash-loop backoff.
-        if !service.unhealthy.isEmpty { outcome.crashed = true }
-        outcome.removed += await removeAll(service.unhealthy, service: spec.name, reason: "liveness check failing", kill: true)
-
         // A rollback is recorded before any canary goes, so that no crash can bring it back.
         if let rolledBack = service.markRolledBack {
             do {
@@ -226,6 +220,12 @@ public struct Applier: Sendable {
                 return outcome
             }
         }
+
+        if service.prune.contains(where: { $0.specHash == hash }) { outcome.crashed = true }
+        outcome.removed += await removeAll(service.prune, service: spec.name, reason: "pruned (not running)")
+        // Failing liveness: replaced like a dead replica, and counted toward crash-loop backoff.
+        if !service.unhealthy.isEmpty { outcome.crashed = true }
+        outcome.removed += await removeAll(service.unhealthy, service: spec.name, reason: "liveness check failing", kill: true)
 
         // New replicas, all at once (engine calls bounded by the limiter).
         if service.create > 0 {
