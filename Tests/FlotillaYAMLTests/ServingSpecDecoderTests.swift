@@ -80,6 +80,17 @@ struct ServingSpecDecoderTests {
                                PortMapping(container: 53, host: 5353, address: "0.0.0.0", proto: .udp)])
         #expect(spec.networks == [NetworkAttachment(name: "backend"), NetworkAttachment(name: "front", aliases: ["api", "api.internal"])])
 
+        // The other spellings: port mappings and compose's networks mapping.
+        let other = try #require(desired(base + """
+        ports: [9100, { container: 53, host: 5353, address: 0.0.0.0, protocol: udp }]
+        networks: { backend: { aliases: [db] }, front: null }
+        """).services.first)
+        #expect(other.ports == [PortMapping(container: 9100), PortMapping(container: 53, host: 5353, address: "0.0.0.0", proto: .udp)])
+        #expect(other.networks == [NetworkAttachment(name: "backend", aliases: ["db"]), NetworkAttachment(name: "front")])
+        #expect(errors(minimal + "ports: [{ host: 1 }]\n").first?.contains("missing required key \"container\"") == true)
+        #expect(errors(minimal + "ports: [{ container: 1, protocol: sctp }]\n").first?.contains("protocol \"sctp\" is not valid") == true)
+        #expect(errors(minimal + "networks: { host: null }\n").first?.contains("must match") == true)
+
         #expect(Resources.parseMemory("1Gi") == 1 << 30 && Resources.parseMemory("512M") == 512_000_000 && Resources.parseMemory("64m") == 64 << 20)
         #expect(Resources.parseMemory("lots") == nil && Resources.parseMemory("-1Mi") == nil && Resources.parseMemory("99999999999999Ti") == nil)
         #expect(errors(minimal + "resources: { memory: 1k }\n").first?.contains("memory must be a size of at least 6Mi") == true)

@@ -321,8 +321,17 @@ public struct ServiceDecoder {
         var result: [PortMapping] = []
         var seen = Set<String>()
         for item in items {
-            guard let s = item.scalar, !s.isNull, let mapping = PortMapping(parsing: s.value) else {
-                error(item, "port \(item.scalar.map { "\"\($0.value)\"" } ?? item.typeName) must be \"CONTAINER\", \"HOST:CONTAINER\" or \"ADDRESS:HOST:CONTAINER\", optionally with /tcp or /udp")
+            let parsed: PortMapping?
+            if case .mapping = item.kind {
+                parsed = portMapping(item)
+                if parsed == nil { continue }
+            } else if let s = item.scalar, !s.isNull {
+                parsed = PortMapping(parsing: s.value)
+            } else {
+                parsed = nil
+            }
+            guard let mapping = parsed else {
+                error(item, "port \(item.scalar.map { "\"\($0.value)\"" } ?? item.typeName) must be \"CONTAINER\", \"HOST:CONTAINER\" or \"ADDRESS:HOST:CONTAINER\", optionally with /tcp or /udp, or {container, host, address, protocol}")
                 continue
             }
             if mapping.host != nil, replicas > 1 {
@@ -338,8 +347,41 @@ public struct ServiceDecoder {
         return result
     }
 
-    /// `[backend, {name: frontend, aliases: [api]}]`.
+    /// `{container: 9090, host: 19090, address: 0.0.0.0, protocol: udp}` (only `container` required).
+    mutating func portMapping(_ node: YAMLNode) -> PortMapping? {
+        guard let fields = mapping(node, of: "a port", allowed: ["container", "host", "address", "protocol"]) else { return nil }
+        guard let c = required("container", in: fields, at: node.mark), let container = integer(c, "container", in: 1...65535) else { return nil }
+        var result = PortMapping(container: container)
+        if let n = fields["host"] { guard let v = integer(n, "host", in: 1...65535) else { return nil }; result.host = v }
+        if let n = fields["address"] {
+            guard let v = string(n, "address"), ManifestRules.isIPv4(v) else { error(n, "address must be an IPv4 address such as 127.0.0.1 or 0.0.0.0"); return nil }
+            result.address = v
+        }
+        if let n = fields["protocol"] { guard let v = oneOf(n, "protocol", PortMapping.Proto.self) else { return nil }; result.proto = v }
+        return result
+    }
+
+    /// `[backend, {name: frontend, aliases: [api]}]`, or compose's mapping form
+    /// `{backend: {aliases: [api]}, frontend: null}`.
     mutating func networks(_ node: YAMLNode) -> [NetworkAttachment] {
+        if case .mapping(let pairs) = node.kind {
+            var result: [NetworkAttachment] = []
+            for pair in pairs {
+                guard let name = pair.key.scalar?.value else { error(pair.key, "network names must be strings"); continue }
+                var aliases: [String] = []
+                if pair.value.scalar?.isNull != true {
+                    guard let fields = mapping(pair.value, of: "network \(name)", allowed: ["aliases"]) else { continue }
+                    if let a = fields["aliases"] { aliases = self.aliases(a) }
+                }
+                guard ManifestRules.isNetworkName(name), !["host", "none", "bridge", "default"].contains(name) else {
+                    error(pair.key, "network name \"\(name)\" must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and not be host, none, bridge or default")
+                    continue
+                }
+                if result.contains(where: { $0.name == name }) { error(pair.key, "network \(name) is listed twice"); continue }
+                result.append(NetworkAttachment(name: name, aliases: aliases))
+            }
+            return result
+        }
         guard case .sequence(let items) = node.kind else {
             if node.scalar?.isNull == true { return [] }
             error(node, "networks must be a list of names or {name, aliases}, found \(node.typeName)")
@@ -354,14 +396,7 @@ public struct ServiceDecoder {
             } else if let fields = mapping(item, of: "a network", allowed: Self.networkKeys) {
                 if let n = required("name", in: fields, at: item.mark), let name = string(n, "name") {
                     nameNode = n
-                    var aliases: [String] = []
-                    if let a = fields["aliases"] {
-                        for (i, alias) in (stringList(a, "aliases", hint: "write it as a list of DNS names") ?? []).enumerated() {
-                            if ManifestRules.isHostname(alias), !alias.hasPrefix("*.") { aliases.append(alias.lowercased()) }
-                            else { error(listItem(a, i), "alias \"\(alias)\" is not a DNS name") }
-                        }
-                    }
-                    attachment = NetworkAttachment(name: name, aliases: aliases)
+                    attachment = NetworkAttachment(name: name, aliases: fields["aliases"].map { aliases($0) } ?? [])
                 }
             }
             guard let attachment else { continue }
@@ -404,6 +439,15 @@ public struct ServiceDecoder {
             }
             guard let s = value.scalar, !s.isNull else { error(value, "label \(key) must be a scalar value, found \(value.typeName)"); continue }
             result[key] = s.value
+        }
+        return result
+    }
+
+    mutating func aliases(_ node: YAMLNode) -> [String] {
+        var result: [String] = []
+        for (i, alias) in (stringList(node, "aliases", hint: "write it as a list of DNS names") ?? []).enumerated() {
+            if ManifestRules.isHostname(alias), !alias.hasPrefix("*.") { result.append(alias.lowercased()) }
+            else { error(listItem(node, i), "alias \"\(alias)\" is not a DNS name") }
         }
         return result
     }
