@@ -49,15 +49,17 @@ public struct DesiredState: Sendable {
         }
 
         // Each host+path belongs to one service.
-        var routeOwner: [String: (service: String, file: String, mark: SourceMark)] = [:]
+        var routeOwner: [String: (service: String, file: String, mark: () -> SourceMark)] = [:]
         for entry in decoded where byName[entry.spec.name]?.file == entry.file {
             for route in entry.spec.routes {
-                let mark = Self.routeMark(of: route, in: entry.node)
-                if let owner = routeOwner[route.key], owner.service != entry.spec.name {
-                    diagnostics.append(Diagnostic(file: entry.file, at: mark,
-                        "route \(route.host)\(route.path) is already served by service \"\(owner.service)\" (\(owner.file):\(owner.mark)); give one of them another host or path"))
+                if let owner = routeOwner[route.key] {
+                    guard owner.service != entry.spec.name else { continue }
+                    diagnostics.append(Diagnostic(file: entry.file, at: Self.routeMark(of: route, in: entry.node),
+                        "route \(route.host)\(route.path) is already served by service \"\(owner.service)\" (\(owner.file):\(owner.mark())); give one of them another host or path"))
                 } else {
-                    routeOwner[route.key] = (entry.spec.name, entry.file, mark)
+                    // The position is looked up only when a conflict needs it.
+                    let node = entry.node
+                    routeOwner[route.key] = (entry.spec.name, entry.file, { Self.routeMark(of: route, in: node) })
                 }
             }
         }

@@ -233,7 +233,7 @@ public struct ServiceDecoder {
         if let n = fields["order"], let v = oneOf(n, "order", UpdatePolicy.Order.self) { policy.order = v }
         if let n = fields["parallelism"], let v = integer(n, "parallelism", in: 1...ManifestRules.maxReplicas) { policy.parallelism = v }
         if let n = fields["canary"] {
-            if policy.strategy != .canary, fields["strategy"] == nil || policy.strategy == .rolling {
+            if policy.strategy != .canary {
                 error(n, "canary settings need \"strategy: canary\" in update")
             }
             if let canary = mapping(n, of: "update.canary", allowed: Self.canaryKeys) {

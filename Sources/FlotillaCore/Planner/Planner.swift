@@ -114,7 +114,7 @@ public enum Planner {
         let outdated = live.filter { $0.specHash != hash }.sorted(by: ObservedContainer.olderFirst)
 
         let marker = options.rolledBack[spec.name]
-        var phase = Rollout.phase(of: spec, live: live, rolledBackHash: marker)
+        var phase = Rollout.phase(of: spec, hash: hash, live: live, rolledBackHash: marker)
         var markRolledBack: String?
         var rollbackReason: String?
         if phase == .canary || phase == .promoting {

@@ -16,7 +16,11 @@ public enum RolloutPhase: String, Sendable, Hashable, Codable {
 public enum Rollout {
     /// The phase of `spec` given its live replicas and the hash recorded by a rollback marker.
     public static func phase(of spec: ServiceSpec, live: [ObservedContainer], rolledBackHash: String?) -> RolloutPhase {
-        let hash = spec.specHash
+        phase(of: spec, hash: spec.specHash, live: live, rolledBackHash: rolledBackHash)
+    }
+
+    /// The same, with the spec's hash already computed (the planner hashes each spec once).
+    static func phase(of spec: ServiceSpec, hash: String, live: [ObservedContainer], rolledBackHash: String?) -> RolloutPhase {
         let current = live.filter { $0.specHash == hash }
         let outdated = live.filter { $0.specHash != hash }
         if outdated.isEmpty { return .steady }
