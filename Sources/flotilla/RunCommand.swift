@@ -55,6 +55,7 @@ struct RunCommand: AsyncParsableCommand {
             try await apply.run()
             return
         }
+        HeapTuning.limitArenas(to: 2)  // a daemon: small and steady beats a little less lock contention
         let logger = options.makeLogger()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: options.directory, isDirectory: &isDirectory), isDirectory.boolValue else {

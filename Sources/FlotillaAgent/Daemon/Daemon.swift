@@ -105,6 +105,8 @@ public final class Daemon: Sendable {
 
     func reconcile(reason: String) async {
         await reconciler.lock.withLock(logger: logger) { await reconcileLocked(reason: reason) }
+        // A long-running process: hand the reconcile's freed heap back to the system.
+        HeapTuning.trim()
     }
 
     func reconcileLocked(reason: String) async {
