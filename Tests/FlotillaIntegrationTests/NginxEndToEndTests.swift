@@ -4,115 +4,118 @@ import FlotillaEngine
 import Foundation
 import Testing
 
-/// Flotilla's routes served by a real nginx on loopback, started and stopped by PID here.
-@Suite("Routes end to end through a real nginx",
-       .enabled(if: TestEngine.available && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "needs the engine and nginx (run scripts/test)"),
-       .serialized)
-struct NginxEndToEndTests {
-    /// A replica answers with its own port, so replies tell replicas apart. It takes a second to
-    /// start listening, which keeps a visible "no ready replica" window after a crash.
-    static func service(_ name: String, replicas: Int, host: String, path: String = "/", mark: String = "1") -> String {
-        let dir = path == "/" ? "/w" : "/w" + path
-        return """
-        name: \(name)
-        image: \(TestEngine.image)
-        command: ["/bin/sh", "-c", "mkdir -p \(dir) && echo \(name)-${PORT} > \(dir)/index.html && echo ok > /w/healthz && sleep 1 && exec /bin/httpd -f -p ${PORT} -h /w"]
-        replicas: \(replicas)
-        port: 8080
-        network: host
-        routes: [{ host: \(host), path: \(path) }]
-        health: { http: /healthz, interval: 1s, timeout: 1s, retries: 10 }
-        stop_timeout: 1s
-        env: { MARK: "\(mark)" }
-        """
-    }
-
-    @Test func nginxServesEveryReplicaFollowsScalingAnswers503AndLosesNothingInARollingUpdate() async throws {
-        let s = try await Scenario("nginx", ports: 24100...24199)
-        let stack = try await NginxStack(s)
-        defer { Task { await stack.stop(); await s.cleanup() } }
-        let manifests = stack.manifests
-        try Self.service("web", replicas: 2, host: "web.example.test").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
-        try Self.service("api", replicas: 1, host: "api.example.test", path: "/api").write(toFile: manifests + "/api.yaml", atomically: true, encoding: .utf8)
-        try stack.start()
-        let daemon: DaemonProcess = stack.daemon
-
-        func get(_ host: String, _ path: String = "/") async -> (Int, String)? { await stack.get(host, path) }
-        func webPorts() async throws -> Set<String> {
-            Set(try await s.containers("web").filter { $0.state == .running }.compactMap { $0.hostPort.map { "web-\($0)" } })
-        }
-        func replies(_ n: Int) async -> Set<String> {
-            var seen = Set<String>()
-            for _ in 0..<n { if let (status, body) = await get("web.example.test"), status == 200 { seen.insert(body.trimmingCharacters(in: .whitespacesAndNewlines)) } }
-            return seen
+extension EndToEndSuites {
+    /// Flotilla's routes served by a real nginx on loopback, started and stopped by PID here.
+    @Suite("Routes end to end through a real nginx",
+           .enabled(if: TestEngine.available && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "needs the engine and nginx (run scripts/test)"),
+           .serialized)
+    struct NginxEndToEndTests {
+        /// A replica answers with its own port, so replies tell replicas apart. It takes a second to
+        /// start listening, which keeps a visible "no ready replica" window after a crash.
+        static func service(_ name: String, replicas: Int, host: String, path: String = "/", mark: String = "1") -> String {
+            let dir = path == "/" ? "/w" : "/w" + path
+            return """
+            name: \(name)
+            image: \(TestEngine.image)
+            command: ["/bin/sh", "-c", "mkdir -p \(dir) && echo \(name)-${PORT} > \(dir)/index.html && echo ok > /w/healthz && sleep 1 && exec /bin/httpd -f -p ${PORT} -h /w"]
+            replicas: \(replicas)
+            port: 8080
+            network: host
+            routes: [{ host: \(host), path: \(path) }]
+            health: { http: /healthz, interval: 1s, timeout: 1s, retries: 10 }
+            stop_timeout: 1s
+            env: { MARK: "\(mark)" }
+            """
         }
 
-        // Both services reachable through nginx; the replies cover every replica.
-        #expect(await daemon.waitUntil(timeout: .seconds(30)) {
-            let web = await get("web.example.test")?.0
-            let api = await get("api.example.test", "/api/")?.0
-            return web == 200 && api == 200
-        }, "\(daemon.log)")
-        #expect(await get("api.example.test", "/api/")?.1.hasPrefix("api-") == true)
-        #expect(await get("unknown.example.test")?.0 != 200)
-        let two = try await webPorts()
-        #expect(two.count == 2)
-        #expect(await daemon.waitUntil { await replies(20) == two }, "replies should cover \(two)")
+        @Test func nginxServesEveryReplicaFollowsScalingAnswers503AndLosesNothingInARollingUpdate() async throws {
+            let s = try await Scenario("nginx", ports: 24100...24199)
+            let stack = try await NginxStack(s)
+            defer { Task { await stack.stop(); await s.cleanup() } }
+            let manifests = stack.manifests
+            try Self.service("web", replicas: 2, host: "web.example.test").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
+            try Self.service("api", replicas: 1, host: "api.example.test", path: "/api").write(toFile: manifests + "/api.yaml", atomically: true, encoding: .utf8)
+            try stack.start()
+            let daemon: DaemonProcess = stack.daemon
 
-        // Scale up: the new replica receives traffic after the route refresh.
-        try Self.service("web", replicas: 3, host: "web.example.test").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
-        #expect(try await daemon.waitUntil { try await webPorts().count == 3 })
-        let three = try await webPorts()
-        #expect(await daemon.waitUntil { await replies(30) == three }, "replies should cover \(three)")
-
-        // Kill every replica: nginx answers 503 (never 502 or a hang) until a replacement is ready.
-        for c in try await s.containers("web") {
-            _ = try await s.engine.transport.send(.POST, "/v\(s.engine.apiVersion)/containers/\(c.id)/kill?signal=KILL")
-        }
-        var statuses: [Int] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let status = await get("web.example.test")?.0 ?? -1
-            statuses.append(status)
-            if status == 200 && statuses.contains(503) { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(statuses.contains(503), "statuses seen: \(Set(statuses))")
-        #expect(statuses.last == 200)
-        #expect(Set(statuses).isSubset(of: [200, 503]), "statuses seen: \(Set(statuses))")
-        #expect(await daemon.waitUntil { (try? await webPorts().count) == 3 })
-
-        // A rolling update under a steady, bounded request loop loses no request.
-        try await Task.sleep(for: .seconds(1))
-        let loop = Task { () -> [Int] in
-            var results: [Int] = []
-            for _ in 0..<400 {
-                if Task.isCancelled { break }
-                results.append(await get("web.example.test")?.0 ?? -1)
-                try? await Task.sleep(for: .milliseconds(15))
+            func get(_ host: String, _ path: String = "/") async -> (Int, String)? { await stack.get(host, path) }
+            func webPorts() async throws -> Set<String> {
+                Set(try await s.containers("web").filter { $0.state == .running }.compactMap { $0.hostPort.map { "web-\($0)" } })
             }
-            return results
-        }
-        try Self.service("web", replicas: 3, host: "web.example.test", mark: "2").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
-        let rolled = await daemon.waitUntil(timeout: .seconds(60)) {
-            let web = (try? await s.containers("web")) ?? []
-            return web.count == 3 && web.allSatisfy { $0.canonicalSpec?.contains("env.MARK=\"2\"") == true }
-        }
-        let results = await loop.value
-        #expect(rolled, "\(daemon.log)")
-        #expect(results.count > 50)
-        #expect(results.allSatisfy { $0 == 200 }, "non-200 during the rollout: \(results.filter { $0 != 200 })")
+            func replies(_ n: Int) async -> Set<String> {
+                var seen = Set<String>()
+                for _ in 0..<n { if let (status, body) = await get("web.example.test"), status == 200 { seen.insert(body.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+                return seen
+            }
 
-        // A route file that nginx rejects is never left live.
-        #expect(daemon.log.contains("routes updated"))
-        #expect(await stack.stop() == 0)
-        await s.cleanup()
+            // Both services reachable through nginx; the replies cover every replica.
+            #expect(await daemon.waitUntil(timeout: .seconds(30)) {
+                let web = await get("web.example.test")?.0
+                let api = await get("api.example.test", "/api/")?.0
+                return web == 200 && api == 200
+            }, "\(daemon.log)")
+            #expect(await get("api.example.test", "/api/")?.1.hasPrefix("api-") == true)
+            #expect(await get("unknown.example.test")?.0 != 200)
+            let two = try await webPorts()
+            #expect(two.count == 2)
+            #expect(await daemon.waitUntil { await replies(20) == two }, "replies should cover \(two)")
+
+            // Scale up: the new replica receives traffic after the route refresh.
+            try Self.service("web", replicas: 3, host: "web.example.test").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
+            #expect(try await daemon.waitUntil { try await webPorts().count == 3 })
+            let three = try await webPorts()
+            #expect(await daemon.waitUntil { await replies(30) == three }, "replies should cover \(three)")
+
+            // Kill every replica: nginx answers 503 (never 502 or a hang) until a replacement is ready.
+            for c in try await s.containers("web") {
+                _ = try await s.engine.transport.send(.POST, "/v\(s.engine.apiVersion)/containers/\(c.id)/kill?signal=KILL")
+            }
+            var statuses: [Int] = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let status = await get("web.example.test")?.0 ?? -1
+                statuses.append(status)
+                if status == 200 && statuses.contains(503) { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(statuses.contains(503), "statuses seen: \(Set(statuses))")
+            #expect(statuses.last == 200)
+            #expect(Set(statuses).isSubset(of: [200, 503]), "statuses seen: \(Set(statuses))")
+            #expect(await daemon.waitUntil { (try? await webPorts().count) == 3 })
+
+            // A rolling update under a steady, bounded request loop loses no request.
+            try await Task.sleep(for: .seconds(1))
+            let loop = Task { () -> [Int] in
+                var results: [Int] = []
+                for _ in 0..<400 {
+                    if Task.isCancelled { break }
+                    results.append(await proxied(port: stack.port, host: "web.example.test", path: "/", timeout: .seconds(10))?.0 ?? -1)
+                    try? await Task.sleep(for: .milliseconds(15))
+                }
+                return results
+            }
+            try Self.service("web", replicas: 3, host: "web.example.test", mark: "2").write(toFile: manifests + "/web.yaml", atomically: true, encoding: .utf8)
+            let rolled = await daemon.waitUntil(timeout: .seconds(60)) {
+                let web = (try? await s.containers("web")) ?? []
+                return web.count == 3 && web.allSatisfy { $0.canonicalSpec?.contains("env.MARK=\"2\"") == true }
+            }
+            let results = await loop.value
+            #expect(rolled, "\(daemon.log)")
+            #expect(results.count > 50)
+            #expect(results.allSatisfy { $0 == 200 }, "non-200 during the rollout: \(results.filter { $0 != 200 })")
+
+            // A route file that nginx rejects is never left live.
+            #expect(daemon.log.contains("routes updated"))
+            #expect(await stack.stop() == 0)
+            await s.cleanup()
+        }
     }
 }
 
 /// GET through the proxy with a Host header, on loopback.
-func proxied(port: Int, host: String, path: String) async -> (Int, String)? {
+/// `timeout` bounds a reply; where a test asserts that nothing is lost (not how fast), it is long.
+func proxied(port: Int, host: String, path: String, timeout: Duration = .seconds(3)) async -> (Int, String)? {
     let client = HTTP1Client(target: .tcp(host: "127.0.0.1", port: port), host: host)
-    guard let response = try? await client.send(.GET, path, timeout: .seconds(3)) else { return nil }
+    guard let response = try? await client.send(.GET, path, timeout: timeout) else { return nil }
     return (response.status, String(decoding: response.body, as: UTF8.self))
 }
