@@ -10,8 +10,9 @@ struct PromoteCommand: AsyncParsableCommand {
         discussion: """
         While a service with `update: {strategy: canary}` runs canaries of a new spec beside its old \
         replicas, this finishes the rollout (a rolling update gated on readiness, as configured) \
-        and returns when only new replicas are left. The decision is kept in the containers' labels: \
-        a running `flotilla run` sees it and helps finish it; a restarted one picks it up.
+        and returns when only new replicas are left. A running `flotilla run` waits meanwhile (one \
+        reconcile at a time per project) and then sees the promotion in the containers' labels; \
+        so would a restarted one. Both orders work: `promote SERVICE DIR` and `promote DIR SERVICE`.
 
         Exit codes: 0 promoted, 1 no canary of SERVICE is waiting, or the rollout failed.
         """
@@ -35,7 +36,8 @@ struct RollbackCommand: AsyncParsableCommand {
         Removes every replica of SERVICE's new spec (canaries, and replicas of an unfinished \
         promotion) and records the rollback on the engine (a labelled volume), so neither \
         `flotilla run` nor a restart brings the canary back. The old replicas keep serving until \
-        the manifest changes again; then the marker is cleared and a new canary starts.
+        the manifest changes again; then the marker is cleared and a new canary starts. Both \
+        orders work: `rollback SERVICE DIR` and `rollback DIR SERVICE`.
 
         Exit codes: 0 rolled back, 1 SERVICE has no release in progress, or removal failed.
         """
