@@ -116,7 +116,8 @@ public struct EngineClient: Sendable {
                 binds: blueprint.volumes.isEmpty ? nil : blueprint.volumes,
                 memory: blueprint.resources.memoryBytes,
                 nanoCpus: blueprint.resources.nanoCPUs,
-                restartPolicy: blueprint.restartPolicy == .no ? nil : .init(name: blueprint.restartPolicy.rawValue)
+                restartPolicy: blueprint.restartPolicy == .no ? nil
+                    : .init(name: blueprint.restartPolicy.rawValue, maximumRetryCount: blueprint.restartMaxRetries)
             ),
             networkingConfig: first.map { .init(endpointsConfig: [$0.name: .init(aliases: $0.aliases)]) }
         )

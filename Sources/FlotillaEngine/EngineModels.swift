@@ -53,7 +53,8 @@ struct ContainerCreateDTO: Encodable, Sendable {
         }
         struct Restart: Encodable, Sendable {
             var name: String
-            enum CodingKeys: String, CodingKey { case name = "Name" }
+            var maximumRetryCount: Int?
+            enum CodingKeys: String, CodingKey { case name = "Name", maximumRetryCount = "MaximumRetryCount" }
         }
         var networkMode: String
         var portBindings: [String: [Binding]]?

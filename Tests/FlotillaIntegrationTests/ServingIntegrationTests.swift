@@ -21,7 +21,7 @@ struct ServingIntegrationTests {
             port: 8080
             stop_timeout: 1s
             resources: { memory: 64Mi, cpus: 0.5 }
-            restart_policy: on-failure
+            restart_policy: on-failure:3
             ports: ["9100"]
             networks: [\(s.project)-front, { name: \(net), aliases: [api.internal] }]
             env_file: app.env
@@ -37,6 +37,7 @@ struct ServingIntegrationTests {
         #expect((host["Memory"] as? NSNumber)?.int64Value == 64 << 20)
         #expect((host["NanoCpus"] as? NSNumber)?.int64Value == 500_000_000)
         #expect((host["RestartPolicy"] as? [String: Any])?["Name"] as? String == "on-failure")
+        #expect(((host["RestartPolicy"] as? [String: Any])?["MaximumRetryCount"] as? NSNumber)?.intValue == 3)
         let bindings = host["PortBindings"] as? [String: [[String: Any]]]
         #expect(bindings?["9100/tcp"]?.first?["HostIp"] as? String == "127.0.0.1")
         #expect(bindings?["8080/tcp"]?.first?["HostIp"] as? String == "127.0.0.1")

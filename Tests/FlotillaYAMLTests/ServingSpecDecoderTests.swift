@@ -91,6 +91,11 @@ struct ServingSpecDecoderTests {
         #expect(errors(minimal + "ports: [{ container: 1, protocol: sctp }]\n").first?.contains("protocol \"sctp\" is not valid") == true)
         #expect(errors(minimal + "networks: { host: null }\n").first?.contains("must match") == true)
 
+        #expect(Resources.parseMemory("64MiB") == 64 << 20 && Resources.parseMemory("1GB") == 1_000_000_000 && Resources.parseMemory("2b") == 2)
+        let limited = try #require(desired(minimal + "restart_policy: on-failure:3\n").services.first)
+        #expect(limited.restartPolicy == .onFailure && limited.restartMaxRetries == 3)
+        #expect(limited.canonicalContainerForm.contains("restart_policy=\"on-failure:3\""))
+        #expect(errors(minimal + "restart_policy: on-failure:x\n").first?.contains("needs a retry count") == true)
         #expect(Resources.parseMemory("1Gi") == 1 << 30 && Resources.parseMemory("512M") == 512_000_000 && Resources.parseMemory("64m") == 64 << 20)
         #expect(Resources.parseMemory("lots") == nil && Resources.parseMemory("-1Mi") == nil && Resources.parseMemory("99999999999999Ti") == nil)
         #expect(errors(minimal + "resources: { memory: 1k }\n").first?.contains("memory must be a size of at least 6Mi") == true)

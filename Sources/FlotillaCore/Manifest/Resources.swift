@@ -14,10 +14,13 @@ public struct Resources: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey { case memoryBytes = "memory_bytes", nanoCPUs = "nano_cpus" }
 
-    /// Parses `256Mi`, `1Gi`, `512M`, `1g`, `1048576`: binary (Ki, Mi, Gi) and decimal (k, M, G)
-    /// suffixes; lowercase `k`/`m`/`g` mean binary, as Docker reads them.
+    /// Parses `256Mi`, `1Gi`, `512M`, `1g`, `64MiB`, `1GB`, `1048576`: binary (Ki, Mi, Gi, KiB…)
+    /// and decimal (K, M, G, KB…) suffixes; lowercase `k`/`m`/`g` mean binary, as Docker reads them.
     public static func parseMemory(_ text: String) -> Int64? {
+        // Longest suffixes first, so that "MiB" is not read as "B".
         let units: [(String, Int64)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+            ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000),
             ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40),
             ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("b", 1),
             ("K", 1_000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000),

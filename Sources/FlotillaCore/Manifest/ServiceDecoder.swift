@@ -96,7 +96,19 @@ public struct ServiceDecoder {
             error(fields["env"].flatMap { keyNode(of: key, in: $0) } ?? node, "\(key) is set both in env and from a file (env_file or secrets); keep one")
         }
         if let n = fields["resources"] { spec.resources = resources(n) }
-        if let n = fields["restart_policy"], let v = oneOf(n, "restart_policy", RestartPolicy.self) { spec.restartPolicy = v }
+        if let n = fields["restart_policy"] {
+            // Docker's `on-failure:N` limits the engine's retries.
+            if let s = n.scalar?.value, s.hasPrefix("on-failure:") {
+                if let count = Int(s.dropFirst("on-failure:".count)), (1...1000).contains(count) {
+                    spec.restartPolicy = .onFailure
+                    spec.restartMaxRetries = count
+                } else {
+                    error(n, "restart_policy \"\(s)\" needs a retry count between 1 and 1000 after \"on-failure:\"")
+                }
+            } else if let v = oneOf(n, "restart_policy", RestartPolicy.self) {
+                spec.restartPolicy = v
+            }
+        }
         if let n = fields["ports"] { spec.ports = ports(n, replicas: spec.replicas, network: spec.network) }
         if let n = fields["networks"] {
             spec.networks = networks(n)

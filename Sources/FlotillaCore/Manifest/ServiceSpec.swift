@@ -27,6 +27,8 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
     public var pull: PullPolicy
     public var resources: Resources
     public var restartPolicy: RestartPolicy
+    /// For `on-failure:N`: how many restarts the engine tries; nil: no limit.
+    public var restartMaxRetries: Int?
     /// Extra published ports, beyond the routed `port`.
     public var ports: [PortMapping]
     /// Named networks to join (created by Flotilla when missing); empty: the engine's default.
@@ -66,7 +68,7 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, image, command, replicas, port, network, env, secrets, routes, readiness, liveness, update
         case stopTimeout = "stop_timeout", dependsOn = "depends_on", labels, volumes, pull, resources
-        case restartPolicy = "restart_policy", ports, networks
+        case restartPolicy = "restart_policy", restartMaxRetries = "restart_max_retries", ports, networks
     }
 }
 

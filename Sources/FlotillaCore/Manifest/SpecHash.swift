@@ -24,7 +24,7 @@ extension ServiceSpec {
         for key in secrets.keys.sorted() { field("secret." + key, secrets[key]!.digest) }
         if let memory = resources.memoryBytes { field("resources.memory", String(memory)) }
         if let cpus = resources.nanoCPUs { field("resources.nano_cpus", String(cpus)) }
-        if restartPolicy != .no { field("restart_policy", restartPolicy.rawValue) }
+        if restartPolicy != .no { field("restart_policy", restartPolicy.rawValue + (restartMaxRetries.map { ":\($0)" } ?? "")) }
         for mapping in ports { field("ports", mapping.description) }
         for attachment in networks { field("network." + attachment.name, attachment.aliases.joined(separator: ",")) }
         return out

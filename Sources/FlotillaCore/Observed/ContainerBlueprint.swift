@@ -13,6 +13,7 @@ public struct ContainerBlueprint: Sendable, Hashable {
     public var hostPort: Int?
     public var resources: Resources
     public var restartPolicy: RestartPolicy
+    public var restartMaxRetries: Int?
     /// Extra published ports.
     public var ports: [PortMapping]
     /// Named networks, each with its aliases (the service name among them).
@@ -27,6 +28,7 @@ public struct ContainerBlueprint: Sendable, Hashable {
         for (key, secret) in spec.secrets { env[key] = secret.value }
         resources = spec.resources
         restartPolicy = spec.restartPolicy
+        restartMaxRetries = spec.restartMaxRetries
         ports = spec.ports
         // Like compose: every replica answers to its service name on each network it joins.
         networks = spec.networks.map { NetworkAttachment(name: $0.name, aliases: [spec.name] + $0.aliases.filter { $0 != spec.name }) }
