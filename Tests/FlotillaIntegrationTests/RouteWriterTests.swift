@@ -1,5 +1,6 @@
 import FlotillaAgent
 import FlotillaCore
+import FlotillaYAML
 import Foundation
 import Testing
 
@@ -115,6 +116,11 @@ struct RouteWriterTests {
         }
         #expect(text.contains("    flotilla-shop-stable:\n      loadBalancer:") && text.contains("    flotilla-shop-canary:\n      loadBalancer:"))
         #expect(!services.isEmpty)
+        // And it is YAML that libyaml reads without a complaint, with the weighted split.
+        let (documents, problems) = YAMLDocumentParser().parse(Array(text.utf8), file: "traefik.yaml")
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(documents.count == 1)
+        #expect(text.contains("          - name: flotilla-shop-canary\n            weight: 20\n"))
         let json = RouteFormat.json.render(Self.table, listen: "80")
         let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect((parsed?["routes"] as? [[String: Any]])?.count == Self.table.entries.count)
