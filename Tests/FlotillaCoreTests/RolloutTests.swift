@@ -80,6 +80,8 @@ struct RolloutTests {
     @Test func aCanaryThatDiesOrFailsLivenessRollsBackAutomatically() {
         let dead = plan(Self.v2, Self.stable + [Self.replica(Self.v2, 3, role: .canary, state: .exited)])
         #expect(dead.phase == .rolledBack && dead.markRolledBack == Self.v2.specHash && dead.create == 0)
+        let interrupted = plan(Self.v2, Self.stable + [Self.replica(Self.v2, 3, role: .canary, state: .created)])
+        #expect(interrupted.phase == .canary && interrupted.prune.map(\.id) == ["c3"] && interrupted.create == 1)
         let failing = plan(Self.v2, Self.stable + [Self.replica(Self.v2, 3, role: .canary)], .init(unhealthy: ["c3"]))
         #expect(failing.phase == .rolledBack && failing.unhealthy.map(\.id) == ["c3"] && failing.create == 0)
     }

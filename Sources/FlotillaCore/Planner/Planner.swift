@@ -118,7 +118,10 @@ public enum Planner {
         var markRolledBack: String?
         var rollbackReason: String?
         if phase == .canary || phase == .promoting {
-            let failedCanary = (prune + unhealthy).contains { $0.specHash == hash && $0.role == .canary }
+            // A canary that ran and died, or fails liveness. One left "created" (Flotilla stopped
+            // between create and start) has not failed: it is just pruned and made again.
+            let died = prune.filter { $0.state == .exited || $0.state == .dead }
+            let failedCanary = (died + unhealthy).contains { $0.specHash == hash && $0.role == .canary }
             if let why = options.rollback[spec.name] {
                 rollbackReason = why
             } else if phase == .canary && failedCanary {
