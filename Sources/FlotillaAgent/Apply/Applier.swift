@@ -54,8 +54,8 @@ public struct Applier: Sendable {
 
         // Images, once per distinct reference, and named networks, before anything is stopped.
         let needed = plan.services.filter { $0.create > 0 || !$0.replace.isEmpty }
-        var imageFailures = await ensureImages(for: needed.map(\.spec))
-        for (image, failure) in await ensureNetworks(for: needed.map(\.spec)) { imageFailures[image] = failure }
+        let imageFailures = await ensureImages(for: needed.map(\.spec))
+        let networkFailures = await ensureNetworks(for: needed.map(\.spec))
 
         let byName = Dictionary(plan.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let dependedOn = Set(plan.services.flatMap(\.spec.dependsOn))
@@ -65,7 +65,7 @@ public struct Applier: Sendable {
                 for name in level {
                     guard let service = byName[name] else { continue }
                     let blockedBy = service.spec.dependsOn.filter { failed.contains($0) }
-                    let imageError = imageFailures[service.spec.image]
+                    let imageError = imageFailures[service.spec.image] ?? networkFailures[name]
                     group.addTask {
                         if let imageError, service.create > 0 || !service.replace.isEmpty {
                             var outcome = ServiceOutcome()
@@ -112,43 +112,6 @@ public struct Applier: Sendable {
         }
         report.seconds = Self.seconds(clock.now - start)
         return report
-    }
-
-    // MARK: - Networks
-
-    /// Creates the named networks the specs join, once each. Failures are keyed by the image of
-    /// each spec that needs the network (so the service is reported and skipped like an image failure).
-    func ensureNetworks(for specs: [ServiceSpec]) async -> [String: String] {
-        var failures: [String: String] = [:]
-        var done: [String: String?] = [:]
-        for spec in specs {
-            for attachment in spec.networks {
-                if done[attachment.name] == nil {
-                    do {
-                        if try await engine.ensureNetwork(attachment.name, project: options.project) {
-                            logger.info("network created", metadata: ["network": "\(attachment.name)"])
-                        }
-                        done[attachment.name] = .some(nil)
-                    } catch {
-                        logger.error("cannot create network", metadata: ["network": "\(attachment.name)", "error": "\(error)"])
-                        done[attachment.name] = .some("network \(attachment.name): \(error)")
-                    }
-                }
-                if let failure = done[attachment.name] ?? nil { failures[spec.image] = failure }
-            }
-        }
-        return failures
-    }
-
-    /// Removes the project's own networks that no service joins any more (the engine refuses
-    /// while a container is attached; that is left for a later pass).
-    func pruneNetworks(keeping: Set<String>) async {
-        guard let owned = try? await engine.ownedNetworks(project: options.project) else { return }
-        for name in owned where !keeping.contains(name) {
-            if (try? await engine.removeNetwork(name)) != nil {
-                logger.info("network removed (no service joins it)", metadata: ["network": "\(name)"])
-            }
-        }
     }
 
     // MARK: - Images

@@ -1,0 +1,40 @@
+import FlotillaCore
+import FlotillaEngine
+
+/// Named networks: created before the replicas that join them, removed when nothing joins them.
+extension Applier {
+    /// Creates the named networks the specs join, once each. Returns, per service name, why a
+    /// network it joins is not available (the service is then skipped like on an image failure).
+    func ensureNetworks(for specs: [ServiceSpec]) async -> [String: String] {
+        var failures: [String: String] = [:]
+        var done: [String: String?] = [:]
+        for spec in specs {
+            for attachment in spec.networks {
+                if done[attachment.name] == nil {
+                    do {
+                        if try await engine.ensureNetwork(attachment.name, project: options.project) {
+                            logger.info("network created", metadata: ["network": "\(attachment.name)"])
+                        }
+                        done[attachment.name] = .some(nil)
+                    } catch {
+                        logger.error("cannot create network", metadata: ["network": "\(attachment.name)", "error": "\(error)"])
+                        done[attachment.name] = .some("network \(attachment.name): \(error)")
+                    }
+                }
+                if let failure = done[attachment.name] ?? nil { failures[spec.name] = failure }
+            }
+        }
+        return failures
+    }
+
+    /// Removes the project's own networks that no service joins any more (the engine refuses
+    /// while a container is attached; that is left for a later pass).
+    func pruneNetworks(keeping: Set<String>) async {
+        guard let owned = try? await engine.ownedNetworks(project: options.project) else { return }
+        for name in owned where !keeping.contains(name) {
+            if (try? await engine.removeNetwork(name)) != nil {
+                logger.info("network removed (no service joins it)", metadata: ["network": "\(name)"])
+            }
+        }
+    }
+}
