@@ -120,7 +120,7 @@ extension HTTP1Client {
         do {
             return try await withTimeout(timeout) {
                 let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connectTimeout(.milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+                    .connectTimeout(.milliseconds(timeout.wholeMilliseconds))
                     .connect(host: host, port: port).get()
                 try? await channel.close()
                 return true

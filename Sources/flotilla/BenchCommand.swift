@@ -100,7 +100,7 @@ struct LoadBench: ParsableCommand {
         """
     }
 
-    static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+    static func ms(_ d: Duration) -> Double { d.fractionalSeconds * 1000 }
     static func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
 
     static func peakRSSKiB() -> Int {

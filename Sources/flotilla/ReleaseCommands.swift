@@ -57,15 +57,10 @@ struct RollbackCommand: AsyncParsableCommand {
 enum ReleaseAction: String {
     case promote, rollback
 
-    static func isDirectory(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-    }
-
     static func run(_ action: ReleaseAction, service givenService: String, options givenOptions: ReconcileOptions) async throws {
         // `flotilla promote DIR SERVICE` (the order of the other commands) is understood too.
         var (service, options) = (givenService, givenOptions)
-        if isDirectory(givenService) && !isDirectory(options.directory) {
+        if ManifestDirectoryLoader.isDirectory(givenService) && !ManifestDirectoryLoader.isDirectory(options.directory) {
             (service, options.directory) = (options.directory, givenService)
         }
         try await options.withReconcileLock {

@@ -57,8 +57,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         HeapTuning.limitArenas(to: 2)  // a daemon: small and steady beats a little less lock contention
         let logger = options.makeLogger()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: options.directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard ManifestDirectoryLoader.isDirectory(options.directory) else {
             Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
             throw ExitCode(1)
         }

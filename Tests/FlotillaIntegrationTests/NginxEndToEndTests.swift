@@ -42,11 +42,7 @@ extension EndToEndSuites {
             func webPorts() async throws -> Set<String> {
                 Set(try await s.containers("web").filter { $0.state == .running }.compactMap { $0.hostPort.map { "web-\($0)" } })
             }
-            func replies(_ n: Int) async -> Set<String> {
-                var seen = Set<String>()
-                for _ in 0..<n { if let (status, body) = await get("web.example.test"), status == 200 { seen.insert(body.trimmingCharacters(in: .whitespacesAndNewlines)) } }
-                return seen
-            }
+            func replies(_ n: Int) async -> Set<String> { Set(await stack.replies("web.example.test", n)) }
 
             // Both services reachable through nginx; the replies cover every replica.
             #expect(await daemon.waitUntil(timeout: .seconds(30)) {

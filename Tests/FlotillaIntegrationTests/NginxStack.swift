@@ -46,6 +46,15 @@ final class NginxStack: @unchecked Sendable {
     /// GET through nginx with a Host header.
     func get(_ host: String, _ path: String = "/") async -> (Int, String)? { await proxied(port: port, host: host, path: path) }
 
+    /// The bodies (trimmed) of the 200 replies among `n` GETs of `/` on `host`, in order.
+    func replies(_ host: String, _ n: Int) async -> [String] {
+        var bodies: [String] = []
+        for _ in 0..<n {
+            if let (status, body) = await get(host), status == 200 { bodies.append(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        return bodies
+    }
+
     /// Stops the daemon (its exit code) and nginx.
     @discardableResult
     func stop() async -> Int32 {

@@ -32,13 +32,7 @@ extension EndToEndSuites {
 
         static let host = "web.example.test"
 
-        func replies(_ stack: NginxStack, _ n: Int) async -> [String] {
-            var bodies: [String] = []
-            for _ in 0..<n {
-                if let (status, body) = await stack.get(Self.host), status == 200 { bodies.append(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            }
-            return bodies
-        }
+        func replies(_ stack: NginxStack, _ n: Int) async -> [String] { await stack.replies(Self.host, n) }
 
         @Test func aReplicaWhoseHealthFailsLeavesTheUpstreamAndIsReplaced() async throws {
             let s = try await Scenario("health", ports: 24300...24399)
@@ -122,8 +116,7 @@ extension EndToEndSuites {
             #expect(try await web().filter { $0.role == .canary }.count == 1)
 
             // promote: only new replicas are left, and nginx serves only v2.
-            let (code, out, err) = try runFlotilla(["promote", "web", stack.manifests, "--engine", TestEngine.endpoint!, "--project", s.project,
-                                                    "--port-range", "24400-24499"])
+            let (code, out, err) = try s.cli("promote", ["web"], manifests: stack.manifests)
             #expect(code == 0, "\(out) \(err)")
             #expect(await stack.daemon.waitUntil(timeout: .seconds(30)) {
                 let now = (try? await web()) ?? []
@@ -140,7 +133,7 @@ extension EndToEndSuites {
                 let count = (try? await web().count) ?? 0
                 return count == 3 && stack.routes.contains(" canary\n")
             }, "\(stack.daemon.log)")
-            let rolled = try runFlotilla(["rollback", "web", stack.manifests, "--engine", TestEngine.endpoint!, "--project", s.project, "--port-range", "24400-24499"])
+            let rolled = try s.cli("rollback", ["web"], manifests: stack.manifests)
             #expect(rolled.0 == 0, "\(rolled.1) \(rolled.2)")
             let onlyV2 = {
                 let now = (try? await web()) ?? []

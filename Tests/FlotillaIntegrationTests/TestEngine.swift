@@ -68,9 +68,10 @@ struct Scenario {
         return r.plan(desired, observed: try await r.observe(), options: .init(rolledBack: try await r.rolledBack(for: desired)))
     }
 
-    /// Runs the flotilla binary on this scenario's directory, engine and project.
-    func cli(_ command: String, _ arguments: [String] = []) throws -> (Int32, String, String) {
-        try runFlotilla([command] + arguments + [directory, "--engine", TestEngine.endpoint!, "--project", project,
+    /// Runs the flotilla binary on this scenario's engine and project, with its directory (or
+    /// `manifests`, a folder inside it).
+    func cli(_ command: String, _ arguments: [String] = [], manifests: String? = nil) throws -> (Int32, String, String) {
+        try runFlotilla([command] + arguments + [manifests ?? directory, "--engine", TestEngine.endpoint!, "--project", project,
                                                  "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)"])
     }
 

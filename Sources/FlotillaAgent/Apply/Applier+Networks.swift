@@ -6,23 +6,20 @@ extension Applier {
     /// Creates the named networks the specs join, once each. Returns, per service name, why a
     /// network it joins is not available (the service is then skipped like on an image failure).
     func ensureNetworks(for specs: [ServiceSpec]) async -> [String: String] {
-        var failures: [String: String] = [:]
-        var done: [String: String?] = [:]
-        for spec in specs {
-            for attachment in spec.networks {
-                if done[attachment.name] == nil {
-                    do {
-                        if try await engine.ensureNetwork(attachment.name, project: options.project) {
-                            logger.info("network created", metadata: ["network": "\(attachment.name)"])
-                        }
-                        done[attachment.name] = .some(nil)
-                    } catch {
-                        logger.error("cannot create network", metadata: ["network": "\(attachment.name)", "error": "\(error)"])
-                        done[attachment.name] = .some("network \(attachment.name): \(error)")
-                    }
+        var unavailable: [String: String] = [:]  // network → why
+        for name in Set(specs.flatMap { $0.networks.map(\.name) }).sorted() {
+            do {
+                if try await engine.ensureNetwork(name, project: options.project) {
+                    logger.info("network created", metadata: ["network": "\(name)"])
                 }
-                if let failure = done[attachment.name] ?? nil { failures[spec.name] = failure }
+            } catch {
+                logger.error("cannot create network", metadata: ["network": "\(name)", "error": "\(error)"])
+                unavailable[name] = "network \(name): \(error)"
             }
+        }
+        var failures: [String: String] = [:]
+        for spec in specs {
+            if let why = spec.networks.lazy.compactMap({ unavailable[$0.name] }).first { failures[spec.name] = why }
         }
         return failures
     }

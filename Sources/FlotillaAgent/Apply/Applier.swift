@@ -110,7 +110,7 @@ public struct Applier: Sendable {
         if !plan.orphans.isEmpty || plan.services.contains(where: { !$0.removeSurplus.isEmpty }) {
             await pruneNetworks(keeping: Set(plan.services.flatMap { $0.spec.networks.map(\.name) }))
         }
-        report.seconds = Self.seconds(clock.now - start)
+        report.seconds = (clock.now - start).fractionalSeconds
         return report
     }
 
@@ -286,7 +286,7 @@ public struct Applier: Sendable {
                 hostPort = try await ports.allocate()
             }
             var draft = ContainerBlueprint(spec: spec, project: options.project, hostPort: hostPort, role: role)
-            draft.labels[OwnershipLabel.createdAt] = String(Int64(Date().timeIntervalSince1970 * 1000))
+            draft.labels[OwnershipLabel.createdAt] = String(WallClock.nowMS())
             let blueprint = draft
             let created = try await limiter.run { () async throws -> String in
                 let id = try await engine.createContainer(name: name, blueprint: blueprint)
@@ -383,11 +383,7 @@ public struct Applier: Sendable {
         String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8)
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    static func format(_ d: Duration) -> String { String(format: "%.2fs", seconds(d)) }
+    static func format(_ d: Duration) -> String { String(format: "%.2fs", d.fractionalSeconds) }
 }
 
 extension String {

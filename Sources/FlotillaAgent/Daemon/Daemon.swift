@@ -132,7 +132,7 @@ public final class Daemon: Sendable {
             logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return
         }
-        let now = Self.nowMS()
+        let now = WallClock.nowMS()
         // Probed: the valid services, and the last good specs of files that failed to load (as planned).
         var probed = desired.services
         for file in desired.failedFiles { probed += (lastGood[file] ?? []).filter { spec in !probed.contains { $0.name == spec.name } } }
@@ -167,26 +167,26 @@ public final class Daemon: Sendable {
                 if let now { await monitor.sync(services: routed, observed: now) }
                 await routes?.refresh(services: routed, observed: now, keeping: keeping)
             }, removed: { [monitor] id in await monitor.forget(id) })
-            await memory.record(report, now: Self.nowMS())
+            await memory.record(report, now: WallClock.nowMS())
             let level: Logger.Level = report.succeeded ? .info : .warning
             logger.log(level: level, "reconcile finished", metadata: ["summary": "\(report.summary)", "duration": "\(Applier.format(clock.now - start))"])
         }
         // A service held back by crash-loop backoff gets its own retry, not the next watchdog tick;
         // so does a canary due for automatic promotion.
-        if let retry = plan.services.compactMap(\.backoffUntil).min() { schedule("crash-loop retry", at: retry, now: now) }
-        if let due = releases.nextPromotion { schedule("canary auto-promotion due", at: due, now: now) }
+        if let retry = plan.services.compactMap(\.backoffUntil).min() { schedule("crash-loop retry", inMS: retry - now) }
+        if let due = releases.nextPromotion { schedule("canary auto-promotion due", inMS: due - now) }
+        // Canaries started just now were not in that decision: look again when theirs is due.
         for service in plan.services where service.createRole == .canary && service.create > 0 {
-            if let after = service.spec.update.canary.autoPromoteAfter {
-                schedule("canary auto-promotion due", at: Self.nowMS() + Int64(after.milliseconds) + 100, now: Self.nowMS())
-            }
+            if let after = service.spec.update.canary.autoPromoteAfter { schedule("canary auto-promotion due", inMS: Int64(after.milliseconds) + 100) }
         }
         let final = plan.hasChanges ? (try? await reconciler.observe()) : observed
         if let final, plan.hasChanges { await monitor.sync(services: routed, observed: final) }
         await options.routes?.refresh(services: routed, observed: final, keeping: keeping)
     }
 
-    func schedule(_ reason: String, at time: Int64, now: Int64) {
-        let delay = Duration.milliseconds(max(0, time - now))
+    /// A trigger `delay` milliseconds from now.
+    func schedule(_ reason: String, inMS delay: Int64) {
+        let delay = Duration.milliseconds(max(0, delay))
         Task { [trigger] in
             try? await Task.sleep(for: delay)
             trigger.yield(reason)
@@ -200,7 +200,7 @@ public final class Daemon: Sendable {
     func followEngineEvents() async {
         // Replay from just before the start-up list, so nothing between that list and the
         // subscription is missed (the engine's `since` has one-second resolution).
-        var since: Int64? = Self.nowMS() / 1000 - 1
+        var since: Int64? = WallClock.nowMS() / 1000 - 1
         var delay = Duration.milliseconds(500)
         var everConnected = false
         while !Task.isCancelled {
@@ -239,7 +239,6 @@ public final class Daemon: Sendable {
         }
     }
 
-    static func nowMS() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }
 
 /// What the daemon remembers between reconciles: the last good specs per file (prune safety)

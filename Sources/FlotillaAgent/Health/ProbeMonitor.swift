@@ -122,7 +122,7 @@ public actor ProbeMonitor {
 
     func record(_ id: String, roles: [Role], success: Bool) {
         guard var entry = entries[id] else { return }  // removed while probing
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMS()
         var changes: [(Change, ProbeState.Status)] = []
         if roles.contains(.readiness), let before = entry.readiness?.status, let status = entry.readiness?.record(success: success, at: now) {
             changes.append((Change(container: entry.container, role: .readiness, status: status), before))

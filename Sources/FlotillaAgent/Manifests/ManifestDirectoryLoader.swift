@@ -33,10 +33,7 @@ public struct ManifestDirectoryLoader: Sendable {
     }
 
     public func readFiles(directory: String) throws -> [ManifestFile] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw LoadError.notADirectory(directory)
-        }
+        guard Self.isDirectory(directory) else { throw LoadError.notADirectory(directory) }
         return Self.manifestPaths(in: directory).map { read(relative: $0, root: directory) }
     }
 
@@ -88,6 +85,12 @@ public struct ManifestDirectoryLoader: Sendable {
             }
         }
         return result.sorted()
+    }
+
+    /// Whether `path` exists and is a folder (following symlinks, as git-sync's `current` is one).
+    public static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// Hidden entries and editor leftovers (`*~`, `.#*`, `*.swp`).

@@ -61,7 +61,7 @@ public enum CommandRunner {
         // cooperative pool, and enforce the timeout from Dispatch too, so a busy pool cannot
         // delay it.
         let box = ProcessBox(process: process, pipe: pipe)
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let seconds = timeout.fractionalSeconds
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 let pid = box.process.processIdentifier

@@ -73,8 +73,8 @@ public actor RouteRefresher {
     public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: HealthProber,
                                        monitor: ProbeMonitor? = nil) async -> Set<String> {
         let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let settleMS = settleTime.components.seconds * 1000 + settleTime.components.attoseconds / 1_000_000_000_000_000
+        let now = WallClock.nowMS()
+        let settleMS = settleTime.wholeMilliseconds
         return await withTaskGroup(of: String?.self) { group in
             for container in observed where container.state.isLive {
                 guard let spec = specs[container.service], !spec.routes.isEmpty, let port = container.hostPort else { continue }
