@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libyaml from the system (Debian: libyaml-dev). No vendored parser.
@@ -40,6 +41,7 @@ let package = Package(
             dependencies: [
                 "FlotillaCore", "FlotillaYAML", "FlotillaEngine",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -48,6 +50,7 @@ let package = Package(
                 "FlotillaCore", "FlotillaYAML", "FlotillaEngine", "FlotillaAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "FlotillaCoreTests", dependencies: ["FlotillaCore"], exclude: ["Golden"]),

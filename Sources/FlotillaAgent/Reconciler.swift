@@ -3,25 +3,41 @@ import FlotillaEngine
 import Foundation
 import Logging
 
-/// One full, idempotent reconcile: load the manifests, list the owned containers (one engine
-/// call), plan, apply. Every trigger (CLI, file change, watchdog, engine event) runs this same
-/// thing; nothing is remembered between runs except what the caller passes in.
+/// A project on an engine: where its manifests are, how to observe it, and the ``Controller``
+/// that reconciles it. The daemon runs the controller forever; `apply`, `promote` and
+/// `rollback` run it once, until every service has settled or failed.
 public struct Reconciler: Sendable {
+    public struct Options: Sendable {
+        public var parallelism: Int
+        public var portRange: ClosedRange<Int>
+        /// How long a replica without a readiness check must run to count as ready.
+        public var settleTime: Duration
+        /// The state directory (decisions, last route table); nil: none (decisions live on the engine only).
+        public var stateDirectory: String?
+
+        public init(parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1), stateDirectory: String? = nil) {
+            self.parallelism = parallelism
+            self.portRange = portRange
+            self.settleTime = settleTime
+            self.stateDirectory = stateDirectory
+        }
+    }
+
     public let engine: EngineClient
     public let directory: String
     public let project: String
     public let loader: ManifestDirectoryLoader
-    public let applierOptions: Applier.Options
+    public let options: Options
     public let allowEmpty: Bool
-    /// Held by every reconcile of this project on this host (daemon and CLI alike).
+    /// Held by every one-shot command of this project on this host.
     public let lock: ReconcileLock
     public let logger: Logger
 
-    public init(engine: EngineClient, directory: String, project: String, applierOptions: Applier.Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
+    public init(engine: EngineClient, directory: String, project: String, options: Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
         self.engine = engine
         self.directory = directory
         self.project = project
-        self.applierOptions = applierOptions
+        self.options = options
         self.allowEmpty = allowEmpty
         self.logger = logger
         self.loader = loader
@@ -39,38 +55,62 @@ public struct Reconciler: Sendable {
         try loader.load(directory: directory)
     }
 
-    /// The rollback markers of the project (service → rolled-back spec hash). Read only when a
-    /// service uses canary releases, so that the others cost no extra engine call.
-    public func rolledBack(for desired: DesiredState) async throws -> [String: String] {
-        guard desired.services.contains(where: { $0.update.strategy == .canary }) else { return [:] }
-        return try await engine.rollbackMarkers(project: project)
+    /// The state directory, prepared; nil (logged) when it cannot be used.
+    public var stateStore: StateStore? {
+        guard let path = options.stateDirectory else { return nil }
+        let store = StateStore(directory: path)
+        do {
+            try store.prepare()
+            return store
+        } catch {
+            logger.warning("state directory not usable; decisions are kept on the engine only", metadata: ["state_dir": "\(path)", "error": "\(error)"])
+            return nil
+        }
     }
 
-    /// Plans with this reconciler's `allowEmpty`; `options` carries everything else.
+    /// Rollback decisions: the state directory's and the engine's markers together. The markers
+    /// are read only when a service uses canary releases (no extra engine call otherwise).
+    public func rolledBack(for desired: DesiredState) async throws -> [String: String] {
+        let stored = stateStore?.loadDecisions().rolledBack ?? [:]
+        guard desired.services.contains(where: { $0.update.strategy == .canary }) else { return stored }
+        return stored.merging(try await engine.rollbackMarkers(project: project)) { a, _ in a }
+    }
+
+    /// Releases under way, from the state directory.
+    public func releases() -> [String: ReleaseDecisions.Release] { stateStore?.loadDecisions().releases ?? [:] }
+
+    /// Plans with this reconciler's `allowEmpty` (what `plan` shows); `options` carries the rest.
     public func plan(_ desired: DesiredState, observed: [ObservedContainer], options: Planner.Options = Planner.Options()) -> Plan {
         var options = options
         options.allowEmpty = allowEmpty
+        if options.releases.isEmpty { options.releases = releases() }
         return Planner.plan(desired: desired, observed: observed, options: options)
     }
 
-    /// - Parameter beforeRetiring: called mid-rollout, when new replicas are ready and before old
-    ///   ones are removed (the route refresh).
-    ///   `removed`: called with the id of each container removed.
-    public func apply(_ plan: Plan, observed: [ObservedContainer], beforeRetiring: (@Sendable () async -> Void)? = nil,
-                      removed: (@Sendable (String) async -> Void)? = nil) async -> ApplyReport {
-        for note in plan.notes { logger.warning("\(note)") }
-        var options = applierOptions
-        options.beforeRetiring = beforeRetiring
-        options.removed = removed
-        return await Applier(engine: engine, options: options, logger: logger).apply(plan, observed: observed)
+    public func makeController(mode: Controller.Mode, routes: RouteRefresher?) -> Controller {
+        Controller(engine: engine, configuration: .init(project: project, mode: mode, parallelism: options.parallelism, portRange: options.portRange,
+                                                         settleTime: options.settleTime, allowEmpty: allowEmpty),
+                   logger: logger, routes: routes, store: stateStore)
     }
 
-    /// Removes every container of the project, then its networks and rollback markers.
+    /// Converges once: the controller runs until every service has settled or failed.
+    /// `promote`/`rollback`: canary decisions to carry out in this run. `only`: limit the run to
+    /// these services (and no orphan removal).
+    public func apply(_ desired: DesiredState, routes: RouteRefresher? = nil, promote: Set<String> = [], rollback: [String: String] = [:],
+                      only: Set<String>? = nil) async throws -> ApplyReport {
+        let controller = makeController(mode: .once, routes: routes)
+        await controller.decide(promote: promote, rollback: rollback)
+        try await controller.resync(.startup, only: only)
+        await controller.setDesired(desired, .manifestsChanged, only: only)
+        return await controller.run()
+    }
+
+    /// Removes every container of the project (each stopped with SIGTERM and its stop timeout
+    /// first), then its networks and rollback decisions.
     public func down() async throws -> Int {
-        let observed = try await observe()
-        let applier = Applier(engine: engine, options: applierOptions, logger: logger)
-        let removed = await applier.removeAll(observed, service: nil, reason: "down")
-        await applier.pruneNetworks(keeping: [])
+        let controller = makeController(mode: .once, routes: nil)
+        let removed = try await controller.removeEverything()
+        if let store = stateStore { try? store.save(ReleaseDecisions()) }
         for service in try await engine.rollbackMarkers(project: project).keys {
             try await engine.clearRollbackMarker(project: project, service: service)
         }

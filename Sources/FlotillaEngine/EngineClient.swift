@@ -14,6 +14,9 @@ public struct EngineClient: Sendable {
     public let version: EngineVersion
     /// The version negotiated with the engine: the highest both sides support.
     public let apiVersion: APIVersion
+    /// Told about every request that took longer than a second (operation, duration), so a
+    /// slow or frozen engine shows in the logs.
+    public var onSlowRequest: (@Sendable (String, Duration) -> Void)?
 
     /// Tries each candidate endpoint and negotiates the API version with the first that answers.
     ///
@@ -67,14 +70,19 @@ public struct EngineClient: Sendable {
 
     // MARK: - Containers
 
-    /// Every container carrying `label=value` (running or not), in one call.
-    public func listContainers(label: String, value: String) async throws -> [ObservedContainer] {
-        let filters = #"{"label":["\#(label)=\#(value)"]}"#
-        let response = try await call(.GET, "/containers/json?all=true&filters=" + Self.percentEncode(filters))
+    /// Every container carrying `label=value` (running or not), in one call; with `service`,
+    /// only that service's.
+    public func listContainers(label: String, value: String, service: String? = nil) async throws -> [ObservedContainer] {
+        var labels = ["\(label)=\(value)"]
+        if let service { labels.append("\(OwnershipLabel.service)=\(service)") }
+        let filters = String(decoding: try JSONSerialization.data(withJSONObject: ["label": labels]), as: UTF8.self)
+        let response = try await call(.GET, "/containers/json?all=true&filters=" + Self.percentEncode(filters), timeout: Timeouts.list)
         let summaries = try decode([ContainerSummaryDTO].self, response)
+        let serviceFilter = service
         return summaries.compactMap { summary in
             let labels = summary.labels ?? [:]
             guard labels[label] == value, let service = labels[OwnershipLabel.service] else { return nil }
+            if let wanted = serviceFilter, wanted != service { return nil }
             let mainPort = labels[OwnershipLabel.containerPort].flatMap(Int.init)
             let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
                 ?? summary.ports?.first { $0.publicPort != nil && $0.publicPort != 0 && (mainPort == nil || $0.privatePort == mainPort) }?.publicPort
@@ -121,7 +129,7 @@ public struct EngineClient: Sendable {
             ),
             networkingConfig: first.map { .init(endpointsConfig: [$0.name: .init(aliases: $0.aliases)]) }
         )
-        let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body))
+        let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body), timeout: Timeouts.create)
         let id = try decode(ContainerCreatedDTO.self, response).id
         // API versions before 1.44 take one network at create; the others are connected before start.
         do {
@@ -137,22 +145,23 @@ public struct EngineClient: Sendable {
     }
 
     public func startContainer(_ id: String) async throws {
-        let response = try await transport.send(.POST, prefix + "/containers/\(id)/start")
+        let response = try await send(.POST, "/containers/\(id)/start", timeout: Timeouts.start)
         if response.status == 304 { return }  // already started
         try Self.check(response)
     }
 
     /// Stops gracefully (SIGTERM, then SIGKILL after `timeout` seconds).
     public func stopContainer(_ id: String, timeout: Int) async throws {
-        let response = try await transport.send(.POST, prefix + "/containers/\(id)/stop?t=\(timeout)", timeout: .seconds(timeout + 30))
+        let response = try await send(.POST, "/containers/\(id)/stop?t=\(timeout)", timeout: .seconds(timeout) + Timeouts.stopGrace)
         if response.status == 304 { return }  // already stopped
         try Self.check(response)
     }
 
     /// Removes a container (forcefully: kills it if running) with its anonymous volumes.
-    /// A container that is already gone counts as removed.
+    /// A container that is already gone counts as removed. Callers stop a running replica
+    /// gracefully first (``stopContainer(_:timeout:)``); `force` only covers a stop that failed.
     public func removeContainer(_ id: String) async throws {
-        let response = try await transport.send(.DELETE, prefix + "/containers/\(id)?force=true&v=true")
+        let response = try await send(.DELETE, "/containers/\(id)?force=true&v=true", timeout: Timeouts.remove)
         if response.status == 404 { return }
         try Self.check(response)
     }
@@ -169,11 +178,44 @@ public struct EngineClient: Sendable {
 
     /// The container's raw inspect document.
     public func inspectContainer(_ id: String) async throws -> [String: Any] {
-        let response = try await call(.GET, "/containers/\(id)/json")
+        let response = try await call(.GET, "/containers/\(id)/json", timeout: Timeouts.inspect)
         guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
             throw EngineError.malformedResponse("container inspect is not an object")
         }
         return object
+    }
+
+    /// What the engine's restart policy is doing with a stopped container.
+    public struct RestartStatus: Sendable, Hashable {
+        public var restarting: Bool
+        public var restartCount: Int
+        public var exitCode: Int
+        /// When it last stopped (Unix ms), if the engine says.
+        public var finishedAt: Int64?
+    }
+
+    public func restartStatus(of id: String) async throws -> RestartStatus {
+        let object = try await inspectContainer(id)
+        let state = object["State"] as? [String: Any] ?? [:]
+        let finished = (state["FinishedAt"] as? String).flatMap(Self.parseTimestamp)
+        return RestartStatus(restarting: state["Restarting"] as? Bool ?? false, restartCount: object["RestartCount"] as? Int ?? 0,
+                             exitCode: state["ExitCode"] as? Int ?? 0, finishedAt: finished)
+    }
+
+    /// `2026-12-01T05:00:00.123456789Z` (or with an offset) → Unix ms; nil for the zero time.
+    static func parseTimestamp(_ text: String) -> Int64? {
+        guard !text.hasPrefix("0001-") else { return nil }
+        var main = text
+        var fraction = 0.0
+        if let dot = text.firstIndex(of: ".") {
+            let rest = text[text.index(after: dot)...]
+            let digits = rest.prefix { $0.isNumber }
+            fraction = Double("0." + digits) ?? 0
+            main = String(text[..<dot]) + String(rest.dropFirst(digits.count))
+        }
+        let formatter = ISO8601DateFormatter()
+        guard let date = formatter.date(from: main) else { return nil }
+        return Int64((date.timeIntervalSince1970 + fraction) * 1000)
     }
 
     // MARK: - Networks and markers
@@ -182,11 +224,11 @@ public struct EngineClient: Sendable {
     /// (then it is used as it is and never removed by Flotilla). Returns whether it was created.
     @discardableResult
     public func ensureNetwork(_ name: String, project: String) async throws -> Bool {
-        let existing = try await transport.send(.GET, prefix + "/networks/\(Self.percentEncode(name))")
+        let existing = try await send(.GET, "/networks/\(Self.percentEncode(name))")
         if existing.status == 200 { return false }
         if existing.status != 404 { try Self.check(existing) }
         let body = NetworkCreateDTO(name: name, driver: "bridge", labels: [OwnershipLabel.project: project], checkDuplicate: true)
-        let response = try await transport.send(.POST, prefix + "/networks/create", body: [UInt8](try JSONEncoder().encode(body)))
+        let response = try await send(.POST, "/networks/create", body: [UInt8](try JSONEncoder().encode(body)))
         if response.status == 409 { return false }  // created meanwhile by someone else
         try Self.check(response)
         return true
@@ -200,7 +242,7 @@ public struct EngineClient: Sendable {
     }
 
     public func removeNetwork(_ name: String) async throws {
-        let response = try await transport.send(.DELETE, prefix + "/networks/\(Self.percentEncode(name))")
+        let response = try await send(.DELETE, "/networks/\(Self.percentEncode(name))")
         if response.status == 404 { return }
         try Self.check(response)
     }
@@ -236,7 +278,7 @@ public struct EngineClient: Sendable {
     }
 
     public func clearRollbackMarker(project: String, service: String) async throws {
-        let response = try await transport.send(.DELETE, prefix + "/volumes/\(Self.percentEncode(Self.rollbackMarkerName(project: project, service: service)))")
+        let response = try await send(.DELETE, "/volumes/\(Self.percentEncode(Self.rollbackMarkerName(project: project, service: service)))")
         if response.status == 404 { return }
         try Self.check(response)
     }
@@ -244,7 +286,7 @@ public struct EngineClient: Sendable {
     // MARK: - Images
 
     public func imageExists(_ reference: String) async throws -> Bool {
-        let response = try await transport.send(.GET, prefix + "/images/\(Self.percentEncode(reference))/json")
+        let response = try await send(.GET, "/images/\(Self.percentEncode(reference))/json")
         if response.status == 404 { return false }
         try Self.check(response)
         return true
@@ -255,7 +297,7 @@ public struct EngineClient: Sendable {
         let (name, tag) = Self.split(reference: reference)
         var path = prefix + "/images/create?fromImage=" + Self.percentEncode(name)
         if let tag { path += "&tag=" + Self.percentEncode(tag) }
-        let response = try await transport.send(.POST, path, timeout: .seconds(600))
+        let response = try await transport.send(.POST, path, timeout: Timeouts.pull)
         try Self.check(response)
         for line in response.body.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
             if let progress = try? JSONDecoder().decode(PullProgressDTO.self, from: Data(line)),
@@ -276,10 +318,35 @@ public struct EngineClient: Sendable {
 
     // MARK: - Plumbing
 
-    func call(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> HTTPResponse {
-        let response = try await transport.send(method, prefix + path, body: body.map { [UInt8]($0) })
+    func call(_ method: HTTPMethod, _ path: String, body: Data? = nil, timeout: Duration = Timeouts.standard) async throws -> HTTPResponse {
+        let response = try await send(method, path, body: body.map { [UInt8]($0) }, timeout: timeout)
         try Self.check(response)
         return response
+    }
+
+    /// One request with its own timeout; slow ones are reported to ``onSlowRequest``.
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = Timeouts.standard) async throws -> HTTPResponse {
+        let clock = ContinuousClock(), start = clock.now
+        defer {
+            let elapsed = clock.now - start
+            if elapsed > .seconds(1), let onSlowRequest {
+                onSlowRequest("\(method) \(path.split(separator: "?").first ?? "")", elapsed)
+            }
+        }
+        return try await transport.send(method, prefix + path, body: body, timeout: timeout)
+    }
+
+    /// Request timeouts sized to each operation: a list is not a pull.
+    public enum Timeouts {
+        public static let standard = Duration.seconds(15)
+        public static let list = Duration.seconds(15)
+        public static let inspect = Duration.seconds(10)
+        public static let create = Duration.seconds(30)
+        public static let start = Duration.seconds(30)
+        /// Added to the container's own stop timeout.
+        public static let stopGrace = Duration.seconds(15)
+        public static let remove = Duration.seconds(30)
+        public static let pull = Duration.seconds(600)
     }
 
     static func check(_ response: HTTPResponse) throws {

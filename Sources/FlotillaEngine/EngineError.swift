@@ -34,3 +34,16 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension EngineError {
+    /// The engine could not be reached or did not answer (as opposed to refusing a request):
+    /// not a failure of the service at hand, so it must not count toward crash-loop backoff.
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        guard let engineError = error as? EngineError else { return true }  // socket and transport errors
+        switch engineError {
+        case .unreachable, .timeout: return true
+        case .server(let status, _): return status == 502 || status == 503
+        default: return false
+        }
+    }
+}

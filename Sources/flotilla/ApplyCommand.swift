@@ -26,14 +26,8 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.withReconcileLock {
             let session = try await options.openSession()
-            let (reconciler, desired, observed) = (session.reconciler, session.desired, session.observed)
-            let plan = session.plan()
-            let routes = options.makeRouteRefresher(logger: session.logger)
-            let routed = plan.services.map(\.spec)
-            let report = await reconciler.apply(plan, observed: observed) {
-                await routes?.refresh(services: routed, observed: try? await reconciler.observe())
-            }
-            await routes?.refresh(services: routed, observed: try? await reconciler.observe())
+            let (reconciler, desired) = (session.reconciler, session.desired)
+            let report = try await reconciler.apply(desired, routes: options.makeRouteRefresher(logger: session.logger))
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
             Console.out(report.summary)
             if !report.succeeded || !desired.isValid { throw ExitCode(1) }

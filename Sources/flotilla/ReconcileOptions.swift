@@ -38,6 +38,11 @@ struct ReconcileOptions: ParsableArguments {
     @Option(name: .customLong("routes-reload"), help: ArgumentHelp("Command that makes the proxy reload, e.g. \"nginx -s reload\". No shell. Once for all files, or once per --routes.", valueName: "command"))
     var routeReloads: [String] = []
 
+    @Option(help: ArgumentHelp("Where decisions that must survive reboots and prunes are kept (rollbacks, canaries, promotions, the last route table).",
+                               discussion: "Default: /var/lib/flotilla/<project>. Losing it is safe: rollback markers also live on the engine, and a canary is never shipped because of it.",
+                               valueName: "dir"))
+    var stateDir: String?
+
     @Option(help: "Address the proxy listens on, written into nginx, Caddy and HAProxy route files.")
     var proxyListen: String = "80"
 
@@ -70,7 +75,10 @@ struct ReconcileOptions: ParsableArguments {
     /// `details`: also read the engine's name and version (slower on Podman; the daemon logs them).
     func connect(logger: Logger, details: Bool = false) async throws -> EngineClient {
         let candidates = EngineEndpoint.candidates(explicit: engine, environment: ProcessInfo.processInfo.environment)
-        let client = try await EngineClient.connect(candidates: candidates, details: details)
+        var client = try await EngineClient.connect(candidates: candidates, details: details)
+        client.onSlowRequest = { operation, duration in
+            logger.warning("slow engine request", metadata: ["request": "\(operation)", "duration": "\(duration)"])
+        }
         logger.debug("engine", metadata: ["endpoint": "\(client.endpoint)", "engine": "\(client.version.engineName)", "api": "\(client.apiVersion)"])
         return client
     }
@@ -89,7 +97,7 @@ struct ReconcileOptions: ParsableArguments {
     func makeReconciler(engine: EngineClient, logger: Logger) -> Reconciler {
         Reconciler(
             engine: engine, directory: directory, project: projectName,
-            applierOptions: .init(project: projectName, parallelism: parallelism, portRange: portRange.range),
+            options: .init(parallelism: parallelism, portRange: portRange.range, stateDirectory: stateDir ?? StateStore.defaultDirectory(project: projectName)),
             allowEmpty: allowEmpty, logger: logger
         )
     }
@@ -118,8 +126,11 @@ struct EngineSession {
     let rolledBack: [String: String]
 
     func plan(promote: Set<String> = [], rollback: [String: String] = [:]) -> Plan {
-        reconciler.plan(desired, observed: observed, options: .init(promote: promote, rollback: rollback, rolledBack: rolledBack))
+        reconciler.plan(desired, observed: observed, options: .init(promote: promote, rollback: rollback, rolledBack: rolledBack, adopt: adoptable))
     }
+
+    /// Exited replicas a start would adopt (what `plan` shows as "start again").
+    var adoptable: Set<String> { Set(observed.filter { $0.state == .exited }.map(\.id)) }
 }
 
 extension ReconcileOptions {

@@ -78,16 +78,10 @@ enum ReleaseAction: String {
                 Console.error("error: \(service): \(what); nothing to \(action.rawValue)")
                 throw ExitCode(1)
             }
-            let full = action == .promote ? session.plan(promote: [service]) : session.plan(rollback: [service: "flotilla rollback"])
-            guard let servicePlan = full.service(service) else { throw ExitCode(1) }
-            let plan = Plan(services: [servicePlan], orphans: [], notes: [], levels: [[service]])
-            let routes = options.makeRouteRefresher(logger: session.logger)
-            let routed = full.services.map(\.spec)
-            let reconciler = session.reconciler
-            let report = await reconciler.apply(plan, observed: session.observed) {
-                await routes?.refresh(services: routed, observed: try? await reconciler.observe())
-            }
-            await routes?.refresh(services: routed, observed: try? await reconciler.observe())
+            let servicePlan = before
+            let report = try await session.reconciler.apply(
+                session.desired, routes: options.makeRouteRefresher(logger: session.logger),
+                promote: action == .promote ? [service] : [], rollback: action == .rollback ? [service: "flotilla rollback"] : [:], only: [service])
             for (name, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(name): \(reason)") }
             guard report.succeeded else { throw ExitCode(1) }
             switch action {

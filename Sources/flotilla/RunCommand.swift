@@ -5,6 +5,7 @@ import FlotillaCore
 import FlotillaEngine
 import Foundation
 import Logging
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,13 +76,17 @@ struct RunCommand: AsyncParsableCommand {
                            routes: options.makeRouteRefresher(logger: logger)),
             logger: logger
         )
-        let main = Task { try await daemon.run() }
+        // SIGTERM/SIGINT: graceful shutdown through swift-service-lifecycle (the controller takes
+        // no new step; steps in flight get 10 s, then they are cancelled).
+        var configuration = ServiceGroupConfiguration(services: [.init(service: daemon)], logger: logger)
+        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        configuration.logging.keys = .init()
+        let group = ServiceGroup(configuration: configuration)
         let signals = SignalHandlers()
-        signals.on(SIGTERM) { logger.info("SIGTERM: stopping at a safe point"); main.cancel() }
-        signals.on(SIGINT) { logger.info("SIGINT: stopping at a safe point"); main.cancel() }
-        signals.on(SIGHUP) { daemon.requestReconcile("SIGHUP") }
+        signals.on(SIGHUP) { daemon.requestReconcile() }
         do {
-            try await main.value
+            try await group.run()
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)

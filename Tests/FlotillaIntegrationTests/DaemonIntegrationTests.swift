@@ -9,7 +9,7 @@ import Testing
 @Suite("The daemon on a real engine", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"), .serialized)
 struct DaemonIntegrationTests {
     func start(_ s: Scenario, directory: String? = nil, engine: String? = nil, extra: [String] = []) throws -> DaemonProcess {
-        try DaemonProcess([directory ?? s.directory, "--engine", engine ?? TestEngine.endpoint!, "--project", s.project,
+        try DaemonProcess([directory ?? s.directory, "--engine", engine ?? TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
                            "--port-range", "\(s.portRange.lowerBound)-\(s.portRange.upperBound)", "--resync-interval", "10m"] + extra)
     }
 
@@ -201,7 +201,7 @@ struct DaemonIntegrationTests {
         #expect(try await web().count == 2)  // no duplicates
         #expect(await daemon.stop() == 0)
         // Remove the containers before the engine goes (live-restore would keep them running).
-        _ = try runFlotilla(["down", s.directory, "--engine", "unix://" + socket, "--project", s.project])
+        _ = try runFlotilla(["down", s.directory, "--engine", "unix://" + socket, "--project", s.project, "--state-dir", s.stateDirectory])
         dockerd.stop()
         // dockerd leaves its data root and netns bind-mounted.
         _ = try? shell("umount -R \(root)/exec/netns/default \(root)/data 2>/dev/null; rm -rf \(root)")
@@ -256,7 +256,7 @@ struct DaemonIntegrationTests {
     @Test func runOnceIsApply() async throws {
         let s = try await Scenario("daemon-once", ports: 23500...23599)
         try s.write("web.yaml", Scenario.httpService("web"))
-        let result = try runFlotilla(["run", "--once", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--port-range", "23500-23599"])
+        let result = try runFlotilla(["run", "--once", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory, "--port-range", "23500-23599"])
         #expect(result.0 == 0 && result.1.contains("created 1"))
         await s.cleanup()
     }

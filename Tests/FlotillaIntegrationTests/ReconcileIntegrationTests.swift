@@ -155,7 +155,7 @@ struct ReconcileIntegrationTests {
         try await s.apply()
         // A new Scenario value with the same project stands for a restarted process: it has
         // nothing but the engine's labels to go on.
-        let again = try runFlotilla(["apply", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--port-range", "21500-21599"])
+        let again = try runFlotilla(["apply", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory, "--port-range", "21500-21599"])
         #expect(again.0 == 0, "\(again.2)")
         #expect(again.1.contains("created 0, replaced 0, removed 0, unchanged 1"))
         #expect(try await s.containers("web").count == 3)
@@ -229,7 +229,7 @@ struct ReconcileIntegrationTests {
         try s.write("a.yaml", Scenario.httpService("a", replicas: 2))
         try s.write("b.yaml", Scenario.httpService("b"))
         try await s.apply()
-        let result = try runFlotilla(["down", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project])
+        let result = try runFlotilla(["down", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory])
         #expect(result.0 == 0 && result.1.contains("removed 3 containers"))
         #expect(try await s.containers().isEmpty)
         let all = try await s.engine.transport.send(.GET, "/v1.41/containers/json?all=true")

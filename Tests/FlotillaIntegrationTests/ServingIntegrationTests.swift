@@ -138,7 +138,7 @@ struct ServingIntegrationTests {
         try s.write("web.yaml", Scenario.httpService("web"))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEngine.binary)
-        process.arguments = ["apply", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--port-range", "22700-22799"]
+        process.arguments = ["apply", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory, "--port-range", "22700-22799"]
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice

@@ -38,6 +38,9 @@ struct Scenario {
         portRange = ports
     }
 
+    /// The project's state directory (a temp folder of its own).
+    var stateDirectory: String { NSTemporaryDirectory() + project + "-state" }
+
     func write(_ file: String, _ text: String) throws {
         try text.write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
     }
@@ -48,7 +51,7 @@ struct Scenario {
         var logger = Logger(label: "test") { _ in LineLogHandler(label: "test", format: .text, level: .warning) }
         logger.logLevel = .warning
         return Reconciler(engine: engine, directory: directory, project: project,
-                          applierOptions: .init(project: project, parallelism: 4, portRange: portRange, settleTime: .milliseconds(300)),
+                          options: .init(parallelism: 4, portRange: portRange, settleTime: .milliseconds(300), stateDirectory: stateDirectory),
                           allowEmpty: false, logger: logger)
     }
 
@@ -56,10 +59,7 @@ struct Scenario {
     @discardableResult
     func apply() async throws -> ApplyReport {
         let r = reconciler
-        let desired = try r.loadDesired()
-        let observed = try await r.observe()
-        let plan = r.plan(desired, observed: observed, options: .init(rolledBack: try await r.rolledBack(for: desired)))
-        return await r.apply(plan, observed: observed)
+        return try await r.apply(try r.loadDesired())
     }
 
     func plan() async throws -> Plan {
@@ -71,7 +71,7 @@ struct Scenario {
     /// Runs the flotilla binary on this scenario's engine and project, with its directory (or
     /// `manifests`, a folder inside it).
     func cli(_ command: String, _ arguments: [String] = [], manifests: String? = nil) throws -> (Int32, String, String) {
-        try runFlotilla([command] + arguments + [manifests ?? directory, "--engine", TestEngine.endpoint!, "--project", project,
+        try runFlotilla([command] + arguments + [manifests ?? directory, "--engine", TestEngine.endpoint!, "--project", project, "--state-dir", stateDirectory,
                                                  "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)"])
     }
 
@@ -91,6 +91,7 @@ struct Scenario {
     func cleanup() async {
         _ = try? await reconciler.down()
         try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: stateDirectory)
     }
 
     /// A busybox HTTP service on host networking that serves `body` at / (and /healthz).

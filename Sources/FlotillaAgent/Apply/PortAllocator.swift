@@ -39,6 +39,9 @@ public actor PortAllocator {
 
     public func release(_ port: Int) { taken.remove(port) }
 
+    /// Ports seen on owned containers (they may have been created by an earlier process).
+    public func markTaken(_ ports: some Sequence<Int>) { taken.formUnion(ports) }
+
     /// True when a TCP listener (or anything else) holds the port on the wildcard address.
     nonisolated static func isBound(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

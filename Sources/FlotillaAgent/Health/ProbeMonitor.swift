@@ -41,13 +41,28 @@ public actor ProbeMonitor {
     /// Starts probing new live replicas, stops probing the ones gone, and restarts probing
     /// where a manifest edit changed a check.
     public func sync(services: [ServiceSpec], observed: [ObservedContainer]) async {
+        await sync(services: services, observed: observed, scope: { _ in true })
+    }
+
+    /// The same for one service only: its replicas in `containers`; other services' probes are untouched.
+    public func sync(service: ServiceSpec, containers: [ObservedContainer]) async {
+        let name = service.name
+        await sync(services: [service], observed: containers, scope: { $0 == name })
+    }
+
+    /// Stops probing every replica of a service (it left the manifests).
+    public func forget(service: String) {
+        for (id, entry) in entries where entry.container.service == service { forget(id) }
+    }
+
+    func sync(services: [ServiceSpec], observed: [ObservedContainer], scope: (String) -> Bool) async {
         let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var wanted: [String: (ObservedContainer, ServiceSpec, Int)] = [:]
-        for container in observed where container.state.isLive {
+        for container in observed where container.state.isLive && scope(container.service) {
             guard let spec = specs[container.service], spec.readiness != nil || spec.liveness != nil, let port = container.hostPort else { continue }
             wanted[container.id] = (container, spec, port)
         }
-        for (id, entry) in entries {
+        for (id, entry) in entries where scope(entry.container.service) {
             let spec = wanted[id]?.1
             if spec == nil || spec?.readiness != entry.readiness?.check || spec?.liveness != entry.liveness?.check {
                 entry.tasks.forEach { $0.cancel() }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Puts a rendered route file in place safely: only when its content changed; written to a temp
 /// file in the same folder, fsynced and renamed over the target (no reader ever sees half a file);
@@ -54,33 +51,5 @@ public struct RouteFileWriter: Sendable {
         return .written
     }
 
-    struct WriteError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func atomicWrite(_ data: Data, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temp = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).flotilla-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WriteError(description: "cannot create \(temp): \(String(cString: strerror(errno)))") }
-        var ok = data.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(temp, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temp)
-            throw WriteError(description: "cannot write \(path): \(message)")
-        }
-        // Make the rename itself durable.
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirFD >= 0 { fsync(dirFD); close(dirFD) }
-    }
+    static func atomicWrite(_ data: Data, to path: String) throws { try AtomicFile.write(data, to: path) }
 }

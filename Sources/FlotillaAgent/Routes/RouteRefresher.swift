@@ -4,48 +4,107 @@ import Foundation
 import Logging
 
 /// Rebuilds the route table from the running replicas and rewrites every route output.
-/// Called after every reconcile, every watchdog tick, and mid-rollout (so a new replica joins the
-/// routes before an old one leaves).
+///
+/// One writer, serialized: ``requestRefresh()`` only asks (requests made meanwhile fold into one
+/// more pass), and ``run()`` does the passes one after another, each from fresh inputs (the
+/// controller's last observation and the probes' verdicts), so no stale table is ever written
+/// over a newer one and the proxy is never reloaded twice at once. The proxy's check and reload
+/// hooks run here, outside every reconcile and every lock: a hanging hook delays only the next
+/// route write. The last table written is kept in the state directory, so the routes of services
+/// whose manifest file is broken survive a restart.
 public actor RouteRefresher {
+    /// What a route table is built from.
+    public struct Inputs: Sendable {
+        public var services: [ServiceSpec]
+        public var observed: [ObservedContainer]
+        /// Services whose manifest failed to load and whose spec is unknown: their last routes
+        /// are kept as they were (prune safety applies to routes too).
+        public var keeping: Set<String>
+
+        public init(services: [ServiceSpec], observed: [ObservedContainer], keeping: Set<String>) {
+            self.services = services
+            self.observed = observed
+            self.keeping = keeping
+        }
+    }
+
     let outputs: [RouteOutput]
     let listen: String
     let settleTime: Duration
     let logger: Logger
     let prober = HealthProber()
-    /// The daemon's continuous probes; without it (one-shot commands) readiness is probed at
-    /// each refresh.
+    /// The daemon's continuous probes; without it readiness is probed at each refresh.
     var monitor: ProbeMonitor?
+    var store: StateStore?
+    var source: (@Sendable () async -> Inputs?)?
     public private(set) var lastTable: RouteTable?
-    private var lastInputs: (services: [ServiceSpec], observed: [ObservedContainer], keeping: Set<String>)?
+    private let requests: AsyncStream<Void>
+    private let requestContinuation: AsyncStream<Void>.Continuation
+    private var wanted: UInt64 = 0
+    private var completed: UInt64 = 0
 
     public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), logger: Logger) {
         self.outputs = outputs
         self.listen = listen
         self.settleTime = settleTime
         self.logger = logger
+        (requests, requestContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     public func use(_ monitor: ProbeMonitor) { self.monitor = monitor }
 
-    /// Refreshes from the last services and containers with the current readiness verdicts
-    /// (after a probe changed one): no engine call.
-    public func refreshReadiness() async {
-        guard let lastInputs else { return }
-        await refresh(services: lastInputs.services, observed: lastInputs.observed, keeping: lastInputs.keeping)
+    /// Where each pass reads its inputs, and where the last table is kept.
+    public func connect(source: @escaping @Sendable () async -> Inputs?, monitor: ProbeMonitor?, store: StateStore?) {
+        self.source = source
+        self.monitor = monitor
+        self.store = store
+        if lastTable == nil { lastTable = store?.loadRoutes() }
     }
 
     public var isEnabled: Bool { !outputs.isEmpty }
 
-    /// Refreshes from the given state. Nil observed (engine unreachable) keeps the last files.
-    /// `keeping`: services whose manifest failed to load and whose spec is unknown; their last
-    /// routes are kept as they were (prune safety applies to routes too).
+    /// Asks for a pass (folded with any other pending request). Never waits.
+    public nonisolated func requestRefresh() { requestContinuation.yield() }
+
+    /// Asks for a pass and waits until one that started after this call has finished, or
+    /// `timeout` passed (a hanging reload hook must not hold the caller).
+    public func refreshAndWait(timeout: Duration) async {
+        guard !outputs.isEmpty else { return }
+        wanted += 1
+        let target = wanted
+        requestContinuation.yield()
+        let deadline = ContinuousClock.now + timeout
+        while completed < target && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The writer: one pass per request, until the task is cancelled (which also ends a
+    /// running hook, killing its process group).
+    public func run() async {
+        guard !outputs.isEmpty else { return }
+        for await _ in requests {
+            if Task.isCancelled { return }
+            let target = wanted
+            if let inputs = await source?() {
+                await refresh(services: inputs.services, observed: inputs.observed, keeping: inputs.keeping)
+            }
+            completed = max(completed, target)
+        }
+    }
+
+    /// One pass from the given state. Nil observed (engine unreachable) keeps the last files.
     public func refresh(services: [ServiceSpec], observed: [ObservedContainer]?, keeping: Set<String> = []) async {
         guard !outputs.isEmpty, let observed else { return }
-        lastInputs = (services, observed, keeping)
         let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober, monitor: monitor)
         var table = RouteTable.build(services: services, observed: observed, ready: ready)
         if let lastTable, !keeping.isEmpty {
             table = RouteTable(entries: table.entries + lastTable.entries.filter { keeping.contains($0.service) })
+        }
+        if table != lastTable, let store {
+            do { try store.save(table) } catch {
+                logger.error("cannot save the route table in the state directory", metadata: ["error": "\(error)"])
+            }
         }
         lastTable = table
         for output in outputs {

@@ -28,6 +28,7 @@ public struct Plan: Sendable {
         for service in services {
             result += service.prune.map { .remove(service: service.name, container: $0.name, reason: .dead) }
             result += service.unhealthy.map { .remove(service: service.name, container: $0.name, reason: .unhealthy) }
+            result += service.start.map { .start(service: service.name, container: $0.name) }
             if service.markRolledBack != nil { result.append(.rollback(service: service.name)) }
             result += service.replace.map { .replace(service: service.name, container: $0.name, order: service.spec.update.order) }
             if service.create > 0 {
@@ -72,10 +73,31 @@ public struct ServicePlan: Sendable {
     public var clearMarker: Bool
     /// Ids (in ``removeSurplus``) of canaries of an earlier, never promoted release.
     public var superseded: Set<String> = []
+    /// Exited replicas started again in place (found at start-up, or old replicas of a canary release).
+    public var start: [ObservedContainer] = []
+    /// Every replica that is or will be running: running (and not failing liveness), restarting
+    /// by the engine's restart policy, or in ``start``.
+    public var live: [ObservedContainer] = []
 
     public var name: String { spec.name }
+
+    /// What the operator should know about where this service stands in a release.
+    public var note: String? {
+        switch phase {
+        case .canary:
+            let stable = keep.contains { $0.specHash != spec.specHash }
+            if !stable {
+                return "\(name): canary of \(spec.specHash) is waiting but the old replicas are gone (only the canaries run); run \"flotilla promote \(name)\" or \"flotilla rollback \(name)\""
+            }
+            return "\(name): canary of \(spec.specHash) takes \(spec.update.canary.weight)% of requests; run \"flotilla promote \(name)\" or \"flotilla rollback \(name)\""
+        case .rolledBack where markRolledBack == nil:
+            return "\(name): the canary of \(spec.specHash) was rolled back; the old replicas keep serving until the manifest changes"
+        default:
+            return nil
+        }
+    }
     public var hasChanges: Bool {
-        !prune.isEmpty || !unhealthy.isEmpty || create > 0 || !replace.isEmpty || !removeSurplus.isEmpty || markRolledBack != nil || clearMarker
+        !prune.isEmpty || !unhealthy.isEmpty || !start.isEmpty || create > 0 || !replace.isEmpty || !removeSurplus.isEmpty || markRolledBack != nil || clearMarker
     }
 }
 
@@ -86,6 +108,7 @@ public enum PlanAction: Sendable, Hashable, Codable {
     case rollback(service: String)
     case replace(service: String, container: String, order: UpdatePolicy.Order)
     case remove(service: String, container: String, reason: RemovalReason)
+    case start(service: String, container: String)
 }
 
 public enum RemovalReason: String, Sendable, Hashable, Codable {
@@ -101,6 +124,10 @@ public enum RemovalReason: String, Sendable, Hashable, Codable {
     case rolledBack = "rolled-back"
     /// A canary of an earlier manifest edit, replaced by a canary of the latest.
     case superseded
+    /// Replaced by a ready replica of the new spec (rolling update).
+    case replaced
+    /// A new replica that failed its readiness check during a rolling update.
+    case unready
 }
 
 /// One field of the container spec that differs between a running replica and the manifest.

@@ -27,11 +27,23 @@ public enum Planner {
         public var promote: Set<String>
         /// Services whose canary is to be rolled back now, with why (`flotilla rollback`, failed readiness).
         public var rollback: [String: String]
-        /// Rollback markers found on the engine: service → the spec hash that was rolled back.
+        /// Rollback decisions (state directory and engine markers): service → the spec hash that was rolled back.
         public var rolledBack: [String: String]
+        /// Exited replicas found when Flotilla started (stopped by a reboot or an engine restart,
+        /// not seen dying): started again in place rather than thrown away, when their spec is still wanted.
+        public var adopt: Set<String>
+        /// Exited replicas the engine is about to restart by its own restart policy: neither dead nor crashed.
+        public var engineRestarting: Set<String>
+        /// Releases under way, from the state directory (service → canary or promotion of a hash):
+        /// a waiting canary stays a canary even when every old replica vanished.
+        public var releases: [String: ReleaseDecisions.Release]
 
         public init(allowEmpty: Bool = false, lastGoodSpecs: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0,
-                    unhealthy: Set<String> = [], promote: Set<String> = [], rollback: [String: String] = [:], rolledBack: [String: String] = [:]) {
+                    unhealthy: Set<String> = [], promote: Set<String> = [], rollback: [String: String] = [:], rolledBack: [String: String] = [:],
+                    adopt: Set<String> = [], engineRestarting: Set<String> = [], releases: [String: ReleaseDecisions.Release] = [:]) {
+            self.releases = releases
+            self.adopt = adopt
+            self.engineRestarting = engineRestarting
             self.allowEmpty = allowEmpty
             self.lastGoodSpecs = lastGoodSpecs
             self.backoff = backoff
@@ -43,7 +55,28 @@ public enum Planner {
         }
     }
 
-    public static func plan(desired: DesiredState, observed: [ObservedContainer], options: Options = Options()) -> Plan {
+    /// The services to manage after prune safety: the valid ones, plus the last good specs of
+    /// files that failed to load; names of failed files' services with no known spec are frozen
+    /// (left untouched), and orphan removal is suspended when a failed file's services are
+    /// unknown, or when an empty directory would remove every owned container.
+    public struct Resolved: Sendable {
+        public var specs: [String: ServiceSpec]
+        public var frozen: Set<String>
+        public var suspendOrphans: Bool
+        public var notes: [String]
+
+        public init(specs: [String: ServiceSpec], frozen: Set<String>, suspendOrphans: Bool, notes: [String]) {
+            self.specs = specs
+            self.frozen = frozen
+            self.suspendOrphans = suspendOrphans
+            self.notes = notes
+        }
+
+        /// What happens to the containers of a service named `name`.
+        public func isOrphan(_ name: String) -> Bool { specs[name] == nil && !frozen.contains(name) && !suspendOrphans }
+    }
+
+    public static func resolve(_ desired: DesiredState, lastGoodSpecs: [String: [ServiceSpec]], allowEmpty: Bool, ownedContainers: Int) -> Resolved {
         var notes: [String] = []
         var specs = Dictionary(desired.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var frozen = Set<String>()
@@ -51,7 +84,7 @@ public enum Planner {
 
         // Prune safety for files that failed to load.
         for file in desired.failedFiles.sorted() {
-            if let lastGood = options.lastGoodSpecs[file] {
+            if let lastGood = lastGoodSpecs[file] {
                 for spec in lastGood where specs[spec.name] == nil { specs[spec.name] = spec }
                 notes.append("\(file) failed to load; keeping its last good services (\(lastGood.map(\.name).sorted().joined(separator: ", ")))")
             } else {
@@ -65,10 +98,17 @@ public enum Planner {
         if !frozen.isEmpty {
             notes.append("left untouched (their manifest failed to load): \(frozen.sorted().joined(separator: ", "))")
         }
-        if specs.isEmpty && !observed.isEmpty && !options.allowEmpty && desired.failedFiles.isEmpty {
-            notes.append("the manifest directory defines no services but \(observed.count) owned containers exist; removing nothing (pass --allow-empty to remove them)")
+        if specs.isEmpty && ownedContainers > 0 && !allowEmpty && desired.failedFiles.isEmpty {
+            notes.append("the manifest directory defines no services but \(ownedContainers) owned containers exist; removing nothing (pass --allow-empty to remove them)")
             suspendOrphans = true
         }
+        return Resolved(specs: specs, frozen: frozen, suspendOrphans: suspendOrphans, notes: notes)
+    }
+
+    public static func plan(desired: DesiredState, observed: [ObservedContainer], options: Options = Options()) -> Plan {
+        let resolved = resolve(desired, lastGoodSpecs: options.lastGoodSpecs, allowEmpty: options.allowEmpty, ownedContainers: observed.count)
+        var notes = resolved.notes
+        let specs = resolved.specs, frozen = resolved.frozen, suspendOrphans = resolved.suspendOrphans
 
         var byService: [String: [ObservedContainer]] = [:]
         for container in observed { byService[container.service, default: []].append(container) }
@@ -84,16 +124,7 @@ public enum Planner {
             let seconds = (service.backoffUntil! - options.now + 999) / 1000
             notes.append("\(service.name): crash loop, next attempt in \(seconds)s")
         }
-        for service in services {
-            switch service.phase {
-            case .canary:
-                notes.append("\(service.name): canary of \(service.spec.specHash) takes \(service.spec.update.canary.weight)% of requests; run \"flotilla promote \(service.name)\" or \"flotilla rollback \(service.name)\"")
-            case .rolledBack where service.markRolledBack == nil:
-                notes.append("\(service.name): the canary of \(service.spec.specHash) was rolled back; the old replicas keep serving until the manifest changes")
-            default:
-                break
-            }
-        }
+        notes += services.compactMap(\.note)
         var staleMarkers = options.rolledBack.filter { specs[$0.key] == nil && !frozen.contains($0.key) }.map(\.key)
         staleMarkers += services.filter(\.clearMarker).map(\.name)
 
@@ -105,16 +136,40 @@ public enum Planner {
         return Plan(services: services, orphans: orphans, notes: notes, levels: levels, staleMarkers: staleMarkers.sorted())
     }
 
-    static func planService(_ spec: ServiceSpec, observed: [ObservedContainer], options: Options) -> ServicePlan {
+    public static func planService(_ spec: ServiceSpec, observed: [ObservedContainer], options: Options) -> ServicePlan {
         let hash = spec.specHash
-        let prune = observed.filter { !$0.state.isLive }.sorted(by: ObservedContainer.olderFirst)
+        // A replica the engine is restarting (its restart policy) is neither dead nor live yet.
+        let restarting = observed.filter { $0.state == .restarting || (!$0.state.isLive && options.engineRestarting.contains($0.id)) }
+        let restartingIDs = Set(restarting.map(\.id))
+        let down = observed.filter { !$0.state.isLive && !restartingIDs.contains($0.id) }
         let unhealthy = observed.filter { $0.state.isLive && options.unhealthy.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
-        let live = observed.filter { $0.state.isLive && !options.unhealthy.contains($0.id) }
+        let running = observed.filter { $0.state.isLive && !options.unhealthy.contains($0.id) }
+        // Exited replicas that may be started again: found at start-up, or, for a canary release,
+        // old replicas (Flotilla has no copy of their spec, the engine keeps it whole).
+        let adoptable = down.filter { $0.state == .exited && options.adopt.contains($0.id) }
+        let oldExited = spec.update.strategy == .canary ? down.filter { $0.state == .exited && $0.specHash != hash && !options.adopt.contains($0.id) } : []
+        let marker = options.rolledBack[spec.name]
+        // The phase counts every replica that is or will be running again (a reboot stops all of them).
+        var phase = Rollout.phase(of: spec, hash: hash, live: running + restarting + adoptable + oldExited, rolledBackHash: marker)
+        if let release = options.releases[spec.name], release.hash == hash, spec.update.strategy == .canary, marker != hash {
+            let present = running + restarting + adoptable
+            if release.phase == .canary, phase == .steady, !present.contains(where: { $0.specHash == hash && $0.role == .regular }) {
+                phase = .canary
+            } else if release.phase == .promoting, phase == .canary {
+                phase = .promoting
+            }
+        }
+        let keepsOld = phase == .canary || phase == .rolledBack
+        let supersededOld = Set(Rollout.superseded((running + adoptable + oldExited).filter { $0.specHash != hash }).map(\.id))
+        let start = (adoptable + oldExited).filter { c in
+            supersededOld.contains(c.id) ? false : c.specHash == hash ? phase != .rolledBack : keepsOld
+        }.sorted(by: ObservedContainer.olderFirst)
+        let startIDs = Set(start.map(\.id))
+        let prune = down.filter { !startIDs.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
+        let live = running + start + restarting
         let current = live.filter { $0.specHash == hash }.sorted(by: ObservedContainer.olderFirst)
         let outdated = live.filter { $0.specHash != hash }.sorted(by: ObservedContainer.olderFirst)
 
-        let marker = options.rolledBack[spec.name]
-        var phase = Rollout.phase(of: spec, hash: hash, live: live, rolledBackHash: marker)
         var markRolledBack: String?
         var rollbackReason: String?
         if phase == .canary || phase == .promoting {
@@ -180,7 +235,7 @@ public enum Planner {
             spec: spec, prune: prune, unhealthy: unhealthy, create: create, createRole: createRole,
             replace: backoffUntil == nil ? replace : [], removeSurplus: surplus, keep: keep, changes: changes,
             backoffUntil: backoffUntil, phase: phase, markRolledBack: markRolledBack, rollbackReason: rollbackReason, clearMarker: clearMarker,
-            superseded: supersededIDs
+            superseded: supersededIDs, start: start, live: live
         )
     }
 

@@ -1,0 +1,58 @@
+import FlotillaCore
+import FlotillaEngine
+import Logging
+
+/// Makes a service's image available per its pull policy, before any replica of it is created.
+struct Images: Sendable {
+    let engine: EngineClient
+    let logger: Logger
+
+    func ensure(_ image: String, policy: PullPolicy) async throws {
+        switch policy {
+        case .never:
+            guard try await engine.imageExists(image) else {
+                throw EngineError.notFound("image \(image) is not on this host and its pull policy is never")
+            }
+        case .missing:
+            if try await engine.imageExists(image) { return }
+            fallthrough
+        case .always:
+            let clock = ContinuousClock(), start = clock.now
+            logger.info("pulling image", metadata: ["image": "\(image)"])
+            try await engine.pullImage(image)
+            logger.info("pulled image", metadata: ["image": "\(image)", "duration": "\(Replicas.format(clock.now - start))"])
+        }
+    }
+}
+
+/// Named networks: created before the replicas that join them, removed when nothing joins them.
+struct Networks: Sendable {
+    let engine: EngineClient
+    let project: String
+    let logger: Logger
+
+    /// Creates the named networks `spec` joins (an existing network is used as it is).
+    func ensure(for spec: ServiceSpec) async throws {
+        for attachment in spec.networks {
+            do {
+                if try await engine.ensureNetwork(attachment.name, project: project) {
+                    logger.info("network created", metadata: ["network": "\(attachment.name)"])
+                }
+            } catch {
+                logger.error("cannot create network", metadata: ["network": "\(attachment.name)", "error": "\(error)"])
+                throw error
+            }
+        }
+    }
+
+    /// Removes the project's own networks that no service joins any more (the engine refuses
+    /// while a container is attached; that is left for a later pass).
+    func prune(keeping: Set<String>) async {
+        guard let owned = try? await engine.ownedNetworks(project: project) else { return }
+        for name in owned where !keeping.contains(name) {
+            if (try? await engine.removeNetwork(name)) != nil {
+                logger.info("network removed (no service joins it)", metadata: ["network": "\(name)"])
+            }
+        }
+    }
+}

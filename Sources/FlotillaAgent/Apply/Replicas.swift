@@ -1,0 +1,100 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// Replica lifecycle on the engine: create + start (without waiting for readiness), start in
+/// place, graceful stop + remove. Every call is bounded by the shared limiter; a failed create
+/// or start cleans up after itself, so it leaves nothing behind.
+struct Replicas: Sendable {
+    let engine: EngineClient
+    let project: String
+    let limiter: ConcurrencyLimiter
+    let ports: PortAllocator
+    let logger: Logger
+
+    struct CreateError: Error, CustomStringConvertible {
+        var description: String
+        /// The engine was not reachable (not the service's fault: no crash-loop count).
+        var engineUnavailable: Bool
+    }
+
+    /// Creates and starts one replica; returns its id. On any failure the container is removed
+    /// again and its port released.
+    func create(_ spec: ServiceSpec, role: ReplicaRole) async throws -> String {
+        let clock = ContinuousClock(), start = clock.now
+        let name = "\(project)-\(spec.name)-\(Self.randomSuffix())"
+        var hostPort: Int?
+        var id: String?
+        do {
+            if spec.network == .host, spec.port != nil || spec.command?.contains(where: { $0.contains("${PORT}") }) == true {
+                hostPort = try await ports.allocate()
+            }
+            var draft = ContainerBlueprint(spec: spec, project: project, hostPort: hostPort, role: role)
+            draft.labels[OwnershipLabel.createdAt] = String(WallClock.nowMS())
+            let blueprint = draft
+            let created = try await limiter.run { try await engine.createContainer(name: name, blueprint: blueprint) }
+            id = created
+            try await limiter.run { try await engine.startContainer(created) }
+            var metadata: Logger.Metadata = ["service": "\(spec.name)", "container": "\(name)", "duration": "\(Self.format(clock.now - start))"]
+            if role == .canary { metadata["role"] = "canary" }
+            if let hostPort { metadata["port"] = "\(hostPort)" }
+            logger.info("created", metadata: metadata)
+            return created
+        } catch {
+            logger.error("create failed", metadata: ["service": "\(spec.name)", "container": "\(name)", "error": "\(error)"])
+            if let id { try? await limiter.run { try await engine.removeContainer(id) } }
+            if let hostPort { await ports.release(hostPort) }
+            throw CreateError(description: "\(error)", engineUnavailable: EngineError.isUnavailable(error))
+        }
+    }
+
+    /// Starts an exited replica again (the engine kept its whole config, secrets included).
+    func start(_ container: ObservedContainer) async throws {
+        try await limiter.run { try await engine.startContainer(container.id) }
+        logger.info("started again", metadata: ["service": "\(container.service)", "container": "\(container.name)"])
+    }
+
+    /// Stops (SIGTERM, then SIGKILL after `stopTimeout` seconds; at once for `.kill`) and removes.
+    func remove(_ container: ObservedContainer, reason: String, stop: ServiceStep.StopMode, stopTimeout: Int) async throws {
+        let clock = ContinuousClock(), start = clock.now
+        try await limiter.run {
+            if container.state.isLive || container.state == .restarting {
+                do {
+                    try await engine.stopContainer(container.id, timeout: stop == .kill ? 0 : max(1, stopTimeout))
+                } catch let error as EngineError {
+                    if case .notFound = error {} else { logger.warning("stop failed; removing anyway", metadata: ["container": "\(container.name)", "error": "\(error)"]) }
+                }
+            }
+            try await engine.removeContainer(container.id)
+        }
+        if let port = container.hostPort { await ports.release(port) }
+        logger.info("removed", metadata: [
+            "service": "\(container.service)", "container": "\(container.name)", "reason": "\(reason)", "duration": "\(Self.format(clock.now - start))",
+        ])
+    }
+
+    /// The stop timeout of a container, in whole seconds: its spec's when known, else the label's
+    /// canonical form, else 10 s (the engine's default).
+    static func stopTimeout(of container: ObservedContainer, spec: ServiceSpec?) -> Int {
+        if let spec, spec.specHash == container.specHash || container.canonicalSpec == nil {
+            return max(1, (spec.stopTimeout.milliseconds + 999) / 1000)
+        }
+        if let line = container.canonicalSpec?.split(separator: "\n").first(where: { $0.hasPrefix("stop_timeout=") }) {
+            // The canonical form holds milliseconds: stop_timeout="10000".
+            let value = line.dropFirst("stop_timeout=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            if let ms = Int(value) { return max(1, (ms + 999) / 1000) }
+        }
+        return 10
+    }
+
+    static func randomSuffix() -> String {
+        String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8)
+    }
+
+    static func format(_ d: Duration) -> String { String(format: "%.2fs", d.fractionalSeconds) }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}

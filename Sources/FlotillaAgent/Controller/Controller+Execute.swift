@@ -1,0 +1,222 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// Carrying out a ``ServiceStep`` on the engine: decisions first (a rollback is recorded before
+/// any canary goes), then removals (out of the routes first, then SIGTERM and the stop timeout),
+/// starts in place, and creations (image and networks first). Nothing here waits for readiness.
+extension Controller {
+    struct StepOutcome: Sendable {
+        var created = 0
+        var removed = 0
+        var replaced = 0
+        var failedActions = 0
+        /// Why new replicas could not be created (counted once toward backoff).
+        var createFailure: String?
+        /// The engine did not answer: no crash count, retried with the engine's backoff.
+        var engineUnavailable = false
+    }
+
+    func execute(_ step: ServiceStep, plan: ServicePlan) async -> StepOutcome {
+        var outcome = StepOutcome()
+        let spec = plan.spec
+        var removals: [(ObservedContainer, RemovalReason, ServiceStep.StopMode)] = []
+        var starts: [ObservedContainer] = []
+        var creates: [(Int, ReplicaRole)] = []
+        for action in step.actions {
+            switch action {
+            case .recordRollback(let hash, let reason):
+                var next = decisions
+                next.rolledBack[spec.name] = hash
+                next.releases[spec.name] = nil
+                save(next)
+                let onEngine = (try? await engine.setRollbackMarker(project: config.project, service: spec.name, hash: hash)) != nil
+                guard decisions.rolledBack[spec.name] == hash && (store != nil || onEngine) else {
+                    // Neither record holds: removing canaries now could let a crash bring them back.
+                    logger.error("cannot record the rollback; canaries left as they are", metadata: ["service": "\(spec.name)"])
+                    outcome.failedActions += 1
+                    return outcome
+                }
+                logger.warning("canary rolled back", metadata: ["service": "\(spec.name)", "spec": "\(hash)", "reason": "\(reason)"])
+            case .clearRollback:
+                var next = decisions
+                next.rolledBack[spec.name] = nil
+                save(next)
+                engineMarkers[spec.name] = nil
+                if (try? await engine.clearRollbackMarker(project: config.project, service: spec.name)) != nil {
+                    logger.info("rollback marker cleared (the manifest moved on)", metadata: ["service": "\(spec.name)"])
+                }
+            case .remove(let container, let reason, let stop):
+                removals.append((container, reason, stop))
+            case .start(let container):
+                starts.append(container)
+            case .create(let count, let role):
+                creates.append((count, role))
+            }
+        }
+
+        if !removals.isEmpty {
+            let results = await remove(removals, spec: spec)
+            outcome.removed += results.removed
+            outcome.replaced += results.replaced
+            outcome.failedActions += results.failed
+            if results.unavailable { outcome.engineUnavailable = true }
+        }
+        for container in starts {
+            adopt.remove(container.id)
+            do {
+                try await replicas.start(container)
+            } catch {
+                logger.error("start failed", metadata: ["service": "\(spec.name)", "container": "\(container.name)", "error": "\(error)"])
+                if EngineError.isUnavailable(error) { outcome.engineUnavailable = true } else { outcome.failedActions += 1 }
+            }
+        }
+        for (count, role) in creates {
+            let made = await create(count, role: role, spec: spec, inRollout: plan.live.contains { $0.specHash != spec.specHash })
+            outcome.created += made.created
+            if let failure = made.failure { outcome.createFailure = failure }
+            if made.unavailable { outcome.engineUnavailable = true }
+        }
+        if outcome.created > 0 { createdThisRun[spec.name, default: 0] += outcome.created }
+        return outcome
+    }
+
+    /// Removes replicas at once (engine calls bounded by the limiter). Running ones leave the
+    /// routes first (the refresh is awaited, bounded), then get SIGTERM and their stop timeout.
+    func remove(_ removals: [(ObservedContainer, RemovalReason, ServiceStep.StopMode)], spec: ServiceSpec?) async
+        -> (removed: Int, replaced: Int, failed: Int, unavailable: Bool) {
+        for (container, _, _) in removals {
+            leaving.insert(container.id)
+            leavingService[container.id] = container.service
+        }
+        if let routes, removals.contains(where: { $0.0.state.isLive }) {
+            await routes.refreshAndWait(timeout: .seconds(5))
+        }
+        let replicas = replicas
+        let results = await withTaskGroup(of: (RemovalReason, Result<Void, any Error>).self) { group in
+            for (container, reason, stop) in removals {
+                let timeout = Replicas.stopTimeout(of: container, spec: spec)
+                group.addTask {
+                    do {
+                        try await replicas.remove(container, reason: reason.logText, stop: stop, stopTimeout: timeout)
+                        return (reason, .success(()))
+                    } catch {
+                        return (reason, .failure(error))
+                    }
+                }
+            }
+            var all: [(RemovalReason, Result<Void, any Error>)] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        var removed = 0, replaced = 0, failed = 0
+        var unavailable = false
+        for (reason, result) in results {
+            switch result {
+            case .success:
+                removed += 1
+                if reason == .replaced { replaced += 1 }
+            case .failure(let error):
+                logger.error("remove failed", metadata: ["error": "\(error)"])
+                if EngineError.isUnavailable(error) { unavailable = true } else { failed += 1 }
+            }
+        }
+        for (container, _, _) in removals { await monitor.forget(container.id) }
+        return (removed, replaced, failed, unavailable)
+    }
+
+    /// Creates `count` replicas at once: image and networks first, then create + start each.
+    func create(_ count: Int, role: ReplicaRole, spec: ServiceSpec, inRollout: Bool) async -> (created: Int, failure: String?, unavailable: Bool) {
+        do {
+            try await images.ensure(spec.image, policy: spec.pull)
+            try await networks.ensure(for: spec)
+        } catch {
+            logger.error("image or network not available", metadata: ["service": "\(spec.name)", "image": "\(spec.image)", "error": "\(error)"])
+            return (0, "\(error)", EngineError.isUnavailable(error))
+        }
+        if role == .canary {
+            logger.info("canary release", metadata: ["service": "\(spec.name)", "canaries": "\(count)", "weight": "\(spec.update.canary.weight)%"])
+        } else if inRollout {
+            logger.info("rolling update", metadata: ["service": "\(spec.name)", "new": "\(count)", "order": "\(spec.update.order.rawValue)"])
+        }
+        let replicas = replicas
+        let results = await withTaskGroup(of: Result<String, Replicas.CreateError>.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    do {
+                        return .success(try await replicas.create(spec, role: role))
+                    } catch let error as Replicas.CreateError {
+                        return .failure(error)
+                    } catch {
+                        return .failure(Replicas.CreateError(description: "\(error)", engineUnavailable: EngineError.isUnavailable(error)))
+                    }
+                }
+            }
+            var all: [Result<String, Replicas.CreateError>] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        var created = 0
+        var failure: String?
+        var unavailable = false
+        for result in results {
+            switch result {
+            case .success: created += 1
+            case .failure(let error):
+                if error.engineUnavailable { unavailable = true } else { failure = "\(count - created) of \(count) new replicas could not be created: \(error)" }
+            }
+        }
+        if created > 0 && (role == .canary || !inRollout) { report.created += created }
+        return (created, failure, unavailable)
+    }
+
+    /// A service no longer in the manifests: its containers go (gracefully), its decisions are
+    /// forgotten. Left alone while prune safety suspends orphan removal.
+    func reconcileOrphan(_ key: String, trigger: Trigger) async -> Requeue {
+        guard resolved.isOrphan(key) else { return .done }
+        let containers: [ObservedContainer]
+        do {
+            containers = try await observe(key)
+        } catch {
+            return engineTrouble(key, error)
+        }
+        var next = decisions
+        next.forget(service: key)
+        save(next)
+        if engineMarkers[key] != nil {
+            try? await engine.clearRollbackMarker(project: config.project, service: key)
+            engineMarkers[key] = nil
+        }
+        guard !containers.isEmpty else {
+            cache[key] = nil
+            return .done
+        }
+        logger.info("reconcile step", metadata: ["service": "\(key)", "reason": "\(trigger)", "phase": "orphan", "actions": "\(containers.count)"])
+        await monitor.forget(service: key)
+        let results = await remove(containers.map { ($0, .orphan, .graceful) }, spec: nil)
+        mutatedAt[key] = WallClock.nowMS()
+        report.removed += results.removed
+        report.changedServices.insert(key)
+        routes?.requestRefresh()
+        await networks.prune(keeping: Set(resolved.specs.values.flatMap { $0.networks.map(\.name) }))
+        if results.unavailable { return engineTrouble(key, nil) }
+        return results.failed > 0 ? later(key, .seconds(2), "failed removal") : later(key, .zero, "follow-up")
+    }
+}
+
+extension RemovalReason {
+    /// The `reason=` of the "removed" log line.
+    var logText: String {
+        switch self {
+        case .dead: return "pruned (not running)"
+        case .surplus: return "surplus (scaled down)"
+        case .orphan: return "orphan (service no longer in the manifests)"
+        case .unhealthy: return "liveness check failing"
+        case .rolledBack: return "canary rolled back"
+        case .superseded: return "superseded canary"
+        case .replaced: return "replaced"
+        case .unready: return "new replica did not become ready"
+        }
+    }
+}

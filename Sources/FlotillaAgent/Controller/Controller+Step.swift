@@ -1,0 +1,247 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// One key's reconcile: observe the service, plan, compute the next safe step, carry it out,
+/// and say when to look again.
+extension Controller {
+    func reconcile(_ key: String) async -> Requeue {
+        let trigger = triggers.removeValue(forKey: key) ?? .followUp
+        if config.mode == .once && finished.contains(key) { return .done }
+        guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
+        let containers: [ObservedContainer]
+        do {
+            containers = try await observe(key)
+        } catch {
+            return engineTrouble(key, error)
+        }
+        let now = WallClock.nowMS()
+        let restarting = await restartingByEngine(spec, containers, now: now)
+        await monitor.sync(service: spec, containers: containers)
+        let readiness = await readiness(of: spec, containers, now: now)
+        let failingLiveness = await monitor.failingLiveness()
+        let ready: (ObservedContainer) -> Readiness = { readiness[$0.id] ?? .unknown }
+
+        var options = Planner.Options(allowEmpty: config.allowEmpty, backoff: backoff, now: now,
+                                      unhealthy: failingLiveness.intersection(containers.map(\.id)),
+                                      promote: promote.contains(key) ? [key] : [], rollback: rollback.filter { $0.key == key },
+                                      rolledBack: rolledBackDecisions, adopt: adopt, engineRestarting: restarting)
+        options.releases = decisions.releases
+        var plan = Planner.planService(spec, observed: containers, options: options)
+        var recheck: Int64?
+        if plan.phase == .canary {
+            switch CanaryDecision.decide(spec, canaries: plan.live.filter { $0.specHash == spec.specHash }, readiness: ready, now: now) {
+            case .promote where config.mode == .daemon:
+                logger.info("canary promoted (healthy for auto_promote_after)", metadata: ["service": "\(key)"])
+                options.promote.insert(key)
+                plan = Planner.planService(spec, observed: containers, options: options)
+            case .rollback(let why):
+                options.rollback[key] = why
+                plan = Planner.planService(spec, observed: containers, options: options)
+            case .wait(let at):
+                recheck = at
+            default:
+                break
+            }
+        }
+        let unreadyDependencies = await unreadyDependencies(of: spec, now: now)
+        let step = RolloutStep.next(plan, readiness: ready, unreadyDependencies: unreadyDependencies)
+        remember(phase: plan.phase, of: spec, rolledBack: plan.markRolledBack != nil)
+        logNotes(plan, step: step, now: now)
+
+        if !step.actions.isEmpty {
+            logger.info("reconcile step", metadata: [
+                "service": "\(key)", "reason": "\(trigger)", "phase": "\(plan.phase.rawValue)", "actions": "\(step.actions.count)",
+            ])
+        } else if step.isSettled {
+            logger.log(level: trigger.isRoutine ? .debug : .info, "in sync", metadata: [
+                "service": "\(key)", "reason": "\(trigger)", "replicas": "\(plan.live.count)",
+            ])
+        }
+        let outcome = await execute(step, plan: plan)
+        report.removed += outcome.removed
+        report.replaced += outcome.replaced
+        if !step.actions.isEmpty {
+            mutatedAt[key] = WallClock.nowMS()
+            report.changedServices.insert(key)
+            routes?.requestRefresh()
+        }
+        if outcome.engineUnavailable { return engineTrouble(key, nil) }
+        if step.crashed || outcome.createFailure != nil {
+            report.crashed.insert(key)
+            if config.mode == .daemon { backoff.recordFailure(key, now: now) }
+        }
+        return config.mode == .once ? onceRequeue(key, step: step, outcome: outcome, unreadyDependencies: unreadyDependencies)
+            : daemonRequeue(key, step: step, outcome: outcome, recheck: recheck, now: now)
+    }
+
+    // MARK: - When to look again
+
+    func daemonRequeue(_ key: String, step: ServiceStep, outcome: StepOutcome, recheck: Int64?, now: Int64) -> Requeue {
+        if outcome.createFailure != nil || outcome.failedActions > 0 {
+            // Counted toward backoff (creates) or a transient engine refusal: look again soon.
+            return later(key, .seconds(1), "failed action")
+        }
+        if !step.actions.isEmpty { return later(key, .zero, "follow-up") }
+        var delay: Int64?
+        var why = ""
+        for wait in step.waits {
+            let (ms, reason): (Int64, String)
+            switch wait {
+            case .readiness: (ms, reason) = (1000, "readiness")
+            case .settle(let until): (ms, reason) = (until - now + 50, "settle time")
+            case .backoff(let until): (ms, reason) = (until - now, "crash-loop backoff")
+            case .dependencies: (ms, reason) = (1000, "dependencies")
+            }
+            if delay == nil || ms < delay! { (delay, why) = (ms, reason) }
+        }
+        if let recheck, delay == nil || recheck - now < delay! { (delay, why) = (recheck - now, "canary auto-promotion due") }
+        guard let delay else { return .done }
+        return later(key, .milliseconds(max(0, delay)), why)
+    }
+
+    func onceRequeue(_ key: String, step: ServiceStep, outcome: StepOutcome, unreadyDependencies: [String]) -> Requeue {
+        func fail(_ why: String) -> Requeue {
+            report.failures[key] = why
+            logger.error("service did not converge", metadata: ["service": "\(key)", "reason": "\(why)"])
+            finished.insert(key)
+            return .done
+        }
+        if let failure = step.failure ?? outcome.createFailure { return fail(failure) }
+        if step.crashed && createdThisRun[key, default: 0] > 0 { return fail("new replicas did not become ready") }
+        if let failed = unreadyDependencies.first(where: { report.failures[$0] != nil }) {
+            return fail("not started: dependency \(failed) is not healthy")
+        }
+        if !step.actions.isEmpty { return later(key, .zero, "follow-up") }
+        if step.isSettled {
+            finished.insert(key)
+            return .done
+        }
+        return later(key, .milliseconds(250), "waiting")
+    }
+
+    func later(_ key: String, _ delay: Duration, _ why: String) -> Requeue {
+        if triggers[key] == nil { triggers[key] = delay == .zero ? .followUp : .requeue(why) }
+        return delay == .zero ? .now : .after(delay)
+    }
+
+    /// The engine did not answer: not the service's fault, so no crash count; retry with a
+    /// growing delay (reset by the next successful list).
+    func engineTrouble(_ key: String, _ error: (any Error)?) -> Requeue {
+        if let error, !EngineError.isUnavailable(error) {
+            logger.error("engine refused a request; retrying", metadata: ["service": "\(key)", "error": "\(error)"])
+            return later(key, .seconds(2), "engine error")
+        }
+        if config.mode == .once {
+            report.failures[key] = "engine unavailable\(error.map { ": \($0)" } ?? "")"
+            finished.insert(key)
+            return .done
+        }
+        let delay = engineRetryDelay
+        engineRetryDelay = min(engineRetryDelay * 2, .seconds(10))
+        logger.warning("engine unavailable; will retry (nothing counted as a crash)", metadata: [
+            "service": "\(key)", "retry_in": "\(delay)", "error": "\(error.map { "\($0)" } ?? "request failed")",
+        ])
+        return later(key, delay, "engine unavailable")
+    }
+
+    // MARK: - Observing
+
+    /// The service's containers: the last full list when it is newer than this process's last
+    /// change to the service, else one list call for the service.
+    func observe(_ key: String) async throws -> [ObservedContainer] {
+        if let cached = cache[key], let at = cacheAt[key], at > (mutatedAt[key] ?? 0), usedCache.insert(key).inserted {
+            return cached
+        }
+        let containers = try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key)
+        cache[key] = containers
+        cacheAt[key] = WallClock.nowMS()
+        usedCache.insert(key)
+        engineRetryDelay = .milliseconds(500)
+        let present = Set(containers.map(\.id))
+        for (id, service) in leavingService where service == key && !present.contains(id) {
+            leaving.remove(id)
+            leavingService[id] = nil
+        }
+        await replicas.ports.markTaken(containers.compactMap(\.hostPort))
+        return containers
+    }
+
+    /// Exited replicas the engine is about to restart (restart policy): those it says it is
+    /// restarting, and those that stopped in the last few seconds with a policy that restarts
+    /// them. One the engine has given up on (on-failure:N exhausted, a clean exit under
+    /// on-failure, or stopped for longer) is dead.
+    func restartingByEngine(_ spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> Set<String> {
+        guard spec.restartPolicy != .no else { return [] }
+        var result = Set<String>()
+        for container in containers where container.state == .exited && !adopt.contains(container.id) {
+            guard let status = try? await engine.restartStatus(of: container.id) else { continue }
+            let allowed: Bool
+            switch spec.restartPolicy {
+            case .no: allowed = false
+            case .always, .unlessStopped: allowed = true
+            case .onFailure: allowed = status.exitCode != 0 && (spec.restartMaxRetries.map { status.restartCount < $0 } ?? true)
+            }
+            let recent = status.finishedAt.map { now - $0 < 5_000 } ?? false
+            if status.restarting || (allowed && recent) { result.insert(container.id) }
+        }
+        return result
+    }
+
+    func readiness(of spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> [String: Readiness] {
+        var result: [String: Readiness] = [:]
+        let settle = config.settleTime.wholeMilliseconds
+        for container in containers {
+            let hasCheck = spec.readiness != nil && container.hostPort != nil
+            let probe = hasCheck ? await monitor.readiness(of: container.id) : nil
+            result[container.id] = Readiness.of(container, probe: probe, hasCheck: hasCheck, settleMS: settle, now: now)
+        }
+        return result
+    }
+
+    /// Dependencies that want replicas but have no ready one (as last observed).
+    func unreadyDependencies(of spec: ServiceSpec, now: Int64) async -> [String] {
+        var unready: [String] = []
+        for name in spec.dependsOn {
+            guard let dependency = resolved.specs[name], dependency.replicas > 0 else { continue }
+            let readiness = await readiness(of: dependency, (cache[name] ?? []).filter { !leaving.contains($0.id) }, now: now)
+            if !readiness.values.contains(.ready) { unready.append(name) }
+        }
+        return unready
+    }
+
+    // MARK: - Decisions that outlive the process
+
+    /// Rollbacks from the state directory and the engine's markers together (either may be lost).
+    var rolledBackDecisions: [String: String] {
+        decisions.rolledBack.merging(engineMarkers) { state, _ in state }
+    }
+
+    func remember(phase: RolloutPhase, of spec: ServiceSpec, rolledBack: Bool) {
+        var next = decisions
+        next.record(service: spec.name, hash: spec.specHash, phase: rolledBack ? .rolledBack : phase)
+        save(next)
+    }
+
+    func save(_ next: ReleaseDecisions) {
+        guard next != decisions else { return }
+        decisions = next
+        guard let store else { return }
+        do { try store.save(next) } catch {
+            logger.error("cannot save the state directory; decisions live in memory and on the engine only", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func logNotes(_ plan: ServicePlan, step: ServiceStep, now: Int64) {
+        var note: String?
+        if let until = step.waits.lazy.compactMap({ if case .backoff(let u) = $0 { return u } else { return nil } }).first {
+            note = "\(plan.name): crash loop, next attempt in \((until - now + 999) / 1000)s"
+        } else {
+            note = plan.note
+        }
+        guard lastNotes[plan.name] != note else { return }
+        lastNotes[plan.name] = note
+        if let note { logger.warning("\(note)") }
+    }
+}

@@ -1,0 +1,272 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// The reconciler, in the controller-runtime style: a work queue keyed by service; each key is
+/// reconciled by one short step computed from freshly observed state (``RolloutStep``), never
+/// waiting inside the step; whatever must wait (readiness, settle time, backoff, dependencies,
+/// auto-promotion) is a requeue after a delay.
+///
+/// - Different services reconcile concurrently (``Configuration/workers`` at once), one step at a
+///   time per service: a slow rollout or pull of one service never delays another's healing.
+/// - Triggers only enqueue keys: manifest changes (the changed services and orphans), engine
+///   events (the service of the container), the watchdog (every key), probe changes.
+/// - Daemon mode runs until shut down; once mode (`apply`, `promote`, `rollback`) runs until
+///   every key is settled or has failed, and reports like `apply` always did.
+public actor Controller {
+    public enum Mode: Sendable { case daemon, once }
+
+    public struct Configuration: Sendable {
+        public var project: String
+        public var mode: Mode
+        /// Services reconciled at once.
+        public var workers: Int
+        /// Engine operations at once.
+        public var parallelism: Int
+        public var portRange: ClosedRange<Int>
+        /// How long a replica without a readiness check must run to count as ready.
+        public var settleTime: Duration
+        public var allowEmpty: Bool
+
+        public init(project: String, mode: Mode, workers: Int = 8, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999,
+                    settleTime: Duration = .seconds(1), allowEmpty: Bool = false) {
+            self.project = project
+            self.mode = mode
+            self.workers = workers
+            self.parallelism = parallelism
+            self.portRange = portRange
+            self.settleTime = settleTime
+            self.allowEmpty = allowEmpty
+        }
+    }
+
+    let engine: EngineClient
+    let config: Configuration
+    let logger: Logger
+    let store: StateStore?
+    public let monitor: ProbeMonitor
+    let routes: RouteRefresher?
+    let queue = WorkQueue<String>()
+    let replicas: Replicas
+    let images: Images
+    let networks: Networks
+    let probeChanges: AsyncStream<ProbeMonitor.Change>
+
+    // Desired state.
+    var resolved = Planner.Resolved(specs: [:], frozen: [], suspendOrphans: true, notes: [])
+    var lastGood: [String: [ServiceSpec]] = [:]
+    var desiredLoaded = false
+    var desiredGeneration: UInt64 = 0
+    /// Once mode: the services this run is limited to (`promote`, `rollback`).
+    var only: Set<String>?
+    // Observed state: the last list per service, when the last full list was taken, and when
+    // each service was last changed by this process (a list older than that is not trusted).
+    var cache: [String: [ObservedContainer]] = [:]
+    var cacheAt: [String: Int64] = [:]
+    var mutatedAt: [String: Int64] = [:]
+    /// Replicas being removed: out of the routes from the moment their removal starts.
+    var leaving: Set<String> = []
+    var leavingService: [String: String] = [:]
+    /// Services whose cached list was used once (a list serves one step, then a fresh one is read).
+    var usedCache: Set<String> = []
+    /// Why each queued key was queued (logged with its step).
+    var triggers: [String: Trigger] = [:]
+    /// Exited replicas found by the first list: started again in place when still wanted.
+    var adopt: Set<String> = []
+    // Memory between steps.
+    var backoff = CrashLoopBackoff()
+    var decisions = ReleaseDecisions()
+    var engineMarkers: [String: String] = [:]
+    var engineRetryDelay = Duration.milliseconds(500)
+    var lastNotes: [String: String] = [:]
+    // Once mode.
+    var promote: Set<String> = []
+    var rollback: [String: String] = [:]
+    var report = ApplyReport()
+    var finished: Set<String> = []
+    var createdThisRun: [String: Int] = [:]
+
+    public init(engine: EngineClient, configuration: Configuration, logger: Logger, routes: RouteRefresher?, store: StateStore?) {
+        self.engine = engine
+        self.config = configuration
+        self.logger = logger
+        self.store = store
+        self.routes = routes
+        let limiter = ConcurrencyLimiter(limit: configuration.parallelism)
+        let ports = PortAllocator(range: configuration.portRange, taken: [])
+        replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger)
+        images = Images(engine: engine, logger: logger)
+        networks = Networks(engine: engine, project: configuration.project, logger: logger)
+        let (changes, continuation) = AsyncStream.makeStream(of: ProbeMonitor.Change.self)
+        probeChanges = changes
+        monitor = ProbeMonitor(logger: logger) { continuation.yield($0) }
+        decisions = store?.loadDecisions() ?? ReleaseDecisions()
+    }
+
+    // MARK: - Inputs
+
+    /// A new desired state (a manifest load): remembers each file's last good specs, and enqueues
+    /// every service whose spec changed, appeared or disappeared.
+    public func setDesired(_ desired: DesiredState, _ trigger: Trigger, generation: UInt64 = 0, only: Set<String>? = nil) {
+        if let only { self.only = only }
+        guard generation == 0 || generation > desiredGeneration else { return }  // an older load finished late
+        desiredGeneration = max(desiredGeneration, generation)
+        let wasLoaded = desiredLoaded
+        let present = Set(desired.files)
+        lastGood = lastGood.filter { present.contains($0.key) }
+        var byFile: [String: [ServiceSpec]] = [:]
+        for file in desired.files where !desired.failedFiles.contains(file) { byFile[file] = [] }
+        for spec in desired.services { if let file = desired.sourceFile[spec.name] { byFile[file, default: []].append(spec) } }
+        for (file, specs) in byFile { lastGood[file] = specs }
+
+        let owned = cache.values.reduce(0) { $0 + $1.count }
+        let next = Planner.resolve(desired, lastGoodSpecs: lastGood, allowEmpty: config.allowEmpty, ownedContainers: owned)
+        var changed = Set<String>()
+        for (name, spec) in next.specs where resolved.specs[name] != spec { changed.insert(name) }
+        for name in resolved.specs.keys where next.specs[name] == nil { changed.insert(name) }
+        if next.suspendOrphans != resolved.suspendOrphans || !desiredLoaded { changed.formUnion(cache.keys) }
+        // A changed dependency may unblock its dependents.
+        for (name, spec) in next.specs where spec.dependsOn.contains(where: changed.contains) { changed.insert(name) }
+        resolved = next
+        desiredLoaded = true
+        for note in next.notes { logger.warning("\(note)") }
+        if !changed.isEmpty || !wasLoaded {
+            logger.info("manifests loaded", metadata: ["services": "\(next.specs.count)", "changed": "\(changed.count)", "reason": "\(trigger)"])
+        }
+        enqueue(changed, trigger)
+        routes?.requestRefresh()
+    }
+
+    /// Lists every owned container (one engine call) and enqueues every key: the watchdog.
+    /// The list serves each key's next step unless that service changed after it was taken.
+    public func resync(_ trigger: Trigger, only: Set<String>? = nil) async throws {
+        if let only { self.only = only }
+        let listed = try await engine.listContainers(label: OwnershipLabel.project, value: config.project)
+        let now = WallClock.nowMS()
+        var byService: [String: [ObservedContainer]] = [:]
+        for container in listed { byService[container.service, default: []].append(container) }
+        for name in Set(cache.keys).union(byService.keys) {
+            cache[name] = byService[name] ?? []
+            cacheAt[name] = now
+            usedCache.remove(name)
+        }
+        await replicas.ports.markTaken(listed.compactMap(\.hostPort))
+        if trigger == .startup || trigger == .engineReconnected {
+            // What exited while no Flotilla watched (a reboot, an engine restart) was stopped,
+            // not crashed: started again in place, and no crash-loop count.
+            adopt.formUnion(listed.filter { $0.state == .exited }.map(\.id))
+            if trigger == .engineReconnected { backoff = CrashLoopBackoff() }
+        }
+        await refreshMarkers()
+        engineRetryDelay = .milliseconds(500)
+        enqueue(Set(resolved.specs.keys).union(byService.keys), trigger)
+    }
+
+    /// Something happened to a service's containers (an engine event, a probe change, SIGHUP).
+    public func touch(_ service: String, _ trigger: Trigger) {
+        enqueue([service], trigger)
+    }
+
+    /// Every known service (SIGHUP).
+    public func touchAll(_ trigger: Trigger) {
+        enqueue(Set(resolved.specs.keys).union(cache.keys), trigger)
+    }
+
+    /// Once mode: promote or roll back these services' canaries during this run.
+    public func decide(promote: Set<String>, rollback: [String: String]) {
+        self.promote = promote
+        self.rollback = rollback
+    }
+
+    func enqueue(_ keys: Set<String>, _ trigger: Trigger) {
+        let keys = only.map { keys.intersection($0) } ?? keys
+        guard !keys.isEmpty else { return }
+        for key in keys where triggers[key] == nil || triggers[key]!.isRoutine { triggers[key] = trigger }
+        let queue = queue
+        Task { await queue.add(keys) }
+    }
+
+    func refreshMarkers() async {
+        guard resolved.specs.values.contains(where: { $0.update.strategy == .canary }) || !decisions.rolledBack.isEmpty else { return }
+        if let markers = try? await engine.rollbackMarkers(project: config.project) { engineMarkers = markers }
+    }
+
+    // MARK: - Running
+
+    /// Runs the workers (and the probe-change listener) until ``shutDown()``. In once mode,
+    /// returns when every key has settled or failed, with the report.
+    public func run() async -> ApplyReport {
+        let clock = ContinuousClock(), start = clock.now
+        let probes = Task { await self.followProbes() }
+        var writer: Task<Void, Never>?
+        if let routes {
+            await routes.connect(source: { [weak self] in await self?.routeInputs() }, monitor: monitor, store: store)
+            writer = Task { await routes.run() }
+            routes.requestRefresh()
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, config.workers) {
+                group.addTask { await self.work() }
+            }
+            if config.mode == .once {
+                await queue.waitUntilIdle()
+                await queue.shutDown()
+            }
+            // Workers end when the queue shuts down, after the step in hand.
+            await group.waitForAll()
+        }
+        if config.mode == .once { await routes?.refreshAndWait(timeout: .seconds(60)) }
+        writer?.cancel()
+        probes.cancel()
+        await monitor.stop()
+        report.seconds = (clock.now - start).fractionalSeconds
+        report.unchanged = max(0, resolved.specs.count - report.changedServices.count - report.failures.count)
+        return report
+    }
+
+    /// Stops handing out keys; steps in flight finish (their engine calls are bounded).
+    public func shutDown() async {
+        await queue.shutDown()
+    }
+
+    func work() async {
+        while let key = await queue.next() {
+            let requeue = await reconcile(key)
+            await queue.done(key)
+            switch requeue {
+            case .done: break
+            case .now: await queue.add(key)
+            case .after(let delay): await queue.add(key, after: delay)
+            }
+        }
+    }
+
+    func followProbes() async {
+        for await change in probeChanges {
+            if change.role == .readiness { routes?.requestRefresh() }
+            touch(change.container.service, .probe(role: change.role.rawValue, status: change.status.rawValue))
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// What the route writer builds the table from: the last observation, without the replicas
+    /// being removed; services of broken files with unknown specs keep their last routes.
+    func routeInputs() -> RouteRefresher.Inputs {
+        let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }
+        return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: resolved.frozen)
+    }
+
+    /// `down`: every owned container, stopped gracefully and removed; then the project's networks.
+    public func removeEverything() async throws -> Int {
+        let all = try await engine.listContainers(label: OwnershipLabel.project, value: config.project)
+        let results = await remove(all.map { ($0, .orphan, .graceful) }, spec: nil)
+        await networks.prune(keeping: [])
+        return results.removed
+    }
+
+    enum Requeue: Sendable, Equatable {
+        case done, now
+        case after(Duration)
+    }
+}

@@ -1,0 +1,50 @@
+import FlotillaCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's small state directory (`--state-dir`, default `/var/lib/flotilla/<project>`):
+/// what must survive every container and every Flotilla process. Each file is JSON, written
+/// atomically (temp file, fsync, rename), readable only by its owner.
+///
+/// - `decisions.json`: ``ReleaseDecisions`` (rollbacks, canaries waiting, promotions under way);
+/// - `routes.json`: the last route table written, so services of a broken manifest file keep
+///   their routes across a restart.
+///
+/// A missing or unreadable file reads as empty: a lost state directory degrades safely (the
+/// rollback markers on the engine still hold; a canary is never shipped because of it).
+public struct StateStore: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public static func defaultDirectory(project: String) -> String { "/var/lib/flotilla/" + project }
+
+    /// Creates the directory (mode 0700) if needed; throws with a clear message when it cannot.
+    public func prepare() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard access(directory, W_OK) == 0 else {
+            throw AtomicFile.WriteError(description: "state directory \(directory) is not writable")
+        }
+    }
+
+    public func loadDecisions() -> ReleaseDecisions { read("decisions.json") ?? ReleaseDecisions() }
+    public func save(_ decisions: ReleaseDecisions) throws { try write(decisions, to: "decisions.json") }
+
+    public func loadRoutes() -> RouteTable? { read("routes.json") }
+    public func save(_ routes: RouteTable) throws { try write(routes, to: "routes.json") }
+
+    func read<T: Decodable>(_ name: String) -> T? {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: data)
+    }
+
+    func write<T: Encodable>(_ value: T, to name: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(try encoder.encode(value), to: directory + "/" + name, mode: 0o600)
+    }
+}

@@ -1,0 +1,38 @@
+/// Why a service's key was queued: logged with the step it leads to.
+public enum Trigger: Sendable, Hashable, CustomStringConvertible {
+    case startup
+    case manifestsChanged
+    case watchdog
+    case signal
+    case engineReconnected
+    /// The engine reported a container of the service died, was removed, ….
+    case engineEvent(action: String)
+    /// A probe verdict changed.
+    case probe(role: String, status: String)
+    /// The previous step asked to look again (readiness, settle time, backoff, dependencies, auto-promotion).
+    case requeue(String)
+    /// The previous step changed something: look at the result.
+    case followUp
+
+    public var description: String {
+        switch self {
+        case .startup: return "startup"
+        case .manifestsChanged: return "manifests changed"
+        case .watchdog: return "watchdog"
+        case .signal: return "SIGHUP"
+        case .engineReconnected: return "engine reconnected"
+        case .engineEvent(let action): return "engine event: \(action)"
+        case .probe(let role, let status): return "\(role) \(status)"
+        case .requeue(let why): return "requeue: \(why)"
+        case .followUp: return "follow-up"
+        }
+    }
+
+    /// Routine triggers are logged at debug level when they find nothing to do.
+    public var isRoutine: Bool {
+        switch self {
+        case .watchdog, .requeue, .followUp: return true
+        default: return false
+        }
+    }
+}
