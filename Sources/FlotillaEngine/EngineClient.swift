@@ -92,7 +92,8 @@ public struct EngineClient: Sendable {
                 state: ContainerState(engineState: summary.state ?? ""),
                 created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? (summary.created ?? 0) * 1000, hostPort: hostPort,
                 canonicalSpec: labels[OwnershipLabel.canonicalSpec],
-                role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular
+                role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular,
+                checks: labels[OwnershipLabel.checks].flatMap(ReplicaChecks.init(label:))
             )
         }
     }

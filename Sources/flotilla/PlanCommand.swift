@@ -53,6 +53,9 @@ enum PlanPrinter {
                 lines.append("    - replace \(container.name) (liveness check failing)")
                 removes += 1
             }
+            for container in service.start {
+                lines.append("    > start \(container.name) again (an old replica of a canary release)")
+            }
             if service.markRolledBack != nil { lines.append("    ! roll back the canary (\(service.rollbackReason ?? "requested"))") }
             if service.clearMarker { lines.append("    ~ clear the rollback marker (the manifest moved on)") }
             if !service.replace.isEmpty {

@@ -126,11 +126,8 @@ struct EngineSession {
     let rolledBack: [String: String]
 
     func plan(promote: Set<String> = [], rollback: [String: String] = [:]) -> Plan {
-        reconciler.plan(desired, observed: observed, options: .init(promote: promote, rollback: rollback, rolledBack: rolledBack, adopt: adoptable))
+        reconciler.plan(desired, observed: observed, options: .init(promote: promote, rollback: rollback, rolledBack: rolledBack))
     }
-
-    /// Exited replicas a start would adopt (what `plan` shows as "start again").
-    var adoptable: Set<String> { Set(observed.filter { $0.state == .exited }.map(\.id)) }
 }
 
 extension ReconcileOptions {

@@ -31,9 +31,14 @@ struct CanaryDecisionTests {
         let stopped = RolloutTests.stable.map { c -> ObservedContainer in var c = c; c.state = .exited; return c }
         var canary = RolloutTests.replica(RolloutTests.v2, 3, role: .canary)
         canary.state = .exited
-        let plan = Planner.planService(RolloutTests.v2, observed: stopped + [canary], options: Planner.Options(adopt: Set((stopped + [canary]).map(\.id))))
+        // A reboot: every replica exited while no Flotilla watched.
+        let plan = Planner.planService(RolloutTests.v2, observed: stopped + [canary], options: Planner.Options(notCrashed: Set((stopped + [canary]).map(\.id))))
         #expect(plan.phase == .canary && plan.markRolledBack == nil)
-        #expect(Set(plan.start.map(\.id)) == ["c1", "c2", "c3"] && plan.create == 0)
+        #expect(Set(plan.start.map(\.id)) == ["c1", "c2"] && plan.prune.map(\.id) == ["c3"] && plan.create == 1 && plan.createRole == .canary)
+        #expect(plan.died.isEmpty)
+        // The same canary seen dying while Flotilla watched is a failed canary: rolled back.
+        let watched = Planner.planService(RolloutTests.v2, observed: stopped + [canary], options: Planner.Options())
+        #expect(watched.phase == .rolledBack && watched.markRolledBack == RolloutTests.v2.specHash)
     }
 
     @Test func decisionsRecordWhereAReleaseStands() {

@@ -93,14 +93,15 @@ struct RolloutStepTests {
         #expect(planExited.prune.isEmpty && planExited.create == 0 && planExited.live.map(\.id) == ["c2"])
     }
 
-    @Test func exitedReplicasFoundAtStartupAreStartedAgain() {
+    @Test func replicasThatStoppedWhileNobodyWatchedAreReplacedButNotCrashes() {
         let spec = Self.spec(replicas: 2, parallelism: 1, order: .startFirst)
         let observed = [Self.replica(1, spec, .unknown, state: .exited).container, Self.replica(2, spec, .unknown, state: .exited).container]
-        let plan = Planner.planService(spec, observed: observed, options: Planner.Options(adopt: ["c1", "c2"]))
-        #expect(plan.start.map(\.id) == ["c1", "c2"] && plan.prune.isEmpty && plan.create == 0)
-        // The same containers seen dying while Flotilla watched are crashes: pruned and replaced.
-        let crashed = Planner.planService(spec, observed: observed, options: Planner.Options())
-        #expect(crashed.start.isEmpty && crashed.prune.count == 2)
+        let plan = Planner.planService(spec, observed: observed, options: Planner.Options(notCrashed: ["c1", "c2"]))
+        let step = RolloutStep.next(plan, readiness: { _ in .unknown })
+        #expect(plan.prune.count == 2 && plan.create == 2 && !step.crashed)
+        // The same containers seen dying while Flotilla watched are crashes.
+        let crashed = RolloutStep.next(Planner.planService(spec, observed: observed, options: Planner.Options()), readiness: { _ in .unknown })
+        #expect(crashed.crashed)
     }
 
     // MARK: - Every interleaving

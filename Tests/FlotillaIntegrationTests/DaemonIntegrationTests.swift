@@ -91,8 +91,8 @@ struct DaemonIntegrationTests {
 
         let daemon = try start(s)
         defer { Task { _ = await daemon.stop(); await s.cleanup() } }
-        #expect(try await daemon.waitUntil { try await s.containers("web").count == 1 && daemon.count("reconcile finished") == 1 })
-        let before = daemon.count("reconcile started")
+        #expect(try await daemon.waitUntil { try await s.containers("web").count == 1 && daemon.count("manifests loaded") == 1 })
+        let before = daemon.count("manifests loaded")
 
         try git("checkout -q main")
         #expect(try await daemon.waitUntil {
@@ -100,7 +100,7 @@ struct DaemonIntegrationTests {
             return web.count == 2 && web.allSatisfy { env($0) == "env.MARK=\"two\"" } && api.count == 1
         })
         try await Task.sleep(for: .seconds(1))
-        #expect(daemon.count("reconcile started") - before == 1, "\(daemon.log)")
+        #expect(daemon.count("manifests loaded") - before == 1, "\(daemon.log)")
         #expect(await daemon.stop() == 0)
         await s.cleanup()
     }

@@ -19,7 +19,10 @@ enum TestEngine {
     }
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var binary: String { packageRoot.appendingPathComponent(".build/debug/flotilla").path }
+    /// The built binary (`FLOTILLA_TEST_BINARY` overrides, for a build in another scratch path).
+    static var binary: String {
+        ProcessInfo.processInfo.environment["FLOTILLA_TEST_BINARY"] ?? packageRoot.appendingPathComponent(".build/debug/flotilla").path
+    }
 }
 
 /// A manifest directory in a temp folder, a project of its own, and helpers to drive and

@@ -98,6 +98,9 @@ struct CommandRunnerTests {
         // stdout and stderr share one pipe, in order.
         let both = await CommandRunner.run("/bin/sh -c 'echo one; echo two >&2; echo three'", timeout: .seconds(20))
         #expect(both.output == "one\ntwo\nthree\n")
+        // Closing its output does not end the hook: its exit does.
+        let closed = await CommandRunner.run("/bin/sh -c 'echo before; exec >&- 2>&-; sleep 0.3; exit 4'", timeout: .seconds(20))
+        #expect(closed.status == 4 && closed.output == "before\n" && !closed.timedOut)
         // Killed by a signal: 128 + N, like a shell.
         let killed = await CommandRunner.run("/bin/sh -c 'kill -9 $$'", timeout: .seconds(20))
         #expect(killed.status == 128 + SIGKILL && !killed.timedOut && !killed.succeeded)
@@ -160,10 +163,11 @@ struct CommandRunnerTests {
     }
 
     @Test func runningHooksLeaveTheCooperativePoolFree() async {
-        // More hooks than cores, all blocked in a wait: if those waits sat on the cooperative
-        // pool (or on DispatchQueue.global(), which shares its threads on Linux), nothing else
-        // would run, not even this task's sleep.
-        let count = ProcessInfo.processInfo.activeProcessorCount + 2
+        // Many more hooks than cores, all blocked in a wait: if those waits sat on the
+        // cooperative pool (or on DispatchQueue.global(), which shares its threads on Linux and
+        // only adds one about every second when they block), nothing else would run for
+        // seconds, not even this task's sleep.
+        let count = ProcessInfo.processInfo.activeProcessorCount + 8
         let hooks = Task {
             await withTaskGroup(of: Result.self) { group in
                 for _ in 0..<count { group.addTask { await CommandRunner.run("/bin/sleep 30", timeout: .seconds(30)) } }

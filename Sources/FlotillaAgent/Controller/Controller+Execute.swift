@@ -64,7 +64,6 @@ extension Controller {
             if results.unavailable { outcome.engineUnavailable = true }
         }
         for container in starts {
-            adopt.remove(container.id)
             do {
                 try await replicas.start(container)
             } catch {

@@ -26,7 +26,7 @@ extension Controller {
         var options = Planner.Options(allowEmpty: config.allowEmpty, backoff: backoff, now: now,
                                       unhealthy: failingLiveness.intersection(containers.map(\.id)),
                                       promote: promote.contains(key) ? [key] : [], rollback: rollback.filter { $0.key == key },
-                                      rolledBack: rolledBackDecisions, adopt: adopt, engineRestarting: restarting)
+                                      rolledBack: rolledBackDecisions, notCrashed: unwatched, engineRestarting: restarting)
         options.releases = decisions.releases
         var plan = Planner.planService(spec, observed: containers, options: options)
         var recheck: Int64?
@@ -175,7 +175,7 @@ extension Controller {
     func restartingByEngine(_ spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> Set<String> {
         guard spec.restartPolicy != .no else { return [] }
         var result = Set<String>()
-        for container in containers where container.state == .exited && !adopt.contains(container.id) {
+        for container in containers where container.state == .exited && !unwatched.contains(container.id) {
             guard let status = try? await engine.restartStatus(of: container.id) else { continue }
             let allowed: Bool
             switch spec.restartPolicy {
@@ -193,7 +193,7 @@ extension Controller {
         var result: [String: Readiness] = [:]
         let settle = config.settleTime.wholeMilliseconds
         for container in containers {
-            let hasCheck = spec.readiness != nil && container.hostPort != nil
+            let hasCheck = ReplicaChecks.of(container, spec: spec).readiness != nil && container.hostPort != nil
             let probe = hasCheck ? await monitor.readiness(of: container.id) : nil
             result[container.id] = Readiness.of(container, probe: probe, hasCheck: hasCheck, settleMS: settle, now: now)
         }

@@ -72,8 +72,8 @@ public actor Controller {
     var usedCache: Set<String> = []
     /// Why each queued key was queued (logged with its step).
     var triggers: [String: Trigger] = [:]
-    /// Exited replicas found by the first list: started again in place when still wanted.
-    var adopt: Set<String> = []
+    /// Exited replicas found at start-up or after the engine came back: not counted as crashes.
+    var unwatched: Set<String> = []
     // Memory between steps.
     var backoff = CrashLoopBackoff()
     var decisions = ReleaseDecisions()
@@ -108,7 +108,7 @@ public actor Controller {
 
     /// A new desired state (a manifest load): remembers each file's last good specs, and enqueues
     /// every service whose spec changed, appeared or disappeared.
-    public func setDesired(_ desired: DesiredState, _ trigger: Trigger, generation: UInt64 = 0, only: Set<String>? = nil) {
+    public func setDesired(_ desired: DesiredState, _ trigger: Trigger, generation: UInt64 = 0, only: Set<String>? = nil) async {
         if let only { self.only = only }
         guard generation == 0 || generation > desiredGeneration else { return }  // an older load finished late
         desiredGeneration = max(desiredGeneration, generation)
@@ -134,7 +134,7 @@ public actor Controller {
         if !changed.isEmpty || !wasLoaded {
             logger.info("manifests loaded", metadata: ["services": "\(next.specs.count)", "changed": "\(changed.count)", "reason": "\(trigger)"])
         }
-        enqueue(changed, trigger)
+        await enqueue(changed, trigger)
         routes?.requestRefresh()
     }
 
@@ -153,24 +153,25 @@ public actor Controller {
         }
         await replicas.ports.markTaken(listed.compactMap(\.hostPort))
         if trigger == .startup || trigger == .engineReconnected {
-            // What exited while no Flotilla watched (a reboot, an engine restart) was stopped,
-            // not crashed: started again in place, and no crash-loop count.
-            adopt.formUnion(listed.filter { $0.state == .exited }.map(\.id))
+            // What exited while no Flotilla watched (a reboot, an engine restart) stopped, it did
+            // not crash: no crash-loop count and no canary rollback for it; and after the engine
+            // came back, backoff starts over.
+            unwatched.formUnion(listed.filter { $0.state == .exited || $0.state == .dead }.map(\.id))
             if trigger == .engineReconnected { backoff = CrashLoopBackoff() }
         }
         await refreshMarkers()
         engineRetryDelay = .milliseconds(500)
-        enqueue(Set(resolved.specs.keys).union(byService.keys), trigger)
+        await enqueue(Set(resolved.specs.keys).union(byService.keys), trigger)
     }
 
     /// Something happened to a service's containers (an engine event, a probe change, SIGHUP).
-    public func touch(_ service: String, _ trigger: Trigger) {
-        enqueue([service], trigger)
+    public func touch(_ service: String, _ trigger: Trigger) async {
+        await enqueue([service], trigger)
     }
 
     /// Every known service (SIGHUP).
-    public func touchAll(_ trigger: Trigger) {
-        enqueue(Set(resolved.specs.keys).union(cache.keys), trigger)
+    public func touchAll(_ trigger: Trigger) async {
+        await enqueue(Set(resolved.specs.keys).union(cache.keys), trigger)
     }
 
     /// Once mode: promote or roll back these services' canaries during this run.
@@ -179,12 +180,11 @@ public actor Controller {
         self.rollback = rollback
     }
 
-    func enqueue(_ keys: Set<String>, _ trigger: Trigger) {
+    func enqueue(_ keys: Set<String>, _ trigger: Trigger) async {
         let keys = only.map { keys.intersection($0) } ?? keys
         guard !keys.isEmpty else { return }
         for key in keys where triggers[key] == nil || triggers[key]!.isRoutine { triggers[key] = trigger }
-        let queue = queue
-        Task { await queue.add(keys) }
+        await queue.add(keys)
     }
 
     func refreshMarkers() async {
@@ -232,12 +232,10 @@ public actor Controller {
 
     func work() async {
         while let key = await queue.next() {
-            let requeue = await reconcile(key)
-            await queue.done(key)
-            switch requeue {
-            case .done: break
-            case .now: await queue.add(key)
-            case .after(let delay): await queue.add(key, after: delay)
+            switch await reconcile(key) {
+            case .done: await queue.done(key, requeueAfter: nil)
+            case .now: await queue.done(key, requeueAfter: .zero)
+            case .after(let delay): await queue.done(key, requeueAfter: delay)
             }
         }
     }
@@ -245,7 +243,7 @@ public actor Controller {
     func followProbes() async {
         for await change in probeChanges {
             if change.role == .readiness { routes?.requestRefresh() }
-            touch(change.container.service, .probe(role: change.role.rawValue, status: change.status.rawValue))
+            await touch(change.container.service, .probe(role: change.role.rawValue, status: change.status.rawValue))
             if Task.isCancelled { return }
         }
     }

@@ -40,6 +40,21 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         dispatch()
     }
 
+    /// Done with `key`, queuing it again at once (`after` zero) or after a delay, in one step
+    /// (so the queue never looks idle in between).
+    public func done(_ key: Key, requeueAfter delay: Duration?) {
+        state.done(key)
+        if let delay {
+            if delay <= .zero {
+                state.add(key)
+            } else {
+                state.addAfter(key, due: WallClock.nowMS() + max(1, delay.wholeMilliseconds))
+                armTimer()
+            }
+        }
+        dispatch()
+    }
+
     /// Hands out nothing more; waiting workers get nil.
     public func shutDown() {
         state.shutDown()

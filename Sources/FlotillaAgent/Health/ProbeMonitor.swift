@@ -41,13 +41,14 @@ public actor ProbeMonitor {
     /// Starts probing new live replicas, stops probing the ones gone, and restarts probing
     /// where a manifest edit changed a check.
     public func sync(services: [ServiceSpec], observed: [ObservedContainer]) async {
-        await sync(services: services, observed: observed, scope: { _ in true })
+        let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        await sync(observed: observed, checks: { c in specs[c.service].map { ReplicaChecks.of(c, spec: $0) } }, scope: { _ in true })
     }
 
     /// The same for one service only: its replicas in `containers`; other services' probes are untouched.
     public func sync(service: ServiceSpec, containers: [ObservedContainer]) async {
         let name = service.name
-        await sync(services: [service], observed: containers, scope: { $0 == name })
+        await sync(observed: containers, checks: { ReplicaChecks.of($0, spec: service) }, scope: { $0 == name })
     }
 
     /// Stops probing every replica of a service (it left the manifests).
@@ -55,11 +56,11 @@ public actor ProbeMonitor {
         for (id, entry) in entries where entry.container.service == service { forget(id) }
     }
 
-    func sync(services: [ServiceSpec], observed: [ObservedContainer], scope: (String) -> Bool) async {
-        let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var wanted: [String: (ObservedContainer, ServiceSpec, Int)] = [:]
+    /// `checks`: what each replica is probed with (nil: its service is unknown).
+    func sync(observed: [ObservedContainer], checks: (ObservedContainer) -> ReplicaChecks?, scope: (String) -> Bool) async {
+        var wanted: [String: (ObservedContainer, ReplicaChecks, Int)] = [:]
         for container in observed where container.state.isLive && scope(container.service) {
-            guard let spec = specs[container.service], spec.readiness != nil || spec.liveness != nil, let port = container.hostPort else { continue }
+            guard let spec = checks(container), !spec.isEmpty, let port = container.hostPort else { continue }
             wanted[container.id] = (container, spec, port)
         }
         for (id, entry) in entries where scope(entry.container.service) {

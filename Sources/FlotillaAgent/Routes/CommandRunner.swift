@@ -5,20 +5,18 @@ import Glibc
 
 /// Runs a proxy hook (`nginx -t -c …`, `nginx -s reload`) without a shell, with a timeout.
 ///
-/// The hook is started in its own process group (stdin `/dev/null`, stdout and stderr into one
-/// pipe). At the timeout the whole group gets SIGTERM, then SIGKILL after a one-second grace;
-/// if the calling task is cancelled the whole group gets SIGKILL at once. Output is read with
-/// deadlines and reading stops once the hook itself has exited, so a grandchild that keeps the
-/// pipe open (`sh -c 'sleep 75; nginx -s reload'`) never delays the result: ``run(_:timeout:)``
-/// returns within about `timeout` + 2 s whatever the hook does. Processes a hook leaves behind
-/// after exiting normally are its own business (they are not killed); what they print after the
-/// hook exited is not collected. All blocking waits run on a thread of their own, never on the
-/// cooperative pool, and the hook is always reaped.
+/// Contract: the hook runs in its own process group (stdin `/dev/null`, stdout and stderr in one
+/// pipe); at the timeout the whole group gets SIGTERM, then SIGKILL after a 1 s grace, and on
+/// task cancellation SIGKILL at once (`timedOut` is true in both cases). Output is never awaited
+/// from grandchildren: reading stops when the hook itself has exited, so ``run(_:timeout:)``
+/// returns within about `timeout` + 2 s whatever the hook does. What a hook leaves running after
+/// a normal exit is not killed (nor is anything that moved to another group or session).
 public enum CommandRunner {
     public struct Result: Sendable {
-        /// The exit status; 128 + N when the hook was killed by signal N (shell convention);
-        /// 126/127 when it could not be started (not executable / not found); 125 when the task
-        /// was already cancelled so nothing was started.
+        /// The exit status; 128 + N when the hook was killed by signal N (shell convention: usually
+        /// 143 or 137 after a timeout, 137 after cancellation); 126/127 when it could not be
+        /// started (not executable / not found); 125 when the task was already cancelled and
+        /// nothing was started.
         public var status: Int32
         /// stdout and stderr interleaved, at most the last ``outputLimit`` bytes (a marker line
         /// says how much was dropped before them).

@@ -25,8 +25,8 @@ public enum RolloutStep {
         if plan.clearMarker { step.actions.append(.clearRollback) }
         for container in plan.prune { step.actions.append(.remove(container, reason: .dead, stop: .graceful)) }
         // A replica of the current spec that ran and died is a crash; one left "created" by an
-        // interrupted start is not.
-        if plan.prune.contains(where: { $0.specHash == hash && ($0.state == .exited || $0.state == .dead) }) { step.crashed = true }
+        // interrupted start, or stopped while no Flotilla watched, is not.
+        if !plan.died.isEmpty { step.crashed = true }
         for container in plan.unhealthy { step.actions.append(.remove(container, reason: .unhealthy, stop: .kill)) }
         if !plan.unhealthy.isEmpty { step.crashed = true }
         for container in plan.start { step.actions.append(.start(container)) }

@@ -40,6 +40,7 @@ public struct ContainerBlueprint: Sendable, Hashable {
         labels[OwnershipLabel.canonicalSpec] = spec.canonicalContainerForm
         if let port = spec.port { labels[OwnershipLabel.containerPort] = String(port) }
         if role == .canary { labels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
+        if let checks = ReplicaChecks(spec).label { labels[OwnershipLabel.checks] = checks }
         if spec.network == .host, let hostPort {
             labels[OwnershipLabel.hostPort] = String(hostPort)
             // Host networking: the replica listens on its own host port, told through PORT.

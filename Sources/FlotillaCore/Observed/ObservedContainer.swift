@@ -17,8 +17,11 @@ public struct ObservedContainer: Sendable, Hashable, Codable {
     public var canonicalSpec: String?
     /// Created as a canary (label ``OwnershipLabel/role``); a label, so it survives restarts.
     public var role: ReplicaRole
+    /// The health checks it was created with (label ``OwnershipLabel/checks``), if recorded.
+    public var checks: ReplicaChecks?
 
-    public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil, role: ReplicaRole = .regular) {
+    public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil, role: ReplicaRole = .regular, checks: ReplicaChecks? = nil) {
+        self.checks = checks
         self.canonicalSpec = canonicalSpec
         self.role = role
         self.id = id
@@ -80,6 +83,8 @@ public enum OwnershipLabel {
     public static let containerPort = "io.flotilla.port"
     /// `canary` on canary replicas (absent on regular ones).
     public static let role = "io.flotilla.role"
+    /// The readiness and liveness checks a replica was created with (JSON, ``ReplicaChecks``).
+    public static let checks = "io.flotilla.checks"
     /// On a rollback marker (a labelled volume): the spec hash that was rolled back.
     public static let rolledBackHash = "io.flotilla.rolled-back-hash"
 }

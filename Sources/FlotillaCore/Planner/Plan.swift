@@ -78,6 +78,8 @@ public struct ServicePlan: Sendable {
     /// Every replica that is or will be running: running (and not failing liveness), restarting
     /// by the engine's restart policy, or in ``start``.
     public var live: [ObservedContainer] = []
+    /// Replicas of the current spec (in ``prune``) that ran and died while Flotilla watched: crashes.
+    public var died: [ObservedContainer] = []
 
     public var name: String { spec.name }
 

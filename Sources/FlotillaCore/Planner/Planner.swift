@@ -29,9 +29,9 @@ public enum Planner {
         public var rollback: [String: String]
         /// Rollback decisions (state directory and engine markers): service → the spec hash that was rolled back.
         public var rolledBack: [String: String]
-        /// Exited replicas found when Flotilla started (stopped by a reboot or an engine restart,
-        /// not seen dying): started again in place rather than thrown away, when their spec is still wanted.
-        public var adopt: Set<String>
+        /// Exited replicas that stopped while no Flotilla watched (found at start-up, or after the
+        /// engine came back): replaced, but neither crashes nor failed canaries.
+        public var notCrashed: Set<String>
         /// Exited replicas the engine is about to restart by its own restart policy: neither dead nor crashed.
         public var engineRestarting: Set<String>
         /// Releases under way, from the state directory (service → canary or promotion of a hash):
@@ -40,9 +40,9 @@ public enum Planner {
 
         public init(allowEmpty: Bool = false, lastGoodSpecs: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0,
                     unhealthy: Set<String> = [], promote: Set<String> = [], rollback: [String: String] = [:], rolledBack: [String: String] = [:],
-                    adopt: Set<String> = [], engineRestarting: Set<String> = [], releases: [String: ReleaseDecisions.Release] = [:]) {
+                    notCrashed: Set<String> = [], engineRestarting: Set<String> = [], releases: [String: ReleaseDecisions.Release] = [:]) {
             self.releases = releases
-            self.adopt = adopt
+            self.notCrashed = notCrashed
             self.engineRestarting = engineRestarting
             self.allowEmpty = allowEmpty
             self.lastGoodSpecs = lastGoodSpecs
@@ -144,15 +144,14 @@ public enum Planner {
         let down = observed.filter { !$0.state.isLive && !restartingIDs.contains($0.id) }
         let unhealthy = observed.filter { $0.state.isLive && options.unhealthy.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
         let running = observed.filter { $0.state.isLive && !options.unhealthy.contains($0.id) }
-        // Exited replicas that may be started again: found at start-up, or, for a canary release,
-        // old replicas (Flotilla has no copy of their spec, the engine keeps it whole).
-        let adoptable = down.filter { $0.state == .exited && options.adopt.contains($0.id) }
-        let oldExited = spec.update.strategy == .canary ? down.filter { $0.state == .exited && $0.specHash != hash && !options.adopt.contains($0.id) } : []
+        // Old replicas of a canary release that exited (a reboot stops them all) are started
+        // again in place: Flotilla has no copy of their spec, the engine keeps it whole.
+        let oldExited = spec.update.strategy == .canary ? down.filter { $0.state == .exited && $0.specHash != hash } : []
         let marker = options.rolledBack[spec.name]
         // The phase counts every replica that is or will be running again (a reboot stops all of them).
-        var phase = Rollout.phase(of: spec, hash: hash, live: running + restarting + adoptable + oldExited, rolledBackHash: marker)
+        var phase = Rollout.phase(of: spec, hash: hash, live: running + restarting + oldExited, rolledBackHash: marker)
         if let release = options.releases[spec.name], release.hash == hash, spec.update.strategy == .canary, marker != hash {
-            let present = running + restarting + adoptable
+            let present = running + restarting
             if release.phase == .canary, phase == .steady, !present.contains(where: { $0.specHash == hash && $0.role == .regular }) {
                 phase = .canary
             } else if release.phase == .promoting, phase == .canary {
@@ -160,10 +159,8 @@ public enum Planner {
             }
         }
         let keepsOld = phase == .canary || phase == .rolledBack
-        let supersededOld = Set(Rollout.superseded((running + adoptable + oldExited).filter { $0.specHash != hash }).map(\.id))
-        let start = (adoptable + oldExited).filter { c in
-            supersededOld.contains(c.id) ? false : c.specHash == hash ? phase != .rolledBack : keepsOld
-        }.sorted(by: ObservedContainer.olderFirst)
+        let supersededOld = Set(Rollout.superseded((running + oldExited).filter { $0.specHash != hash }).map(\.id))
+        let start = keepsOld ? oldExited.filter { !supersededOld.contains($0.id) }.sorted(by: ObservedContainer.olderFirst) : []
         let startIDs = Set(start.map(\.id))
         let prune = down.filter { !startIDs.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
         let live = running + start + restarting
@@ -175,7 +172,7 @@ public enum Planner {
         if phase == .canary || phase == .promoting {
             // A canary that ran and died, or fails liveness. One left "created" (Flotilla stopped
             // between create and start) has not failed: it is just pruned and made again.
-            let died = prune.filter { $0.state == .exited || $0.state == .dead }
+            let died = prune.filter { ($0.state == .exited || $0.state == .dead) && !options.notCrashed.contains($0.id) }
             let failedCanary = (died + unhealthy).contains { $0.specHash == hash && $0.role == .canary }
             if let why = options.rollback[spec.name] {
                 rollbackReason = why
@@ -235,7 +232,8 @@ public enum Planner {
             spec: spec, prune: prune, unhealthy: unhealthy, create: create, createRole: createRole,
             replace: backoffUntil == nil ? replace : [], removeSurplus: surplus, keep: keep, changes: changes,
             backoffUntil: backoffUntil, phase: phase, markRolledBack: markRolledBack, rollbackReason: rollbackReason, clearMarker: clearMarker,
-            superseded: supersededIDs, start: start, live: live
+            superseded: supersededIDs, start: start, live: live,
+            died: prune.filter { $0.specHash == hash && ($0.state == .exited || $0.state == .dead) && !options.notCrashed.contains($0.id) }
         )
     }
 
