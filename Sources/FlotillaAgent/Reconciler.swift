@@ -89,7 +89,7 @@ public struct Reconciler: Sendable {
 
     public func makeController(mode: Controller.Mode, routes: RouteRefresher?) -> Controller {
         Controller(engine: engine, configuration: .init(project: project, mode: mode, parallelism: options.parallelism, portRange: options.portRange,
-                                                         settleTime: options.settleTime, allowEmpty: allowEmpty),
+                                                         settleTime: options.settleTime, allowEmpty: allowEmpty, sharedLock: mode == .daemon ? lock : nil),
                    logger: logger, routes: routes, store: stateStore)
     }
 

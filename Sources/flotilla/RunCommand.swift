@@ -58,10 +58,24 @@ struct RunCommand: AsyncParsableCommand {
         }
         HeapTuning.limitArenas(to: 2)  // a daemon: small and steady beats a little less lock contention
         let logger = options.makeLogger()
+        // SIGTERM/SIGINT before the service group runs (connecting, loading): nothing has been
+        // changed yet, so stopping is just exiting 0.
+        let early = SignalHandlers()
+        for signalNumber in [SIGTERM, SIGINT] {
+            early.on(signalNumber) {
+                logger.info("stopped during start-up; nothing was changed")
+                Foundation.exit(0)
+            }
+        }
         guard ManifestDirectoryLoader.isDirectory(options.directory) else {
             Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
             throw ExitCode(1)
         }
+        guard let daemonLock = ReconcileLock(project: options.projectName).acquireDaemonLock() else {
+            Console.error("error: another `flotilla run` already manages project \(options.projectName) on this host; stop it first (or pass another --project)")
+            throw ExitCode(1)
+        }
+        defer { if daemonLock >= 0 { close(daemonLock) } }
         let engine = try await connectEngine(logger: logger)
         let reconciler = options.makeReconciler(engine: engine, logger: logger)
         let absolute = URL(fileURLWithPath: options.directory).standardizedFileURL.path
@@ -83,6 +97,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.logging.keys = .init()
         let group = ServiceGroup(configuration: configuration)
+        early.cancel()
         let signals = SignalHandlers()
         signals.on(SIGHUP) { daemon.requestReconcile() }
         do {

@@ -111,7 +111,7 @@ extension EndToEndSuites {
             try stack.startDaemon()
             #expect(await stack.daemon.waitUntil(timeout: .seconds(20)) { stack.daemon.log.contains("in sync") }, "\(stack.daemon.log)")
             #expect(Set(try await web().map(\.id)) == before)
-            #expect(!stack.daemon.log.contains("reconcile started"), "\(stack.daemon.log)")
+            #expect(!stack.daemon.log.contains("reconcile step"), "\(stack.daemon.log)")
             #expect(stack.routes.contains("weight="))
             #expect(try await web().filter { $0.role == .canary }.count == 1)
 

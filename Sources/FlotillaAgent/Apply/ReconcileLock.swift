@@ -5,9 +5,11 @@ import Logging
 import Glibc
 #endif
 
-/// One reconcile at a time per project on this host, across processes: `flotilla run`,
-/// `apply`, `promote`, `rollback` and `down` all take it, so a `promote` typed while the daemon
-/// runs never races it (each would otherwise start or remove replicas the other is handling).
+/// One changer at a time per project on this host, across processes: `apply`, `promote`,
+/// `rollback` and `down` take it exclusively for their whole run; each step of `flotilla run`
+/// takes it shared and without waiting (a step that finds it held is requeued), so the daemon's
+/// services still reconcile concurrently, a `promote` typed while the daemon runs never races
+/// it, and the daemon never blocks on a CLI command.
 ///
 /// An advisory `flock(2)` on `/run/flotilla/<project>.lock` (or the temp folder when /run is
 /// not writable): the kernel releases it when the process dies, so a crash leaves no stale lock.
@@ -17,6 +19,34 @@ public struct ReconcileLock: Sendable {
     public init(project: String, directory: String? = nil) {
         let folder = directory ?? Self.defaultDirectory()
         path = folder + "/flotilla-" + project + ".lock"
+    }
+
+    /// Takes the lock shared, if no one holds it exclusively: the descriptor to ``release(_:)``
+    /// (-1 when the lock file cannot be opened: work unlocked, as ``withLock`` does), nil when held.
+    public func trySharedLock() -> Int32? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return -1 }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    public func release(_ fd: Int32) {
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Held for the daemon's lifetime: a second `flotilla run` of the same project is refused.
+    /// Returns the descriptor to keep open, or nil when another daemon holds it.
+    public func acquireDaemonLock() -> Int32? {
+        let fd = open(path + ".daemon", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return -1 }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     static func defaultDirectory() -> String {

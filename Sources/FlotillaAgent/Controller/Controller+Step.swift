@@ -7,6 +7,14 @@ import Logging
 /// and say when to look again.
 extension Controller {
     func reconcile(_ key: String) async -> Requeue {
+        guard let lock = config.sharedLock else { return await step(key) }
+        // A CLI command (`promote`, `apply`, …) holds the project: look again shortly.
+        guard let fd = lock.trySharedLock() else { return later(key, .milliseconds(500), "project locked by a flotilla command") }
+        defer { lock.release(fd) }
+        return await step(key)
+    }
+
+    func step(_ key: String) async -> Requeue {
         let trigger = triggers.removeValue(forKey: key) ?? .followUp
         if config.mode == .once && finished.contains(key) { return .done }
         guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
@@ -15,6 +23,11 @@ extension Controller {
             containers = try await observe(key)
         } catch {
             return engineTrouble(key, error)
+        }
+        if spec.update.strategy == .canary {
+            // `flotilla promote`/`rollback` may have decided meanwhile, in another process.
+            if let store { decisions = store.loadDecisions() }
+            await refreshMarkers()
         }
         let now = WallClock.nowMS()
         let restarting = await restartingByEngine(spec, containers, now: now)
@@ -194,7 +207,7 @@ extension Controller {
         let settle = config.settleTime.wholeMilliseconds
         for container in containers {
             let hasCheck = ReplicaChecks.of(container, spec: spec).readiness != nil && container.hostPort != nil
-            let probe = hasCheck ? await monitor.readiness(of: container.id) : nil
+            let probe = hasCheck ? await monitor.readinessState(of: container.id) : nil
             result[container.id] = Readiness.of(container, probe: probe, hasCheck: hasCheck, settleMS: settle, now: now)
         }
         return result

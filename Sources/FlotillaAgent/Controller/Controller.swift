@@ -28,9 +28,12 @@ public actor Controller {
         /// How long a replica without a readiness check must run to count as ready.
         public var settleTime: Duration
         public var allowEmpty: Bool
+        /// The daemon's steps take the project lock shared (CLI commands hold it exclusively).
+        public var sharedLock: ReconcileLock?
 
         public init(project: String, mode: Mode, workers: Int = 8, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999,
-                    settleTime: Duration = .seconds(1), allowEmpty: Bool = false) {
+                    settleTime: Duration = .seconds(1), allowEmpty: Bool = false, sharedLock: ReconcileLock? = nil) {
+            self.sharedLock = sharedLock
             self.project = project
             self.mode = mode
             self.workers = workers

@@ -88,6 +88,9 @@ public actor ProbeMonitor {
     /// here (nil), the caller applies its settle rule.
     public func readiness(of id: String) -> ProbeState.Status? { entries[id]?.readiness?.status }
 
+    /// The whole readiness probe state (status, and whether it ever passed).
+    public func readinessState(of id: String) -> ProbeState? { entries[id]?.readiness }
+
     /// Live replicas whose liveness check has failed `retries` times in a row.
     public func failingLiveness() -> Set<String> {
         Set(entries.filter { $0.value.liveness?.status == .failing }.map(\.key))

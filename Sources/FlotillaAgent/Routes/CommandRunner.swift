@@ -190,8 +190,9 @@ public enum CommandRunner {
         // anyone else who still holds it open.
         reader.drain(for: .milliseconds(100))
 
-        var status: Int32
+        let status: Int32
         if exited {
+            // -1: someone else reaped it (only if the process sets SIGCHLD to SIG_IGN or reaps -1).
             status = control.reap(pid).map(decode) ?? -1
         } else {
             // SIGKILLed but still not gone (stuck in the kernel): reap it whenever it goes.

@@ -9,7 +9,7 @@ public enum CanaryDecision: Sendable, Hashable {
 
     /// - Parameter canaries: the live canaries of `spec` (its current spec hash).
     public static func decide(_ spec: ServiceSpec, canaries: [ObservedContainer], readiness: (ObservedContainer) -> Readiness, now: Int64) -> CanaryDecision {
-        if let failing = canaries.first(where: { readiness($0) == .failing }) {
+        if let failing = canaries.first(where: { readiness($0).isFailing }) {
             return .rollback("canary \(failing.name) failing its readiness check")
         }
         guard let after = spec.update.canary.autoPromoteAfter else { return .wait(recheckAt: nil) }

@@ -6,26 +6,31 @@ public enum Readiness: Sendable, Hashable {
     case settling(until: Int64)
     /// Passing its readiness check, or running for the settle time without one.
     case ready
-    /// Failing its readiness check (`retries` failures in a row).
+    /// Failing its readiness check (`retries` failures in a row) after having passed it.
     case failing
+    /// Failing its readiness check without ever having passed it: a new replica that did not
+    /// come up (removed and counted toward crash-loop backoff, with or without a rollout).
+    case neverReady
 
     public var isReady: Bool { self == .ready }
     /// Not decided yet: a rollout waits for it.
     public var isPending: Bool {
         switch self {
         case .unknown, .settling: return true
-        case .ready, .failing: return false
+        case .ready, .failing, .neverReady: return false
         }
     }
 
     /// The readiness of a replica from its probe verdict (nil: the service has no readiness
     /// check) and, without a check, how long it has run: ready after `settleMS`.
-    public static func of(_ container: ObservedContainer, probe: ProbeState.Status?, hasCheck: Bool, settleMS: Int64, now: Int64) -> Readiness {
+    public var isFailing: Bool { self == .failing || self == .neverReady }
+
+    public static func of(_ container: ObservedContainer, probe: ProbeState?, hasCheck: Bool, settleMS: Int64, now: Int64) -> Readiness {
         guard container.state.isLive else { return .unknown }
         if hasCheck {
-            switch probe ?? .unknown {
+            switch probe?.status ?? .unknown {
             case .passing: return .ready
-            case .failing: return .failing
+            case .failing: return probe?.everPassed == true ? .failing : .neverReady
             case .unknown: return .unknown
             }
         }

@@ -57,16 +57,18 @@ public enum RolloutStep {
         let current = plan.live.filter { $0.specHash == hash }
         let outdated = plan.live.filter { $0.specHash != hash }
 
-        // A new replica failing readiness during a rollout: it goes, the old ones keep serving.
+        // A new replica failing readiness during a rollout, or one that never came up at all:
+        // it goes (the old ones keep serving) and counts toward backoff.
         var failed = Set<String>()
-        if !outdated.isEmpty {
-            for container in current where readiness(container) == .failing {
+        do {
+            for container in current where outdated.isEmpty ? readiness(container) == .neverReady : readiness(container).isFailing {
                 step.actions.append(.remove(container, reason: .unready, stop: .graceful))
                 failed.insert(container.id)
             }
-            if !failed.isEmpty {
+            // A new replica failing liveness (removed above) failed the rollout just the same.
+            if !failed.isEmpty || (!outdated.isEmpty && plan.unhealthy.contains(where: { $0.specHash == hash })) {
                 step.crashed = true
-                step.failure = "new replica did not become ready; old replicas keep serving"
+                step.failure = outdated.isEmpty ? "new replica did not become ready" : "new replica did not become ready; old replicas keep serving"
             }
         }
         var kept = current.filter { !failed.contains($0.id) }
@@ -108,6 +110,7 @@ public enum RolloutStep {
         // New replicas.
         let missing = max(0, n - kept.count)
         var create = missing
+        if step.failure != nil { create = 0 }
         if !outdated.isEmpty {
             switch spec.update.order {
             case .startFirst:
@@ -155,7 +158,7 @@ public enum RolloutStep {
     /// Failing first, then undecided, then ready: the order in which replicas are given up.
     static func rank(_ readiness: Readiness) -> Int {
         switch readiness {
-        case .failing: return 0
+        case .failing, .neverReady: return 0
         case .unknown, .settling: return 1
         case .ready: return 2
         }

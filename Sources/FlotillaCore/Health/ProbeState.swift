@@ -16,6 +16,8 @@ public struct ProbeState: Sendable, Hashable {
     public let since: Int64
     public private(set) var status: Status = .unknown
     public private(set) var consecutiveFailures = 0
+    /// Whether the probe ever succeeded (a replica failing before that never started properly).
+    public private(set) var everPassed = false
     /// When the status last changed (or `since`).
     public private(set) var changedAt: Int64
 
@@ -30,6 +32,7 @@ public struct ProbeState: Sendable, Hashable {
     public mutating func record(success: Bool, at now: Int64) -> Status? {
         let before = status
         if success {
+            everPassed = true
             consecutiveFailures = 0
             status = .passing
         } else if now - since >= Int64(check.startPeriod.milliseconds) {

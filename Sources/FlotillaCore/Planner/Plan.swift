@@ -92,6 +92,8 @@ public struct ServicePlan: Sendable {
                 return "\(name): canary of \(spec.specHash) is waiting but the old replicas are gone (only the canaries run); run \"flotilla promote \(name)\" or \"flotilla rollback \(name)\""
             }
             return "\(name): canary of \(spec.specHash) takes \(spec.update.canary.weight)% of requests; run \"flotilla promote \(name)\" or \"flotilla rollback \(name)\""
+        case .rolledBack where markRolledBack == nil && keep.isEmpty:
+            return "\(name): the canary of \(spec.specHash) was rolled back and no old replica is left (nothing runs); change the manifest to deploy a version"
         case .rolledBack where markRolledBack == nil:
             return "\(name): the canary of \(spec.specHash) was rolled back; the old replicas keep serving until the manifest changes"
         default:

@@ -23,9 +23,11 @@ public enum Rollout {
     static func phase(of spec: ServiceSpec, hash: String, live: [ObservedContainer], rolledBackHash: String?) -> RolloutPhase {
         let current = live.filter { $0.specHash == hash }
         let outdated = live.filter { $0.specHash != hash }
+        // A rolled-back version never comes back by itself, not even when its old replicas are
+        // gone (after a reboot and `docker container prune`): only a manifest change clears it.
+        if spec.update.strategy == .canary && rolledBackHash == hash { return .rolledBack }
         if outdated.isEmpty { return .steady }
         guard spec.update.strategy == .canary else { return .rolling }
-        if rolledBackHash == hash { return .rolledBack }
         // A regular replica of the new spec exists only once the canary was promoted.
         if current.contains(where: { $0.role == .regular }) { return .promoting }
         return .canary
