@@ -50,7 +50,8 @@ extension EndToEndSuites {
                 let api = await get("api.example.test", "/api/")?.0
                 return web == 200 && api == 200
             }, "\(daemon.log)")
-            #expect(await get("api.example.test", "/api/")?.1.hasPrefix("api-") == true)
+            let apiReply = await get("api.example.test", "/api/")
+            #expect(apiReply?.1.hasPrefix("api-") == true, "\(String(describing: apiReply)) \(stack.routes)")
             #expect(await get("unknown.example.test")?.0 != 200)
             let two = try await webPorts()
             #expect(two.count == 2)

@@ -86,7 +86,8 @@ struct RolloutFaultTests {
         #expect(converged, "\(daemon.log)")
         #expect(seen.minReady >= n, "ready replicas fell to \(seen.minReady)")
         #expect(seen.maxRunning <= n + parallelism, "\(seen.maxRunning) replicas ran at once")
-        #expect(try await s.containers("web").count == n)  // nothing left over (no created-only leftovers)
+        let left = try await s.containers("web")
+        #expect(left.count == n, "left over: \(left.map { "\($0.name) \($0.state)" }) \(daemon.log)")  // no created-only leftovers
         #expect(await daemon.stop() == 0, "\(daemon.log)")
         await s.cleanup()
     }

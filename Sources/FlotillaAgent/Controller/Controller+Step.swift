@@ -35,6 +35,13 @@ extension Controller {
         let readiness = await readiness(of: spec, containers, now: now)
         let failingLiveness = await monitor.failingLiveness()
         let ready: (ObservedContainer) -> Readiness = { readiness[$0.id] ?? .unknown }
+        // The routes follow the ready set: a replica whose settle time just ended (a requeue at
+        // that moment) joins them now.
+        let readyNow = Set(readiness.filter { $0.value == .ready }.map(\.key))
+        if readyNow != lastReady[key] {
+            lastReady[key] = readyNow
+            routes?.requestRefresh()
+        }
 
         var options = Planner.Options(allowEmpty: config.allowEmpty, backoff: backoff, now: now,
                                       unhealthy: failingLiveness.intersection(containers.map(\.id)),
@@ -81,6 +88,9 @@ extension Controller {
             routes?.requestRefresh()
         }
         if outcome.engineUnavailable { return engineTrouble(key, nil) }
+        if config.mode == .daemon, let failure = step.failure ?? outcome.createFailure {
+            logger.warning("service did not converge; retrying after backoff", metadata: ["service": "\(key)", "reason": "\(failure)"])
+        }
         if step.crashed || outcome.createFailure != nil {
             report.crashed.insert(key)
             if config.mode == .daemon { backoff.recordFailure(key, now: now) }

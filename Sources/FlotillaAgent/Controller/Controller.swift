@@ -83,6 +83,8 @@ public actor Controller {
     var engineMarkers: [String: String] = [:]
     var engineRetryDelay = Duration.milliseconds(500)
     var lastNotes: [String: String] = [:]
+    /// Each service's ready replicas at its last step (a change refreshes the routes).
+    var lastReady: [String: Set<String>] = [:]
     // Once mode.
     var promote: Set<String> = []
     var rollback: [String: String] = [:]

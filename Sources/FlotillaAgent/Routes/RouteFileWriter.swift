@@ -39,13 +39,13 @@ public struct RouteFileWriter: Sendable {
             if !result.succeeded {
                 // Put the last good file back before anything reloads it.
                 if let previous { try? Self.atomicWrite(previous, to: path) } else { try? FileManager.default.removeItem(atPath: path) }
-                return .checkFailed(result.timedOut ? "check timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                return .checkFailed(result.cancelled ? "check stopped (flotilla is stopping)" : result.timedOut ? "check timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
         if let reload {
             let result = await CommandRunner.run(reload, timeout: timeout)
             if !result.succeeded {
-                return .reloadFailed(result.timedOut ? "reload timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                return .reloadFailed(result.cancelled ? "reload stopped (flotilla is stopping)" : result.timedOut ? "reload timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
         return .written

@@ -42,6 +42,8 @@ public actor RouteRefresher {
     private let requestContinuation: AsyncStream<Void>.Continuation
     private var wanted: UInt64 = 0
     private var completed: UInt64 = 0
+    /// When the pass in progress started (nil: idle).
+    private var passStarted: ContinuousClock.Instant?
 
     public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), logger: Logger) {
         self.outputs = outputs
@@ -67,12 +69,14 @@ public actor RouteRefresher {
     public nonisolated func requestRefresh() { requestContinuation.yield() }
 
     /// Asks for a pass and waits until one that started after this call has finished, or
-    /// `timeout` passed (a hanging reload hook must not hold the caller).
+    /// `timeout` passed. When the pass in progress has already run for 2 s (a hook hanging), it
+    /// does not wait at all: a hanging reload hook must not hold the caller.
     public func refreshAndWait(timeout: Duration) async {
         guard !outputs.isEmpty else { return }
         wanted += 1
         let target = wanted
         requestContinuation.yield()
+        if let passStarted, ContinuousClock.now - passStarted > .seconds(2) { return }
         let deadline = ContinuousClock.now + timeout
         while completed < target && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
@@ -86,9 +90,11 @@ public actor RouteRefresher {
         for await _ in requests {
             if Task.isCancelled { return }
             let target = wanted
+            passStarted = .now
             if let inputs = await source?() {
                 await refresh(services: inputs.services, observed: inputs.observed, keeping: inputs.keeping)
             }
+            passStarted = nil
             completed = max(completed, target)
         }
     }

@@ -65,8 +65,10 @@ public enum RolloutStep {
                 step.actions.append(.remove(container, reason: .unready, stop: .graceful))
                 failed.insert(container.id)
             }
-            // A new replica failing liveness (removed above) failed the rollout just the same.
-            if !failed.isEmpty || (!outdated.isEmpty && plan.unhealthy.contains(where: { $0.specHash == hash })) {
+            // A new replica failing liveness (removed above) failed just the same during a rollout,
+            // and so did one that never passed its readiness check.
+            let unhealthyNew = plan.unhealthy.contains { $0.specHash == hash && (!outdated.isEmpty || readiness($0) == .neverReady) }
+            if !failed.isEmpty || unhealthyNew {
                 step.crashed = true
                 step.failure = outdated.isEmpty ? "new replica did not become ready" : "new replica did not become ready; old replicas keep serving"
             }
