@@ -83,6 +83,11 @@ public actor Controller {
     var engineMarkers: [String: String] = [:]
     var engineRetryDelay = Duration.milliseconds(500)
     var lastNotes: [String: String] = [:]
+    /// Services not yet looked at since start-up: until each had its first step (its replicas
+    /// probed once), the route files are left as they are, so a restart never writes a table of
+    /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
+    var firstLook: Set<String>?
+    var firstLookDeadline = ContinuousClock.now + .seconds(30)
     /// Each service's ready replicas at its last step (a change refreshes the routes).
     var lastReady: [String: Set<String>] = [:]
     // Once mode.
@@ -188,6 +193,10 @@ public actor Controller {
     func enqueue(_ keys: Set<String>, _ trigger: Trigger) async {
         let keys = only.map { keys.intersection($0) } ?? keys
         guard !keys.isEmpty else { return }
+        if trigger == .startup || firstLook == nil {
+            firstLook = (firstLook ?? []).union(keys)
+            firstLookDeadline = .now + .seconds(30)
+        }
         for key in keys where triggers[key] == nil || triggers[key]!.isRoutine { triggers[key] = trigger }
         await queue.add(keys)
     }
@@ -237,7 +246,9 @@ public actor Controller {
 
     func work() async {
         while let key = await queue.next() {
-            switch await reconcile(key) {
+            let requeue = await reconcile(key)
+            if firstLook?.remove(key) != nil, firstLook?.isEmpty == true { routes?.requestRefresh() }
+            switch requeue {
             case .done: await queue.done(key, requeueAfter: nil)
             case .now: await queue.done(key, requeueAfter: .zero)
             case .after(let delay): await queue.done(key, requeueAfter: delay)
@@ -255,7 +266,8 @@ public actor Controller {
 
     /// What the route writer builds the table from: the last observation, without the replicas
     /// being removed; services of broken files with unknown specs keep their last routes.
-    func routeInputs() -> RouteRefresher.Inputs {
+    func routeInputs() -> RouteRefresher.Inputs? {
+        if let firstLook, !firstLook.isEmpty, ContinuousClock.now < firstLookDeadline { return nil }
         let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }
         return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: resolved.frozen)
     }

@@ -132,9 +132,11 @@ public final class Daemon: Service, Sendable {
                     Task {
                         await controller.touch(service, trigger)
                         // Docker sends `die` a moment before its list shows the container as
-                        // exited; a second look a second later sees the settled state.
-                        try? await Task.sleep(for: .seconds(1))
-                        await controller.touch(service, trigger)
+                        // exited: look again shortly after, until the list has settled.
+                        for delay in [250, 500, 1000] {
+                            try? await Task.sleep(for: .milliseconds(delay))
+                            await controller.touch(service, trigger)
+                        }
                     }
                 }
             } catch {
