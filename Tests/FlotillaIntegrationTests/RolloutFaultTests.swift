@@ -77,7 +77,8 @@ struct RolloutFaultTests {
         }
         let converged = try await daemon.waitUntil(timeout: .seconds(60)) {
             let (running, ready) = try await census(s, "web")
-            return ready == n && running.count == n && marks(running) == Array(repeating: "env.MARK=\"v2\"", count: n)
+            let all = try await s.containers("web").count  // the last old replica fully removed too
+            return ready == n && running.count == n && all == n && marks(running) == Array(repeating: "env.MARK=\"v2\"", count: n)
         }
         try await Task.sleep(for: .milliseconds(300))
         watcher.cancel()

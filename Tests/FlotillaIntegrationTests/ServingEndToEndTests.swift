@@ -47,7 +47,8 @@ extension EndToEndSuites {
                 return count == 2 && seen.count == 2
             }, "\(stack.daemon.log)")
             // Both hosts, and a prefix the proxy strips (/app/healthz reaches the replica as /healthz).
-            #expect(await stack.get("www.example.test")?.1.hasPrefix("v1-") == true)
+            let www = await stack.get("www.example.test")
+            #expect(www?.1.hasPrefix("v1-") == true, "\(String(describing: www)) \(stack.routes) \(stack.daemon.log)")
             #expect(await stack.get(Self.host, "/app/healthz")?.1 == "ok\n")
             #expect(await stack.get(Self.host, "/app")?.1.hasPrefix("v1-") == true)
             #expect(await stack.get(Self.host, "/healthz")?.1 == "ok\n")
