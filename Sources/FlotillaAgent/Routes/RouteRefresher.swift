@@ -65,6 +65,9 @@ public actor RouteRefresher {
 
     public var isEnabled: Bool { !outputs.isEmpty }
 
+    /// How long a pass waits for more requests before it writes.
+    static let burstWindow = Duration.milliseconds(150)
+
     /// Asks for a pass (folded with any other pending request). Never waits.
     public nonisolated func requestRefresh() { requestContinuation.yield() }
 
@@ -89,6 +92,9 @@ public actor RouteRefresher {
         guard !outputs.isEmpty else { return }
         for await _ in requests {
             if Task.isCancelled { return }
+            // Fold a burst (replicas becoming ready one after another) into one write and one
+            // proxy reload.
+            try? await Task.sleep(for: Self.burstWindow)
             let target = wanted
             passStarted = .now
             if let inputs = await source?() {
