@@ -231,7 +231,9 @@ public actor Controller {
             await group.waitForAll()
         }
         if config.mode == .once { await routes?.refreshAndWait(timeout: .seconds(60)) }
+        // The writer stops before the probes: a pass after them would route to nothing.
         writer?.cancel()
+        await writer?.value
         probes.cancel()
         await monitor.stop()
         report.seconds = (clock.now - start).fractionalSeconds

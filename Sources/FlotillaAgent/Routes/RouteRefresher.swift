@@ -95,9 +95,11 @@ public actor RouteRefresher {
             // Fold a burst (replicas becoming ready one after another) into one write and one
             // proxy reload.
             try? await Task.sleep(for: Self.burstWindow)
+            // Stopping: never write a table from a half-stopped daemon (probes gone = no target).
+            if Task.isCancelled { return }
             let target = wanted
             passStarted = .now
-            if let inputs = await source?() {
+            if let inputs = await source?(), !Task.isCancelled {
                 await refresh(services: inputs.services, observed: inputs.observed, keeping: inputs.keeping)
             }
             passStarted = nil
