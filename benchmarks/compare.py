@@ -147,7 +147,7 @@ proc = subprocess.Popen([args.flotilla, "run", work, "--engine", args.engine, "-
 lines = []
 threading.Thread(target=lambda: [lines.append(l) for l in proc.stderr], daemon=True).start()
 deadline = time.time() + 120
-while time.time() < deadline and not any("reconcile finished" in l for l in lines):
+while time.time() < deadline and sum(("converged" in l or "in sync" in l) for l in lines) < n:
     time.sleep(0.1)
 time.sleep(2)
 def cpu_ticks(pid):
@@ -157,11 +157,11 @@ def rss_kib(pid):
     for l in open(f"/proc/{pid}/status"):
         if l.startswith("VmRSS:"):
             return int(l.split()[1])
-t0, c0, cycles0, lists0 = time.time(), cpu_ticks(proc.pid), sum("watchdog" in l for l in lines), sum("engine list" in l for l in lines)
+t0, c0, cycles0, lists0 = time.time(), cpu_ticks(proc.pid), sum("watchdog tick" in l for l in lines), sum("engine list" in l for l in lines)
 rss = []
 while time.time() - t0 < idle_seconds:
     rss.append(rss_kib(proc.pid)); time.sleep(1)
-cycles = sum("watchdog" in l for l in lines) - cycles0
+cycles = sum("watchdog tick" in l for l in lines) - cycles0
 lists = sum("engine list" in l for l in lines) - lists0
 cpu = (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK")
 elapsed = time.time() - t0

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How fast `flotilla run` reacts, measured from the outside on a real engine.
 
-- manifest write -> "reconcile started" and -> "reconcile finished" (the edit is applied),
+- manifest write -> the service's first "reconcile step" and -> its "converged" (the edit is applied),
 - container kill -9 -> its replacement running (through the engine's event stream; the
   watchdog is set to 10 minutes so it cannot be what reacts).
 
@@ -76,7 +76,7 @@ def line_after(t0, needle):
     return None
 
 try:
-    wait_for(lambda: line_after(0, "reconcile finished"))
+    wait_for(lambda: line_after(0, "converged") or line_after(0, "in sync"))
     start_lat, done_lat, kill_lat = [], [], []
     for i in range(1, edits + 1):
         time.sleep(0.3)
@@ -84,8 +84,8 @@ try:
         with open(path + ".tmp", "w") as f:
             f.write(manifest(str(i)))
         os.rename(path + ".tmp", path)
-        ts = wait_for(lambda: line_after(t0, "reconcile started"))
-        td = wait_for(lambda: line_after(t0, "reconcile finished"))
+        ts = wait_for(lambda: line_after(t0, "reconcile step"))
+        td = wait_for(lambda: line_after(t0, "converged"))
         start_lat.append((ts - t0) * 1000)
         done_lat.append((td - t0) * 1000)
     # Kills: one service each, since repeated deaths of one service are (rightly) met with

@@ -104,6 +104,23 @@ struct RolloutStepTests {
         #expect(crashed.crashed)
     }
 
+    @Test func oldReplicasAreProbedWithTheirOwnChecks() {
+        let v1Check = HealthCheck(probe: .http(path: "/healthz"))
+        var v1 = Self.old
+        v1.readiness = v1Check
+        v1.liveness = v1Check
+        var v2 = Self.spec(replicas: 2, parallelism: 1, order: .startFirst)
+        v2.readiness = HealthCheck(probe: .http(path: "/ready"))
+        v2.liveness = nil
+        var old = Self.replica(1, v1, .ready).container
+        old.checks = ReplicaChecks(v1)
+        #expect(ReplicaChecks(label: ReplicaChecks(v1).label!) == ReplicaChecks(v1))
+        #expect(ReplicaChecks.of(old, spec: v2) == ReplicaChecks(v1))           // its own, not v2's /ready
+        #expect(ReplicaChecks.of(Self.replica(2, v2, .ready).container, spec: v2) == ReplicaChecks(v2))
+        old.checks = nil  // made by an older Flotilla: only the manifest's readiness, never its liveness
+        #expect(ReplicaChecks.of(old, spec: v2) == ReplicaChecks(readiness: v2.readiness, liveness: nil))
+    }
+
     // MARK: - Every interleaving
 
     /// Every mix of {old ready/unknown/failing, new ready/unknown/failing, dead} for small

@@ -74,6 +74,11 @@ extension Controller {
             logger.info("reconcile step", metadata: [
                 "service": "\(key)", "reason": "\(trigger)", "phase": "\(plan.phase.rawValue)", "actions": "\(step.actions.count)",
             ])
+            if converging[key] == nil { converging[key] = .now }
+        } else if step.isSettled, let since = converging.removeValue(forKey: key) {
+            logger.info("converged", metadata: [
+                "service": "\(key)", "replicas": "\(plan.live.count)", "duration": "\(Replicas.format(.now - since))",
+            ])
         } else if step.isSettled {
             logger.log(level: trigger.isRoutine ? .debug : .info, "in sync", metadata: [
                 "service": "\(key)", "reason": "\(trigger)", "replicas": "\(plan.live.count)",
@@ -178,6 +183,7 @@ extension Controller {
             return cached
         }
         let containers = try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key)
+        logger.debug("engine list", metadata: ["service": "\(key)", "containers": "\(containers.count)"])
         cache[key] = containers
         cacheAt[key] = WallClock.nowMS()
         usedCache.insert(key)

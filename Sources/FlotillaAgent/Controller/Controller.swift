@@ -88,6 +88,9 @@ public actor Controller {
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
     var firstLook: Set<String>?
     var firstLookDeadline = ContinuousClock.now + .seconds(30)
+    /// Services changed by a step and not settled since (when each began): "converged" is logged
+    /// when they settle.
+    var converging: [String: ContinuousClock.Instant] = [:]
     /// Each service's ready replicas at its last step (a change refreshes the routes).
     var lastReady: [String: Set<String>] = [:]
     // Once mode.
@@ -153,6 +156,7 @@ public actor Controller {
     public func resync(_ trigger: Trigger, only: Set<String>? = nil) async throws {
         if let only { self.only = only }
         let listed = try await engine.listContainers(label: OwnershipLabel.project, value: config.project)
+        logger.debug("engine list", metadata: ["containers": "\(listed.count)", "reason": "\(trigger)"])
         let now = WallClock.nowMS()
         var byService: [String: [ObservedContainer]] = [:]
         for container in listed { byService[container.service, default: []].append(container) }

@@ -76,6 +76,7 @@ public final class Daemon: Service, Sendable {
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         do { try await Task.sleep(for: options.resyncInterval) } catch { return }
+                        logger.debug("watchdog tick")
                         await load(.watchdog)
                         do { try await controller.resync(.watchdog) } catch {
                             logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["error": "\(error)"])

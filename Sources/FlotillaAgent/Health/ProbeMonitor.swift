@@ -6,9 +6,10 @@ import Logging
 /// interval, with bounded concurrency and per-replica ``ProbeState``. It never blocks a
 /// reconcile: probes run in their own tasks, and a reconcile only reads the current verdicts.
 ///
-/// Contract: ``sync(services:observed:)`` makes the probed set equal to the live replicas
-/// given (new replicas are probed once at once, so their first verdict is known when it
-/// returns); every status change is reported through `onChange`.
+/// Contract: ``sync(service:containers:)`` makes the probed set of a service equal to its live
+/// replicas given, each probed with its own checks (``ReplicaChecks``); new replicas are probed
+/// once at once, so their first verdict is known when it returns. Every status change is
+/// reported through `onChange`.
 public actor ProbeMonitor {
     public enum Role: String, Sendable { case readiness, liveness }
 
@@ -38,43 +39,28 @@ public actor ProbeMonitor {
         self.onChange = onChange
     }
 
-    /// Starts probing new live replicas, stops probing the ones gone, and restarts probing
-    /// where a manifest edit changed a check.
-    public func sync(services: [ServiceSpec], observed: [ObservedContainer]) async {
-        let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        await sync(observed: observed, checks: { c in specs[c.service].map { ReplicaChecks.of(c, spec: $0) } }, scope: { _ in true })
-    }
-
-    /// The same for one service only: its replicas in `containers`; other services' probes are untouched.
+    /// Starts probing the service's new live replicas, stops probing the ones gone, and restarts
+    /// probing where a manifest edit changed a check; other services' probes are untouched.
     public func sync(service: ServiceSpec, containers: [ObservedContainer]) async {
         let name = service.name
-        await sync(observed: containers, checks: { ReplicaChecks.of($0, spec: service) }, scope: { $0 == name })
-    }
-
-    /// Stops probing every replica of a service (it left the manifests).
-    public func forget(service: String) {
-        for (id, entry) in entries where entry.container.service == service { forget(id) }
-    }
-
-    /// `checks`: what each replica is probed with (nil: its service is unknown).
-    func sync(observed: [ObservedContainer], checks: (ObservedContainer) -> ReplicaChecks?, scope: (String) -> Bool) async {
         var wanted: [String: (ObservedContainer, ReplicaChecks, Int)] = [:]
-        for container in observed where container.state.isLive && scope(container.service) {
-            guard let spec = checks(container), !spec.isEmpty, let port = container.hostPort else { continue }
-            wanted[container.id] = (container, spec, port)
+        for container in containers where container.state.isLive && container.service == name {
+            let checks = ReplicaChecks.of(container, spec: service)
+            guard !checks.isEmpty, let port = container.hostPort else { continue }
+            wanted[container.id] = (container, checks, port)
         }
-        for (id, entry) in entries where scope(entry.container.service) {
-            let spec = wanted[id]?.1
-            if spec == nil || spec?.readiness != entry.readiness?.check || spec?.liveness != entry.liveness?.check {
+        for (id, entry) in entries where entry.container.service == name {
+            let checks = wanted[id]?.1
+            if checks == nil || checks?.readiness != entry.readiness?.check || checks?.liveness != entry.liveness?.check {
                 entry.tasks.forEach { $0.cancel() }
                 entries[id] = nil
             }
         }
         var fresh: [String] = []
-        for (id, (container, spec, port)) in wanted where entries[id] == nil {
+        for (id, (container, checks, port)) in wanted where entries[id] == nil {
             entries[id] = Entry(container: container, port: port,
-                                readiness: spec.readiness.map { ProbeState(check: $0, since: container.created) },
-                                liveness: spec.liveness.map { ProbeState(check: $0, since: container.created) })
+                                readiness: checks.readiness.map { ProbeState(check: $0, since: container.created) },
+                                liveness: checks.liveness.map { ProbeState(check: $0, since: container.created) })
             fresh.append(id)
         }
         // First verdicts now, so that routes computed after this call already know them.
@@ -82,6 +68,11 @@ public actor ProbeMonitor {
             for id in fresh { group.addTask { await self.probeOnce(id, roles: [.readiness, .liveness]) } }
         }
         for id in fresh { startLoops(id) }
+    }
+
+    /// Stops probing every replica of a service (it left the manifests).
+    public func forget(service: String) {
+        for (id, entry) in entries where entry.container.service == service { forget(id) }
     }
 
     /// Ready replicas: readiness passing; replicas without a readiness check are not decided

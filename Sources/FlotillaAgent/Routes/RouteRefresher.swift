@@ -152,7 +152,8 @@ public actor RouteRefresher {
             for container in observed where container.state.isLive {
                 guard let spec = specs[container.service], !spec.routes.isEmpty, let port = container.hostPort else { continue }
                 group.addTask {
-                    if let readiness = spec.readiness {
+                    // Each replica by its own checks (an old one keeps the checks it was made with).
+                    if let readiness = ReplicaChecks.of(container, spec: spec).readiness {
                         if let monitor { return await monitor.readiness(of: container.id) == .passing ? container.id : nil }
                         return await prober.probe(readiness, port: port) ? container.id : nil
                     }
