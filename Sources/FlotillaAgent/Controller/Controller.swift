@@ -141,9 +141,10 @@ public actor Controller {
         if next.suspendOrphans != resolved.suspendOrphans || !desiredLoaded { changed.formUnion(cache.keys) }
         // A changed dependency may unblock its dependents.
         for (name, spec) in next.specs where spec.dependsOn.contains(where: changed.contains) { changed.insert(name) }
+        // Prune-safety notes when they change, not at every watchdog tick.
+        if next.notes != resolved.notes || !wasLoaded { for note in next.notes { logger.warning("\(note)") } }
         resolved = next
         desiredLoaded = true
-        for note in next.notes { logger.warning("\(note)") }
         if !changed.isEmpty || !wasLoaded {
             logger.info("manifests loaded", metadata: ["services": "\(next.specs.count)", "changed": "\(changed.count)", "reason": "\(trigger)"])
         }
@@ -178,14 +179,9 @@ public actor Controller {
         await enqueue(Set(resolved.specs.keys).union(byService.keys), trigger)
     }
 
-    /// Something happened to a service's containers (an engine event, a probe change, SIGHUP).
+    /// Something happened to a service's containers (an engine event, a probe change).
     public func touch(_ service: String, _ trigger: Trigger) async {
         await enqueue([service], trigger)
-    }
-
-    /// Every known service (SIGHUP).
-    public func touchAll(_ trigger: Trigger) async {
-        await enqueue(Set(resolved.specs.keys).union(cache.keys), trigger)
     }
 
     /// Once mode: promote or roll back these services' canaries during this run.
