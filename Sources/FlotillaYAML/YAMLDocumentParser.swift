@@ -27,6 +27,8 @@ public struct YAMLDocumentParser: Sendable {
     /// Every document in `bytes`; documents completed before an error are returned too (so a
     /// broken file can still tell which services it meant to define).
     public func parse(_ bytes: [UInt8], file: String) -> (documents: [YAMLNode], diagnostics: [Diagnostic]) {
+        // A UTF-8 byte order mark (Windows editors write one) is not content.
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         if let bad = UTF8Check.firstInvalidByte(in: bytes) {
             let mark = UTF8Check.mark(ofOffset: bad, in: bytes)
             return ([], [Diagnostic(file: file, at: mark, "file is not valid UTF-8 (byte 0x\(String(bytes[bad], radix: 16)) at offset \(bad)); save it as UTF-8")])
@@ -73,10 +75,18 @@ public struct YAMLDocumentParser: Sendable {
 }
 
 /// Builds node trees from libyaml events with an explicit stack (no recursion on input depth).
+/// Children are appended in place to the open frame (`stack[top].items.append`), so building is
+/// linear in the input: a frame is never copied to add a child.
 struct TreeBuilder {
-    enum Frame {
-        case sequence(mark: SourceMark, anchor: String?, items: [YAMLNode])
-        case mapping(mark: SourceMark, anchor: String?, pairs: [YAMLPair], key: YAMLNode?)
+    struct Frame {
+        enum Kind { case sequence, mapping }
+        var kind: Kind
+        var mark: SourceMark
+        var anchor: String?
+        var items: [YAMLNode] = []
+        var pairs: [YAMLPair] = []
+        /// A mapping's key waiting for its value.
+        var key: YAMLNode?
     }
 
     let file: String
@@ -112,16 +122,14 @@ struct TreeBuilder {
             node.mark = mark
             add(node, anchor: nil, cost: target.count)
         case YAML_SEQUENCE_START_EVENT:
-            push(.sequence(mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) }, items: []), at: mark)
+            push(Frame(kind: .sequence, mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) }), at: mark)
         case YAML_MAPPING_START_EVENT:
-            push(.mapping(mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }, pairs: [], key: nil), at: mark)
+            push(Frame(kind: .mapping, mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }), at: mark)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            switch frame {
-            case .sequence(let m, let anchor, let items):
-                add(YAMLNode(.sequence(items), at: m), anchor: anchor, cost: 1)
-            case .mapping(let m, let anchor, let pairs, _):
-                add(YAMLNode(.mapping(pairs), at: m), anchor: anchor, cost: 1)
+            switch frame.kind {
+            case .sequence: add(YAMLNode(.sequence(frame.items), at: frame.mark), anchor: frame.anchor, cost: 1)
+            case .mapping: add(YAMLNode(.mapping(frame.pairs), at: frame.mark), anchor: frame.anchor, cost: 1)
             }
         default:
             break  // stream start/end, document end: nothing to build
@@ -146,20 +154,20 @@ struct TreeBuilder {
             // The subtree's size: leaves count 1, containers were counted as their children arrived.
             anchors[anchor] = (node, node.nodeCount)
         }
-        guard let top = stack.popLast() else {
+        guard !stack.isEmpty else {
             documents.append(node)
             return
         }
-        switch top {
-        case .sequence(let m, let a, var items):
-            items.append(node)
-            stack.append(.sequence(mark: m, anchor: a, items: items))
-        case .mapping(let m, let a, var pairs, let key):
-            if let key {
-                pairs.append(YAMLPair(key: key, value: node))
-                stack.append(.mapping(mark: m, anchor: a, pairs: pairs, key: nil))
+        let top = stack.count - 1
+        switch stack[top].kind {
+        case .sequence:
+            stack[top].items.append(node)
+        case .mapping:
+            if let key = stack[top].key {
+                stack[top].pairs.append(YAMLPair(key: key, value: node))
+                stack[top].key = nil
             } else {
-                stack.append(.mapping(mark: m, anchor: a, pairs: pairs, key: node))
+                stack[top].key = node
             }
         }
     }

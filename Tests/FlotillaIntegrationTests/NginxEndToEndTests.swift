@@ -51,7 +51,7 @@ extension EndToEndSuites {
                 return web == 200 && api == 200
             }, "\(daemon.log)")
             let apiReply = await get("api.example.test", "/api/")
-            #expect(apiReply?.1.hasPrefix("api-") == true, "\(String(describing: apiReply)) \(stack.routes)")
+            #expect(apiReply?.1.hasPrefix("api-") == true, "\(String(describing: apiReply)) \(stack.routes) \(daemon.log)")
             #expect(await get("unknown.example.test")?.0 != 200)
             let two = try await webPorts()
             #expect(two.count == 2)

@@ -1,3 +1,4 @@
+import FlotillaCore
 import Foundation
 import Logging
 
@@ -31,7 +32,7 @@ public struct LineLogHandler: LogHandler {
         var line: String
         switch format {
         case .text:
-            line = "\(time) \(level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(message)"
+            line = "\(time) \(level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(Diagnostic.escaped("\(message)"))"
             for key in all.keys.sorted() { line += " \(key)=\(Self.quoteIfNeeded("\(all[key]!)"))" }
         case .json:
             var object: [String: String] = ["ts": time, "level": level.rawValue, "msg": "\(message)"]
@@ -42,9 +43,13 @@ public struct LineLogHandler: LogHandler {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
+    /// Values from manifests are untrusted: control characters and line separators are escaped
+    /// (one event is always one line, and no escape sequence reaches the terminal).
     static func quoteIfNeeded(_ value: String) -> String {
-        if !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
+        if !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline }),
+           !value.unicodeScalars.contains(where: Diagnostic.needsEscape) { return value }
+        let quoted = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "\"" + Diagnostic.escaped(quoted) + "\""
     }
 
     static func timestamp() -> String {

@@ -34,7 +34,10 @@ public struct ManifestDirectoryLoader: Sendable {
 
     public func readFiles(directory: String) throws -> [ManifestFile] {
         guard Self.isDirectory(directory) else { throw LoadError.notADirectory(directory) }
-        return Self.manifestPaths(in: directory).map { read(relative: $0, root: directory) }
+        let (paths, problems) = Self.scan(directory)
+        // What cannot be read is an error of its own (prune safety then holds), never "no services".
+        return paths.map { read(relative: $0, root: directory) }
+            + problems.map { ManifestFile(path: $0.path, documents: [], diagnostics: [Diagnostic(file: $0.path, line: 1, column: 1, message: $0.message)]) }
     }
 
     func read(relative: String, root: String) -> ManifestFile {
@@ -51,19 +54,33 @@ public struct ManifestDirectoryLoader: Sendable {
         return ManifestFile(path: relative, documents: documents, diagnostics: diagnostics)
     }
 
-    /// Manifest files below `root`, relative to it, sorted. Hidden files and folders and editor
-    /// leftovers are skipped; symlinked files are followed, symlinked folders are not (no loops).
-    /// Uses readdir's entry types, so only symlinks cost a stat.
-    public static func manifestPaths(in root: String) -> [String] {
+    /// Manifest files below `root`, relative to it, sorted (see ``scan(_:)``).
+    public static func manifestPaths(in root: String) -> [String] { scan(root).paths }
+
+    /// Manifest files below `root`, relative to it, sorted; and what could not be read. Hidden
+    /// files and folders and editor leftovers are skipped; symlinked files are followed,
+    /// symlinked folders are not (no loops). Uses readdir's entry types, so only symlinks cost a
+    /// stat. Never silent: a folder that cannot be opened, a name that is not UTF-8, or a manifest
+    /// symlink whose target is missing is a problem (a file that would otherwise vanish, and its
+    /// services be pruned as orphans).
+    public static func scan(_ root: String) -> (paths: [String], problems: [(path: String, message: String)]) {
         var result: [String] = []
+        var problems: [(path: String, message: String)] = []
         var queue = [""]
         while let relative = queue.popLast() {
             let dir = relative.isEmpty ? root : root + "/" + relative
-            guard let handle = opendir(dir) else { continue }
+            guard let handle = opendir(dir) else {
+                let why = String(cString: strerror(errno))
+                problems.append((relative.isEmpty ? "." : relative, "cannot open this folder (\(why)); its manifests cannot be read"))
+                continue
+            }
             defer { closedir(handle) }
             while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+                guard let name = String(validating: raw, as: UTF8.self) else {
+                    let shown = String(decoding: raw, as: UTF8.self)
+                    problems.append((relative.isEmpty ? shown : relative + "/" + shown, "name is not valid UTF-8; rename it"))
+                    continue
                 }
                 if name == "." || name == ".." || isIgnored(name) { continue }
                 let path = relative.isEmpty ? name : relative + "/" + name
@@ -77,14 +94,17 @@ public struct ManifestDirectoryLoader: Sendable {
                     var own = stat(), target = stat()
                     guard lstat(root + "/" + path, &own) == 0 else { continue }
                     if (own.st_mode & S_IFMT) == S_IFDIR { queue.append(path); continue }
-                    guard stat(root + "/" + path, &target) == 0 else { continue }
+                    guard stat(root + "/" + path, &target) == 0 else {
+                        if isManifestName(name) { problems.append((path, "symlink to a file that does not exist (\(String(cString: strerror(errno))))")) }
+                        continue
+                    }
                     if (target.st_mode & S_IFMT) == S_IFREG, isManifestName(name) { result.append(path) }
                 default:
                     continue
                 }
             }
         }
-        return result.sorted()
+        return (result.sorted(), problems.sorted { $0.path < $1.path })
     }
 
     /// Whether `path` exists and is a folder (following symlinks, as git-sync's `current` is one).

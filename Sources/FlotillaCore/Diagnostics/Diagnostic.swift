@@ -19,7 +19,29 @@ public struct Diagnostic: Error, Sendable, Hashable, Codable, CustomStringConver
         self.init(file: file, line: mark.line, column: mark.column, message: message)
     }
 
-    public var description: String { "\(file):\(line):\(column): error: \(message)" }
+    /// One line, whatever the manifest held: control characters (a newline in a key would forge
+    /// a second `file:line:col: error:` line; ANSI escapes would reach the terminal) and line
+    /// separators are shown escaped, in the file name as in the message.
+    public var description: String { "\(Self.escaped(file)):\(line):\(column): error: \(Self.escaped(message))" }
+
+    public static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where needsEscape(scalar): out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
 }
 
 extension Array where Element == Diagnostic {

@@ -3,31 +3,42 @@ public enum DependencyGraph {
     /// Every elementary cycle found by a depth-first search, each rotated to start at its
     /// smallest name and listed once, sorted. `graph` maps a service to the services it depends on.
     public static func cycles(in graph: [String: [String]]) -> [[String]] {
-        var state: [String: Int] = [:]  // 1 = on the stack, 2 = done
-        var stack: [String] = []
+        // Iterative depth-first search (a 50,000-service chain must not overflow the stack).
+        var state: [String: Int] = [:]  // 1 = on the path, 2 = done
+        var path: [String] = []
+        var position: [String: Int] = [:]  // index in `path`
         var found = Set<[String]>()
-
-        func visit(_ node: String) {
-            state[node] = 1
-            stack.append(node)
-            for next in graph[node, default: []].sorted() {
+        for root in graph.keys.sorted() where state[root] == nil {
+            var frames: [(node: String, next: [String], index: Int)] = [(root, graph[root, default: []].sorted(), 0)]
+            state[root] = 1
+            position[root] = 0
+            path.append(root)
+            while !frames.isEmpty {
+                let top = frames.count - 1
+                guard frames[top].index < frames[top].next.count else {
+                    let node = frames.removeLast().node
+                    path.removeLast()
+                    position[node] = nil
+                    state[node] = 2
+                    continue
+                }
+                let next = frames[top].next[frames[top].index]
+                frames[top].index += 1
                 switch state[next] {
                 case 1:
-                    let start = stack.lastIndex(of: next)!
-                    let cycle = Array(stack[start...])
+                    let cycle = Array(path[position[next]!...])
                     let pivot = cycle.firstIndex(of: cycle.min()!)!
                     found.insert(Array(cycle[pivot...] + cycle[..<pivot]))
                 case nil:
-                    visit(next)
+                    state[next] = 1
+                    position[next] = path.count
+                    path.append(next)
+                    frames.append((next, graph[next, default: []].sorted(), 0))
                 default:
                     break
                 }
             }
-            stack.removeLast()
-            state[node] = 2
         }
-
-        for node in graph.keys.sorted() where state[node] == nil { visit(node) }
         return found.sorted { $0.joined(separator: ",") < $1.joined(separator: ",") }
     }
 

@@ -65,10 +65,14 @@ public struct DesiredState: Sendable {
         }
 
         // depends_on targets exist (a service in a failed file counts as existing: its file has its own error).
+        // "Did you mean" compares against every name: bounded, so thousands of unknown names stay linear.
+        let names = byName.keys.sorted()
+        var hintBudget = 1_000_000
         for entry in decoded {
             for (i, dependency) in entry.spec.dependsOn.enumerated() where byName[dependency] == nil && !servicesInFailedFiles.contains(dependency) {
                 let mark = Self.dependsOnMark(i, in: entry.node)
-                let hint = EditDistance.suggestion(for: dependency, in: Array(byName.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
+                hintBudget -= names.count
+                let hint = hintBudget < 0 ? "" : EditDistance.suggestion(for: dependency, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
                 diagnostics.append(Diagnostic(file: entry.file, at: mark, "service \"\(entry.spec.name)\" depends on unknown service \"\(dependency)\"\(hint)"))
             }
         }

@@ -26,7 +26,8 @@ extension ServiceDecoder {
     mutating func secrets(_ node: YAMLNode, into secrets: inout [String: SecretValue]) {
         guard let fields = mapping(node, of: "secrets", allowed: nil) else { return }
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-            let at = keyNode(of: key, in: node) ?? value
+            // The key's position only when there is an error to report (a lookup per key would be quadratic).
+            var at: YAMLNode { keyNode(of: key, in: node) ?? value }
             guard ManifestRules.isEnvName(key) else { error(at, "secret name \"\(key)\" must match [A-Za-z_][A-Za-z0-9_]* (it becomes an environment variable)"); continue }
             guard let entry = mapping(value, of: "secret \(key)", allowed: ["file"]) else { continue }
             guard let fileNode = entry["file"] else { error(value, "secret \(key) needs a file: write { file: path/to/file }"); continue }

@@ -17,6 +17,10 @@ extension ServiceDecoder {
                 error(pair.key, "duplicate key \"\(key.value)\" in \(what); each key may appear once")
                 continue
             }
+            if key.value == "<<" && key.isPlain {
+                error(pair.key, "YAML merge keys (<<) are not supported in \(what); write the keys out (anchors and aliases of whole values work)")
+                continue
+            }
             if let allowed, !allowed.contains(key.value) {
                 error(pair.key, "unknown key \"\(key.value)\" in \(what)" + EditDistance.hint(for: key.value, in: allowed))
                 continue

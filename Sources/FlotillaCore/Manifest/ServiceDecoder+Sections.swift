@@ -146,7 +146,8 @@ extension ServiceDecoder {
         guard let fields = mapping(node, of: "labels", allowed: nil) else { return [:] }
         var result: [String: String] = [:]
         for (key, value) in fields {
-            let at = keyNode(of: key, in: node) ?? value
+            // The key's position only when there is an error to report (a lookup per key would be quadratic).
+            var at: YAMLNode { keyNode(of: key, in: node) ?? value }
             guard ManifestRules.isLabelKey(key) else { error(at, "label key \"\(key)\" must be printable ASCII without spaces"); continue }
             guard !key.hasPrefix(Self.reservedLabelPrefix) else {
                 error(at, "label key \"\(key)\" uses the prefix \"\(Self.reservedLabelPrefix)\", which Flotilla reserves for its own labels")

@@ -22,9 +22,13 @@ public enum EditDistance {
     public static func suggestion(for word: String, in candidates: [String]) -> String? {
         let lowered = String(word.lowercased().map { $0 == "-" ? "_" : $0 })
         var best: (String, Int)?
+        let length = lowered.count
         for candidate in candidates {
+            // The distance is at least the difference in length: skip what cannot qualify.
+            let limit = Swift.max(2, candidate.count / 3)
+            if abs(candidate.count - length) > limit { continue }
             let d = between(lowered, candidate)
-            if d <= Swift.max(2, candidate.count / 3), d < (best?.1 ?? .max) { best = (candidate, d) }
+            if d <= limit, d < (best?.1 ?? .max) { best = (candidate, d) }
         }
         return best?.0
     }

@@ -1,0 +1,133 @@
+import FlotillaAgent
+import FlotillaCore
+import FlotillaYAML
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a hostile committer (or a Windows editor, or a broken checkout) puts in a manifest
+/// directory: it loads in linear time, never crashes, never hangs, and never vanishes silently.
+@Suite("Loader hardening: linear, bounded, never silent")
+struct LoaderHardeningTests {
+    func tree(_ files: [String: String]) throws -> String {
+        let root = NSTemporaryDirectory() + "flotilla-harden-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        for (path, text) in files {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: false, encoding: .utf8)
+        }
+        return root
+    }
+
+    func timed<T>(_ body: () throws -> T) rethrows -> (T, Duration) {
+        let clock = ContinuousClock(), start = clock.now
+        let value = try body()
+        return (value, clock.now - start)
+    }
+
+    func load(_ text: String) -> DesiredState {
+        let (documents, diagnostics) = YAMLDocumentParser().parse(Array(text.utf8), file: "x.yaml")
+        return DesiredState(files: [ManifestFile(path: "x.yaml", documents: documents, diagnostics: diagnostics)])
+    }
+
+    // Each of these took 15–31 s before (the tree builder copied a sequence or mapping on every
+    // append; "did you mean" searched every name for every unknown name). Linear now: well under
+    // a second even in a debug build; the bound catches a quadratic comeback.
+    @Test func aFortyThousandItemCommandLoadsInLinearTime() {
+        let command = "[" + (0..<40_000).map { "a\($0)" }.joined(separator: ", ") + "]"
+        let (state, took) = timed { load("name: web\nimage: x\ncommand: \(command)\n") }
+        #expect(state.isValid && state.services.first?.command?.count == 40_000)
+        #expect(took < .seconds(5), "took \(took)")
+    }
+
+    @Test func aFortyThousandLabelMapLoadsInLinearTime() {
+        let labels = (0..<40_000).map { "  l\($0): v\($0)" }.joined(separator: "\n")
+        let (state, took) = timed { load("name: web\nimage: x\nlabels:\n\(labels)\n") }
+        #expect(state.services.first?.labels.count == 40_000, "\(state.diagnostics.prefix(2))")
+        #expect(took < .seconds(5), "took \(took)")
+    }
+
+    @Test func eightThousandUnknownDependenciesStayLinear() {
+        let text = (0..<8_000).map { "name: s\($0)\nimage: x\ndepends_on: [missing\($0)]\n" }.joined(separator: "---\n")
+        let (state, took) = timed { load(text) }
+        #expect(state.diagnostics.count == 8_000)
+        #expect(took < .seconds(10), "took \(took)")
+    }
+
+    @Test func aFiftyThousandServiceDependencyChainDoesNotOverflowTheStack() {
+        // Recursive cycle search crashed with SIGSEGV here.
+        var graph: [String: [String]] = [:]
+        for i in 0..<50_000 { graph["s\(i)"] = i == 0 ? [] : ["s\(i - 1)"] }
+        let (cycles, took) = timed { DependencyGraph.cycles(in: graph) }
+        #expect(cycles.isEmpty)
+        graph["s0"] = ["s49999"]  // and closed into one long cycle
+        #expect(DependencyGraph.cycles(in: graph).first?.count == 50_000)
+        #expect(DependencyGraph.levels(of: graph).count == 1)
+        #expect(took < .seconds(10), "took \(took)")
+    }
+
+    @Test func aByteOrderMarkIsNotAnError() {
+        let state = load("\u{FEFF}name: web\nimage: x\n")
+        #expect(state.isValid && state.services.map(\.name) == ["web"], "\(state.diagnostics)")
+    }
+
+    @Test func mergeKeysGetAClearMessage() {
+        let state = load("name: web\nimage: x\n<<: { replicas: 2 }\n")
+        #expect(state.diagnostics.contains { $0.message.contains("YAML merge keys (<<) are not supported") }, "\(state.diagnostics)")
+        #expect(!state.diagnostics.contains { $0.message.contains("expected one of") })
+    }
+
+    @Test func diagnosticsCannotForgeLinesOrReachTheTerminal() {
+        let state = load("name: web\nimage: x\nlabels: { \"a\\nweb.yaml:1:1: error: forged\": v }\nenv: { \"\\e[31mRED\": v }\n")
+        #expect(!state.diagnostics.isEmpty)
+        for diagnostic in state.diagnostics {
+            #expect(!diagnostic.description.contains("\n") && !diagnostic.description.contains("\u{1B}"), "\(diagnostic.description)")
+        }
+        #expect(Diagnostic(file: "a\nb.yaml", line: 1, column: 1, message: "x\u{2028}y").description == "a\\nb.yaml:1:1: error: x\\u{2028}y")
+    }
+
+    @Test func filesThatCannotBeReadAreErrorsNeverMissingServices() throws {
+        let root = try tree(["ok.yaml": "name: ok\nimage: x\n", "locked/inner.yaml": "name: inner\nimage: x\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(symlink("/nonexistent/web.yaml", root + "/web.yaml") == 0)
+        // A name that is not UTF-8 (created with the raw bytes).
+        let raw: [CChar] = Array((root + "/").utf8CString.dropLast()) + [0x62, -1, 0x2E, 0x79, 0x61, 0x6D, 0x6C, 0]
+        let fd = open(raw, O_CREAT | O_WRONLY, 0o644)
+        #expect(fd >= 0)
+        close(fd)
+        // A folder that cannot be opened (mode 0; root reads it anyway, so that part is checked
+        // only when the tests do not run as root).
+        chmod(root + "/locked", 0)
+        defer { chmod(root + "/locked", 0o755) }
+        let state = try ManifestDirectoryLoader().load(directory: root)
+        let files = Set(state.failedFiles)
+        #expect(files.contains("web.yaml"), "dangling symlink: \(state.diagnostics)")
+        #expect(state.diagnostics.contains { $0.message.contains("not valid UTF-8") }, "\(state.diagnostics)")
+        if geteuid() != 0 { #expect(files.contains("locked"), "unreadable folder: \(state.diagnostics)") }
+        #expect(state.services.map(\.name).contains("ok"))
+        // Prune safety holds: the broken entries name no service, so orphan removal is suspended.
+        let plan = Planner.plan(desired: state, observed: [ObservedContainer(id: "1", name: "p-web-1", service: "web", specHash: "h", state: .running, created: 0)])
+        #expect(plan.orphans.isEmpty)
+    }
+
+    @Test func secretFilesMustBeRegularAndMayBeEmpty() throws {
+        let root = try tree(["empty.secret": ""])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(mkfifo(root + "/fifo.secret", 0o600) == 0)
+        let reader = FileSecretReader(root: root)
+        guard case .success(let empty) = reader.read("empty.secret", from: "web.yaml") else {
+            Issue.record("an empty secret file is a valid empty value")
+            return
+        }
+        #expect(empty.isEmpty)
+        // A FIFO (or /dev/kmsg, /dev/stdin) would block the loader forever: refused at once.
+        let (fifo, took) = timed { reader.read("fifo.secret", from: "web.yaml") }
+        #expect(took < .seconds(2))
+        guard case .failure(let problem) = fifo else { Issue.record("a FIFO must be refused"); return }
+        #expect(problem.message.contains("not a regular file"))
+        guard case .failure = reader.read("/dev/zero", from: "web.yaml") else { Issue.record("a device must be refused"); return }
+    }
+}
