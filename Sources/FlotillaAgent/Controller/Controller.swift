@@ -249,7 +249,9 @@ public actor Controller {
     func work() async {
         while let key = await queue.next() {
             let requeue = await reconcile(key)
-            if firstLook?.remove(key) != nil, firstLook?.isEmpty == true { routes?.requestRefresh() }
+            // A first look is over when a step found nothing more to do at once (a step that
+            // acted is looked at again before its result counts: its list is from before it).
+            if requeue != .now, firstLook?.remove(key) != nil, firstLook?.isEmpty == true { routes?.requestRefresh() }
             switch requeue {
             case .done: await queue.done(key, requeueAfter: nil)
             case .now: await queue.done(key, requeueAfter: .zero)
