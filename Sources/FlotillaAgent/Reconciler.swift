@@ -14,8 +14,12 @@ public struct Reconciler: Sendable {
         public var settleTime: Duration
         /// The state directory (decisions, last route table); nil: none (decisions live on the engine only).
         public var stateDirectory: String?
+        /// Allow removing more than half of the project's services at once (`--allow-mass-prune`).
+        public var allowMassPrune: Bool
 
-        public init(parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1), stateDirectory: String? = nil) {
+        public init(parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1), stateDirectory: String? = nil,
+                    allowMassPrune: Bool = false) {
+            self.allowMassPrune = allowMassPrune
             self.parallelism = parallelism
             self.portRange = portRange
             self.settleTime = settleTime
@@ -83,14 +87,16 @@ public struct Reconciler: Sendable {
     public func plan(_ desired: DesiredState, observed: [ObservedContainer], options: Planner.Options = Planner.Options()) -> Plan {
         var options = options
         options.allowEmpty = allowEmpty
+        options.allowMassPrune = self.options.allowMassPrune
         if options.releases.isEmpty { options.releases = releases() }
         return Planner.plan(desired: desired, observed: observed, options: options)
     }
 
     public func makeController(mode: Controller.Mode, routes: RouteRefresher?) -> Controller {
-        Controller(engine: engine, configuration: .init(project: project, mode: mode, parallelism: options.parallelism, portRange: options.portRange,
-                                                         settleTime: options.settleTime, allowEmpty: allowEmpty, sharedLock: mode == .daemon ? lock : nil),
-                   logger: logger, routes: routes, store: stateStore)
+        var configuration = Controller.Configuration(project: project, mode: mode, parallelism: options.parallelism, portRange: options.portRange,
+                                                     settleTime: options.settleTime, allowEmpty: allowEmpty, sharedLock: mode == .daemon ? lock : nil)
+        configuration.allowMassPrune = options.allowMassPrune
+        return Controller(engine: engine, configuration: configuration, logger: logger, routes: routes, store: stateStore)
     }
 
     /// Converges once: the controller runs until every service has settled or failed.

@@ -30,7 +30,11 @@ struct ApplyCommand: AsyncParsableCommand {
             let report = try await reconciler.apply(desired, routes: options.makeRouteRefresher(logger: session.logger))
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
             Console.out(report.summary)
-            if !report.succeeded || !desired.isValid { throw ExitCode(1) }
+            if !report.heldBack.isEmpty {
+                Console.error("not removed (prune budget): \(report.heldBack.joined(separator: ", ")); pass --allow-mass-prune to remove them")
+            }
+            // The host does not match the manifests while removals are held back: exit 1.
+            if !report.succeeded || !desired.isValid || !report.heldBack.isEmpty { throw ExitCode(1) }
         }
     }
 }

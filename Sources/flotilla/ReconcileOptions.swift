@@ -26,6 +26,10 @@ struct ReconcileOptions: ParsableArguments {
     @Flag(help: "Allow a manifest directory with no services to remove every container of the project.")
     var allowEmpty = false
 
+    @Flag(help: ArgumentHelp("Allow removing more than half of the project's services at once.",
+                             discussion: "Without it, when most services vanish from the manifests at once (a `git rm` of most files, another directory swapped in), none of them is removed and every reconcile says so."))
+    var allowMassPrune = false
+
     @Option(name: .customLong("routes"), help: ArgumentHelp("Route file to keep up to date (repeatable; pairs with --routes-format by position).", valueName: "file"))
     var routeFiles: [String] = []
 
@@ -97,7 +101,8 @@ struct ReconcileOptions: ParsableArguments {
     func makeReconciler(engine: EngineClient, logger: Logger) -> Reconciler {
         Reconciler(
             engine: engine, directory: directory, project: projectName,
-            options: .init(parallelism: parallelism, portRange: portRange.range, stateDirectory: stateDir ?? StateStore.defaultDirectory(project: projectName)),
+            options: .init(parallelism: parallelism, portRange: portRange.range, stateDirectory: stateDir ?? StateStore.defaultDirectory(project: projectName),
+                           allowMassPrune: allowMassPrune),
             allowEmpty: allowEmpty, logger: logger
         )
     }
@@ -165,8 +170,13 @@ extension ReconcileOptions {
     /// Runs a command that changes the host: engine errors become a message and exit 1, and the
     /// project's reconcile lock is held throughout (a running daemon finishes its reconcile first).
     func withReconcileLock(_ body: () async throws -> Void) async throws {
-        try await ReconcileLock(project: projectName).withLock(logger: makeLogger()) {
-            try await withEngineErrors(body)
+        do {
+            try await ReconcileLock(project: projectName).withLock(logger: makeLogger()) {
+                try await withEngineErrors(body)
+            }
+        } catch let error as ReconcileLock.OpenError {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
         }
     }
 }

@@ -71,7 +71,14 @@ struct RunCommand: AsyncParsableCommand {
             Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
             throw ExitCode(1)
         }
-        guard let daemonLock = ReconcileLock(project: options.projectName).acquireDaemonLock() else {
+        let acquired: Int32?
+        do {
+            acquired = try ReconcileLock(project: options.projectName).acquireDaemonLock()
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        guard let daemonLock = acquired else {
             Console.error("error: another `flotilla run` already manages project \(options.projectName) on this host; stop it first (or pass another --project)")
             throw ExitCode(1)
         }

@@ -99,6 +99,21 @@ struct PlannerTests {
         #expect(plan.actions.filter { if case .remove(_, _, .orphan) = $0 { true } else { false } }.count == 2)
     }
 
+    @Test func thePruneBudgetHoldsBackRemovingMostServices() {
+        // `git rm` of 9 of 10 manifests: nothing is removed, and the note says what and why.
+        let all = (0..<10).map { ServiceSpec(name: "s\($0)", image: "x") }
+        let observed = all.map { container($0, 1) }
+        let plan = Planner.plan(desired: state([all[0]]), observed: observed)
+        #expect(plan.orphans.isEmpty)
+        #expect(plan.notes.contains { $0.contains("9 of the project's 10 services would be removed") && $0.contains("--allow-mass-prune") })
+        #expect(Planner.resolve(state([all[0]]), lastGoodSpecs: [:], allowEmpty: false, ownedContainers: 10, ownedServices: Set(all.map(\.name))).heldBack.count == 9)
+        // On purpose: removed.
+        #expect(Planner.plan(desired: state([all[0]]), observed: observed, options: .init(allowMassPrune: true)).orphans.count == 9)
+        // Half or fewer, or a single service: no budget in the way.
+        #expect(Planner.plan(desired: state(Array(all[0..<5])), observed: observed).orphans.count == 5)
+        #expect(Planner.plan(desired: state([all[0]]), observed: Array(observed[0..<2])).orphans.count == 1)
+    }
+
     @Test func dependenciesComeFirst() {
         var api = ServiceSpec(name: "api", image: "x")
         api.dependsOn = ["db"]

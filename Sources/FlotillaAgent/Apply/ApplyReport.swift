@@ -10,6 +10,8 @@ public struct ApplyReport: Sendable {
     public var failures: [String: String] = [:]
     /// Services with a replica that died or failed its health check in this run.
     public var crashed: Set<String> = []
+    /// Services left out of the manifests but not removed: the prune budget held them back.
+    public var heldBack: [String] = []
     /// Services something was done to.
     public var changedServices: Set<String> = []
     public var seconds: Double = 0

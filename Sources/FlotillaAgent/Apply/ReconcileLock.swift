@@ -38,10 +38,16 @@ public struct ReconcileLock: Sendable {
     }
 
     /// Held for the daemon's lifetime: a second `flotilla run` of the same project is refused.
-    /// Returns the descriptor to keep open, or nil when another daemon holds it.
-    public func acquireDaemonLock() -> Int32? {
+    /// Returns the descriptor to keep open, or nil when another daemon holds it; throws when the
+    /// lock files cannot be opened (the steps' shared lock would silently not work either).
+    public func acquireDaemonLock() throws -> Int32? {
+        for file in [path, path + ".daemon"] {
+            let probe = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard probe >= 0 else { throw OpenError(path: file, reason: String(cString: strerror(errno))) }
+            close(probe)
+        }
         let fd = open(path + ".daemon", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return -1 }
+        guard fd >= 0 else { throw OpenError(path: path + ".daemon", reason: String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             return nil
@@ -55,15 +61,20 @@ public struct ReconcileLock: Sendable {
         return (NSTemporaryDirectory() as NSString).standardizingPath
     }
 
-    /// Runs `body` holding the lock; waits (logging once) while another process holds it.
-    /// If the lock file cannot be opened at all, `body` runs unlocked (logged): locking protects
-    /// against races, it must not stop Flotilla from working.
-    public func withLock<T: Sendable>(logger: Logger, _ body: () async throws -> T) async rethrows -> T {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            logger.warning("cannot open the reconcile lock; going on without it", metadata: ["lock": "\(path)", "error": "\(String(cString: strerror(errno)))"])
-            return try await body()
+    /// The lock file cannot be opened (a symlink planted there, a read-only folder): an error, never
+    /// a silent "no lock" (two changers racing is what the lock exists to prevent).
+    public struct OpenError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String {
+            "cannot open the project lock \(path): \(reason); fix its folder (or remove what is there) and try again"
         }
+    }
+
+    /// Runs `body` holding the lock; waits (logging once) while another process holds it.
+    public func withLock<T: Sendable>(logger: Logger, _ body: () async throws -> T) async throws -> T {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw OpenError(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }  // closing releases the lock
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             logger.info("waiting for another flotilla working on this project", metadata: ["lock": "\(path)"])

@@ -28,6 +28,8 @@ public actor Controller {
         /// How long a replica without a readiness check must run to count as ready.
         public var settleTime: Duration
         public var allowEmpty: Bool
+        /// Allow removing more than half of the project's services at once.
+        public var allowMassPrune = false
         /// The daemon's steps take the project lock shared (CLI commands hold it exclusively).
         public var sharedLock: ReconcileLock?
 
@@ -134,7 +136,9 @@ public actor Controller {
         for (file, specs) in byFile { lastGood[file] = specs }
 
         let owned = cache.values.reduce(0) { $0 + $1.count }
-        let next = Planner.resolve(desired, lastGoodSpecs: lastGood, allowEmpty: config.allowEmpty, ownedContainers: owned)
+        let ownedServices = Set(cache.filter { !$0.value.isEmpty }.keys)
+        let next = Planner.resolve(desired, lastGoodSpecs: lastGood, allowEmpty: config.allowEmpty, ownedContainers: owned,
+                                   ownedServices: ownedServices, allowMassPrune: config.allowMassPrune)
         var changed = Set<String>()
         for (name, spec) in next.specs where resolved.specs[name] != spec { changed.insert(name) }
         for name in resolved.specs.keys where next.specs[name] == nil { changed.insert(name) }
@@ -142,7 +146,9 @@ public actor Controller {
         // A changed dependency may unblock its dependents.
         for (name, spec) in next.specs where spec.dependsOn.contains(where: changed.contains) { changed.insert(name) }
         // Prune-safety notes when they change, not at every watchdog tick.
-        if next.notes != resolved.notes || !wasLoaded { for note in next.notes { logger.warning("\(note)") } }
+        // (Removals held back by the prune budget are said at every load: each is a reconcile.)
+        if next.notes != resolved.notes || !wasLoaded || !next.heldBack.isEmpty { for note in next.notes { logger.warning("\(note)") } }
+        report.heldBack = next.heldBack
         resolved = next
         desiredLoaded = true
         if !changed.isEmpty || !wasLoaded {

@@ -1,18 +1,25 @@
 /// Folds a burst of calls into one: `fire` runs `action` once the calls have stopped for
-/// `window` (a `git checkout` touching fifty files becomes one reload).
+/// `window` (a `git checkout` touching fifty files becomes one reload), and at the latest
+/// `maxWait` after the first call of a burst (a file rewritten without pause cannot postpone
+/// the reload forever).
 public actor Debouncer {
     private let window: Duration
+    private let maxWait: Duration
     private let action: @Sendable () async -> Void
     private var deadline: ContinuousClock.Instant?
+    private var latest: ContinuousClock.Instant?
     private var timer: Task<Void, Never>?
 
-    public init(window: Duration, action: @escaping @Sendable () async -> Void) {
+    public init(window: Duration, maxWait: Duration = .seconds(1), action: @escaping @Sendable () async -> Void) {
         self.window = window
+        self.maxWait = max(window, maxWait)
         self.action = action
     }
 
     public func fire() {
-        deadline = ContinuousClock.now + window
+        let now = ContinuousClock.now
+        if latest == nil { latest = now + maxWait }
+        deadline = min(now + window, latest!)
         guard timer == nil else { return }
         timer = Task { await self.wait() }
     }
@@ -24,6 +31,7 @@ public actor Debouncer {
         }
         timer = nil
         deadline = nil
+        latest = nil
         await action()
     }
 

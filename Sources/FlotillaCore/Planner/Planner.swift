@@ -15,6 +15,8 @@ public enum Planner {
     public struct Options: Sendable {
         /// Allow a manifest directory with no services to remove every owned container.
         public var allowEmpty: Bool
+        /// Allow removing more than half of the project's services at once (see ``resolve``).
+        public var allowMassPrune = false
         /// The last specs that loaded cleanly from each file, kept by a long-running daemon.
         public var lastGoodSpecs: [String: [ServiceSpec]]
         /// Crash-loop state per service.
@@ -40,7 +42,9 @@ public enum Planner {
 
         public init(allowEmpty: Bool = false, lastGoodSpecs: [String: [ServiceSpec]] = [:], backoff: CrashLoopBackoff = CrashLoopBackoff(), now: Int64 = 0,
                     unhealthy: Set<String> = [], promote: Set<String> = [], rollback: [String: String] = [:], rolledBack: [String: String] = [:],
-                    notCrashed: Set<String> = [], engineRestarting: Set<String> = [], releases: [String: ReleaseDecisions.Release] = [:]) {
+                    notCrashed: Set<String> = [], engineRestarting: Set<String> = [], releases: [String: ReleaseDecisions.Release] = [:],
+                    allowMassPrune: Bool = false) {
+            self.allowMassPrune = allowMassPrune
             self.releases = releases
             self.notCrashed = notCrashed
             self.engineRestarting = engineRestarting
@@ -64,6 +68,8 @@ public enum Planner {
         public var frozen: Set<String>
         public var suspendOrphans: Bool
         public var notes: [String]
+        /// Services that would have been removed but were held back by the prune budget.
+        public var heldBack: [String] = []
 
         public init(specs: [String: ServiceSpec], frozen: Set<String>, suspendOrphans: Bool, notes: [String]) {
             self.specs = specs
@@ -76,7 +82,12 @@ public enum Planner {
         public func isOrphan(_ name: String) -> Bool { specs[name] == nil && !frozen.contains(name) && !suspendOrphans }
     }
 
-    public static func resolve(_ desired: DesiredState, lastGoodSpecs: [String: [ServiceSpec]], allowEmpty: Bool, ownedContainers: Int) -> Resolved {
+    ///
+    /// The prune budget: when the services left out of the manifests are more than one and more
+    /// than half of the project's services (a `git rm` of most files, a swapped-in directory that
+    /// holds something else), none of them is removed unless `allowMassPrune`.
+    public static func resolve(_ desired: DesiredState, lastGoodSpecs: [String: [ServiceSpec]], allowEmpty: Bool, ownedContainers: Int,
+                               ownedServices: Set<String> = [], allowMassPrune: Bool = false) -> Resolved {
         var notes: [String] = []
         var specs = Dictionary(desired.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var frozen = Set<String>()
@@ -102,11 +113,21 @@ public enum Planner {
             notes.append("the manifest directory defines no services but \(ownedContainers) owned containers exist; removing nothing (pass --allow-empty to remove them)")
             suspendOrphans = true
         }
-        return Resolved(specs: specs, frozen: frozen, suspendOrphans: suspendOrphans, notes: notes)
+        var heldBack: [String] = []
+        let leaving = ownedServices.subtracting(specs.keys).subtracting(frozen).sorted()
+        if !suspendOrphans && !specs.isEmpty && !allowMassPrune && leaving.count > 1 && leaving.count * 2 > ownedServices.count {
+            notes.append("\(leaving.count) of the project's \(ownedServices.count) services would be removed (\(leaving.prefix(10).joined(separator: ", "))\(leaving.count > 10 ? ", …" : "")); removing none of them, as this looks like a mistake (most manifests deleted, another directory swapped in); pass --allow-mass-prune to remove them on purpose")
+            suspendOrphans = true
+            heldBack = leaving
+        }
+        var resolved = Resolved(specs: specs, frozen: frozen, suspendOrphans: suspendOrphans, notes: notes)
+        resolved.heldBack = heldBack
+        return resolved
     }
 
     public static func plan(desired: DesiredState, observed: [ObservedContainer], options: Options = Options()) -> Plan {
-        let resolved = resolve(desired, lastGoodSpecs: options.lastGoodSpecs, allowEmpty: options.allowEmpty, ownedContainers: observed.count)
+        let resolved = resolve(desired, lastGoodSpecs: options.lastGoodSpecs, allowEmpty: options.allowEmpty, ownedContainers: observed.count,
+                               ownedServices: Set(observed.map(\.service)), allowMassPrune: options.allowMassPrune)
         var notes = resolved.notes
         let specs = resolved.specs, frozen = resolved.frozen, suspendOrphans = resolved.suspendOrphans
 
