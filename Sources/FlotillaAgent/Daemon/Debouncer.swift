@@ -1,7 +1,8 @@
 /// Folds a burst of calls into one: `fire` runs `action` once the calls have stopped for
 /// `window` (a `git checkout` touching fifty files becomes one reload), and at the latest
 /// `maxWait` after the first call of a burst (a file rewritten without pause cannot postpone
-/// the reload forever).
+/// the reload forever; 5 s by default, long enough that a slow `git checkout` is not loaded
+/// half-done, which could take a moved service for a deleted one).
 public actor Debouncer {
     private let window: Duration
     private let maxWait: Duration
@@ -10,7 +11,7 @@ public actor Debouncer {
     private var latest: ContinuousClock.Instant?
     private var timer: Task<Void, Never>?
 
-    public init(window: Duration, maxWait: Duration = .seconds(1), action: @escaping @Sendable () async -> Void) {
+    public init(window: Duration, maxWait: Duration = .seconds(5), action: @escaping @Sendable () async -> Void) {
         self.window = window
         self.maxWait = max(window, maxWait)
         self.action = action
