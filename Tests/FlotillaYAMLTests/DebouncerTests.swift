@@ -6,23 +6,18 @@ import Testing
 /// burst check here is at the mercy of the whole suite blocking the cooperative pool.)
 @Suite("Debouncer")
 struct DebouncerTests {
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var times: [ContinuousClock.Instant] = []
-        func add() { lock.withLock { times.append(.now) } }
-        var all: [ContinuousClock.Instant] { lock.withLock { times } }
-    }
-
-    @Test func constantWritesCannotPostponeTheActionForever() async throws {
-        // Writes every 50 ms for 3 s (never a 300 ms pause): still at most ~600 ms between calls.
-        let counter = Counter()
-        let debouncer = Debouncer(window: .milliseconds(300), maxWait: .milliseconds(600)) { counter.add() }
-        let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(3) {
-            await debouncer.fire()
-            try await Task.sleep(for: .milliseconds(50))
+    @Test func constantWritesCannotPostponeTheActionForever() {
+        // The decision, without timing: each call moves the deadline to `now + window`, but
+        // never past the burst's first call + maxWait (before: always `now + window`, so calls
+        // every 50 ms with a 100 ms window postponed the action forever).
+        let t0 = ContinuousClock.now
+        let latest = t0 + .seconds(1)
+        var deadlines: [ContinuousClock.Instant] = []
+        for i in 0..<100 {  // a call every 50 ms for 5 s
+            deadlines.append(Debouncer.deadline(now: t0 + .milliseconds(50 * i), window: .milliseconds(100), latest: latest))
         }
-        await debouncer.cancel()
-        #expect(counter.all.count >= 2, "constant writes postponed the action: \(counter.all.count) calls in 3 s")
+        #expect(deadlines.allSatisfy { $0 <= latest })
+        #expect(deadlines.first == t0 + .milliseconds(100))
+        #expect(Debouncer.deadline(now: t0, window: .milliseconds(100), latest: t0 + .seconds(5)) == t0 + .milliseconds(100))
     }
 }

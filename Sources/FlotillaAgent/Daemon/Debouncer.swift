@@ -20,7 +20,7 @@ public actor Debouncer {
     public func fire() {
         let now = ContinuousClock.now
         if latest == nil { latest = now + maxWait }
-        deadline = min(now + window, latest!)
+        deadline = Self.deadline(now: now, window: window, latest: latest!)
         guard timer == nil else { return }
         timer = Task { await self.wait() }
     }
@@ -34,6 +34,11 @@ public actor Debouncer {
         deadline = nil
         latest = nil
         await action()
+    }
+
+    /// When a call at `now` fires: after the quiet `window`, but never after the burst's `latest`.
+    static func deadline(now: ContinuousClock.Instant, window: Duration, latest: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        min(now + window, latest)
     }
 
     public func cancel() {
