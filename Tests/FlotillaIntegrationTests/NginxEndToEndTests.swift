@@ -64,8 +64,10 @@ extension EndToEndSuites {
             #expect(await daemon.waitUntil { await replies(30) == three }, "replies should cover \(three)")
 
             // Kill every replica: nginx answers 503 (never 502 or a hang) until a replacement is ready.
-            for c in try await s.containers("web") {
-                _ = try await s.engine.transport.send(.POST, "/v\(s.engine.apiVersion)/containers/\(c.id)/kill?signal=KILL")
+            let victims = try await s.containers("web").map(\.id)
+            for id in victims {
+                let kill = try await s.engine.transport.send(.POST, "/v\(s.engine.apiVersion)/containers/\(id)/kill?signal=KILL")
+                #expect((200..<300).contains(kill.status), "kill: \(kill.status) \(String(decoding: kill.body, as: UTF8.self))")
             }
             var statuses: [Int] = []
             let deadline = ContinuousClock.now + .seconds(30)
@@ -75,7 +77,8 @@ extension EndToEndSuites {
                 if status == 200 && statuses.contains(503) { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(statuses.contains(503), "statuses seen: \(Set(statuses))")
+            let survivors = try await s.containers("web").filter { victims.contains($0.id) && $0.state == .running }.map(\.name)
+            #expect(statuses.contains(503), "statuses seen: \(Set(statuses)); killed replicas still running: \(survivors) \(daemon.log)")
             #expect(statuses.last == 200)
             #expect(Set(statuses).isSubset(of: [200, 503]), "statuses seen: \(Set(statuses))")
             #expect(await daemon.waitUntil { (try? await webPorts().count) == 3 })
