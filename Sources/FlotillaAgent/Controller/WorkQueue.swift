@@ -2,7 +2,7 @@ import FlotillaCore
 
 /// A controller's work queue: ``WorkQueueState``'s decisions plus waiting workers and timers.
 /// Workers call ``next()`` (suspends until a key is due, nil after ``shutDown()``) and
-/// ``done(_:)`` when finished with it.
+/// ``done(_:requeueAfter:)`` when finished with it.
 public actor WorkQueue<Key: Hashable & Sendable> {
     private var state = WorkQueueState<Key>()
     private var waiters: [CheckedContinuation<Key?, Never>] = []
@@ -22,22 +22,10 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         dispatch()
     }
 
-    /// Queues `key` after `delay` (the earliest request wins).
-    public func add(_ key: Key, after delay: Duration) {
-        let due = WallClock.nowMS() + max(0, delay.wholeMilliseconds)
-        state.addAfter(key, due: due)
-        armTimer()
-    }
-
     public func next() async -> Key? {
         if let key = state.take() { return key }
         if state.isShutDown { return nil }
         return await withCheckedContinuation { waiters.append($0) }
-    }
-
-    public func done(_ key: Key) {
-        state.done(key)
-        dispatch()
     }
 
     /// Done with `key`, queuing it again at once (`after` zero) or after a delay, in one step
@@ -71,8 +59,6 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         if state.isIdle || state.isShutDown { return }
         await withCheckedContinuation { idleWaiters.append($0) }
     }
-
-    public var isIdle: Bool { state.isIdle }
 
     // MARK: -
 

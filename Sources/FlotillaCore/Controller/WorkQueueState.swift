@@ -73,9 +73,7 @@ public struct WorkQueueState<Key: Hashable & Sendable>: Sendable {
     public mutating func shutDown() { isShutDown = true }
 
     public var queuedCount: Int { queue.count - head }
-    public var processingCount: Int { processing.count }
     public var delayedCount: Int { delayed.count }
     /// Nothing queued, nothing being processed, nothing scheduled.
     public var isIdle: Bool { queuedCount == 0 && processing.isEmpty && delayed.isEmpty }
-    public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
 }
