@@ -33,7 +33,8 @@ public struct YAMLDocumentParser: Sendable {
             let mark = UTF8Check.mark(ofOffset: bad, in: bytes)
             return ([], [Diagnostic(file: file, at: mark, "file is not valid UTF-8 (byte 0x\(String(bytes[bad], radix: 16)) at offset \(bad)); save it as UTF-8")])
         }
-        var builder = TreeBuilder(file: file, limits: limits)
+        let lines = SourceLines(bytes)
+        var builder = TreeBuilder(file: file, limits: limits, lines: lines)
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             return ([], [Diagnostic(file: file, line: 1, column: 1, message: "libyaml could not initialise a parser (out of memory?)")])
@@ -47,7 +48,7 @@ public struct YAMLDocumentParser: Sendable {
             while builder.failure == nil {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
-                    builder.failure = Self.diagnostic(from: parser, file: file, bytes: bytes)
+                    builder.failure = Self.diagnostic(from: parser, file: file, bytes: bytes, lines: lines)
                     break
                 }
                 let done = event.type == YAML_STREAM_END_EVENT
@@ -59,16 +60,17 @@ public struct YAMLDocumentParser: Sendable {
         return (builder.documents, builder.failure.map { [$0] } ?? [])
     }
 
-    static func diagnostic(from parser: yaml_parser_t, file: String, bytes: [UInt8]) -> Diagnostic {
+    static func diagnostic(from parser: yaml_parser_t, file: String, bytes: [UInt8], lines: SourceLines) -> Diagnostic {
         let problem = parser.problem.map { String(cString: $0) } ?? "unknown error"
         var message = "YAML syntax error: \(problem)"
-        var mark = SourceMark(line: parser.problem_mark.line + 1, column: parser.problem_mark.column + 1)
+        var mark = lines.mark(index: parser.problem_mark.index)
         if parser.error == YAML_READER_ERROR {
             mark = UTF8Check.mark(ofOffset: min(parser.problem_offset, bytes.count), in: bytes)
             message = "cannot read file: \(problem)"
         }
         if let context = parser.context.map({ String(cString: $0) }) {
-            message += " (\(context) at \(parser.context_mark.line + 1):\(parser.context_mark.column + 1))"
+            let at = lines.mark(index: parser.context_mark.index)
+            message += " (\(context) at \(at.line):\(at.column))"
         }
         return Diagnostic(file: file, at: mark, message)
     }
@@ -91,19 +93,21 @@ struct TreeBuilder {
 
     let file: String
     let limits: YAMLDocumentParser.Limits
+    let lines: SourceLines
     var documents: [YAMLNode] = []
     var failure: Diagnostic?
     var stack: [Frame] = []
     var anchors: [String: (node: YAMLNode, count: Int)] = [:]
     var nodeCount = 0
 
-    init(file: String, limits: YAMLDocumentParser.Limits) {
+    init(file: String, limits: YAMLDocumentParser.Limits, lines: SourceLines) {
         self.file = file
         self.limits = limits
+        self.lines = lines
     }
 
     mutating func consume(_ event: yaml_event_t) {
-        let mark = SourceMark(line: event.start_mark.line + 1, column: event.start_mark.column + 1)
+        let mark = lines.mark(index: event.start_mark.index)
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
             anchors = [:]

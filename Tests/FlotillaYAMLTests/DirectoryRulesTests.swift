@@ -15,10 +15,11 @@ struct DirectoryRulesTests {
     @Test func twoServicesCannotClaimTheSameHostAndPath() {
         let state = desired([
             "a.yaml": "name: a\nimage: x\nport: 1\nroutes: [{ host: w.test, path: /api }]\n",
-            "b.yaml": "name: b\nimage: x\nport: 1\nroutes:\n  - { host: W.test, path: /api }\n  - { host: w.test, path: /other }\n",
+            "b.yaml": "name: b\nimage: x\nport: 1\nroutes:\n  - { host: w.test, path: /other }\n  - { host: W.test, path: /api }\n",
         ])
+        // Both positions name the path that conflicts, not the first item with the same host.
         #expect(state.diagnostics.map(\.description) == [
-            "b.yaml:5:5: error: route w.test/api is already served by service \"a\" (a.yaml:4:10); give one of them another host or path",
+            "b.yaml:6:27: error: route w.test/api is already served by service \"a\" (a.yaml:4:32); give one of them another host or path",
         ])
     }
 

@@ -80,6 +80,21 @@ struct LoaderHardeningTests {
         #expect(!state.diagnostics.contains { $0.message.contains("expected one of") })
     }
 
+    /// libyaml also breaks lines at U+2028, U+2029, U+0085 and a lone CR; editors, `grep -n` and
+    /// `git diff` do not, so every position after such a character was reported too far down.
+    @Test func positionsCountLinesAsEditorsDo() {
+        for odd in ["\u{2028}", "\u{2029}", "\u{85}", "\r"] {
+            let state = load("name: web\nimage: x\nlabels:\n  note: \"a\(odd)b\"\n  other: \"c\(odd)d\"\nbogus: 1\n")
+            #expect(state.diagnostics.map { "\($0.line):\($0.column)" } == ["6:1"], "\(odd.unicodeScalars.map(\.value)): \(state.diagnostics)")
+        }
+        // A classic-Mac file (CR only) counts its CRs; a CRLF file counts each CRLF once.
+        #expect(load("name: web\rimage: x\r\rbogus: 1\r").diagnostics.map(\.line) == [4])
+        #expect(load("name: web\r\nimage: x\r\n\r\nbogus: 1\r\n").diagnostics.map(\.line) == [4])
+        // libyaml's own errors (and their context) are converted too.
+        let syntax = load("name: \"a\u{2028}b\"\nimage: x\nlabels: [\n")
+        #expect(syntax.diagnostics.first.map { "\($0.line)" } == "4", "\(syntax.diagnostics)")
+    }
+
     @Test func diagnosticsCannotForgeLinesOrReachTheTerminal() {
         let state = load("name: web\nimage: x\nlabels: { \"a\\nweb.yaml:1:1: error: forged\": v }\nenv: { \"\\e[31mRED\": v }\n")
         #expect(!state.diagnostics.isEmpty)

@@ -119,20 +119,23 @@ public struct DesiredState: Sendable {
         value(of: key, in: document)?.mark ?? document.mark
     }
 
-    /// The route item that names the route's host (`host:` or one of `hosts:`).
+    /// The route item that declares `route`: its host (`host:` or one of `hosts:`) and its path
+    /// (`path:`, one of `paths:`, or neither for "/"). Points at the path when one is written.
     static func routeMark(of route: Route, in document: YAMLNode) -> SourceMark {
         guard let routes = value(of: "routes", in: document), case .sequence(let items) = routes.kind else {
             return valueMark(of: "routes", in: document)
         }
-        func names(_ node: YAMLNode) -> [String] {
-            switch node.kind {
-            case .sequence(let list): return list.compactMap { $0.scalar?.value.lowercased() }
-            default: return node.scalar.map { [$0.value.lowercased()] } ?? []
-            }
+        func entries(_ node: YAMLNode?) -> [YAMLNode] {
+            guard let node else { return [] }
+            if case .sequence(let list) = node.kind { return list }
+            return [node]
         }
         for item in items {
-            let hosts = (value(of: "host", in: item).map(names) ?? []) + (value(of: "hosts", in: item).map(names) ?? [])
-            if hosts.contains(route.host) { return item.mark }
+            let hosts = entries(value(of: "host", in: item)) + entries(value(of: "hosts", in: item))
+            guard hosts.contains(where: { $0.scalar?.value.lowercased() == route.host }) else { continue }
+            let paths = entries(value(of: "path", in: item)) + entries(value(of: "paths", in: item))
+            if paths.isEmpty, route.path == "/" { return item.mark }
+            if let path = paths.first(where: { $0.scalar?.value == route.path }) { return path.mark }
         }
         return routes.mark
     }
