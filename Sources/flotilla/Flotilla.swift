@@ -25,6 +25,21 @@ struct Flotilla: AsyncParsableCommand {
         version: FlotillaVersion.string,
         subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, BenchCommand.self]
     )
+
+    /// As ArgumentParser's own `main`, with `--allow-host-mounts` alone made explicit first.
+    static func main() async {
+        let arguments = HostAccessOptions.rewrite(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 enum FlotillaVersion {

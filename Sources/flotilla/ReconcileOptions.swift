@@ -47,6 +47,9 @@ struct ReconcileOptions: ParsableArguments {
                                valueName: "dir"))
     var stateDir: String?
 
+    @OptionGroup(title: "Host access")
+    var access: HostAccessOptions
+
     @Option(help: "Address the proxy listens on, written into nginx, Caddy and HAProxy route files.")
     var proxyListen: String = "80"
 
@@ -103,7 +106,7 @@ struct ReconcileOptions: ParsableArguments {
             engine: engine, directory: directory, project: projectName,
             options: .init(parallelism: parallelism, portRange: portRange.range, stateDirectory: stateDir ?? StateStore.defaultDirectory(project: projectName),
                            allowMassPrune: allowMassPrune),
-            allowEmpty: allowEmpty, logger: logger
+            allowEmpty: allowEmpty, logger: logger, loader: ManifestDirectoryLoader(access: access.hostAccess)
         )
     }
 

@@ -23,10 +23,13 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Output format: text, or json (the loaded services, or the errors) for scripts.")
     var format: OutputFormat = .text
 
+    @OptionGroup(title: "Host access")
+    var access: HostAccessOptions
+
     func run() throws {
         let state: DesiredState
         do {
-            state = try ManifestDirectoryLoader().load(directory: directory)
+            state = try ManifestDirectoryLoader(access: access.hostAccess).load(directory: directory)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)

@@ -36,3 +36,24 @@ struct ValueTests {
         #expect(EditDistance.suggestion(for: "xyzzy", in: ServiceDecoder.serviceKeys) == nil)
     }
 }
+
+@Suite("Mount policy")
+struct MountPolicyTests {
+    @Test func prefixesMatchWholeSegments() {
+        #expect(MountPolicy.path("/srv/data", isInside: "/srv/data"))
+        #expect(MountPolicy.path("/srv/data/x", isInside: "/srv/data/"))
+        #expect(!MountPolicy.path("/srv/database", isInside: "/srv/data"))
+        #expect(MountPolicy.path("/anything", isInside: "/"))
+    }
+
+    @Test func theOperatorDecides() {
+        #expect(MountPolicy.refuseHostPaths.problem(source: "named") == nil)
+        #expect(MountPolicy.refuseHostPaths.problem(source: "/srv")?.contains("--allow-host-mounts") == true)
+        #expect(MountPolicy(allowed: .any).problem(source: "/") == nil)
+        #expect(MountPolicy(allowed: .any).problem(source: "/srv/../etc")?.contains("\"..\"") == true)
+        #expect(MountPolicy(allowed: .any).problem(source: "~/x")?.contains("relative") == true)
+        let linked = MountPolicy(allowed: .under(["/srv"]), resolve: { $0 == "/srv/link" ? "/etc" : $0 })
+        #expect(linked.problem(source: "/srv/ok") == nil)
+        #expect(linked.problem(source: "/srv/link")?.contains("really /etc") == true)
+    }
+}

@@ -143,6 +143,70 @@ struct LoaderHardeningTests {
         #expect(took < .seconds(2))
         guard case .failure(let problem) = fifo else { Issue.record("a FIFO must be refused"); return }
         #expect(problem.message.contains("not a regular file"))
-        guard case .failure = reader.read("/dev/zero", from: "web.yaml") else { Issue.record("a device must be refused"); return }
+        // A device inside an allowed folder is still not a regular file.
+        let devices = FileSecretReader(root: root, secretsDirectory: "/dev")
+        for device in ["/dev/zero", "/dev/kmsg", "/dev/stdin"] {
+            let (result, took) = timed { devices.read(device, from: "web.yaml") }
+            #expect(took < .seconds(2), "\(device) took \(took)")
+            guard case .failure(let problem) = result else { Issue.record("\(device) must be refused"); continue }
+            // (/dev/stdin is a pipe or a terminal here, which has no real path at all.)
+            #expect(problem.message.contains("not a regular file") || device == "/dev/stdin", "\(device): \(problem.message)")
+        }
+    }
+
+    /// Any committer could read any root-readable host file into a container before.
+    @Test func secretFilesStayInsideTheManifestTreeOrTheSecretsDirectory() throws {
+        let root = try tree(["app/web.yaml": "", "app/local.secret": "in-tree", "shared/db.secret": "in-tree-2"])
+        let secrets = try tree(["db-password": "from-secrets-dir"])
+        defer { for folder in [root, secrets] { try? FileManager.default.removeItem(atPath: folder) } }
+        #expect(symlink("/etc/passwd", root + "/app/passwd.secret") == 0)
+        #expect(symlink(secrets + "/db-password", root + "/app/linked.secret") == 0)
+        let reader = FileSecretReader(root: root, secretsDirectory: secrets)
+        func read(_ path: String) -> String {
+            switch reader.read(path, from: "app/web.yaml") {
+            case .success(let text): return text
+            case .failure(let problem): return "refused: " + problem.message
+            }
+        }
+        // Allowed: beside the manifest, elsewhere in the tree, in the secrets folder (also through a link).
+        #expect(read("local.secret") == "in-tree")
+        #expect(read("../shared/db.secret") == "in-tree-2")
+        #expect(read(secrets + "/db-password") == "from-secrets-dir")
+        #expect(read("linked.secret") == "from-secrets-dir")
+        // Refused, whatever the spelling: absolute, climbing out, through a symlink, the daemon's own environment.
+        for path in ["/etc/shadow", "/etc/passwd", "../../../../etc/passwd", "passwd.secret", "/proc/self/environ", secrets + "/../" + (root as NSString).lastPathComponent + "/../../etc/hostname"] {
+            let result = read(path)
+            #expect(result.hasPrefix("refused: ") && result.contains("outside the manifest directory and the secrets directory \(secrets)"), "\(path): \(result)")
+        }
+        // Through the loader: the error names the manifest's position.
+        try "name: web\nimage: x\nsecrets:\n  A: { file: /etc/shadow }\n".write(toFile: root + "/app/web.yaml", atomically: false, encoding: .utf8)
+        let state = try ManifestDirectoryLoader(access: HostAccess(secretsDirectory: secrets)).load(directory: root)
+        #expect(state.diagnostics.map { "\($0.file):\($0.line):\($0.column)" } == ["app/web.yaml:4:14"], "\(state.diagnostics)")
+        #expect(state.services.isEmpty)
+    }
+
+    /// Host paths in `volumes` need the operator's `--allow-host-mounts`; prefixes hold whole
+    /// segments and are checked after symlinks are followed.
+    @Test func hostMountsAreTheOperatorsChoice() throws {
+        let root = try tree(["web.yaml": ""])
+        let allowed = try tree(["data/x": ""])
+        defer { for folder in [root, allowed] { try? FileManager.default.removeItem(atPath: folder) } }
+        #expect(symlink("/etc", allowed + "/data/etc-link") == 0)
+        func problems(_ volumes: [String], _ mounts: MountPolicy.Allowed) throws -> [String] {
+            try ("name: web\nimage: x\nvolumes:\n" + volumes.map { "  - \"\($0)\"\n" }.joined()).write(toFile: root + "/web.yaml", atomically: false, encoding: .utf8)
+            return try ManifestDirectoryLoader(access: HostAccess(hostMounts: mounts)).load(directory: root).diagnostics.map { "\($0.line):\($0.column) \($0.message)" }
+        }
+        // Named volumes need nothing.
+        #expect(try problems(["data:/data", "cache:/cache:ro"], .none).isEmpty)
+        // Host paths: refused by default, each at its own item.
+        let refused = try problems(["/:/host", "/var/run/docker.sock:/var/run/docker.sock", "data:/data"], .none)
+        #expect(refused.count == 2 && refused[0].hasPrefix("4:5 volume \"/\" mounts a host path") && refused[1].hasPrefix("5:5 "), "\(refused)")
+        #expect(try problems(["/:/host", "/etc:/etc:ro"], .any).isEmpty)
+        // Prefixes: whole segments, symlinks followed, no "..", no relative paths.
+        #expect(try problems([allowed + "/data:/d", allowed + "/data/x:/x", allowed + "/data/new/folder:/n"], .under([allowed + "/data"])).isEmpty)
+        let outside = try problems([allowed + "/database:/d", allowed + "/data/etc-link:/e", allowed + "/data/../data:/u", "./data:/r"], .under([allowed + "/data"]))
+        #expect(outside.count == 4, "\(outside)")
+        #expect(outside[0].contains("outside the host paths this host allows") && outside[1].contains("(really /etc)"), "\(outside)")
+        #expect(outside[2].contains("contains \"..\"") && outside[3].contains("relative host path"), "\(outside)")
     }
 }

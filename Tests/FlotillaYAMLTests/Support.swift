@@ -2,12 +2,12 @@ import FlotillaCore
 import FlotillaYAML
 
 /// Loads in-memory manifest files through the real libyaml parser and the pure validator.
-func desired(_ files: [String: String], secretFiles: [String: String] = [:]) -> DesiredState {
+func desired(_ files: [String: String], secretFiles: [String: String] = [:], mounts: MountPolicy = MountPolicy(allowed: .any)) -> DesiredState {
     let parser = YAMLDocumentParser()
     return DesiredState(files: files.map { path, text in
         let (documents, diagnostics) = parser.parse(Array(text.utf8), file: path)
         return ManifestFile(path: path, documents: documents, diagnostics: diagnostics)
-    }, secrets: MemorySecretReader(files: secretFiles))
+    }, secrets: MemorySecretReader(files: secretFiles), mounts: mounts)
 }
 
 /// Secret files from a dictionary (path as written in the manifest → content).

@@ -5,13 +5,21 @@ import Glibc
 #endif
 
 /// Reads `env_file` and `secrets` files from disk: a relative path is taken from the folder of
-/// the manifest file that names it (inside the manifest directory), an absolute path as it is.
+/// the manifest file that names it, an absolute path as it is.
+///
+/// Only files that really are (symlinks followed) inside the manifest directory or inside the
+/// operator's secrets directory can be read: a committer must not be able to copy
+/// `/etc/shadow` or the daemon's own `/proc/self/environ` into a container. The check is made
+/// before the file is opened (opening a device can have effects) and again on the opened file
+/// (`/proc/self/fd`), so swapping a path component in between does not get past it.
 public struct FileSecretReader: SecretReader {
     public let root: String
+    public let secretsDirectory: String
     public let maxSize: Int
 
-    public init(root: String, maxSize: Int = 1 << 20) {
+    public init(root: String, secretsDirectory: String = HostAccess.defaultSecretsDirectory, maxSize: Int = 1 << 20) {
         self.root = root
+        self.secretsDirectory = secretsDirectory
         self.maxSize = maxSize
     }
 
@@ -23,8 +31,17 @@ public struct FileSecretReader: SecretReader {
             let folder = (file as NSString).deletingLastPathComponent
             full = ((root as NSString).appendingPathComponent(folder) as NSString).appendingPathComponent(path)
         }
+        guard let real = HostPath.real(full) else {
+            let why = errno
+            if why == ENOENT || why == ENOTDIR { return .failure(SecretReadError("\(full) does not exist")) }
+            return .failure(SecretReadError("cannot read \(full): \(String(cString: strerror(why)))"))
+        }
+        let roots = [root, secretsDirectory].compactMap(HostPath.real)
+        guard roots.contains(where: { MountPolicy.path(real, isInside: $0) }) else {
+            return .failure(SecretReadError(outside(full, real: real)))
+        }
         let data: [UInt8]
-        switch Self.readRegularFile(full, maxSize: maxSize) {
+        switch Self.readRegularFile(real, maxSize: maxSize, allowedRoots: roots) {
         case .success(let bytes): data = bytes
         case .failure(let problem): return .failure(problem)
         }
@@ -32,10 +49,17 @@ public struct FileSecretReader: SecretReader {
         return .success(text)
     }
 
+    func outside(_ full: String, real: String) -> String {
+        let shown = real == full ? full : "\(full) (really \(real))"
+        return "\(shown) is outside the manifest directory and the secrets directory \(secretsDirectory); "
+            + "keep secret files in the secrets directory (out of git; the operator sets it with --secrets-dir) or beside the manifests"
+    }
+
     /// Reads a regular file of at most `maxSize` bytes (an empty one is fine). Anything else (a
     /// FIFO, a device such as /dev/kmsg or /dev/stdin, a folder) is refused without blocking: the
     /// file is opened non-blocking and checked with fstat before a single byte is read.
-    static func readRegularFile(_ path: String, maxSize: Int) -> Result<[UInt8], SecretReadError> {
+    /// `allowedRoots`: when given, the opened file itself must lie inside one of them.
+    static func readRegularFile(_ path: String, maxSize: Int, allowedRoots: [String]? = nil) -> Result<[UInt8], SecretReadError> {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else {
             let why = errno
@@ -43,6 +67,11 @@ public struct FileSecretReader: SecretReader {
             return .failure(SecretReadError("cannot read \(path): \(String(cString: strerror(why)))"))
         }
         defer { close(fd) }
+        if let allowedRoots {
+            guard let opened = HostPath.real("/proc/self/fd/\(fd)"), allowedRoots.contains(where: { MountPolicy.path(opened, isInside: $0) }) else {
+                return .failure(SecretReadError("\(path) changed while it was opened; refusing to read it"))
+            }
+        }
         var info = stat()
         guard fstat(fd, &info) == 0 else { return .failure(SecretReadError("cannot read \(path): \(String(cString: strerror(errno)))")) }
         guard info.st_mode & S_IFMT == S_IFREG else {

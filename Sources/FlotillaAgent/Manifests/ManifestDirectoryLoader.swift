@@ -10,10 +10,13 @@ import Glibc
 public struct ManifestDirectoryLoader: Sendable {
     public var maxFileSize: Int
     public var parser: YAMLDocumentParser
+    /// Where secret files may come from and which host paths may be mounted.
+    public var access: HostAccess
 
-    public init(maxFileSize: Int = 1 << 20, parser: YAMLDocumentParser = YAMLDocumentParser()) {
+    public init(maxFileSize: Int = 1 << 20, parser: YAMLDocumentParser = YAMLDocumentParser(), access: HostAccess = HostAccess()) {
         self.maxFileSize = maxFileSize
         self.parser = parser
+        self.access = access
     }
 
     public enum LoadError: Error, CustomStringConvertible {
@@ -29,7 +32,9 @@ public struct ManifestDirectoryLoader: Sendable {
     /// Loads every manifest file below `directory`. Throws only when the directory itself is
     /// missing; every problem inside it is a diagnostic of the returned state.
     public func load(directory: String) throws -> DesiredState {
-        DesiredState(files: try readFiles(directory: directory), secrets: FileSecretReader(root: directory))
+        DesiredState(files: try readFiles(directory: directory),
+                     secrets: FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory),
+                     mounts: access.mountPolicy)
     }
 
     public func readFiles(directory: String) throws -> [ManifestFile] {

@@ -22,17 +22,21 @@ public struct ServiceDecoder {
 
     let file: String
     let secretReader: any SecretReader
+    let mountPolicy: MountPolicy
     var diagnostics: [Diagnostic] = []
 
-    init(file: String, secretReader: any SecretReader = NoSecretReader()) {
+    init(file: String, secretReader: any SecretReader = NoSecretReader(), mountPolicy: MountPolicy = .refuseHostPaths) {
         self.file = file
         self.secretReader = secretReader
+        self.mountPolicy = mountPolicy
     }
 
     /// Decodes one document. A nil spec always comes with at least one diagnostic.
-    /// `secrets` reads the files that `env_file` and `secrets` name.
-    public static func decode(_ node: YAMLNode, file: String, secrets: any SecretReader = NoSecretReader()) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
-        var decoder = ServiceDecoder(file: file, secretReader: secrets)
+    /// `secrets` reads the files that `env_file` and `secrets` name; `mounts` says which host
+    /// paths `volumes` may bind-mount.
+    public static func decode(_ node: YAMLNode, file: String, secrets: any SecretReader = NoSecretReader(),
+                              mounts: MountPolicy = .refuseHostPaths) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
+        var decoder = ServiceDecoder(file: file, secretReader: secrets, mountPolicy: mounts)
         let spec = decoder.service(node)
         return (decoder.diagnostics.isEmpty ? spec : nil, decoder.diagnostics)
     }
@@ -71,6 +75,10 @@ public struct ServiceDecoder {
             spec.volumes = (stringList(n, "volumes", hint: "write it as a list of \"SOURCE:TARGET[:OPTIONS]\"") ?? []).enumerated().compactMap { i, v in
                 guard ManifestRules.isVolume(v) else {
                     error(listItem(n, i), "volume \"\(v)\" must be \"SOURCE:TARGET[:OPTIONS]\" with an absolute TARGET")
+                    return nil
+                }
+                if let problem = mountPolicy.problem(source: String(v.prefix { $0 != ":" })) {
+                    error(listItem(n, i), problem)
                     return nil
                 }
                 return v

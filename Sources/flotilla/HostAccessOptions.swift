@@ -1,0 +1,47 @@
+import ArgumentParser
+import FlotillaAgent
+import FlotillaCore
+
+/// The operator's limits on what manifests may reach on this host. Manifests come from a
+/// repository several people can push to, and the daemon runs as root: these are flags, never
+/// manifest settings.
+struct HostAccessOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Folder that secret and env files may be read from, besides the manifest directory.",
+                               discussion: "A `secrets:` or `env_file:` path must resolve (symlinks followed) inside the manifest directory or inside this folder; anything else is an error at its file:line:col. Keep secrets here, out of git.",
+                               valueName: "dir"))
+    var secretsDir: String = HostAccess.defaultSecretsDirectory
+
+    @Option(name: .customLong("allow-host-mounts"),
+            help: ArgumentHelp("Allow volumes that bind-mount host paths: alone for any path, or =PREFIX[,PREFIX…] for paths under those folders.",
+                               discussion: "Without it only named volumes (name:/path) are accepted. Write prefixes with \"=\" (--allow-host-mounts=/srv/data); a bare --allow-host-mounts never takes the next argument.",
+                               valueName: "prefix"))
+    var hostMountPrefixes: [String] = []
+
+    func validate() throws {
+        for prefix in prefixes where !prefix.hasPrefix("/") || prefix.split(separator: "/").contains("..") {
+            throw ValidationError("--allow-host-mounts takes absolute folders without \"..\" (e.g. --allow-host-mounts=/srv/data), not \"\(prefix)\"")
+        }
+    }
+
+    var prefixes: [String] {
+        hostMountPrefixes.flatMap { $0.split(separator: ",").map(String.init) }
+    }
+
+    var hostAccess: HostAccess {
+        let list = prefixes
+        let mounts: MountPolicy.Allowed = list.isEmpty ? .none : list.contains("/") ? .any : .under(list)
+        return HostAccess(secretsDirectory: secretsDir, hostMounts: mounts)
+    }
+
+    /// `--allow-host-mounts` alone means every host path. ArgumentParser has no options with an
+    /// optional value, so the bare flag is rewritten before parsing (as git does for `--color`).
+    static func rewrite(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var terminated = false
+        for argument in arguments {
+            if argument == "--" { terminated = true }
+            result.append(!terminated && argument == "--allow-host-mounts" ? "--allow-host-mounts=/" : argument)
+        }
+        return result
+    }
+}
