@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // SHA-256 (spec hashes) and HMAC (keyed secret digests): no hand-written primitives.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
@@ -22,7 +24,7 @@ let package = Package(
             providers: [.apt(["libyaml-dev"])]
         ),
         // The pure core: manifest model, validation, spec hash, planner, routes. No I/O.
-        .target(name: "FlotillaCore"),
+        .target(name: "FlotillaCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Adapter: libyaml's event parser → FlotillaCore.YAMLNode trees.
         .target(name: "FlotillaYAML", dependencies: ["CLibYAML", "FlotillaCore"]),
         // Adapter: the Docker Engine API over a unix socket (Docker and Podman).

@@ -36,7 +36,12 @@ public struct Reconciler: Sendable {
     /// Held by every one-shot command of this project on this host.
     public let lock: ReconcileLock
     public let logger: Logger
+    /// Why the host's secret digest key could not be loaded or created (nil: it was, or there is
+    /// no state directory). Loading manifests with secrets is then an error: digests under a
+    /// throwaway key would differ on every run and replace those services each time.
+    public let digestKeyProblem: String?
 
+    /// The loader's digest key is replaced by the key kept in the state directory.
     public init(engine: EngineClient, directory: String, project: String, options: Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
         self.engine = engine
         self.directory = directory
@@ -44,8 +49,22 @@ public struct Reconciler: Sendable {
         self.options = options
         self.allowEmpty = allowEmpty
         self.logger = logger
-        self.loader = loader
         self.lock = ReconcileLock(project: project)
+        var loader = loader
+        var problem: String?
+        if let path = options.stateDirectory {
+            do {
+                loader.digestKey = try StateStore(directory: path).loadOrCreateDigestKey()
+            } catch {
+                problem = "the secret digest key cannot be kept in the state directory \(path) (\(error)); give --state-dir a folder this user can write"
+            }
+        }
+        self.loader = loader
+        self.digestKeyProblem = problem
+    }
+
+    public struct DigestKeyError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// The owned containers: one list call filtered by the project label.
@@ -56,7 +75,11 @@ public struct Reconciler: Sendable {
     }
 
     public func loadDesired() throws -> DesiredState {
-        try loader.load(directory: directory)
+        let state = try loader.load(directory: directory)
+        if let digestKeyProblem, state.services.contains(where: { !$0.secrets.isEmpty }) {
+            throw DigestKeyError(description: digestKeyProblem)
+        }
+        return state
     }
 
     /// The state directory, prepared; nil (logged) when it cannot be used.

@@ -26,10 +26,16 @@ struct ValidateCommand: ParsableCommand {
     @OptionGroup(title: "Host access")
     var access: HostAccessOptions
 
+    @Option(help: ArgumentHelp("A project's state directory: its secret digest key makes the digests shown here match the containers' labels.",
+                               discussion: "Without it (or when that folder has no key yet) secret digests use a key for this run only. validate never creates one.",
+                               valueName: "dir"))
+    var stateDir: String?
+
     func run() throws {
         let state: DesiredState
         do {
-            state = try ManifestDirectoryLoader(access: access.hostAccess).load(directory: directory)
+            let key = stateDir.flatMap { StateStore(directory: $0).loadDigestKey() } ?? .ephemeral
+            state = try ManifestDirectoryLoader(access: access.hostAccess, digestKey: key).load(directory: directory)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)

@@ -17,10 +17,26 @@ struct ValueTests {
     }
 
     @Test func sha256KnownVectors() {
-        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        #expect(Digests.sha256Hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Digests.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digests.sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(Digests.sha256Hex([UInt8](repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    @Test func secretDigestsAreKeyed() throws {
+        // RFC 4231 test case 2 (key "Jefe"), through the same primitive the secret digests use.
+        #expect(Digests.hmacSHA256Hex(key: Array("Jefe".utf8), Array("what do ya want for nothing?".utf8))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        let one = try #require(SecretDigestKey(bytes: [UInt8](repeating: 1, count: 32)))
+        let two = try #require(SecretDigestKey(bytes: [UInt8](repeating: 2, count: 32)))
+        #expect(SecretDigestKey(bytes: [1, 2, 3]) == nil)
+        // Not the plain SHA-256 prefix (which a dictionary attack reverses), and different per host.
+        let value = SecretValue(value: "hunter2", source: "pw", key: one)
+        #expect(value.digest.hasPrefix("hmac-sha256:") && value.digest.count == "hmac-sha256:".count + 12)
+        #expect(!value.digest.contains(Digests.sha256Hex(Array("hunter2".utf8)).prefix(12)))
+        #expect(value.digest == SecretValue(value: "hunter2", source: "other", key: one).digest)
+        #expect(value.digest != SecretValue(value: "hunter2", source: "pw", key: two).digest)
+        #expect(!value.description.contains("hunter2"))
     }
 
     @Test func dependencyLevelsAndCycles() {

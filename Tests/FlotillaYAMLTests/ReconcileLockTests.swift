@@ -1,4 +1,5 @@
 @testable import FlotillaAgent
+import FlotillaCore
 import Foundation
 import Logging
 import Testing
@@ -23,5 +24,28 @@ struct ReconcileLockTests {
         let fd = try #require(try lock.acquireDaemonLock())
         #expect(try lock.acquireDaemonLock() == nil)
         close(fd)
+    }
+}
+
+@Suite("Secret digest key in the state directory")
+struct SecretDigestKeyFileTests {
+    @Test func createdOnceOwnerOnlyAndSharedByConcurrentCreators() async throws {
+        let directory = NSTemporaryDirectory() + "flotilla-key-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = StateStore(directory: directory)
+        #expect(store.loadDigestKey() == nil)
+        // Eight creators at once agree on one key.
+        let keys = await withTaskGroup(of: SecretDigestKey?.self) { group in
+            for _ in 0..<8 { group.addTask { try? store.loadOrCreateDigestKey() } }
+            return await group.reduce(into: [SecretDigestKey?]()) { $0.append($1) }
+        }
+        #expect(keys.count == 8 && Set(keys.compactMap { $0 }).count == 1 && !keys.contains(nil))
+        #expect(try store.loadOrCreateDigestKey() == keys.first!)
+        var info = stat()
+        #expect(stat(directory + "/secret-digest.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["secret-digest.key"])
+        // A damaged key is an error that says what to do, never a silent new key.
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: directory + "/secret-digest.key"))
+        #expect(throws: (any Error).self) { try store.loadOrCreateDigestKey() }
     }
 }

@@ -126,7 +126,7 @@ struct ServingSpecDecoderTests {
         for shown in [json, spec.canonicalContainerForm, "\(spec)", String(describing: spec.secrets), blueprint.labels.values.joined(separator: " ")] {
             #expect(!shown.contains("s3cret-value") && !shown.contains("two words"), "\(shown)")
         }
-        #expect(spec.canonicalContainerForm.contains("secret.TOKEN=\"sha256:"))
+        #expect(spec.canonicalContainerForm.contains("secret.TOKEN=\"hmac-sha256:"))
 
         // A changed value changes the hash (the container is replaced); the same value does not.
         let changed = try #require(desired(["svc.yaml": base + "secrets: { TOKEN: { file: t } }\n"], secretFiles: ["t": "other"]).services.first)

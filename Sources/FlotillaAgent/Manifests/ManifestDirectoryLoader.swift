@@ -12,11 +12,15 @@ public struct ManifestDirectoryLoader: Sendable {
     public var parser: YAMLDocumentParser
     /// Where secret files may come from and which host paths may be mounted.
     public var access: HostAccess
+    /// Keys the digests that stand for secret values (the host's key, from the state directory).
+    public var digestKey: SecretDigestKey
 
-    public init(maxFileSize: Int = 1 << 20, parser: YAMLDocumentParser = YAMLDocumentParser(), access: HostAccess = HostAccess()) {
+    public init(maxFileSize: Int = 1 << 20, parser: YAMLDocumentParser = YAMLDocumentParser(), access: HostAccess = HostAccess(),
+                digestKey: SecretDigestKey = .ephemeral) {
         self.maxFileSize = maxFileSize
         self.parser = parser
         self.access = access
+        self.digestKey = digestKey
     }
 
     public enum LoadError: Error, CustomStringConvertible {
@@ -34,7 +38,7 @@ public struct ManifestDirectoryLoader: Sendable {
     public func load(directory: String) throws -> DesiredState {
         DesiredState(files: try readFiles(directory: directory),
                      secrets: FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory),
-                     mounts: access.mountPolicy)
+                     mounts: access.mountPolicy, digestKey: digestKey)
     }
 
     public func readFiles(directory: String) throws -> [ManifestFile] {

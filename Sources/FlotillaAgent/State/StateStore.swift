@@ -35,6 +35,30 @@ public struct StateStore: Sendable {
     public func save(_ decisions: ReleaseDecisions) throws { try write(decisions, to: "decisions.json") }
 
     public func loadRoutes() -> RouteTable? { read("routes.json") }
+
+    /// The host's key for secret digests (`secret-digest.key`, 32 random bytes, mode 0600),
+    /// created on first use. Two processes creating it at once agree on one key: the new key is
+    /// linked into place only if none exists yet, and otherwise the existing one is read.
+    public func loadOrCreateDigestKey() throws -> SecretDigestKey {
+        let path = directory + "/secret-digest.key"
+        if let key = loadDigestKey() { return key }
+        try prepare()
+        let temp = path + ".new-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        try AtomicFile.write(Data(SecretDigestKey.random().bytes), to: temp, mode: 0o600)
+        defer { unlink(temp) }
+        if link(temp, path) != 0 && errno != EEXIST {
+            throw AtomicFile.WriteError(description: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        guard let key = loadDigestKey() else {
+            throw AtomicFile.WriteError(description: "\(path) is not a key of 32 bytes; remove it and Flotilla creates a new one")
+        }
+        return key
+    }
+
+    /// The key if it exists (never creates it).
+    public func loadDigestKey() -> SecretDigestKey? {
+        FileManager.default.contents(atPath: directory + "/secret-digest.key").flatMap { SecretDigestKey(bytes: [UInt8]($0)) }
+    }
     public func save(_ routes: RouteTable) throws { try write(routes, to: "routes.json") }
 
     func read<T: Decodable>(_ name: String) -> T? {

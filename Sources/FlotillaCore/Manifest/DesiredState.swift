@@ -22,7 +22,9 @@ public struct DesiredState: Sendable {
     /// - Parameters:
     ///   - secrets: reads the files named by `env_file` and `secrets`.
     ///   - mounts: which host paths `volumes` may bind-mount (the operator's choice).
-    public init(files manifestFiles: [ManifestFile], secrets: any SecretReader = NoSecretReader(), mounts: MountPolicy = .refuseHostPaths) {
+    ///   - digestKey: keys the digests that stand for secret values (the host's key).
+    public init(files manifestFiles: [ManifestFile], secrets: any SecretReader = NoSecretReader(), mounts: MountPolicy = .refuseHostPaths,
+                digestKey: SecretDigestKey = .ephemeral) {
         var decoded: [(spec: ServiceSpec, file: String, node: YAMLNode)] = []
         var diagnostics: [Diagnostic] = []
         for file in manifestFiles.sorted(by: { $0.path < $1.path }) {
@@ -30,7 +32,7 @@ public struct DesiredState: Sendable {
             diagnostics += file.diagnostics
             for document in file.documents {
                 if document.scalar?.isNull == true { continue }  // an empty document ("---" alone)
-                let (spec, problems) = ServiceDecoder.decode(document, file: file.path, secrets: secrets, mounts: mounts)
+                let (spec, problems) = ServiceDecoder.decode(document, file: file.path, secrets: secrets, mounts: mounts, digestKey: digestKey)
                 diagnostics += problems
                 if let spec { decoded.append((spec, file.path, document)) }
                 else if let name = Self.declaredName(in: document) { sourceFile[name] = file.path; servicesInFailedFiles.insert(name) }

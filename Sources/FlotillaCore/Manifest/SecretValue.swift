@@ -1,19 +1,21 @@
 /// A value read from a file (`env_file`, `secrets`). It reaches the container's environment and
 /// nothing else: its description, its encoding (plan output, labels) and the spec hash use only
-/// a digest, so a changed secret replaces the container without the value ever being shown.
+/// a keyed digest (``SecretDigestKey``), so a changed secret replaces the container without the
+/// value ever being shown, and the digest cannot be brute-forced without the host's key.
 public struct SecretValue: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The clear value. Read it only to hand it to the engine.
     public let value: String
     /// Where it came from (`secrets/db-password`, `app.env`), for messages.
     public let source: String
 
-    public init(value: String, source: String) {
+    /// The keyed digest that stands for the value.
+    public let digest: String
+
+    public init(value: String, source: String, key: SecretDigestKey = .ephemeral) {
         self.value = value
         self.source = source
+        self.digest = key.digest(of: value)
     }
-
-    /// `sha256:` and the first 12 hex digits of the value's SHA-256.
-    public var digest: String { "sha256:" + SHA256.hex(Array(value.utf8)).prefix(12) }
 
     public var description: String { "<secret \(digest) from \(source)>" }
     public var debugDescription: String { description }
@@ -31,6 +33,7 @@ public struct SecretValue: Sendable, Hashable, Codable, CustomStringConvertible,
         let c = try decoder.container(keyedBy: CodingKeys.self)
         value = ""
         source = try c.decode(String.self, forKey: .source)
+        digest = try c.decode(String.self, forKey: .digest)
     }
 }
 

@@ -17,7 +17,7 @@ extension ServiceDecoder {
                     error(at, "env_file \"\(path)\" line \(problem.line): \(problem.message)")
                 case .success(let pairs):
                     // Later files and later lines win, as in docker compose.
-                    for (key, value) in pairs { secrets[key] = SecretValue(value: value, source: path) }
+                    for (key, value) in pairs { secrets[key] = SecretValue(value: value, source: path, key: digestKey) }
                 }
             }
         }
@@ -38,7 +38,7 @@ extension ServiceDecoder {
             case .success(var text):
                 // A trailing newline is what editors add, not part of the secret.
                 if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
-                secrets[key] = SecretValue(value: text, source: path)
+                secrets[key] = SecretValue(value: text, source: path, key: digestKey)
             }
         }
     }

@@ -23,20 +23,23 @@ public struct ServiceDecoder {
     let file: String
     let secretReader: any SecretReader
     let mountPolicy: MountPolicy
+    let digestKey: SecretDigestKey
     var diagnostics: [Diagnostic] = []
 
-    init(file: String, secretReader: any SecretReader = NoSecretReader(), mountPolicy: MountPolicy = .refuseHostPaths) {
+    init(file: String, secretReader: any SecretReader = NoSecretReader(), mountPolicy: MountPolicy = .refuseHostPaths,
+         digestKey: SecretDigestKey = .ephemeral) {
         self.file = file
         self.secretReader = secretReader
         self.mountPolicy = mountPolicy
+        self.digestKey = digestKey
     }
 
     /// Decodes one document. A nil spec always comes with at least one diagnostic.
     /// `secrets` reads the files that `env_file` and `secrets` name; `mounts` says which host
-    /// paths `volumes` may bind-mount.
+    /// paths `volumes` may bind-mount; `digestKey` keys the digests that stand for secret values.
     public static func decode(_ node: YAMLNode, file: String, secrets: any SecretReader = NoSecretReader(),
-                              mounts: MountPolicy = .refuseHostPaths) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
-        var decoder = ServiceDecoder(file: file, secretReader: secrets, mountPolicy: mounts)
+                              mounts: MountPolicy = .refuseHostPaths, digestKey: SecretDigestKey = .ephemeral) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
+        var decoder = ServiceDecoder(file: file, secretReader: secrets, mountPolicy: mounts, digestKey: digestKey)
         let spec = decoder.service(node)
         return (decoder.diagnostics.isEmpty ? spec : nil, decoder.diagnostics)
     }

@@ -33,7 +33,7 @@ extension ServiceSpec {
     /// A stable digest of ``canonicalContainerForm`` (first 16 hex digits of SHA-256), stored
     /// in each container's labels to tell whether it still matches its manifest.
     public var specHash: String {
-        String(SHA256.hex(Array(canonicalContainerForm.utf8)).prefix(16))
+        String(Digests.sha256Hex(Array(canonicalContainerForm.utf8)).prefix(16))
     }
 
     static func quote(_ s: String) -> String { JSONString.quote(s) }

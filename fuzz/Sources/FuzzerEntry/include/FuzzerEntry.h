@@ -1,0 +1,1 @@
+// Intentionally empty: FuzzerEntry only contributes the entry point in FuzzerEntry.c.

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harness for the manifest loader and fuzzes it.
+#
+#   fuzz/run.sh [SECONDS]     fuzz for SECONDS of wall time (default 600), one process
+#   fuzz/run.sh FILE...       build, then re-run the harness on saved inputs (reproduce a finding)
+#
+# Everything happens inside fuzz/: the build in fuzz/.build, the working corpus in
+# fuzz/.build/corpus (seeded from fuzz/corpus, which stays small), the log in fuzz/.build/fuzz.log,
+# and crash / timeout / OOM inputs in fuzz/findings/. Exit status: 0 when nothing was found.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_FLAGS=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
+echo "==> swift build ${BUILD_FLAGS[*]}" >&2
+swift build "${BUILD_FLAGS[@]}" >&2
+BIN="$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)/LoaderFuzzer"
+
+# Leaks are not what this harness hunts (the loader allocates no C memory it keeps), and LSan's
+# end-of-input checks slow Swift down; everything else ASan finds stays fatal.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
+
+if [[ $# -gt 0 && -e "$1" ]]; then
+    exec "$BIN" -timeout=2 -rss_limit_mb=1024 "$@"
+fi
+
+SECONDS_TO_RUN="${1:-600}"
+WORK=.build/corpus
+mkdir -p "$WORK" findings
+cp -n corpus/* "$WORK"/ 2>/dev/null || true
+
+LOG=.build/fuzz.log
+echo "==> fuzzing for ${SECONDS_TO_RUN}s; corpus $WORK ($(ls "$WORK" | wc -l) files), log $LOG" >&2
+set +e
+"$BIN" "$WORK" \
+    -max_total_time="$SECONDS_TO_RUN" \
+    -timeout=2 \
+    -rss_limit_mb=1024 \
+    -malloc_limit_mb=1024 \
+    -max_len=65536 \
+    -dict=yaml.dict \
+    -artifact_prefix=findings/ \
+    -print_final_stats=1 \
+    2>&1 | tee "$LOG" | grep --line-buffered -E "(pulse|NEW|REDUCE)" | awk 'NR % 50 == 1' >&2
+status=${PIPESTATUS[0]}
+set -e
+
+echo "==> result (exit $status)"
+grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|^Done|^stat::|ERROR|SUMMARY|Test unit written|deadly signal|timeout|out-of-memory" "$LOG" | tail -20
+echo "==> corpus: $(ls "$WORK" | wc -l) files, $(du -sh "$WORK" | cut -f1)"
+exit "$status"
