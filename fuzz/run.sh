@@ -15,9 +15,7 @@ echo "==> swift build ${BUILD_FLAGS[*]}" >&2
 swift build "${BUILD_FLAGS[@]}" >&2
 BIN="$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)/LoaderFuzzer"
 
-# Leaks are not what this harness hunts (the loader allocates no C memory it keeps), and LSan's
-# end-of-input checks slow Swift down; everything else ASan finds stays fatal.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
+# ASan/LSan defaults: memory errors and leaks (e.g. libyaml events not deleted) are fatal.
 
 if [[ $# -gt 0 && -e "$1" ]]; then
     exec "$BIN" -timeout=2 -rss_limit_mb=1024 "$@"
@@ -45,6 +43,6 @@ status=${PIPESTATUS[0]}
 set -e
 
 echo "==> result (exit $status)"
-grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|^Done|^stat::|ERROR|SUMMARY|Test unit written|deadly signal|timeout|out-of-memory" "$LOG" | tail -20
+grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|^Done|^stat::|ERROR:|SUMMARY:|Test unit written|deadly signal|ALARM|libFuzzer: (timeout|out-of-memory)|Fatal error" "$LOG" | tail -20
 echo "==> corpus: $(ls "$WORK" | wc -l) files, $(du -sh "$WORK" | cut -f1)"
 exit "$status"

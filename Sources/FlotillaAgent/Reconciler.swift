@@ -40,6 +40,10 @@ public struct Reconciler: Sendable {
     /// no state directory). Loading manifests with secrets is then an error: digests under a
     /// throwaway key would differ on every run and replace those services each time.
     public let digestKeyProblem: String?
+    /// The manifest directory as recorded on the engine (``ProjectOwnership``).
+    public let source: String
+    /// Seals new replicas and tells them from impostors (nil without a state directory).
+    public let seal: ReplicaSeal?
 
     /// The loader's digest key is replaced by the key kept in the state directory.
     public init(engine: EngineClient, directory: String, project: String, options: Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
@@ -52,26 +56,87 @@ public struct Reconciler: Sendable {
         self.lock = ReconcileLock(project: project)
         var loader = loader
         var problem: String?
+        var seal: ReplicaSeal?
         if let path = options.stateDirectory {
+            let store = StateStore(directory: path)
             do {
-                loader.digestKey = try StateStore(directory: path).loadOrCreateDigestKey()
+                loader.digestKey = try store.loadOrCreateDigestKey()
+                seal = ReplicaSeal(key: loader.digestKey, keyCreated: store.digestKeyCreated(), project: project)
             } catch {
                 problem = "the secret digest key cannot be kept in the state directory \(path) (\(error)); give --state-dir a folder this user can write"
             }
         }
         self.loader = loader
         self.digestKeyProblem = problem
+        self.seal = seal
+        self.source = Self.source(of: directory)
+    }
+
+    /// The manifest directory's absolute path, its parent's symlinks resolved but not its own
+    /// name: a git-sync `current -> rev-abc` link keeps one identity across revisions.
+    public static func source(of directory: String) -> String {
+        let url = URL(fileURLWithPath: directory).standardizedFileURL
+        let parent = url.deletingLastPathComponent().resolvingSymlinksInPath().path
+        return (parent == "/" ? "" : parent) + "/" + url.lastPathComponent
+    }
+
+    public struct OwnershipError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Who manages the project: the owner marker on the engine, or its containers' source labels.
+    public func ownership() async throws -> ProjectOwnership {
+        let recorded = try await engine.projectOwner(project: project)
+        if recorded != nil { return ProjectOwnership.decide(recorded: recorded, containerSources: [], source: source) }
+        let containers = try await engine.listContainers(label: OwnershipLabel.project, value: project)
+        return ProjectOwnership.decide(recorded: nil, containerSources: containers.map(\.source), source: source)
+    }
+
+    /// Makes sure this manifest directory manages the project, recording it when nobody does
+    /// (`claim`), or moving the project here on purpose (`takeOver`). Throws, naming both
+    /// directories, when another one manages it.
+    public func claimOwnership(claim: Bool = true, takeOver: Bool = false) async throws {
+        switch try await ownership() {
+        case .ours:
+            return
+        case .unclaimed:
+            guard claim else { return }
+            try await engine.setProjectOwner(project: project, source: source)
+            // Two directories claiming at once: the engine keeps the first volume; the other loses.
+            if let owner = try await engine.projectOwner(project: project), owner != source {
+                throw OwnershipError(description: "project \"\(project)\" was just claimed by \(owner); give this directory its own --project")
+            }
+        case .foreign(let owner):
+            guard takeOver else {
+                throw OwnershipError(description: "project \"\(project)\" is managed from \(owner), not from \(source); "
+                    + "give this directory its own --project, or pass --take-over to move the project here on purpose")
+            }
+            guard claim else { return }
+            try await engine.setProjectOwner(project: project, source: source)
+            logger.warning("project taken over", metadata: ["project": "\(project)", "from": "\(owner)", "to": "\(source)"])
+        }
     }
 
     public struct DigestKeyError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// The owned containers: one list call filtered by the project label.
+    /// The project's replicas: one list call filtered by the project label, without impostors.
     public func observe() async throws -> [ObservedContainer] {
+        try await observeAll().replicas
+    }
+
+    /// The project's replicas, and the containers that carry its labels without being its
+    /// replicas (each with the reason), which Flotilla leaves alone.
+    public func observeAll() async throws -> (replicas: [ObservedContainer], impostors: [(container: ObservedContainer, problem: String)]) {
         let containers = try await engine.listContainers(label: OwnershipLabel.project, value: project)
         logger.debug("engine list", metadata: ["containers": "\(containers.count)"])
-        return containers
+        guard let seal else { return (containers, []) }
+        var replicas: [ObservedContainer] = [], impostors: [(ObservedContainer, String)] = []
+        for container in containers {
+            if let problem = seal.problem(with: container) { impostors.append((container, problem)) } else { replicas.append(container) }
+        }
+        return (replicas, impostors)
     }
 
     public func loadDesired() throws -> DesiredState {
@@ -119,6 +184,8 @@ public struct Reconciler: Sendable {
         var configuration = Controller.Configuration(project: project, mode: mode, parallelism: options.parallelism, portRange: options.portRange,
                                                      settleTime: options.settleTime, allowEmpty: allowEmpty, sharedLock: mode == .daemon ? lock : nil)
         configuration.allowMassPrune = options.allowMassPrune
+        configuration.seal = seal
+        configuration.source = source
         return Controller(engine: engine, configuration: configuration, logger: logger, routes: routes, store: stateStore)
     }
 
@@ -143,7 +210,24 @@ public struct Reconciler: Sendable {
         for service in try await engine.rollbackMarkers(project: project).keys {
             try await engine.clearRollbackMarker(project: project, service: service)
         }
+        if try await observe().isEmpty { try await engine.clearProjectOwner(project: project) }
         return removed
+    }
+
+    /// What `down` could not or would not remove: every container still carrying the project's
+    /// label, each with why it is there.
+    public func leftovers() async throws -> [String] {
+        let replicas = Dictionary(try await observeAll().replicas.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return try await engine.labelledContainers(label: OwnershipLabel.project, value: project).map { container in
+            if replicas[container.id] != nil { return "\(container.name) (\(container.id.prefix(12))): a replica that could not be removed" }
+            guard let service = container.labels[OwnershipLabel.service] else {
+                return "\(container.name) (\(container.id.prefix(12))): carries the project label but no service label; not created by Flotilla, left alone"
+            }
+            var observed = ObservedContainer(id: container.id, name: container.name, service: service, specHash: container.labels[OwnershipLabel.specHash] ?? "", state: .unknown, created: 0)
+            observed.seal = container.labels[OwnershipLabel.seal]
+            let why = seal?.problem(with: observed) ?? "not a replica"
+            return "\(container.name) (\(container.id.prefix(12))): not a replica of this project (\(why)); left alone"
+        }
     }
 
     /// The default project name: the manifest directory's own name, as a DNS label.

@@ -87,7 +87,7 @@ public struct EngineClient: Sendable {
             let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
                 ?? summary.ports?.first { $0.publicPort != nil && $0.publicPort != 0 && (mainPort == nil || $0.privatePort == mainPort) }?.publicPort
             let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
-            return ObservedContainer(
+            var container = ObservedContainer(
                 id: summary.id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
                 state: ContainerState(engineState: summary.state ?? ""),
                 created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? (summary.created ?? 0) * 1000, hostPort: hostPort,
@@ -95,6 +95,22 @@ public struct EngineClient: Sendable {
                 role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular,
                 checks: labels[OwnershipLabel.checks].flatMap(ReplicaChecks.init(label:))
             )
+            container.source = labels[OwnershipLabel.source]
+            container.seal = labels[OwnershipLabel.seal]
+            container.engineCreated = (summary.created ?? 0) * 1000
+            return container
+        }
+    }
+
+    /// Every container carrying `label=value`, well-formed or not: id, name and labels.
+    public func labelledContainers(label: String, value: String) async throws -> [(id: String, name: String, labels: [String: String])] {
+        let filters = String(decoding: try JSONSerialization.data(withJSONObject: ["label": ["\(label)=\(value)"]]), as: UTF8.self)
+        let response = try await call(.GET, "/containers/json?all=true&filters=" + Self.percentEncode(filters), timeout: Timeouts.list)
+        return try decode([ContainerSummaryDTO].self, response).compactMap { summary in
+            let labels = summary.labels ?? [:]
+            guard labels[label] == value else { return nil }
+            let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
+            return (summary.id, name, labels)
         }
     }
 
@@ -280,6 +296,37 @@ public struct EngineClient: Sendable {
 
     public func clearRollbackMarker(project: String, service: String) async throws {
         let response = try await send(.DELETE, "/volumes/\(Self.percentEncode(Self.rollbackMarkerName(project: project, service: service)))")
+        if response.status == 404 { return }
+        try Self.check(response)
+    }
+
+    // MARK: - Project owner marker
+
+    public static func ownerMarkerName(project: String) -> String { "flotilla-owner-\(project)" }
+
+    /// The source (manifest directory) recorded as the project's manager, if any.
+    public func projectOwner(project: String) async throws -> String? {
+        let response = try await send(.GET, "/volumes/\(Self.percentEncode(Self.ownerMarkerName(project: project)))")
+        if response.status == 404 { return nil }
+        try Self.check(response)
+        let volume = try decode(NamedObjectDTO.self, response)
+        guard let labels = volume.labels, labels[OwnershipLabel.project] == project else { return nil }
+        return labels[OwnershipLabel.source]
+    }
+
+    /// Records `source` as the project's manager (replacing another record).
+    public func setProjectOwner(project: String, source: String) async throws {
+        let current = try await projectOwner(project: project)
+        if current == source { return }
+        if current != nil { try await clearProjectOwner(project: project) }
+        let body = VolumeCreateDTO(name: Self.ownerMarkerName(project: project), labels: [
+            OwnershipLabel.project: project, OwnershipLabel.source: source,
+        ])
+        _ = try await call(.POST, "/volumes/create", body: try JSONEncoder().encode(body))
+    }
+
+    public func clearProjectOwner(project: String) async throws {
+        let response = try await send(.DELETE, "/volumes/\(Self.percentEncode(Self.ownerMarkerName(project: project)))")
         if response.status == 404 { return }
         try Self.check(response)
     }

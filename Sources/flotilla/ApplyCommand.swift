@@ -25,7 +25,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withReconcileLock {
-            let session = try await options.openSession()
+            let session = try await options.openSession(claim: true)
             let (reconciler, desired) = (session.reconciler, session.desired)
             let report = try await reconciler.apply(desired, routes: options.makeRouteRefresher(logger: session.logger))
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
@@ -53,11 +53,13 @@ struct DownCommand: AsyncParsableCommand {
         try await options.withReconcileLock {
             let engine = try await options.connect(logger: logger)
             let reconciler = options.makeReconciler(engine: engine, logger: logger)
+            try await options.checkOwnership(reconciler, claim: false)
             let removed = try await reconciler.down()
-            let left = try await reconciler.observe().count
+            let left = try await reconciler.leftovers()
             Console.out("removed \(removed) containers of project \(options.projectName)")
-            if left > 0 {
-                Console.error("error: \(left) containers could not be removed")
+            if !left.isEmpty {
+                for line in left { Console.error("left: \(line)") }
+                Console.error("error: \(left.count) \(left.count == 1 ? "container still carries" : "containers still carry") the label \(OwnershipLabel.project)=\(options.projectName)")
                 throw ExitCode(1)
             }
         }

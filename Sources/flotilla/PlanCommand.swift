@@ -24,7 +24,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withEngineErrors {
-            let session = try await options.openSession()
+            let session = try await options.openSession(claim: false)
             let (desired, observed) = (session.desired, session.observed)
             let plan = session.plan()
             switch format {

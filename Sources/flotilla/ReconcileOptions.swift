@@ -30,6 +30,10 @@ struct ReconcileOptions: ParsableArguments {
                              discussion: "Without it, when most services vanish from the manifests at once (a `git rm` of most files, another directory swapped in), none of them is removed and every reconcile says so."))
     var allowMassPrune = false
 
+    @Flag(help: ArgumentHelp("Move the project to this manifest directory although another one manages it.",
+                             discussion: "Each project records the manifest directory that manages it; another directory with the same project name is refused (two checkouts called `manifests` would prune each other's containers). Use this once, on purpose, when the manifests really moved."))
+    var takeOver = false
+
     @Option(name: .customLong("routes"), help: ArgumentHelp("Route file to keep up to date (repeatable; pairs with --routes-format by position).", valueName: "file"))
     var routeFiles: [String] = []
 
@@ -139,14 +143,31 @@ struct EngineSession {
 }
 
 extension ReconcileOptions {
-    /// Connects to the engine, loads the manifests (printing every diagnostic) and lists the
-    /// project's containers.
-    func openSession() async throws -> EngineSession {
+    /// Exits 1 with a message naming both directories when another manifest directory manages
+    /// the project (``Reconciler/claimOwnership(claim:takeOver:)``). `claim`: record this one
+    /// when none is recorded (commands that change something).
+    func checkOwnership(_ reconciler: Reconciler, claim: Bool) async throws {
+        do {
+            try await reconciler.claimOwnership(claim: claim, takeOver: takeOver)
+        } catch let error as Reconciler.OwnershipError {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Connects to the engine, checks who manages the project (claiming it when `claim`), loads
+    /// the manifests (printing every diagnostic) and lists the project's containers.
+    func openSession(claim: Bool) async throws -> EngineSession {
         let logger = makeLogger()
         let engine = try await connect(logger: logger)
         let reconciler = makeReconciler(engine: engine, logger: logger)
+        try await checkOwnership(reconciler, claim: claim)
         let desired = try loadDesired(reconciler)
-        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: try await reconciler.observe(),
+        let (observed, impostors) = try await reconciler.observeAll()
+        for (container, problem) in impostors {
+            Console.error("warning: \(container.name) (\(container.shortID)) carries project \(reconciler.project)'s labels but is not one of its replicas: \(problem); left alone")
+        }
+        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: observed,
                              rolledBack: try await reconciler.rolledBack(for: desired))
     }
 }

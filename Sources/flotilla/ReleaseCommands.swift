@@ -64,7 +64,7 @@ enum ReleaseAction: String {
             (service, options.directory) = (options.directory, givenService)
         }
         try await options.withReconcileLock {
-            let session = try await options.openSession()
+            let session = try await options.openSession(claim: true)
             guard let before = session.plan().service(service) else {
                 let known = session.desired.services.map(\.name)
                 let hint = EditDistance.suggestion(for: service, in: known).map { "; did you mean \"\($0)\"?" } ?? ""

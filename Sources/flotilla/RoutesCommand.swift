@@ -29,7 +29,7 @@ struct RoutesCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withEngineErrors {
-            let session = try await options.openSession()
+            let session = try await options.openSession(claim: false)
             let (desired, observed) = (session.desired, session.observed)
             let services = session.plan().services.map(\.spec)
             let ready = await RouteRefresher.readyContainers(services: services, observed: observed, settleTime: .seconds(1), prober: HealthProber())

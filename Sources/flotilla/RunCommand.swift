@@ -85,6 +85,7 @@ struct RunCommand: AsyncParsableCommand {
         defer { if daemonLock >= 0 { close(daemonLock) } }
         let engine = try await connectEngine(logger: logger)
         let reconciler = options.makeReconciler(engine: engine, logger: logger)
+        try await options.checkOwnership(reconciler, claim: true)
         let absolute = URL(fileURLWithPath: options.directory).standardizedFileURL.path
         logger.info("flotilla starting", metadata: [
             "version": "\(FlotillaVersion.string)", "watching": "\(absolute)", "project": "\(options.projectName)",

@@ -73,3 +73,36 @@ struct MountPolicyTests {
         #expect(linked.problem(source: "/srv/link")?.contains("really /etc") == true)
     }
 }
+
+@Suite("Who a container belongs to")
+struct OwnershipTests {
+    @Test func aProjectIsManagedFromOneDirectory() {
+        #expect(ProjectOwnership.decide(recorded: "/a", containerSources: [], source: "/a") == .ours)
+        #expect(ProjectOwnership.decide(recorded: "/a", containerSources: ["/b"], source: "/b") == .foreign(owner: "/a"))
+        #expect(ProjectOwnership.decide(recorded: nil, containerSources: [nil, "/a"], source: "/b") == .foreign(owner: "/a"))
+        #expect(ProjectOwnership.decide(recorded: nil, containerSources: [nil, "/b"], source: "/b") == .unclaimed)
+    }
+
+    @Test func sealsBindTheNameSoCopiedLabelsDoNotPass() throws {
+        let key = try #require(SecretDigestKey(bytes: [UInt8](repeating: 7, count: 32)))
+        let seal = ReplicaSeal(key: key, keyCreated: 1_000_000, project: "p")
+        var real = ObservedContainer(id: "1", name: "p-web-aaaa", service: "web", specHash: "h", state: .running, created: 0)
+        real.seal = seal.seal(name: real.name, service: "web", specHash: "h")
+        real.engineCreated = 2_000_000
+        #expect(seal.problem(with: real) == nil)
+        var copy = real
+        copy.name = "p-web-bbbb"
+        #expect(seal.problem(with: copy)?.contains("seal does not match") == true)
+        copy.name = "elsewhere"
+        #expect(seal.problem(with: copy)?.contains("not p-web-") == true)
+        // Created before the key existed (an earlier Flotilla): adopted without a seal; not in the key's own second.
+        var legacy = ObservedContainer(id: "2", name: "p-web-cccc", service: "web", specHash: "h", state: .running, created: 0)
+        legacy.engineCreated = 999_000
+        #expect(seal.problem(with: legacy) == nil)
+        legacy.engineCreated = 1_000_000
+        #expect(seal.problem(with: legacy)?.contains("no seal") == true)
+        // A different host key: not ours.
+        let other = ReplicaSeal(key: try #require(SecretDigestKey(bytes: [UInt8](repeating: 8, count: 32))), keyCreated: 1_000_000, project: "p")
+        #expect(other.problem(with: real) != nil)
+    }
+}

@@ -12,6 +12,8 @@ struct Replicas: Sendable {
     let limiter: ConcurrencyLimiter
     let ports: PortAllocator
     let logger: Logger
+    let seal: ReplicaSeal?
+    let source: String?
 
     struct CreateError: Error, CustomStringConvertible {
         var description: String
@@ -32,6 +34,8 @@ struct Replicas: Sendable {
             }
             var draft = ContainerBlueprint(spec: spec, project: project, hostPort: hostPort, role: role)
             draft.labels[OwnershipLabel.createdAt] = String(WallClock.nowMS())
+            if let source { draft.labels[OwnershipLabel.source] = source }
+            if let seal { draft.labels[OwnershipLabel.seal] = seal.seal(name: name, service: spec.name, specHash: spec.specHash) }
             let blueprint = draft
             let created = try await limiter.run { try await engine.createContainer(name: name, blueprint: blueprint) }
             id = created

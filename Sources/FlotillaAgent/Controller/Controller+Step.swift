@@ -182,7 +182,7 @@ extension Controller {
         if let cached = cache[key], let at = cacheAt[key], at > (mutatedAt[key] ?? 0), usedCache.insert(key).inserted {
             return cached
         }
-        let containers = try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key)
+        let containers = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key))
         logger.debug("engine list", metadata: ["service": "\(key)", "containers": "\(containers.count)"])
         cache[key] = containers
         cacheAt[key] = WallClock.nowMS()

@@ -32,6 +32,10 @@ public actor Controller {
         public var allowMassPrune = false
         /// The daemon's steps take the project lock shared (CLI commands hold it exclusively).
         public var sharedLock: ReconcileLock?
+        /// Seals new replicas and tells them from impostors; nil: every labelled container is adopted.
+        public var seal: ReplicaSeal?
+        /// The manifest directory, recorded on every new replica.
+        public var source: String?
 
         public init(project: String, mode: Mode, workers: Int = 8, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999,
                     settleTime: Duration = .seconds(1), allowEmpty: Bool = false, sharedLock: ReconcileLock? = nil) {
@@ -101,6 +105,8 @@ public actor Controller {
     var report = ApplyReport()
     var finished: Set<String> = []
     var createdThisRun: [String: Int] = [:]
+    /// Containers with the project's labels that are not its replicas (each reported once).
+    var impostors: Set<String> = []
 
     public init(engine: EngineClient, configuration: Configuration, logger: Logger, routes: RouteRefresher?, store: StateStore?) {
         self.engine = engine
@@ -110,7 +116,8 @@ public actor Controller {
         self.routes = routes
         let limiter = ConcurrencyLimiter(limit: configuration.parallelism)
         let ports = PortAllocator(range: configuration.portRange, taken: [])
-        replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger)
+        replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger,
+                            seal: configuration.seal, source: configuration.source)
         images = Images(engine: engine, logger: logger)
         networks = Networks(engine: engine, project: configuration.project, logger: logger)
         let (changes, continuation) = AsyncStream.makeStream(of: ProbeMonitor.Change.self)
@@ -162,7 +169,7 @@ public actor Controller {
     /// The list serves each key's next step unless that service changed after it was taken.
     public func resync(_ trigger: Trigger, only: Set<String>? = nil) async throws {
         if let only { self.only = only }
-        let listed = try await engine.listContainers(label: OwnershipLabel.project, value: config.project)
+        let listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project))
         logger.debug("engine list", metadata: ["containers": "\(listed.count)", "reason": "\(trigger)"])
         let now = WallClock.nowMS()
         var byService: [String: [ObservedContainer]] = [:]
@@ -283,11 +290,27 @@ public actor Controller {
     }
 
     /// `down`: every owned container, stopped gracefully and removed; then the project's networks.
+    /// Impostors (containers with the project's labels that Flotilla did not create) are left.
     public func removeEverything() async throws -> Int {
-        let all = try await engine.listContainers(label: OwnershipLabel.project, value: config.project)
+        let all = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project))
         let results = await remove(all.map { ($0, .orphan, .graceful) }, spec: nil)
         await networks.prune(keeping: [])
         return results.removed
+    }
+
+    /// The project's own replicas among containers that carry its labels. The others are never
+    /// adopted, probed, routed or removed; each is reported once.
+    func genuine(_ listed: [ObservedContainer]) -> [ObservedContainer] {
+        guard let seal = config.seal else { return listed }
+        return listed.filter { container in
+            guard let problem = seal.problem(with: container) else { return true }
+            if impostors.insert(container.id).inserted {
+                logger.warning("not a replica of this project; leaving it alone", metadata: [
+                    "container": "\(container.name)", "id": "\(container.shortID)", "service": "\(container.service)", "why": "\(problem)",
+                ])
+            }
+            return false
+        }
     }
 
     enum Requeue: Sendable, Equatable {

@@ -33,6 +33,8 @@ public final class Daemon: Service, Sendable {
     let options: Options
     let logger: Logger
     let loads: ManifestLoads
+    /// Set when another manifest directory took the project over.
+    let lostTo = Box<String>()
 
     public init(reconciler: Reconciler, options: Options, logger: Logger) {
         self.reconciler = reconciler
@@ -77,6 +79,13 @@ public final class Daemon: Service, Sendable {
                     while !Task.isCancelled {
                         do { try await Task.sleep(for: options.resyncInterval) } catch { return }
                         logger.debug("watchdog tick")
+                        // Moved elsewhere on purpose (`--take-over`): this daemon must stop touching it.
+                        if case .foreign(let owner)? = try? await reconciler.ownership() {
+                            await lostTo.set(owner)
+                            logger.error("project taken over by another manifest directory; stopping", metadata: ["project": "\(reconciler.project)", "owner": "\(owner)"])
+                            await controller.shutDown()
+                            return
+                        }
                         await load(.watchdog)
                         do { try await controller.resync(.watchdog) } catch {
                             logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["error": "\(error)"])
@@ -93,6 +102,9 @@ public final class Daemon: Service, Sendable {
             Task { await controller.shutDown() }
         }
         await debouncer.cancel()
+        if let owner = await lostTo.value {
+            throw Reconciler.OwnershipError(description: "project \"\(reconciler.project)\" is now managed from \(owner); this daemon stopped")
+        }
         logger.info("stopped; containers left running for the next start to adopt")
     }
 
@@ -183,4 +195,10 @@ actor ManifestLoads {
         }
         return (desired, generation)
     }
+}
+
+/// A value set once from a task, read after the tasks ended.
+actor Box<Value: Sendable> {
+    private(set) var value: Value?
+    func set(_ newValue: Value) { value = newValue }
 }

@@ -55,6 +55,13 @@ public struct StateStore: Sendable {
         return key
     }
 
+    /// When the key was created (its file's modification time, Unix ms).
+    public func digestKeyCreated() -> Int64? {
+        var info = stat()
+        guard stat(directory + "/secret-digest.key", &info) == 0 else { return nil }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
     /// The key if it exists (never creates it).
     public func loadDigestKey() -> SecretDigestKey? {
         FileManager.default.contents(atPath: directory + "/secret-digest.key").flatMap { SecretDigestKey(bytes: [UInt8]($0)) }

@@ -19,6 +19,13 @@ public struct ObservedContainer: Sendable, Hashable, Codable {
     public var role: ReplicaRole
     /// The health checks it was created with (label ``OwnershipLabel/checks``), if recorded.
     public var checks: ReplicaChecks?
+    /// The manifest directory that created it (label ``OwnershipLabel/source``), if recorded.
+    public var source: String?
+    /// Its ``ReplicaSeal`` (label ``OwnershipLabel/seal``), if any.
+    public var seal: String?
+    /// The engine's own creation time, Unix milliseconds (whole seconds): unlike labels, a
+    /// container cannot choose it.
+    public var engineCreated: Int64 = 0
 
     public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil, role: ReplicaRole = .regular, checks: ReplicaChecks? = nil) {
         self.checks = checks
@@ -87,4 +94,9 @@ public enum OwnershipLabel {
     public static let checks = "io.flotilla.checks"
     /// On a rollback marker (a labelled volume): the spec hash that was rolled back.
     public static let rolledBackHash = "io.flotilla.rolled-back-hash"
+    /// The manifest directory that manages the project (``ProjectOwnership``): on every
+    /// container, and on the project's owner marker (a labelled volume).
+    public static let source = "io.flotilla.source"
+    /// Proof that Flotilla created the container under this name (``ReplicaSeal``).
+    public static let seal = "io.flotilla.seal"
 }

@@ -1,0 +1,101 @@
+import FlotillaAgent
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Testing
+
+/// One host, several projects and strangers: a project is touched only from the manifest
+/// directory that manages it, and containers that merely carry its labels are left alone.
+@Suite("Sharing a host", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"))
+struct SharedHostTests {
+    /// Two checkouts with the same folder name got the same default project and pruned each
+    /// other's containers as orphans.
+    @Test func twoCheckoutsWithOneProjectNameNeverTouchEachOther() async throws {
+        let s = try await Scenario("owner", ports: 27500...27549)
+        let base = NSTemporaryDirectory() + s.project
+        // Same last component (the default project name), different folders.
+        let a = base + "-a/" + s.project, b = base + "-b/" + s.project
+        for dir in [a, b] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        defer { for dir in [base + "-a", base + "-b"] { try? FileManager.default.removeItem(atPath: dir) } }
+        try Scenario.httpService("web").write(toFile: a + "/web.yaml", atomically: true, encoding: .utf8)
+        try Scenario.httpService("api").write(toFile: b + "/api.yaml", atomically: true, encoding: .utf8)
+        func run(_ command: String, _ dir: String, _ extra: [String] = []) throws -> (Int32, String, String) {
+            // No --project: the default (the folder's name) is what collides.
+            try runFlotilla([command, dir, "--engine", TestEngine.endpoint!, "--state-dir", s.stateDirectory, "--port-range", "27500-27549"] + extra)
+        }
+        defer { Task { _ = try? run("down", b, ["--take-over"]); await s.cleanup() } }
+
+        let first = try run("apply", a)
+        #expect(first.0 == 0, "\(first.2)")
+        let web = try #require(try await s.containers("web").first)
+
+        // B is refused by every command, with both directories named, and changes nothing.
+        for command in ["apply", "plan", "down"] {
+            let refused = try run(command, b)
+            #expect(refused.0 == 1, "\(command): \(refused.1)\(refused.2)")
+            #expect(refused.2.contains("managed from \(a)") && refused.2.contains("not from \(b)") && refused.2.contains("--take-over"), "\(command): \(refused.2)")
+        }
+        #expect(try await s.containers().map(\.id) == [web.id], "B's refused commands touched A's containers")
+
+        // --take-over moves it on purpose: B's manifests win (web is B's orphan now), and A is refused.
+        let moved = try run("apply", b, ["--take-over", "--allow-mass-prune"])
+        #expect(moved.0 == 0, "\(moved.2)")
+        #expect(try await s.containers().map(\.service) == ["api"])
+        #expect(try await s.containers("api").first?.name.hasPrefix(s.project + "-api-") == true)
+        let back = try run("apply", a)
+        #expect(back.0 == 1 && back.2.contains("managed from \(b)"), "\(back.2)")
+        #expect(try await s.containers().map(\.service) == ["api"])
+    }
+
+    /// A container with a copied label set was adopted as a replica (and the real one removed as
+    /// surplus); one with only the project label survived `down`, which still said success.
+    @Test func impostorsAreNeitherAdoptedNorRemovedAndDownSaysWhatItLeft() async throws {
+        let s = try await Scenario("impostor", ports: 27550...27599)
+        var strangers: [String] = []
+        defer {
+            let ids = strangers
+            Task {
+                for id in ids { try? await s.engine.removeContainer(id) }
+                await s.cleanup()
+            }
+        }
+        try s.write("web.yaml", Scenario.httpService("web"))
+        #expect(try s.cli("apply").0 == 0)
+        let real = try #require(try await s.containers("web").first)
+        let inspect = try await s.engine.inspectContainer(real.id)
+        let labels = try #require((inspect["Config"] as? [String: Any])?["Labels"] as? [String: String])
+        #expect(labels[OwnershipLabel.seal] != nil && labels[OwnershipLabel.source] != nil)
+
+        // Three strangers: a full copy of the labels under Flotilla's naming scheme, one under
+        // another name, and one with the project label only.
+        func create(_ name: String, _ labels: [String: String]) async throws {
+            let body = try JSONSerialization.data(withJSONObject: ["Image": TestEngine.image, "Cmd": ["/bin/sleep", "600"], "Labels": labels])
+            let created = try await s.engine.transport.send(.POST, "/v\(s.engine.apiVersion)/containers/create?name=\(name)", body: [UInt8](body))
+            let id = try #require((try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["Id"] as? String, "\(created.status)")
+            strangers.append(id)
+            try await s.engine.startContainer(id)
+        }
+        try await create("\(s.project)-web-0badc0de", labels)
+        try await create("\(s.project)-lookalike", labels)
+        try await create("\(s.project)-label-only", [OwnershipLabel.project: s.project])
+
+        // Not adopted: plan sees one replica and names the strangers; apply keeps the real one.
+        let plan = try s.cli("plan")
+        #expect(plan.0 == 0 && plan.1.contains("No changes"), "\(plan.1)\(plan.2)")
+        #expect(plan.2.contains("\(s.project)-web-0badc0de") && plan.2.contains("\(s.project)-lookalike") && plan.2.contains("is not one of its replicas"), "\(plan.2)")
+        let apply = try s.cli("apply")
+        #expect(apply.0 == 0, "\(apply.2)")
+        #expect(try await s.containers("web").map(\.id) == [real.id])
+        for id in strangers { #expect(try await s.engine.inspectContainer(id)["Id"] as? String == id, "a stranger was removed") }
+
+        // down removes the replica, leaves the strangers, names each, and exits 1.
+        let down = try s.cli("down")
+        #expect(down.0 == 1, "\(down.1)\(down.2)")
+        #expect(down.1.contains("removed 1 containers"), "\(down.1)")
+        for name in ["\(s.project)-web-0badc0de", "\(s.project)-lookalike", "\(s.project)-label-only"] {
+            #expect(down.2.contains("left: \(name)"), "\(name): \(down.2)")
+        }
+        #expect(down.2.contains("3 containers still carry the label"), "\(down.2)")
+        #expect(try await s.containers().isEmpty)
+    }
+}
