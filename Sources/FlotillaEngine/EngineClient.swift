@@ -102,6 +102,18 @@ public struct EngineClient: Sendable {
         }
     }
 
+    /// Every host port that a container on this engine holds or will hold when it starts: the
+    /// host-port labels of every Flotilla project, and every published port.
+    public func hostPortsInUse() async throws -> Set<Int> {
+        let response = try await call(.GET, "/containers/json?all=true", timeout: Timeouts.list)
+        var ports = Set<Int>()
+        for summary in try decode([ContainerSummaryDTO].self, response) {
+            if let port = summary.labels?[OwnershipLabel.hostPort].flatMap(Int.init) { ports.insert(port) }
+            for published in summary.ports ?? [] { if let port = published.publicPort, port > 0 { ports.insert(port) } }
+        }
+        return ports
+    }
+
     /// Every container carrying `label=value`, well-formed or not: id, name and labels.
     public func labelledContainers(label: String, value: String) async throws -> [(id: String, name: String, labels: [String: String])] {
         let filters = String(decoding: try JSONSerialization.data(withJSONObject: ["label": ["\(label)=\(value)"]]), as: UTF8.self)

@@ -98,4 +98,23 @@ struct SharedHostTests {
         #expect(down.2.contains("3 containers still carry the label"), "\(down.2)")
         #expect(try await s.containers().isEmpty)
     }
+
+    /// Two projects applied at once from the same port range got the same 8 ports: both said
+    /// "created 8" and exited 0, and half of the 16 containers had exited.
+    @Test func twoProjectsAppliedAtOnceFromOneRangeGetDistinctPorts() async throws {
+        let one = try await Scenario("ports-one", ports: 27800...27829)
+        let two = try await Scenario("ports-two", ports: 27800...27829)
+        defer { Task { await one.cleanup(); await two.cleanup() } }
+        // The service itself answers on its port, so a shared port would make one of each pair exit.
+        for s in [one, two] { try s.write("web.yaml", Scenario.httpService("web", replicas: 8)) }
+        async let first = Task.detached { try one.cli("apply") }.value
+        async let second = Task.detached { try two.cli("apply") }.value
+        let results = try await [first, second]
+        for (code, out, err) in results { #expect(code == 0, "\(out)\n\(err)") }
+        let containers = try await one.containers() + two.containers()
+        let ports = containers.compactMap(\.hostPort)
+        #expect(containers.count == 16 && ports.count == 16 && Set(ports).count == 16, "\(ports.sorted())")
+        #expect(containers.allSatisfy { $0.state == .running }, "\(containers.map { "\($0.name) \($0.state)" })")
+        for port in ports { #expect(await httpGet(port: port)?.0 == 200, "port \(port)") }
+    }
 }

@@ -39,6 +39,7 @@ struct Replicas: Sendable {
             let blueprint = draft
             let created = try await limiter.run { try await engine.createContainer(name: name, blueprint: blueprint) }
             id = created
+            if let hostPort { await ports.settle(hostPort) }
             try await limiter.run { try await engine.startContainer(created) }
             var metadata: Logger.Metadata = ["service": "\(spec.name)", "container": "\(name)", "duration": "\(Self.format(clock.now - start))"]
             if role == .canary { metadata["role"] = "canary" }

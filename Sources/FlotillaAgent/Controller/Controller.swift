@@ -115,7 +115,9 @@ public actor Controller {
         self.store = store
         self.routes = routes
         let limiter = ConcurrencyLimiter(limit: configuration.parallelism)
-        let ports = PortAllocator(range: configuration.portRange, taken: [])
+        let ports = PortAllocator(range: configuration.portRange, taken: [], claimDirectory: ReconcileLock.defaultDirectory() + "/ports") {
+            try await engine.hostPortsInUse()
+        }
         replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger,
                             seal: configuration.seal, source: configuration.source)
         images = Images(engine: engine, logger: logger)

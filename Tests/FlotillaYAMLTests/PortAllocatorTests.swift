@@ -1,0 +1,59 @@
+@testable import FlotillaAgent
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("Host-wide port allocation")
+struct PortAllocatorTests {
+    /// What the engine lists: ports of containers that exist (created after their claim).
+    final class FakeEngine: Sendable {
+        let ports = Mutex<Set<Int>>([])
+        func create(_ port: Int) { _ = ports.withLock { $0.insert(port) } }
+    }
+
+    /// Two projects (two allocators, as two processes would have) allocating from one range at
+    /// once never get the same port; before, each avoided only its own project's ports.
+    @Test func twoAllocatorsSharingARangeNeverHandOutOnePortTwice() async throws {
+        let claims = NSTemporaryDirectory() + "flotilla-ports-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: claims, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: claims) }
+        let engine = FakeEngine()
+        let range = 27980...27999
+        let one = PortAllocator(range: range, taken: [], claimDirectory: claims) { engine.ports.withLock { $0 } }
+        let two = PortAllocator(range: range, taken: [], claimDirectory: claims) { engine.ports.withLock { $0 } }
+        let handed = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<16 {
+                let allocator = i % 2 == 0 ? one : two
+                group.addTask {
+                    let port = try await allocator.allocate()
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...20)))  // the create call
+                    engine.create(port)
+                    await allocator.settle(port)
+                    return port
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(handed.count == 16 && Set(handed).count == 16, "\(handed.sorted())")
+        // Ports held by other projects' containers are skipped, and the range can run out.
+        let three = PortAllocator(range: 27980...27999, taken: [], claimDirectory: claims) { engine.ports.withLock { $0 } }
+        var more: [Int] = []
+        while let port = try? await three.allocate() { more.append(port) }
+        #expect(more.count == 4 && Set(more).isDisjoint(with: handed), "\(more)")
+    }
+
+    /// A claim is held until the replica exists: a second allocator skips the port meanwhile.
+    @Test func aClaimedPortIsSkippedUntilSettled() async throws {
+        let claims = NSTemporaryDirectory() + "flotilla-ports-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: claims) }
+        let a = PortAllocator(range: 27970...27971, taken: [], claimDirectory: claims)
+        let b = PortAllocator(range: 27970...27971, taken: [], claimDirectory: claims)
+        let first = try await a.allocate()
+        let second = try await b.allocate()
+        #expect(first != second)
+        await #expect(throws: PortAllocator.AllocationError.self) { try await b.allocate() }
+        // Released (never created): the port can be claimed again.
+        await a.release(first)
+        #expect(try await b.allocate() == first)
+    }
+}
