@@ -5,10 +5,10 @@
 // `FlotillaYAML` is not a product of the parent package, so instead of `.package(path: "..")`
 // the three targets the loader needs are compiled here from symlinks to ../Sources
 // (Sources/CLibYAML, Sources/FlotillaCore, Sources/FlotillaYAML). They are the same files, so
-// the harness always fuzzes the current code, and this package needs no network (the parent's
-// swift-nio / argument-parser dependencies are not used by the loader). Only FlotillaCore's own
-// package dependencies are mirrored below: if ../Package.swift gives FlotillaCore or
-// FlotillaYAML another dependency, add it here too.
+// the harness always fuzzes the current code, and the parent's swift-nio / argument-parser /
+// swift-log / service-lifecycle dependencies (not used by the loader) are not fetched or built.
+// Only FlotillaCore's own package dependency (swift-crypto) is mirrored below: if ../Package.swift
+// gives FlotillaCore or FlotillaYAML another dependency, add it here too.
 //
 // Build (see run.sh):
 //   swift build -c release --package-path fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library

@@ -7,6 +7,10 @@
 # Everything happens inside fuzz/: the build in fuzz/.build, the working corpus in
 # fuzz/.build/corpus (seeded from fuzz/corpus, which stays small), the log in fuzz/.build/fuzz.log,
 # and crash / timeout / OOM inputs in fuzz/findings/. Exit status: 0 when nothing was found.
+#
+# FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS="-len_control=0" fuzz/run.sh 600 to try inputs up
+# to -max_len (64 KiB) from the start: by default libFuzzer grows the length limit slowly (~6 KiB
+# after 10 minutes), and a quadratic-time path needs big inputs to exceed -timeout.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,6 +42,7 @@ set +e
     -dict=yaml.dict \
     -artifact_prefix=findings/ \
     -print_final_stats=1 \
+    ${FUZZ_ARGS:-} \
     2>&1 | tee "$LOG" | grep --line-buffered -E "(pulse|NEW|REDUCE)" | awk 'NR % 50 == 1' >&2
 status=${PIPESTATUS[0]}
 set -e

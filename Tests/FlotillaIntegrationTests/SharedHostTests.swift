@@ -23,7 +23,8 @@ struct SharedHostTests {
             // No --project: the default (the folder's name) is what collides.
             try runFlotilla([command, dir, "--engine", TestEngine.endpoint!, "--state-dir", s.stateDirectory, "--port-range", "27500-27549"] + extra)
         }
-        defer { Task { _ = try? run("down", b, ["--take-over"]); await s.cleanup() } }
+        var finished = false
+        defer { if !finished { Task { _ = try? run("down", b, ["--take-over"]); await s.cleanup() } } }  // on an early exit
 
         let first = try run("apply", a)
         #expect(first.0 == 0, "\(first.2)")
@@ -45,6 +46,11 @@ struct SharedHostTests {
         let back = try run("apply", a)
         #expect(back.0 == 1 && back.2.contains("managed from \(b)"), "\(back.2)")
         #expect(try await s.containers().map(\.service) == ["api"])
+        let down = try run("down", b)
+        #expect(down.0 == 0, "\(down.2)")
+        #expect(try await s.engine.projectOwner(project: s.project) == nil, "down forgets the owner")
+        finished = true
+        await s.cleanup()
     }
 
     /// A container with a copied label set was adopted as a replica (and the real one removed as
@@ -52,12 +58,9 @@ struct SharedHostTests {
     @Test func impostorsAreNeitherAdoptedNorRemovedAndDownSaysWhatItLeft() async throws {
         let s = try await Scenario("impostor", ports: 27550...27599)
         var strangers: [String] = []
-        defer {
-            let ids = strangers
-            Task {
-                for id in ids { try? await s.engine.removeContainer(id) }
-                await s.cleanup()
-            }
+        func cleanup() async {
+            for id in strangers { try? await s.engine.removeContainer(id) }
+            await s.cleanup()
         }
         try s.write("web.yaml", Scenario.httpService("web"))
         #expect(try s.cli("apply").0 == 0)
@@ -97,6 +100,7 @@ struct SharedHostTests {
         }
         #expect(down.2.contains("3 containers still carry the label"), "\(down.2)")
         #expect(try await s.containers().isEmpty)
+        await cleanup()
     }
 
     /// Two projects applied at once from the same port range got the same 8 ports: both said
@@ -104,7 +108,6 @@ struct SharedHostTests {
     @Test func twoProjectsAppliedAtOnceFromOneRangeGetDistinctPorts() async throws {
         let one = try await Scenario("ports-one", ports: 27800...27829)
         let two = try await Scenario("ports-two", ports: 27800...27829)
-        defer { Task { await one.cleanup(); await two.cleanup() } }
         // The service itself answers on its port, so a shared port would make one of each pair exit.
         for s in [one, two] { try s.write("web.yaml", Scenario.httpService("web", replicas: 8)) }
         async let first = Task.detached { try one.cli("apply") }.value
@@ -116,5 +119,7 @@ struct SharedHostTests {
         #expect(containers.count == 16 && ports.count == 16 && Set(ports).count == 16, "\(ports.sorted())")
         #expect(containers.allSatisfy { $0.state == .running }, "\(containers.map { "\($0.name) \($0.state)" })")
         for port in ports { #expect(await httpGet(port: port)?.0 == 200, "port \(port)") }
+        await one.cleanup()
+        await two.cleanup()
     }
 }

@@ -1,5 +1,8 @@
 @testable import FlotillaAgent
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 
@@ -55,5 +58,33 @@ struct PortAllocatorTests {
         // Released (never created): the port can be claimed again.
         await a.release(first)
         #expect(try await b.allocate() == first)
+    }
+}
+
+extension PortAllocatorTests {
+    /// A port whose server answered requests a moment ago has connections in TIME-WAIT; it is
+    /// free (servers bind with SO_REUSEADDR). Such ports looked taken for a minute, and a busy
+    /// range ran out.
+    @Test func aPortInTimeWaitIsFreeAListenerIsNot() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(27969).bigEndian)
+        address.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(listener, 4) == 0)
+        #expect(PortAllocator.isBound(27969), "a listener holds it")
+        // A connection closed by the server side leaves the server's end in TIME-WAIT.
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(connected == 0)
+        let accepted = accept(listener, nil, nil)
+        close(accepted)  // the server closes first
+        close(listener)
+        Thread.sleep(forTimeInterval: 0.1)
+        close(client)
+        #expect(!PortAllocator.isBound(27969), "only TIME-WAIT connections are left")
     }
 }

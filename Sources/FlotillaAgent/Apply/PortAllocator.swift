@@ -98,10 +98,14 @@ public actor PortAllocator {
     }
 
     /// True when a TCP listener (or anything else) holds the port on the wildcard address.
+    /// SO_REUSEADDR, as servers set it: connections in TIME-WAIT (a port that answered requests
+    /// in the last minute) do not make a port look taken.
     nonisolated static func isBound(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

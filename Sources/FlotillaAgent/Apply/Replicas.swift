@@ -50,7 +50,7 @@ struct Replicas: Sendable {
             logger.error("create failed", metadata: ["service": "\(spec.name)", "container": "\(name)", "error": "\(error)"])
             if let id { try? await limiter.run { try await engine.removeContainer(id) } }
             if let hostPort { await ports.release(hostPort) }
-            throw CreateError(description: "\(error)", engineUnavailable: EngineError.isUnavailable(error))
+            throw CreateError(description: "\(error)", engineUnavailable: !(error is PortAllocator.AllocationError) && EngineError.isUnavailable(error))
         }
     }
 
