@@ -1,6 +1,9 @@
 import FlotillaAgent
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The inotify watcher on real temp folders, plus its pure event classification.
 @Suite("Manifest watcher", .serialized)
@@ -125,6 +128,25 @@ struct ManifestWatcherTests {
             try await settle()
             #expect(c.all.contains(WatchEvent(.manifestChanged, path: "again.yaml")))
         }
+    }
+
+    /// The watch limit (ENOSPC) used to be ignored silently: folders went unwatched.
+    @Test func aWatchLimitIsReportedOnceWithTheSysctlToRaise() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for sub in ["a", "b"] { try FileManager.default.createDirectory(atPath: dir + "/root/" + sub, withIntermediateDirectories: true) }
+        let problems = Collector()
+        // The kernel's limit, as the sub-folders would meet it.
+        let watcher = ManifestWatcher(root: dir + "/root", onProblem: { problems.add(WatchEvent(.rescanned, path: $0)) }) { fd, path, mask in
+            if path.hasSuffix("/a") || path.hasSuffix("/b") { errno = ENOSPC; return -1 }
+            return inotify_add_watch(fd, path, mask)
+        }
+        try watcher.start()
+        defer { watcher.stop() }
+        let messages = problems.all.map(\.path)
+        #expect(messages.count == 2, "\(messages)")
+        #expect(messages.allSatisfy { $0.contains("inotify watch limit") && $0.contains("fs.inotify.max_user_watches") && $0.contains("sysctl -w") }, "\(messages)")
+        #expect(watcher.watchedDirectoryCount == 1)
     }
 
     @Test func classification() {

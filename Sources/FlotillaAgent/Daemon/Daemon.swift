@@ -53,7 +53,9 @@ public final class Daemon: Service, Sendable {
     }
 
     public func run() async throws {
-        let watcher = ManifestWatcher(root: reconciler.directory)
+        let watcher = ManifestWatcher(root: reconciler.directory) { [logger] problem in
+            logger.warning("manifest watch incomplete", metadata: ["problem": "\(problem)"])
+        }
         try watcher.start()
         defer { watcher.stop() }
         let controller = controller

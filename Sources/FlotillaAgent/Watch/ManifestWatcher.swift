@@ -20,13 +20,41 @@ public final class ManifestWatcher: @unchecked Sendable {
     private var directories: [Int32: String?] = [:]
     private let parentPath: String
     private let rootName: String
+    /// Told when a folder cannot be watched (once per folder and reason, until it can be again).
+    private let onProblem: @Sendable (String) -> Void
+    private let addWatch: @Sendable (Int32, String, UInt32) -> Int32
+    private var reported: Set<String> = []
 
-    public init(root: String) {
+    /// - Parameters:
+    ///   - onProblem: a folder cannot be watched (its changes are then seen by the watchdog only).
+    ///   - addWatch: `inotify_add_watch` (tests pass one that fails).
+    public init(root: String, onProblem: @escaping @Sendable (String) -> Void = { _ in },
+                addWatch: @escaping @Sendable (Int32, String, UInt32) -> Int32 = { inotify_add_watch($0, $1, $2) }) {
         let absolute = URL(fileURLWithPath: root).standardizedFileURL.path
         self.root = absolute
         self.parentPath = (absolute as NSString).deletingLastPathComponent
         self.rootName = (absolute as NSString).lastPathComponent
+        self.onProblem = onProblem
+        self.addWatch = addWatch
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
+    }
+
+    /// What to tell the operator when `inotify_add_watch(path)` failed with `error`.
+    static func problem(path: String, error: Int32) -> String {
+        if error == ENOSPC {
+            let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            return "cannot watch \(path): the inotify watch limit is reached (fs.inotify.max_user_watches = \(limit)); "
+                + "raise it, e.g. `sysctl -w fs.inotify.max_user_watches=524288` (and in /etc/sysctl.d/), "
+                + "or changes there are noticed only at the next watchdog tick"
+        }
+        return "cannot watch \(path): \(String(cString: strerror(error))); changes there are noticed only at the next watchdog tick"
+    }
+
+    /// Reports each failed watch once (per folder and reason).
+    private func failed(_ path: String) {
+        let message = Self.problem(path: path, error: errno)
+        if reported.insert(message).inserted { onProblem(message) }
     }
 
     public enum WatchError: Error, CustomStringConvertible {
@@ -38,8 +66,8 @@ public final class ManifestWatcher: @unchecked Sendable {
         try queue.sync {
             fd = inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))
             guard fd >= 0 else { throw WatchError.inotify("inotify_init1 failed: \(String(cString: strerror(errno)))") }
-            let parentWD = inotify_add_watch(fd, parentPath, WatchEventClassifier.Mask.parent)
-            if parentWD >= 0 { directories[parentWD] = .some(nil) }
+            let parentWD = addWatch(fd, parentPath, WatchEventClassifier.Mask.parent)
+            if parentWD >= 0 { directories[parentWD] = .some(nil) } else { failed(parentPath) }
             addTree()
             let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             source.setEventHandler { [weak self] in self?.drain() }
@@ -68,8 +96,11 @@ public final class ManifestWatcher: @unchecked Sendable {
         var pending = [""]
         while let relative = pending.popLast() {
             let full = relative.isEmpty ? root : root + "/" + relative
-            let wd = inotify_add_watch(fd, full, WatchEventClassifier.Mask.tree)
-            guard wd >= 0 else { continue }
+            let wd = addWatch(fd, full, WatchEventClassifier.Mask.tree)
+            guard wd >= 0 else {
+                if errno != ENOENT { failed(full) }  // ENOENT: removed meanwhile, nothing to watch
+                continue
+            }
             directories[wd] = .some(relative)
             guard let entries = try? FileManager.default.contentsOfDirectory(atPath: full) else { continue }
             for entry in entries where !ManifestDirectoryLoader.isIgnored(entry) {
@@ -86,6 +117,7 @@ public final class ManifestWatcher: @unchecked Sendable {
     }
 
     private func rescan() {
+        reported = []
         for (wd, dir) in directories where dir != nil { inotify_rm_watch(fd, wd) }
         directories = directories.filter { $0.value == nil }
         addTree()
