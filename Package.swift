@@ -56,7 +56,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FlotillaCoreTests", dependencies: ["FlotillaCore"], exclude: ["Golden"]),
-        .testTarget(name: "FlotillaYAMLTests", dependencies: ["FlotillaYAML", "FlotillaCore", "FlotillaAgent"]),
+        .testTarget(name: "FlotillaYAMLTests", dependencies: ["FlotillaYAML", "FlotillaCore", "FlotillaAgent", "FlotillaEngine"]),
         .testTarget(
             name: "FlotillaIntegrationTests",
             dependencies: ["FlotillaCore", "FlotillaEngine", "FlotillaAgent", "FlotillaYAML"]

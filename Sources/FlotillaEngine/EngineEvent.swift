@@ -62,19 +62,41 @@ extension EngineClient {
         let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)"],"type":["container"]}"#
         var path = prefix + "/events?filters=" + Self.percentEncode(filters)
         if let since { path += "&since=\(since)" }
-        var pending: [UInt8] = []
+        var lines = EventLines()
         var failure: Int?
         try await transport.stream(.GET, path) { status, _ in
             if status == 200 { onConnected() } else { failure = status }
         } onChunk: { chunk in
             if failure != nil { return }
-            pending += chunk
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(pending[..<newline])
-                pending.removeSubrange(...newline)
+            for line in try lines.append(chunk) {
                 if let event = EngineEvent.parse(line) { onEvent(event) }
             }
         }
         if let failure { throw EngineError.server(status: failure, message: "event stream refused") }
+    }
+}
+
+/// Splits the event stream into lines, linear in its length, holding at most `maxLine` bytes of
+/// an unfinished line: a stream that never sends a newline is an error (the follower reconnects),
+/// never an unbounded buffer.
+struct EventLines {
+    static let maxLine = 1 << 20
+    private var pending: [UInt8] = []
+
+    /// The complete lines in `chunk` (with what was pending before it).
+    mutating func append(_ chunk: [UInt8]) throws -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var start = chunk.startIndex
+        while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(pending + chunk[start..<newline])
+            pending.removeAll(keepingCapacity: true)
+            start = newline + 1
+        }
+        pending += chunk[start...]
+        guard pending.count <= Self.maxLine else {
+            pending = []
+            throw EngineError.malformedResponse("engine event longer than \(Self.maxLine) bytes")
+        }
+        return lines
     }
 }

@@ -35,8 +35,13 @@ public struct HTTP1Client: Sendable {
 
     public init(socketPath: String) { self.init(target: .unixSocket(socketPath)) }
 
-    /// Sends a request and reads the whole response body.
-    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> HTTPResponse {
+    /// The largest response body ``send`` reads (the engine's list of thousands of containers
+    /// with their labels stays far below it); a bigger one is an error, never an unbounded read.
+    public static let maxBodyBytes = 256 << 20
+
+    /// Sends a request and reads the whole response body, at most `maxBodyBytes` of it.
+    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120),
+                     maxBodyBytes: Int = HTTP1Client.maxBodyBytes) async throws -> HTTPResponse {
         try await withTimeout(timeout) {
             var status = 0
             var headers: [String: String] = [:]
@@ -45,9 +50,26 @@ public struct HTTP1Client: Sendable {
                 status = s
                 headers = h
             } onChunk: { chunk in
+                guard collected.count + chunk.count <= maxBodyBytes else {
+                    throw EngineError.malformedResponse("\(method) \(path): response body larger than \(maxBodyBytes) bytes")
+                }
                 collected += chunk
             }
             return HTTPResponse(status: status, body: collected, headers: headers)
+        }
+    }
+
+    /// Sends a request and returns the response status as soon as the head arrives; the body is
+    /// never read (a health probe needs the status only, whatever the replica sends after it).
+    public func status(_ method: HTTPMethod, _ path: String, timeout: Duration) async throws -> Int {
+        struct HeadRead: Error { let status: Int }
+        return try await withTimeout(timeout) {
+            do {
+                try await stream(method, path) { status, _ in throw HeadRead(status: status) } onChunk: { _ in }
+            } catch let head as HeadRead {
+                return head.status
+            }
+            throw EngineError.malformedResponse("\(method) \(path): no response head")
         }
     }
 
@@ -55,7 +77,7 @@ public struct HTTP1Client: Sendable {
     /// ends the response or the task is cancelled.
     public func stream(
         _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
-        onStatus: (Int, [String: String]) -> Void, onChunk: ([UInt8]) throws -> Void
+        onStatus: (Int, [String: String]) throws -> Void, onChunk: ([UInt8]) throws -> Void
     ) async throws {
         let channel = try await connect()
         try await channel.executeThenClose { inbound, outbound in
@@ -79,7 +101,7 @@ public struct HTTP1Client: Sendable {
                 case .head(let response):
                     var headers: [String: String] = [:]
                     for (name, value) in response.headers { headers[name.lowercased()] = value }
-                    onStatus(Int(response.status.code), headers)
+                    try onStatus(Int(response.status.code), headers)
                 case .body(let buffer): try onChunk(Array(buffer.readableBytesView))
                 case .end: return
                 }

@@ -13,8 +13,8 @@ public struct HealthProber: Sendable {
             return await HTTP1Client.canConnect(host: "127.0.0.1", port: port, timeout: timeout)
         case .http(let path):
             let client = HTTP1Client(target: .tcp(host: "127.0.0.1", port: port))
-            guard let response = try? await client.send(.GET, path, timeout: timeout) else { return false }
-            return (200..<400).contains(response.status)
+            guard let status = try? await client.status(.GET, path, timeout: timeout) else { return false }
+            return (200..<400).contains(status)
         }
     }
 }
