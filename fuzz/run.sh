@@ -28,7 +28,7 @@ fi
 SECONDS_TO_RUN="${1:-600}"
 WORK=.build/corpus
 mkdir -p "$WORK" findings
-cp -n corpus/* "$WORK"/ 2>/dev/null || true
+cp corpus/* "$WORK"/   # refresh the seeds; what the fuzzer added stays
 
 LOG=.build/fuzz.log
 echo "==> fuzzing for ${SECONDS_TO_RUN}s; corpus $WORK ($(ls "$WORK" | wc -l) files), log $LOG" >&2

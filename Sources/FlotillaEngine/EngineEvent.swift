@@ -20,6 +20,10 @@ public struct EngineEvent: Sendable, Equatable {
     /// Unix seconds, and nanoseconds where the engine sends them.
     public var time: Int64
     public var timeNano: Int64?
+    /// On a death: the container's exit code, where the engine says it.
+    public var exitCode: Int?
+    /// The container's name, where the engine says it.
+    public var name: String?
 
     public init(kind: Kind, action: String, containerID: String, service: String?, time: Int64, timeNano: Int64? = nil) {
         self.kind = kind
@@ -50,8 +54,12 @@ public struct EngineEvent: Sendable, Equatable {
         let attributes = actor?["Attributes"] as? [String: String]
         let time = (object["time"] as? NSNumber)?.int64Value ?? 0
         let nano = (object["timeNano"] as? NSNumber)?.int64Value
-        return EngineEvent(kind: kind(ofAction: action), action: action, containerID: id,
-                           service: attributes?[OwnershipLabel.service], time: time, timeNano: nano)
+        var event = EngineEvent(kind: kind(ofAction: action), action: action, containerID: id,
+                                service: attributes?[OwnershipLabel.service], time: time, timeNano: nano)
+        // Docker: Attributes.exitCode; Podman: the same, or containerExitCode at the top level.
+        event.exitCode = attributes?["exitCode"].flatMap(Int.init) ?? (object["containerExitCode"] as? NSNumber)?.intValue
+        event.name = attributes?["name"]
+        return event
     }
 }
 

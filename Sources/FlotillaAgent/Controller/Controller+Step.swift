@@ -80,7 +80,8 @@ extension Controller {
                 "service": "\(key)", "replicas": "\(plan.live.count)", "duration": "\(Replicas.format(.now - since))",
             ])
         } else if step.isSettled {
-            logger.log(level: trigger.isRoutine ? .debug : .info, "in sync", metadata: [
+            // Not "in sync" while the prune budget holds removals back: the project is not.
+            logger.log(level: trigger.isRoutine || !resolved.heldBack.isEmpty ? .debug : .info, "in sync", metadata: [
                 "service": "\(key)", "reason": "\(trigger)", "replicas": "\(plan.live.count)",
             ])
         }
@@ -94,12 +95,25 @@ extension Controller {
         }
         if outcome.engineUnavailable { return engineTrouble(key, nil) }
         if config.mode == .daemon, let failure = step.failure ?? outcome.createFailure {
-            logger.warning("service did not converge; retrying after backoff", metadata: ["service": "\(key)", "reason": "\(failure)"])
+            // Once per failure, not once per step or event while it lasts.
+            if lastFailure[key] != failure {
+                lastFailure[key] = failure
+                logger.warning("service did not converge; retrying after backoff", metadata: ["service": "\(key)", "reason": "\(failure)"])
+            }
+        } else if step.isSettled {
+            lastFailure[key] = nil
         }
         if step.crashed || outcome.createFailure != nil {
             report.crashed.insert(key)
-            if config.mode == .daemon { backoff.recordFailure(key, now: now) }
+            // A death is seen by several steps (its event, the follow-ups): count it once.
+            let fresh = step.crashedReplicas.subtracting(countedCrashes)
+            if config.mode == .daemon, outcome.createFailure != nil || !fresh.isEmpty || step.crashedReplicas.isEmpty {
+                backoff.recordFailure(key, now: now)
+            }
+            if countedCrashes.count > 10_000 { countedCrashes = [] }
+            countedCrashes.formUnion(step.crashedReplicas)
         }
+        logBackoff(key, step: step, now: now)
         return config.mode == .once ? onceRequeue(key, step: step, outcome: outcome, unreadyDependencies: unreadyDependencies)
             : daemonRequeue(key, step: step, outcome: outcome, recheck: recheck, now: now)
     }
@@ -263,14 +277,21 @@ extension Controller {
     }
 
     func logNotes(_ plan: ServicePlan, step: ServiceStep, now: Int64) {
-        var note: String?
-        if let until = step.waits.lazy.compactMap({ if case .backoff(let u) = $0 { return u } else { return nil } }).first {
-            note = "\(plan.name): crash loop, next attempt in \((until - now + 999) / 1000)s"
-        } else {
-            note = plan.note
-        }
+        if step.waits.contains(where: { if case .backoff = $0 { return true } else { return false } }) { return }  // see logBackoff
+        let note = plan.note
         guard lastNotes[plan.name] != note else { return }
         lastNotes[plan.name] = note
         if let note { logger.warning("\(note)") }
+    }
+
+    /// One warning per backoff decision (its deadline, once the step's own crash is counted),
+    /// not one per step while it counts down or per event that passes by.
+    func logBackoff(_ key: String, step: ServiceStep, now: Int64) {
+        let waiting = step.waits.contains { if case .backoff = $0 { return true } else { return false } }
+        guard waiting || step.crashed, let until = backoff.blockedUntil(key, now: now), lastBackoff[key] != until else { return }
+        lastBackoff[key] = until
+        logger.warning("\(key): crash loop, next attempt in \((until - now + 999) / 1000)s", metadata: [
+            "service": "\(key)", "failures": "\(backoff.failures(key, now: now))",
+        ])
     }
 }

@@ -89,6 +89,14 @@ public actor Controller {
     var engineMarkers: [String: String] = [:]
     var engineRetryDelay = Duration.milliseconds(500)
     var lastNotes: [String: String] = [:]
+    /// The crash-loop backoff deadline last logged per service.
+    var lastBackoff: [String: Int64] = [:]
+    /// The last "did not converge" reason logged per service (logged again only when it changes).
+    var lastFailure: [String: String] = [:]
+    /// Replicas whose crash was counted toward backoff.
+    var countedCrashes: Set<String> = []
+    /// Deaths already logged (by container id).
+    var reportedDeaths: Set<String> = []
     /// Services not yet looked at since start-up: until each had its first step (its replicas
     /// probed once), the route files are left as they are, so a restart never writes a table of
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
@@ -192,6 +200,14 @@ public actor Controller {
         await refreshMarkers()
         engineRetryDelay = .milliseconds(500)
         await enqueue(Set(resolved.specs.keys).union(byService.keys), trigger)
+    }
+
+    /// Whether a container's death is news: not a removal by this process, and not reported
+    /// before (a reconnected event stream replays what it already said).
+    public func deathIsNews(_ id: String) -> Bool {
+        guard !leaving.contains(id) else { return false }
+        if reportedDeaths.count > 10_000 { reportedDeaths = [] }
+        return reportedDeaths.insert(id).inserted
     }
 
     /// Something happened to a service's containers (an engine event, a probe change).

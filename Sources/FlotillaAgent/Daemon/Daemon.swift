@@ -140,11 +140,16 @@ public final class Daemon: Service, Sendable {
                 } onEvent: { event in
                     since = max(since ?? 0, event.time)
                     guard event.kind != .other, let service = event.service else { return }
-                    logger.debug("container \(event.kind.rawValue)", metadata: [
-                        "service": "\(service)", "container": "\(event.containerID.prefix(12))", "action": "\(event.action)",
-                    ])
                     let trigger = Trigger.engineEvent(action: "\(service) \(event.action)")
                     Task {
+                        // A death Flotilla did not cause is news, with its exit code.
+                        var metadata: Logger.Metadata = [
+                            "service": "\(service)", "container": "\(event.name ?? String(event.containerID.prefix(12)))", "action": "\(event.action)",
+                        ]
+                        if let code = event.exitCode { metadata["exit_code"] = "\(code)" }
+                        let news = event.kind == .died ? await controller.deathIsNews(event.containerID) : false
+                        let expected = !news
+                        logger.log(level: expected ? .debug : .warning, event.kind == .died ? "container exited" : "container removed", metadata: metadata)
                         await controller.touch(service, trigger)
                         // Docker sends `die` a moment before its list shows the container as
                         // exited: look again shortly after, until the list has settled.

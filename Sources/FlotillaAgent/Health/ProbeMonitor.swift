@@ -126,11 +126,11 @@ public actor ProbeMonitor {
         let check = roles.contains(.readiness) ? entry.readiness?.check ?? entry.liveness?.check : entry.liveness?.check
         guard let check else { return }
         let port = entry.port
-        let ok = await limiter.run { await self.prober.probe(check, port: port) }
-        record(id, roles: roles, success: ok)
+        let (ok, detail) = await limiter.run { await self.prober.run(check, port: port) }
+        record(id, roles: roles, success: ok, detail: detail)
     }
 
-    func record(_ id: String, roles: [Role], success: Bool) {
+    func record(_ id: String, roles: [Role], success: Bool, detail: String = "") {
         guard var entry = entries[id] else { return }  // removed while probing
         let now = WallClock.nowMS()
         var changes: [(Change, ProbeState.Status)] = []
@@ -144,9 +144,9 @@ public actor ProbeMonitor {
         for (change, before) in changes {
             // A first "passing" is routine; a failure, and a recovery from one, are news.
             let level: Logger.Level = change.status == .failing ? .warning : before == .unknown ? .debug : .info
-            logger.log(level: level, "\(change.role.rawValue) \(change.status.rawValue)", metadata: [
-                "service": "\(change.container.service)", "container": "\(change.container.name)",
-            ])
+            var metadata: Logger.Metadata = ["service": "\(change.container.service)", "container": "\(change.container.name)"]
+            if change.status == .failing, !detail.isEmpty { metadata["probe"] = "\(detail)" }
+            logger.log(level: level, "\(change.role.rawValue) \(change.status.rawValue)", metadata: metadata)
             onChange(change)
         }
     }

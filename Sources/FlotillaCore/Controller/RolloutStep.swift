@@ -27,6 +27,8 @@ public enum RolloutStep {
         // A replica of the current spec that ran and died is a crash; one left "created" by an
         // interrupted start, or stopped while no Flotilla watched, is not.
         if !plan.died.isEmpty { step.crashed = true }
+        step.crashedReplicas.formUnion(plan.died.map(\.id))
+        step.crashedReplicas.formUnion(plan.unhealthy.map(\.id))
         for container in plan.unhealthy { step.actions.append(.remove(container, reason: .unhealthy, stop: .kill)) }
         if !plan.unhealthy.isEmpty { step.crashed = true }
         for container in plan.start { step.actions.append(.start(container)) }
@@ -70,6 +72,7 @@ public enum RolloutStep {
             let unhealthyNew = plan.unhealthy.contains { $0.specHash == hash && (!outdated.isEmpty || readiness($0) == .neverReady) }
             if !failed.isEmpty || unhealthyNew {
                 step.crashed = true
+                step.crashedReplicas.formUnion(failed)
                 step.failure = outdated.isEmpty ? "new replica did not become ready" : "new replica did not become ready; old replicas keep serving"
             }
         }

@@ -36,6 +36,8 @@ public struct ServiceStep: Sendable, Hashable {
     /// A replica of this service died, failed liveness, or failed readiness during a rollout:
     /// counts once toward crash-loop backoff.
     public var crashed = false
+    /// The replicas whose crash this step saw (a crash is counted once, however many steps see it).
+    public var crashedReplicas: Set<String> = []
     /// Why this service's rollout stopped (reported by `apply`; the daemon retries after backoff).
     public var failure: String?
 

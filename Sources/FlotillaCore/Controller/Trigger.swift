@@ -31,7 +31,8 @@ public enum Trigger: Sendable, Hashable, CustomStringConvertible {
     /// Routine triggers are logged at debug level when they find nothing to do.
     public var isRoutine: Bool {
         switch self {
-        case .watchdog, .requeue, .followUp: return true
+        // An engine event or a probe verdict is logged where it is seen; its step, if idle, is not news.
+        case .watchdog, .requeue, .followUp, .engineEvent, .probe: return true
         default: return false
         }
     }
