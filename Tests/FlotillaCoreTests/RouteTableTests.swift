@@ -147,6 +147,12 @@ struct RouteTableTests {
         #expect(!out.contains("/api*") && !out.contains("handle_path"))
     }
 
+    @Test func caddyBindsTheListenAddress() {
+        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "127.0.0.1:8080").contains("http://a.test:8080 {\n\tbind 127.0.0.1\n"))
+        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "[::1]:8080").contains("http://a.test:8080 {\n\tbind ::1\n"))
+        #expect(!RouteFormat.caddy.render(Self.segmentTable, listen: "8080").contains("bind"))
+    }
+
     @Test func haproxyMatchesWholeSegments() {
         let out = RouteFormat.haproxy.render(Self.segmentTable, listen: "80")
         let paths = out.split(separator: "\n").filter { $0.contains("acl flotilla_path_") }

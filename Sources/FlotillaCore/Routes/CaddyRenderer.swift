@@ -1,4 +1,5 @@
-/// A Caddyfile snippet: a site block per host (plain HTTP on the listen port), per path a named
+/// A Caddyfile snippet: a site block per host (plain HTTP on the listen port, bound to the listen
+/// address when it names one), per path a named
 /// matcher `path /api /api/*` (segment boundaries, see ``PathMatch``) and a `handle` on it,
 /// `reverse_proxy` over the ready replicas, and `uri strip_prefix` where the route strips its
 /// prefix. The `handle` blocks come in table order (longest path first) and Caddy keeps that
@@ -10,6 +11,8 @@ enum CaddyRenderer {
         let port = RouteFormat.port(of: listen)
         for (host, entries) in table.hosts {
             out += "\nhttp://\(host):\(port) {\n"
+            // `--proxy-listen 127.0.0.1:8080` binds that address only, as in nginx and HAProxy.
+            if let address = RouteFormat.address(of: listen) { out += "\tbind \(address)\n" }
             for (i, entry) in entries.enumerated() {
                 let match = entry.match
                 if entry.path == "/" {

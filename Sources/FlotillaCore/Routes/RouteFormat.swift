@@ -36,6 +36,14 @@ public enum RouteFormat: String, Sendable, CaseIterable, Codable {
         return ok ? listen : "80"
     }
 
+    /// The address part of `[host:]port` (`127.0.0.1`, `::1` without brackets), nil for a bare port.
+    static func address(of listen: String) -> String? {
+        let safe = safeListen(listen)
+        guard let colon = safe.lastIndex(of: ":") else { return nil }
+        let host = safe[..<colon].filter { $0 != "[" && $0 != "]" }
+        return host.isEmpty ? nil : String(host)
+    }
+
     static func port(of listen: String) -> String {
         String(safeListen(listen).split(separator: ":").last ?? "80")
     }
