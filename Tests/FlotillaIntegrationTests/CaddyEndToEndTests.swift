@@ -13,6 +13,8 @@ extension EndToEndSuites {
             let stack = try ProxyStack(.caddy, s, port: 27600, adminPort: 27601)
             defer { Task { await stack.stop(); await s.cleanup() } }
             try await ProxyRoutingScenario.run(stack, s)
+            // Here, not only in the defer: its Task may not run before the test process ends.
+            await s.cleanup()
         }
     }
 }

@@ -13,6 +13,8 @@ extension EndToEndSuites {
             let stack = try ProxyStack(.haproxy, s, port: 27700, adminPort: 27701)
             defer { Task { await stack.stop(); await s.cleanup() } }
             try await ProxyRoutingScenario.run(stack, s)
+            // Here, not only in the defer: its Task may not run before the test process ends.
+            await s.cleanup()
         }
     }
 }
