@@ -37,10 +37,12 @@ struct ReconcileOptions: ParsableArguments {
     @Option(name: .customLong("routes"), help: ArgumentHelp("Route file to keep up to date (repeatable; pairs with --routes-format by position).", valueName: "file"))
     var routeFiles: [String] = []
 
-    @Option(name: .customLong("routes-format"), help: ArgumentHelp("Format of each --routes file: nginx, caddy, haproxy, traefik, json (default nginx).", valueName: "format"))
+    @Option(name: .customLong("routes-format"), help: ArgumentHelp("Format of each --routes file: nginx, caddy, haproxy, traefik (v3 rules), traefik-v2, json (default nginx).", valueName: "format"))
     var routeFormats: [RouteFormat] = []
 
-    @Option(name: .customLong("routes-check"), help: ArgumentHelp("Validator run after writing a route file, before the proxy reloads, e.g. \"nginx -t\". No shell. Once for all files, or once per --routes.", valueName: "command"))
+    @Option(name: .customLong("routes-check"), help: ArgumentHelp("Validator of each new route file, run before the proxy reloads. No shell. Once for all files, or once per --routes.",
+                                                                     discussion: "{file} in it stands for the new file, checked before it goes live: \"haproxy -c -f base.cfg -f {file}\". Without {file} the new file is put live, checked, and the previous one put back if the check fails.",
+                                                                     valueName: "command"))
     var routeChecks: [String] = []
 
     @Option(name: .customLong("routes-reload"), help: ArgumentHelp("Command that makes the proxy reload, e.g. \"nginx -s reload\". No shell. Once for all files, or once per --routes.", valueName: "command"))

@@ -9,7 +9,7 @@ struct RoutesCommand: AsyncParsableCommand {
         abstract: "Print the current route table, or a rendered route file, once.",
         discussion: """
         Builds the route table from the manifests and the project's running, ready replicas and \
-        prints it: as a table (default), or rendered as --format nginx|caddy|haproxy|traefik|json, \
+        prints it: as a table (default), or rendered as --format nginx|caddy|haproxy|traefik|traefik-v2|json, \
         exactly as `run --routes` would write it. Changes nothing. In the table, ADDRESS:PORT*W is a \
         target of weight W during a canary release, "(canary)" marks the canaries, and "(strip)" a \
         route that strips its path prefix.
@@ -18,12 +18,12 @@ struct RoutesCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ReconcileOptions
 
-    @Option(name: .customLong("format"), help: "table, or a route file format: nginx, caddy, haproxy, traefik, json.")
+    @Option(name: .customLong("format"), help: "table, or a route file format: \(RouteFormat.names).")
     var output: String = "table"
 
     func validate() throws {
         guard output == "table" || RouteFormat(rawValue: output) != nil else {
-            throw ValidationError("--format must be table, nginx, caddy, haproxy, traefik or json")
+            throw ValidationError("--format must be table or a route file format: \(RouteFormat.names)")
         }
     }
 

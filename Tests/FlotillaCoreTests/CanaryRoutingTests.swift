@@ -70,9 +70,9 @@ struct CanaryRoutingTests {
         #expect(out.contains("    flotilla-strip-0:\n      stripPrefix:\n        prefixes:\n          - \"/api\"\n"))
     }
 
-    @Test func caddyRepeatsUpstreamsInProportionAndStripsWithHandlePath() {
+    @Test func caddyRepeatsUpstreamsInProportionAndStripsThePrefix() {
         let out = RouteFormat.caddy.render(Self.table, listen: "80")
-        #expect(out.contains("\thandle_path /api* {"))
+        #expect(out.contains("\t@flotilla_0 path /api /api/*\n\thandle @flotilla_0 {\n\t\turi strip_prefix /api\n"))
         #expect(out.contains("reverse_proxy 127.0.0.1:20001 127.0.0.1:20001 127.0.0.1:20002 127.0.0.1:20002 127.0.0.1:20003 {\n\t\t\tlb_policy round_robin"))
     }
 

@@ -60,10 +60,131 @@ struct RouteTableTests {
         #expect(rendered == expected, "regenerate with FLOTILLA_UPDATE_GOLDEN=1 after checking the diff")
     }
 
+    /// The whole file for an empty table: nothing routed, and what each proxy needs to load it.
     @Test(arguments: RouteFormat.allCases)
     func emptyTableRendersAValidSkeleton(format: RouteFormat) {
-        let out = format.render(RouteTable(entries: []), listen: "80")
-        #expect(out.hasPrefix("#") || out.hasPrefix("{"))
+        let header = "# \(RouteFormat.header)\n"
+        let expected: String
+        switch format {
+        case .nginx:
+            expected = header + "map $http_upgrade $flotilla_connection_upgrade {\n    default upgrade;\n    ''      close;\n}\n"
+        case .caddy:
+            expected = header
+        case .haproxy:
+            expected = header + """
+
+                frontend flotilla
+                    bind :80
+                    mode http
+                    http-request set-var(txn.flotilla_host) req.hdr(host),field(1,:),lower
+                    default_backend flotilla_no_route
+
+                backend flotilla_no_route
+                    mode http
+                    http-request deny deny_status 404
+
+                """
+        case .traefik, .traefikV2:
+            expected = header + "http:\n  routers: {}\n  services: {}\n"
+        case .json:
+            expected = "{\n  \"generated_by\": \"flotilla\",\n  \"routes\": [\n  ]\n}\n"
+        }
+        #expect(format.render(RouteTable(entries: []), listen: "80") == expected)
+    }
+
+    @Test func pathsMatchWholeSegments() {
+        let api = PathMatch(path: "/api")
+        #expect(api.exact == "/api" && api.prefix == "/api/" && api.strippedPrefix == "/api")
+        for (path, served) in [("/api", true), ("/api/", true), ("/api/users", true), ("/api/v2/x", true), ("/apiary", false), ("/ap", false), ("/", false), ("/x/api", false)] {
+            #expect(api.matches(path) == served, "\(path)")
+        }
+        #expect(api.stripped("/api/users") == "/users" && api.stripped("/api") == "/" && api.stripped("/api/") == "/")
+        // A trailing slash: only what is under it.
+        let dir = PathMatch(path: "/api/")
+        #expect(dir.exact == nil && dir.prefix == "/api/" && dir.strippedPrefix == "/api")
+        #expect(dir.matches("/api/x") && dir.matches("/api/") && !dir.matches("/api") && !dir.matches("/apiary"))
+        #expect(dir.stripped("/api/users") == "/users")
+        // `/` matches everything.
+        let root = PathMatch(path: "/")
+        #expect(root.exact == nil && root.prefix == "/")
+        #expect(["/", "/x", "/apiary", "/api/x"].allSatisfy(root.matches))
+    }
+
+    /// `path: /api` in each format: `/api` and `/api/…`, never `/apiary`; the stripped prefix has no
+    /// trailing slash, so `/api/users` is forwarded as `/users` and `/api` as `/`.
+    static let segmentTable = RouteTable.build(
+        services: [ServiceSpec(name: "api", image: "x", port: 80, network: .host, routes: [Route(host: "a.test", path: "/api", stripPrefix: true), Route(host: "a.test", path: "/docs/")]),
+                   ServiceSpec(name: "web", image: "x", port: 80, network: .host, routes: [Route(host: "a.test")])],
+        observed: [c("api", 1, port: 20001), c("web", 1, port: 20002)], ready: ["api1", "web1"])
+
+    @Test func nginxMatchesWholeSegments() {
+        let out = RouteFormat.nginx.render(Self.segmentTable, listen: "80")
+        let locations = out.split(separator: "\n").filter { $0.hasPrefix("    location ") && !$0.contains("@flotilla") }
+        #expect(locations == ["    location \"/docs/\" {", "    location = \"/api\" {", "    location \"/api/\" {", "    location \"/\" {"])
+        // Both /api locations strip the same prefix and proxy to the same service.
+        #expect(out.components(separatedBy: "rewrite ^/api/?(.*)$ /$1 break;\n        proxy_pass http://flotilla_api;").count == 3)
+        #expect(out.components(separatedBy: "proxy_pass http://flotilla_api;").count == 4)  // /api twice and /docs/
+    }
+
+    @Test func nginxGivesAPathAndItsSlashedTwinOneLocationEach() {
+        // `/api` and `/api/` on one host: `/api/` owns `location /api/` (nginx rejects a duplicate).
+        let spec = ServiceSpec(name: "s", image: "x", port: 1, routes: [Route(host: "a.test", path: "/api"), Route(host: "a.test", path: "/api/")])
+        let out = RouteFormat.nginx.render(RouteTable.build(services: [spec], observed: [], ready: []), listen: "80")
+        #expect(out.components(separatedBy: "location \"/api/\" {").count == 2)
+        #expect(out.components(separatedBy: "location = \"/api\" {").count == 2)
+    }
+
+    @Test func caddyMatchesWholeSegments() {
+        let out = RouteFormat.caddy.render(Self.segmentTable, listen: "80")
+        #expect(out.contains("""
+            \t@flotilla_1 path /api /api/*
+            \thandle @flotilla_1 {
+            \t\turi strip_prefix /api
+            \t\treverse_proxy 127.0.0.1:20001 {
+            """))
+        #expect(out.contains("\t@flotilla_0 path /docs/*\n\thandle @flotilla_0 {\n\t\treverse_proxy 127.0.0.1:20001 {"))
+        #expect(out.contains("\thandle {\n\t\treverse_proxy 127.0.0.1:20002 {"))
+        #expect(!out.contains("/api*") && !out.contains("handle_path"))
+    }
+
+    @Test func caddyBindsTheListenAddress() {
+        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "127.0.0.1:8080").contains("http://a.test:8080 {\n\tbind 127.0.0.1\n"))
+        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "[::1]:8080").contains("http://a.test:8080 {\n\tbind ::1\n"))
+        #expect(!RouteFormat.caddy.render(Self.segmentTable, listen: "8080").contains("bind"))
+    }
+
+    @Test func haproxyMatchesWholeSegments() {
+        let out = RouteFormat.haproxy.render(Self.segmentTable, listen: "80")
+        let paths = out.split(separator: "\n").filter { $0.contains("acl flotilla_path_") }
+        #expect(paths == ["    acl flotilla_path_0 path_beg /docs/", "    acl flotilla_path_1 path /api", "    acl flotilla_path_1 path_beg /api/", "    acl flotilla_path_2 path_beg /"])
+        #expect(out.contains("    http-request replace-path ^/api/?(.*) /\\1 if { var(txn.flotilla_route) -m int 1 }\n"))
+    }
+
+    @Test(arguments: [RouteFormat.traefik, .traefikV2])
+    func traefikMatchesWholeSegments(format: RouteFormat) {
+        let out = format.render(Self.segmentTable, listen: "80")
+        let rules = out.split(separator: "\n").filter { $0.hasPrefix("      rule: ") }
+        #expect(rules == ["      rule: \"Host(`a.test`) && PathPrefix(`/docs/`)\"",
+                          "      rule: \"Host(`a.test`) && (Path(`/api`) || PathPrefix(`/api/`))\"",
+                          "      rule: \"Host(`a.test`) && PathPrefix(`/`)\""])
+        #expect(out.contains("    flotilla-strip-1:\n      stripPrefix:\n        prefixes:\n          - \"/api\"\n"))
+    }
+
+    @Test func jsonSpellsOutTheMatch() {
+        let out = RouteFormat.json.render(Self.segmentTable, listen: "80")
+        #expect(out.contains("{\"host\":\"a.test\",\"path\":\"/api\",\"match\":{\"exact\":\"/api\",\"prefix\":\"/api/\"},\"service\":\"api\",\"strip_prefix\":true,"))
+        #expect(out.contains("\"path\":\"/docs/\",\"match\":{\"exact\":null,\"prefix\":\"/docs/\"},"))
+        #expect(out.contains("\"path\":\"/\",\"match\":{\"exact\":null,\"prefix\":\"/\"},"))
+    }
+
+    @Test func traefikRulesUseTheVersionsOwnSyntax() {
+        let spec = ServiceSpec(name: "w", image: "x", port: 1, routes: [Route(host: "*.example.test", path: "/static")])
+        let table = RouteTable.build(services: [spec], observed: [], ready: [])
+        // v3: HostRegexp is a Go regexp (anchored, dots escaped; doubled inside the YAML string).
+        #expect(RouteFormat.traefik.render(table, listen: "80").contains(#"rule: "HostRegexp(`^[a-z0-9-]+\\.example\\.test$`) && (Path(`/static`) || PathPrefix(`/static/`))""#))
+        // v2: a `{name:regexp}` template, whose literal part v2 quotes itself.
+        #expect(RouteFormat.traefikV2.render(table, listen: "80").contains(#"rule: "HostRegexp(`{subdomain:[a-z0-9-]+}.example.test`) && (Path(`/static`) || PathPrefix(`/static/`))""#))
+        #expect(RouteFormat(rawValue: "traefik-v2") == .traefikV2)
     }
 
     @Test func zeroTargetsBecome503Everywhere() {
@@ -119,7 +240,8 @@ struct RouteTableTests {
         let spec = ServiceSpec(name: "odd", image: "x", port: 1, routes: [Route(host: "*.x-1.test", path: "/a(b)|c~^*+?.=&%!@")])
         let table = RouteTable.build(services: [spec], observed: [Self.c("odd", 1, port: 5)], ready: ["odd1"])
         #expect(table.entries.count == 1)
-        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)|c~^*+?.=&%!@\" {"))
-        #expect(RouteFormat.traefik.render(table, listen: "80").contains("HostRegexp(`{subdomain:[a-z0-9-]+}.x-1\\\\.test`)"))
+        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location = \"/a(b)|c~^*+?.=&%!@\" {"))
+        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)|c~^*+?.=&%!@/\" {"))
+        #expect(RouteFormat.traefik.render(table, listen: "80").contains("HostRegexp(`^[a-z0-9-]+\\\\.x-1\\\\.test$`)"))
     }
 }

@@ -36,11 +36,14 @@ struct EngineDialectTests {
         let podman = HTTPResponse(status: 409, body: Array(#"{"cause":"name is in use","message":"creating container storage: the container name \"a\" is already in use","response":409}"#.utf8))
         let causeOnly = HTTPResponse(status: 500, body: Array(#"{"cause":"boom"}"#.utf8))
         let plain = HTTPResponse(status: 400, body: Array("bad parameter\n".utf8))
-        #expect(throws: EngineError.self) { try EngineClient.check(docker) }
-        do { try EngineClient.check(docker) } catch { #expect("\(error)" == "not found: No such container: x") }
-        do { try EngineClient.check(podman) } catch { #expect("\(error)".hasPrefix("conflict: creating container storage")) }
-        do { try EngineClient.check(causeOnly) } catch { #expect("\(error)" == "engine error 500: boom") }
-        do { try EngineClient.check(plain) } catch { #expect("\(error)".contains("bad parameter")) }
+        // Each must throw, and say what the engine said (a check that stops throwing fails here).
+        func message(_ response: HTTPResponse) -> String? {
+            (#expect(throws: EngineError.self) { try EngineClient.check(response) }).map { "\($0)" }
+        }
+        #expect(message(docker) == "not found: No such container: x")
+        #expect(message(podman) == "conflict: creating container storage: the container name \"a\" is already in use")
+        #expect(message(causeOnly) == "engine error 500: boom")
+        #expect(message(plain) == "engine refused the request: bad parameter\n")
         #expect(throws: Never.self) { try EngineClient.check(HTTPResponse(status: 204, body: [])) }
     }
 

@@ -104,8 +104,24 @@ extension EndToEndSuites {
             #expect(results.count > 50)
             #expect(results.allSatisfy { $0 == 200 }, "non-200 during the rollout: \(results.filter { $0 != 200 })")
 
-            // A route file that nginx rejects is never left live.
+            // A route file that nginx rejects is never left live: the live file keeps its bytes,
+            // and nginx (never reloaded with it) keeps serving the routes it had. The host is
+            // valid, but too long for nginx's default server_names_hash_bucket_size.
             #expect(daemon.log.contains("routes updated"))
+            let live = stack.proxyDir + "/routes.conf"
+            let before = try #require(FileManager.default.contents(atPath: live))
+            let longHost = Array(repeating: String(repeating: "a", count: 60), count: 3).joined(separator: ".") + ".example.test"
+            try Self.service("long", replicas: 1, host: longHost).write(toFile: manifests + "/long.yaml", atomically: true, encoding: .utf8)
+            #expect(await daemon.waitUntil(timeout: .seconds(30)) { daemon.log.contains("failed the proxy's check") }, "\(daemon.log)")
+            let rejection = daemon.lines.first { $0.contains("failed the proxy's check") } ?? ""
+            #expect(rejection.contains("server_names_hash"), "the checker's output is logged: \(rejection)")
+            try await Task.sleep(for: .seconds(1))  // the long service's replica joins: another rejected pass
+            #expect(FileManager.default.contents(atPath: live) == before, "\(stack.routes)")
+            #expect(!stack.routes.contains(longHost))
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: stack.proxyDir).filter { $0.hasSuffix(".tmp") }
+            #expect(leftovers.isEmpty, "\(leftovers)")
+            let current = try await webPorts()
+            #expect(await daemon.waitUntil { await replies(30) == current }, "nginx should still serve \(current)")
             #expect(await stack.stop() == 0)
             await s.cleanup()
         }

@@ -27,23 +27,68 @@ struct RouteWriterTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf"])
     }
 
-    @Test func failedCheckRestoresThePreviousFileAndDoesNotReload() async throws {
+    /// With `{file}` the check reads the candidate while the live file still holds the previous
+    /// routes; a rejected candidate never goes live and is removed.
+    @Test func theCandidateIsCheckedBeforeItGoesLive() async throws {
         let dir = try temp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/routes.conf"
-        let marker = dir + "/reloads"
-        // The "validator" rejects any file containing BAD, and says why.
-        let check = "/bin/sh -c 'if grep -q BAD \(file); then echo \"line 1: BAD is not allowed\"; exit 1; fi'"
+        let file = dir + "/routes.conf", seen = dir + "/seen", marker = dir + "/reloads"
+        // The "validator" notes what it was given and what was live meanwhile, and rejects BAD.
+        let check = "/bin/sh -c 'echo \"$0\" > \(seen); cat \(file) >> \(seen); if grep -q BAD \"$0\"; then echo \"$0: line 1: BAD is not allowed\"; exit 1; fi' {file}"
         let writer = RouteFileWriter(path: file, check: check, reload: "/bin/sh -c 'echo x >> \(marker)'")
+        #expect(writer.checksCandidate)
         #expect(await writer.update(to: "good\n") == .written)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "good\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
+
+        let outcome = await writer.update(to: "BAD\n")
+        let lines = try String(contentsOfFile: seen, encoding: .utf8).split(separator: "\n").map(String.init)
+        let candidate = try #require(lines.first)
+        #expect(candidate.hasPrefix(dir + "/.routes.conf.") && candidate.hasSuffix(".tmp"), "checked \(candidate)")
+        #expect(Array(lines.dropFirst()) == ["good"])  // the live file during the check
+        #expect(outcome == .checkFailed("\(candidate): line 1: BAD is not allowed"))
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "good\n")
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\n")  // not reloaded
+        #expect(!FileManager.default.fileExists(atPath: candidate))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf", "seen"])
+
+        // Accepted: renamed over the live file with its permissions, then reloaded.
+        #expect(await writer.update(to: "better\n") == .written)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "better\n")
+        #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o640)
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\nx\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf", "seen"])
+
+        // No live file yet: a rejected first candidate leaves none.
+        let fresh = RouteFileWriter(path: dir + "/new.conf", check: "/bin/false {file}")
+        #expect(await fresh.update(to: "x") == .checkFailed(""))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf", "seen"])
+    }
+
+    /// Without `{file}` the check reads the live file: the candidate is live during the check and,
+    /// when rejected, the previous file is put back byte for byte (with its permissions).
+    @Test func withoutThePlaceholderAFailedCheckPutsThePreviousFileBack() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/routes.conf", seen = dir + "/seen", marker = dir + "/reloads"
+        let check = "/bin/sh -c 'cat \(file) > \(seen); if grep -q BAD \(file); then echo \"line 1: BAD is not allowed\"; exit 1; fi'"
+        let writer = RouteFileWriter(path: file, check: check, reload: "/bin/sh -c 'echo x >> \(marker)'")
+        #expect(!writer.checksCandidate)
+        let good = Data("good\n# no newline at the end, a tab\t and UTF-8 é".utf8)
+        #expect(await writer.update(to: String(decoding: good, as: UTF8.self)) == .written)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         let outcome = await writer.update(to: "BAD\n")
         #expect(outcome == .checkFailed("line 1: BAD is not allowed"))
-        #expect(try String(contentsOfFile: file, encoding: .utf8) == "good\n")
+        #expect(try String(contentsOfFile: seen, encoding: .utf8) == "BAD\n")  // it was live while checked
+        #expect(FileManager.default.contents(atPath: file) == good)
+        #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600)
         #expect(try String(contentsOfFile: marker, encoding: .utf8) == "x\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf", "seen"])
         // With no previous file, a failed check leaves no file at all.
         let fresh = RouteFileWriter(path: dir + "/new.conf", check: "/bin/false")
         #expect(await fresh.update(to: "x") == .checkFailed(""))
         #expect(!FileManager.default.fileExists(atPath: dir + "/new.conf"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["reloads", "routes.conf", "seen"])
     }
 
     @Test func commandsRunWithoutAShellAndTimeOut() async {
@@ -59,7 +104,8 @@ struct RouteWriterTests {
     static let table: RouteTable = {
         let web = ServiceSpec(name: "web", image: "x", port: 80, network: .host, routes: [Route(host: "web.example.test"), Route(host: "*.example.test", path: "/static")])
         let api = ServiceSpec(name: "api", image: "x", port: 80, network: .host, routes: [Route(host: "api.example.test", path: "/api")])
-        let down = ServiceSpec(name: "down", image: "x", port: 80, network: .host, routes: [Route(host: "down.example.test")])
+        // A path and its slashed twin on one host (nginx must not get two `location /api/`).
+        let down = ServiceSpec(name: "down", image: "x", port: 80, network: .host, routes: [Route(host: "down.example.test"), Route(host: "api.example.test", path: "/api/")])
         // A canary release at 20 % on a route that strips its prefix, with a dotted path.
         let shop = ServiceSpec(name: "shop", image: "x", replicas: 2, port: 80, network: .host,
                                routes: [Route(host: "web.example.test", path: "/shop.v2", stripPrefix: true), Route(host: "shop.example.test", path: "/")],

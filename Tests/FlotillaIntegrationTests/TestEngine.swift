@@ -153,8 +153,9 @@ func shell(_ command: String) throws -> (Int32, String) {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// Starts a long-running child with stdio on /dev/null; the caller ends it by PID.
-func spawn(_ argv: [String]) throws -> pid_t {
+/// Starts a long-running child with stdio on /dev/null (and `environment` over this process's);
+/// the caller ends it by PID.
+func spawn(_ argv: [String], environment: [String: String] = [:]) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -162,7 +163,7 @@ func spawn(_ argv: [String]) throws -> pid_t {
     var pid: pid_t = 0
     let cArgs = argv.map { strdup($0) } + [nil]
     defer { for a in cArgs { free(a) } }
-    let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { for e in env { free(e) } }
     let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
     guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }

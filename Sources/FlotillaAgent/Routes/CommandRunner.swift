@@ -60,7 +60,11 @@ public enum CommandRunner {
     /// PATH) in its own process group; see ``CommandRunner`` for the timeout and cancellation
     /// contract.
     public static func run(_ commandLine: String, timeout: Duration = .seconds(30)) async -> Result {
-        let args = split(commandLine)
+        await run(arguments: split(commandLine), timeout: timeout)
+    }
+
+    /// Runs `args` (already split: each one is passed as is) like ``run(_:timeout:)``.
+    public static func run(arguments args: [String], timeout: Duration = .seconds(30)) async -> Result {
         guard !args.isEmpty else { return Result(status: 127, output: "empty command", timedOut: false) }
         let control = Control()
         return await withTaskCancellationHandler {

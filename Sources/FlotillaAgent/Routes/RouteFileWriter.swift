@@ -1,17 +1,35 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Puts a rendered route file in place safely: only when its content changed; written to a temp
-/// file in the same folder, fsynced and renamed over the target (no reader ever sees half a file);
-/// checked with the proxy's own validator, and restored to the previous content when the check
-/// fails, so a broken file never gets reloaded; then the proxy is told to reload.
+/// Puts a rendered route file in place safely: only when its content changed; written in full to
+/// a temp file in the same folder (the candidate), fsynced, checked with the proxy's own
+/// validator, and only then renamed over the live file (no reader ever sees half a file); then
+/// the proxy is told to reload. A candidate the check rejects is removed, the live file keeps its
+/// previous bytes, and the proxy is not reloaded.
+///
+/// How the check sees the candidate:
+/// - `{file}` in the check command stands for the candidate's path (`haproxy -c -f base.cfg -f
+///   {file}`, `caddy validate --config {file} --adapter caddyfile`): the candidate is checked
+///   before it goes live, so a proxy reloaded by anything else never loads an unchecked file.
+///   This is the only mode that guarantees it.
+/// - Without `{file}` the check can only read the live file (`nginx -t -c nginx.conf`, whose
+///   main config includes it): the candidate is renamed over the live file, checked there, and on
+///   failure the previous file is renamed back (staged beforehand, so that is a single rename:
+///   the same bytes and mode, at once). For the duration of the check the unchecked file is live.
 public struct RouteFileWriter: Sendable {
     public enum Outcome: Sendable, Equatable {
         case unchanged
         case written
+        /// The check rejected the new file (the checker's output); the live file is unchanged.
         case checkFailed(String)
         case reloadFailed(String)
         case writeFailed(String)
     }
+
+    /// Stands for the candidate's path in ``check``.
+    public static let placeholder = "{file}"
 
     public var path: String
     public var check: String?
@@ -25,31 +43,58 @@ public struct RouteFileWriter: Sendable {
         self.timeout = timeout
     }
 
+    /// Whether the check reads the candidate (it names `{file}`) rather than the live file.
+    public var checksCandidate: Bool { check.map { CommandRunner.split($0).contains { $0.contains(Self.placeholder) } } ?? false }
+
     public func update(to content: String) async -> Outcome {
         let previous = FileManager.default.contents(atPath: path)
         let new = Data(content.utf8)
         if previous == new { return .unchanged }
-        do {
-            try Self.atomicWrite(new, to: path)
-        } catch {
-            return .writeFailed("\(error)")
-        }
+        // The new file keeps the live file's permissions.
+        let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int).map { mode_t($0) } ?? 0o644
+        let candidate: String
+        do { candidate = try AtomicFile.stage(new, nextTo: path, mode: mode) } catch { return .writeFailed("\(error)") }
         if let check {
-            let result = await CommandRunner.run(check, timeout: timeout)
-            if !result.succeeded {
-                // Put the last good file back before anything reloads it.
-                if let previous { try? Self.atomicWrite(previous, to: path) } else { try? FileManager.default.removeItem(atPath: path) }
-                return .checkFailed(result.cancelled ? "check stopped (flotilla is stopping)" : result.timedOut ? "check timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            let args = CommandRunner.split(check)
+            if checksCandidate {
+                let result = await CommandRunner.run(arguments: args.map { $0.replacingOccurrences(of: Self.placeholder, with: candidate) }, timeout: timeout)
+                guard result.succeeded else {
+                    unlink(candidate)
+                    return .checkFailed(Self.describe(result, "check"))
+                }
+                do { try AtomicFile.commit(candidate, to: path) } catch { return .writeFailed("\(error)") }
+            } else {
+                // The way back is staged before the new file goes live, so that a failed check
+                // costs one rename, not a write, before anything else can reload the proxy.
+                var backup: String?
+                do {
+                    backup = try previous.map { try AtomicFile.stage($0, nextTo: path, mode: mode) }
+                    try AtomicFile.commit(candidate, to: path)
+                } catch {
+                    unlink(candidate)
+                    if let backup { unlink(backup) }
+                    return .writeFailed("\(error)")
+                }
+                let result = await CommandRunner.run(arguments: args, timeout: timeout)
+                guard result.succeeded else {
+                    // No previous file: the rejected one is removed.
+                    let restored = backup.map { (try? AtomicFile.commit($0, to: path)) != nil } ?? (unlink(path) == 0 || errno == ENOENT)
+                    return .checkFailed(Self.describe(result, "check") + (restored ? "" : " (the rejected file could not be taken back and is live)"))
+                }
+                if let backup { unlink(backup) }
             }
+        } else {
+            do { try AtomicFile.commit(candidate, to: path) } catch { return .writeFailed("\(error)") }
         }
         if let reload {
             let result = await CommandRunner.run(reload, timeout: timeout)
-            if !result.succeeded {
-                return .reloadFailed(result.cancelled ? "reload stopped (flotilla is stopping)" : result.timedOut ? "reload timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            if !result.succeeded { return .reloadFailed(Self.describe(result, "reload")) }
         }
         return .written
     }
 
-    static func atomicWrite(_ data: Data, to path: String) throws { try AtomicFile.write(data, to: path) }
+    /// A failed hook's output, or why it did not finish.
+    static func describe(_ result: CommandRunner.Result, _ hook: String) -> String {
+        result.cancelled ? "\(hook) stopped (flotilla is stopping)" : result.timedOut ? "\(hook) timed out" : result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }

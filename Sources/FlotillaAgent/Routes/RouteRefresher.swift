@@ -131,7 +131,7 @@ public actor RouteRefresher {
                 logger.info("routes updated", metadata: ["file": "\(output.writer.path)", "format": "\(output.format.rawValue)",
                                                         "routes": "\(table.entries.count)", "targets": "\(table.upstreams.map(\.targets.count).reduce(0, +))"])
             case .checkFailed(let why):
-                logger.error("route file failed the proxy's check; previous file restored, proxy not reloaded",
+                logger.error("route file failed the proxy's check: new file discarded, live file unchanged, proxy not reloaded",
                              metadata: ["file": "\(output.writer.path)", "check_output": "\(why)"])
             case .reloadFailed(let why):
                 logger.error("proxy reload failed", metadata: ["file": "\(output.writer.path)", "output": "\(why)"])

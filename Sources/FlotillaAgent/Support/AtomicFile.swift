@@ -11,6 +11,14 @@ public enum AtomicFile {
     }
 
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        try commit(stage(data, nextTo: path, mode: mode), to: path)
+    }
+
+    /// Writes `data` to a new temp file in `path`'s folder, fsynced, and returns the temp file's
+    /// path: a hidden name ending in `.tmp` (`.routes.conf.flotilla-PID-N.tmp`), so that an
+    /// `include *.conf` never picks it up. ``commit(_:to:)`` puts it in place; the caller removes
+    /// it otherwise.
+    public static func stage(_ data: Data, nextTo path: String, mode: mode_t = 0o644) throws -> String {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).flotilla-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -25,12 +33,25 @@ public enum AtomicFile {
             return true
         }
         ok = ok && fsync(fd) == 0
+        let message = String(cString: strerror(errno))
         close(fd)
-        guard ok, rename(temp, path) == 0 else {
+        guard ok else {
+            unlink(temp)
+            throw WriteError(description: "cannot write \(temp): \(message)")
+        }
+        return temp
+    }
+
+    /// Renames a ``stage(_:nextTo:mode:)`` file over `path` (atomic: a reader sees the old file or
+    /// the new one) and fsyncs the folder so the rename is durable. On failure the temp file is
+    /// removed.
+    public static func commit(_ temp: String, to path: String) throws {
+        guard rename(temp, path) == 0 else {
             let message = String(cString: strerror(errno))
             unlink(temp)
             throw WriteError(description: "cannot write \(path): \(message)")
         }
+        let directory = (path as NSString).deletingLastPathComponent
         let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 { fsync(dirFD); close(dirFD) }
     }

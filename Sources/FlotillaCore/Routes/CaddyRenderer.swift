@@ -1,19 +1,31 @@
-/// A Caddyfile snippet: a site block per host (plain HTTP on the listen port), a `handle` per
-/// path (Caddy orders path matchers by specificity), `reverse_proxy` over the ready replicas;
-/// `handle_path` where the route strips its prefix.
+/// A Caddyfile snippet: a site block per host (plain HTTP on the listen port, bound to the listen
+/// address when it names one), per path a named
+/// matcher `path /api /api/*` (segment boundaries, see ``PathMatch``) and a `handle` on it,
+/// `reverse_proxy` over the ready replicas, and `uri strip_prefix` where the route strips its
+/// prefix. The `handle` blocks come in table order (longest path first) and Caddy keeps that
+/// order: it sorts handles by a single path only, and every one here has a named matcher (the
+/// `/` route's plain `handle` goes last either way).
 enum CaddyRenderer {
     static func render(_ table: RouteTable, listen: String) -> String {
         var out = "# \(RouteFormat.header)\n"
         let port = RouteFormat.port(of: listen)
         for (host, entries) in table.hosts {
             out += "\nhttp://\(host):\(port) {\n"
-            for entry in entries {
-                let matcher = entry.path == "/" ? "" : " \(entry.path)*"
-                // handle_path strips the matched prefix before proxying.
-                out += "\t\(entry.stripPrefix ? "handle_path" : "handle")\(matcher) {\n"
+            // `--proxy-listen 127.0.0.1:8080` binds that address only, as in nginx and HAProxy.
+            if let address = RouteFormat.address(of: listen) { out += "\tbind \(address)\n" }
+            for (i, entry) in entries.enumerated() {
+                let match = entry.match
+                if entry.path == "/" {
+                    out += "\thandle {\n"
+                } else {
+                    let paths = (match.exact.map { [$0] } ?? []) + [match.prefix + "*"]
+                    out += "\t@flotilla_\(i) path \(paths.joined(separator: " "))\n\thandle @flotilla_\(i) {\n"
+                }
                 if entry.targets.isEmpty {
                     out += "\t\trespond \"no ready replica\" 503\n"
                 } else {
+                    // `/api` and `/api/` are forwarded as `/` (Caddy sends an emptied path as `/`).
+                    if entry.stripPrefix { out += "\t\turi strip_prefix \(match.strippedPrefix)\n" }
                     out += "\t\treverse_proxy " + upstreams(entry).joined(separator: " ") + " {\n"
                     if entry.isWeighted { out += "\t\t\tlb_policy round_robin\n" }
                     out += "\t\t\tlb_try_duration 2s\n\t\t}\n"

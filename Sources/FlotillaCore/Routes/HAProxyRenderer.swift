@@ -1,5 +1,6 @@
-/// An HAProxy fragment: one `frontend` routing on host and path prefix (longest first) to one
-/// `backend` per service (servers weighted during a canary release). A backend without servers answers 503. Load it after a file with the
+/// An HAProxy fragment: one `frontend` routing on host and path (whole segments, see
+/// ``PathMatch``; longest first) to one `backend` per service (servers weighted during a canary
+/// release). A backend without servers answers 503. Load it after a file with the
 /// `global` and `defaults` sections (see examples/haproxy/).
 enum HAProxyRenderer {
     static func render(_ table: RouteTable, listen: String) -> String {
@@ -15,7 +16,10 @@ enum HAProxyRenderer {
                 hostACL = "var(txn.flotilla_host) -m str \(entry.host)"
             }
             out += "    acl flotilla_host_\(i) \(hostACL)\n"
-            out += "    acl flotilla_path_\(i) path_beg \(entry.path)\n"
+            // Two lines of one name are or'ed: `path /api` or `path_beg /api/` (see PathMatch).
+            let match = entry.match
+            if let exact = match.exact { out += "    acl flotilla_path_\(i) path \(exact)\n" }
+            out += "    acl flotilla_path_\(i) path_beg \(match.prefix)\n"
         }
         // The first matching route (the table is ordered) is remembered before any rewrite,
         // so that stripping a prefix cannot change which backend is chosen.
@@ -23,8 +27,7 @@ enum HAProxyRenderer {
             out += "    http-request set-var(txn.flotilla_route) int(\(i)) if flotilla_host_\(i) flotilla_path_\(i) !{ var(txn.flotilla_route) -m found }\n"
         }
         for (i, entry) in table.entries.enumerated() where entry.stripPrefix {
-            let prefix = entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path
-            out += "    http-request replace-path ^\(ManifestRules.literalRegex(prefix))/?(.*) /\\1 if { var(txn.flotilla_route) -m int \(i) }\n"
+            out += "    http-request replace-path ^\(ManifestRules.literalRegex(entry.match.strippedPrefix))/?(.*) /\\1 if { var(txn.flotilla_route) -m int \(i) }\n"
         }
         for (i, entry) in table.entries.enumerated() {
             out += "    use_backend flotilla_\(RouteFormat.identifier(entry.service)) if { var(txn.flotilla_route) -m int \(i) }\n"

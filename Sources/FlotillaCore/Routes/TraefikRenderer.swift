@@ -1,23 +1,23 @@
 /// Traefik's file-provider dynamic configuration (YAML): a router per host+path (priority: exact
-/// hosts over wildcards, then the longest prefix) and a load-balanced service per Flotilla service. A
+/// hosts over wildcards, then the longest path) and a load-balanced service per Flotilla service. A
 /// service with no servers makes Traefik answer 503. During a canary release the service is a
 /// `weighted` service over two load balancers (old replicas and canaries); a route that strips
 /// its prefix gets a `stripPrefix` middleware.
+///
+/// Rules use Traefik v3's syntax by default (`HostRegexp` takes a Go regular expression,
+/// `PathPrefix` a literal prefix); `version: .v2` writes v2's (`HostRegexp` with a `{name:regexp}`
+/// template), which v3 also reads under `ruleSyntax: v2`. Paths match on segment boundaries in
+/// both: `Path(`/api`) || PathPrefix(`/api/`)` (see ``PathMatch``).
 enum TraefikRenderer {
-    static func render(_ table: RouteTable) -> String {
+    enum Version: Sendable { case v2, v3 }
+
+    static func render(_ table: RouteTable, version: Version = .v3) -> String {
         var out = "# \(RouteFormat.header)\nhttp:\n"
         if table.entries.isEmpty { return out + "  routers: {}\n  services: {}\n" }
         out += "  routers:\n"
         for (i, entry) in table.entries.enumerated() {
-            let host: String
-            if entry.host.hasPrefix("*.") {
-                let domain = entry.host.dropFirst(2).replacingDots()
-                host = "HostRegexp(`{subdomain:[a-z0-9-]+}.\(domain)`)"
-            } else {
-                host = "Host(`\(entry.host)`)"
-            }
             out += "    flotilla-\(i)-\(RouteFormat.identifier(entry.service)):\n"
-            out += "      rule: \"\(host) && PathPrefix(`\(entry.path)`)\"\n"
+            out += "      rule: \"\(hostRule(entry.host, version)) && \(pathRule(entry.match))\"\n"
             out += "      service: flotilla-\(RouteFormat.identifier(entry.service))\n"
             // Exact hosts outrank wildcards; within a host, the longest path wins.
             out += "      priority: \((entry.host.hasPrefix("*.") ? 0 : 10_000) + entry.path.count)\n"
@@ -27,7 +27,8 @@ enum TraefikRenderer {
         if !strips.isEmpty {
             out += "  middlewares:\n"
             for (i, entry) in strips {
-                out += "    flotilla-strip-\(i):\n      stripPrefix:\n        prefixes:\n          - \"\(entry.path)\"\n"
+                // `/api` (not `/api/`): `/api/x` becomes `/x`, and `/api` becomes `/` (Traefik adds the slash).
+                out += "    flotilla-strip-\(i):\n      stripPrefix:\n        prefixes:\n          - \"\(entry.match.strippedPrefix)\"\n"
             }
         }
         out += "  services:\n"
@@ -45,6 +46,24 @@ enum TraefikRenderer {
             }
         }
         return out
+    }
+
+    /// The host matcher; a `*.` wildcard stands for one DNS label.
+    static func hostRule(_ host: String, _ version: Version) -> String {
+        guard host.hasPrefix("*.") else { return "Host(`\(host)`)" }
+        let domain = host.dropFirst(2)
+        switch version {
+        // A whole-host Go regexp; its backslashes doubled for the YAML double-quoted string.
+        case .v3: return "HostRegexp(`^[a-z0-9-]+\\\\.\(domain.replacingDots())$`)"
+        // A template: v2 quotes everything outside `{name:regexp}` itself, so dots stay plain.
+        case .v2: return "HostRegexp(`{subdomain:[a-z0-9-]+}.\(domain)`)"
+        }
+    }
+
+    /// The path matcher: the same in v2 and v3 (`Path` and `PathPrefix` of one literal value).
+    static func pathRule(_ match: PathMatch) -> String {
+        guard let exact = match.exact else { return "PathPrefix(`\(match.prefix)`)" }
+        return "(Path(`\(exact)`) || PathPrefix(`\(match.prefix)`))"
     }
 
     static func loadBalancer(_ name: String, _ targets: [RouteTable.Target]) -> String {
