@@ -56,8 +56,8 @@ public struct EngineEvent: Sendable, Equatable {
         let nano = (object["timeNano"] as? NSNumber)?.int64Value
         var event = EngineEvent(kind: kind(ofAction: action), action: action, containerID: id,
                                 service: attributes?[OwnershipLabel.service], time: time, timeNano: nano)
-        // Docker: Attributes.exitCode; Podman: the same, or containerExitCode at the top level.
-        event.exitCode = attributes?["exitCode"].flatMap(Int.init) ?? (object["containerExitCode"] as? NSNumber)?.intValue
+        // Docker: Attributes.exitCode; Podman: Attributes.containerExitCode.
+        event.exitCode = (attributes?["exitCode"] ?? attributes?["containerExitCode"]).flatMap(Int.init)
         event.name = attributes?["name"]
         return event
     }

@@ -45,6 +45,10 @@ struct BoundedReadTests {
         let sent = Counter()
         let thread = Thread {
             let client = accept(server, nil, nil)
+            // Read the request first, as a server does.
+            var request: [UInt8] = []
+            var byte: UInt8 = 0
+            while !request.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)), recv(client, &byte, 1, 0) == 1 { request.append(byte) }
             let head = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n".utf8)
             _ = head.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
