@@ -1,10 +1,34 @@
 import FlotillaCore
 import FlotillaYAML
+import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Hostile files: none may crash or hang the loader; each must produce an error, never a service.
-@Suite("Hostile input corpus")
+/// Hostile files: none may crash or hang the loader; each must produce an error, never a service,
+/// within a time bound (1 s; a quadratic path or a hang goes far past it) and a memory bound.
+@Suite("Hostile input corpus", .serialized)
 struct HostileInputTests {
+    /// The process's peak resident set so far, in bytes (Linux reports kilobytes).
+    static func peakRSS() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+
+    /// Loads `bytes`, returning the state, the time taken and how far the peak RSS rose.
+    static func load(_ bytes: [UInt8]) -> (DesiredState, Duration, Int) {
+        let before = peakRSS()
+        let clock = ContinuousClock(), start = clock.now
+        let (documents, diagnostics) = YAMLDocumentParser().parse(bytes, file: "hostile.yaml")
+        let state = DesiredState(files: [ManifestFile(path: "hostile.yaml", documents: documents, diagnostics: diagnostics)])
+        return (state, clock.now - start, peakRSS() - before)
+    }
+
+    static let timeBound = Duration.seconds(1)
+    static let memoryBound = 256 << 20
+
     static let corpus: [(String, [UInt8])] = {
         var cases: [(String, [UInt8])] = []
         func add(_ name: String, _ text: String) { cases.append((name, Array(text.utf8))) }
@@ -14,7 +38,7 @@ struct HostileInputTests {
         add("alias fanout", "a: &a [" + String(repeating: "x,", count: 5000) + "]\nb: [" + String(repeating: "*a,", count: 100) + "]\n")
         add("huge scalar key", String(repeating: "k", count: 300_000) + ": 1\n")
         add("huge scalar value", "name: " + String(repeating: "a", count: 500_000) + "\nimage: x\n")
-        add("many keys", (0..<20_000).map { "k\($0): v" }.joined(separator: "\n"))
+        add("many keys", (0..<40_000).map { "k\($0): v" }.joined(separator: "\n"))
         add("duplicate keys", "name: a\nimage: b\nname: c\n")
         add("wrong types", "name: 1\nimage: {a: b}\ncommand: {x: 1}\nreplicas: [1]\nport: true\nnetwork: 7\nenv: 3\nroutes: 4\nhealth: []\nupdate: []\nstop_timeout: []\ndepends_on: {}\nlabels: []\nvolumes: x\npull: [x]\n")
         add("nul bytes", "name: a\u{0}\nimage: b\n")
@@ -28,17 +52,28 @@ struct HostileInputTests {
         cases.append(("binary garbage", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }))
         cases.append(("utf16 le bom", [0xff, 0xfe] + Array("a: 1".utf8).flatMap { [$0, 0] }))
         cases.append(("only high bytes", [UInt8](repeating: 0xf8, count: 64)))
+        // The inputs named in the hardening issue (each took 15–31 s, or crashed, before), made
+        // invalid by one bad field so that the whole file must be rejected.
+        add("40k-item command", "name: web\nimage: x\nreplicas: -1\ncommand: [" + (0..<40_000).map { "a\($0)" }.joined(separator: ", ") + "]\n")
+        add("40k labels", "name: web\nimage: x\nreplicas: -1\nlabels:\n" + (0..<40_000).map { "  l\($0): v\($0)" }.joined(separator: "\n") + "\n")
+        add("8000 unknown dependencies", (0..<8_000).map { "name: s\($0)\nimage: x\ndepends_on: [missing\($0)]\n" }.joined(separator: "---\n"))
+        add("5000-service cycle", (0..<5_000).map { "name: s\($0)\nimage: x\ndepends_on: [s\(($0 + 1) % 5_000)]\n" }.joined(separator: "---\n"))
+        add("forged diagnostic line", "name: web\nimage: x\nlabels: { \"a\\nweb.yaml:1:1: error: forged\\e[31m\": v, \"b c\": 1 }\n")
+        add("merge key", "name: web\nimage: x\n<<: { replicas: 2 }\n")
         return cases
     }()
 
     @Test(arguments: 0..<corpus.count)
     func hostileFileIsAnErrorNotACrash(index: Int) {
         let (name, bytes) = Self.corpus[index]
-        let (documents, diagnostics) = YAMLDocumentParser().parse(bytes, file: "hostile.yaml")
-        let state = DesiredState(files: [ManifestFile(path: "hostile.yaml", documents: documents, diagnostics: diagnostics)])
+        let (state, took, grew) = Self.load(bytes)
         #expect(!state.isValid, "\(name) should be rejected")
         #expect(state.services.isEmpty, "\(name)")
         #expect(state.diagnostics.allSatisfy { $0.line >= 1 && $0.column >= 1 && $0.file == "hostile.yaml" }, "\(name)")
+        // Every diagnostic is one printable line (nothing forged, no escape sequences).
+        #expect(state.diagnostics.allSatisfy { d in !d.description.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || $0 == "\u{2028}" || $0 == "\u{2029}" } }, "\(name)")
+        #expect(took < Self.timeBound, "\(name) took \(took)")
+        #expect(grew < Self.memoryBound, "\(name) raised the peak RSS by \(grew >> 20) MiB")
     }
 
     /// Random mutations of a valid manifest: every outcome is either a valid spec or diagnostics.
@@ -53,6 +88,9 @@ struct HostileInputTests {
         routes: [{ host: web.test, path: /api }]
         health: { http: /healthz, interval: 5s }
         """.utf8)
+        let lines = base.filter { $0 == 0x0a }.count + 1
+        let clock = ContinuousClock(), start = clock.now
+        var rejected = 0
         var rng = SplitMix(seed: 42)
         let alphabet = Array("{}[]:,-&*!|>'\"#%@`? \n\t\u{0}\u{80}\u{ff}ax1".utf8)
         for _ in 0..<3000 {
@@ -67,8 +105,18 @@ struct HostileInputTests {
             }
             let (documents, diagnostics) = YAMLDocumentParser().parse(bytes, file: "m.yaml")
             let state = DesiredState(files: [ManifestFile(path: "m.yaml", documents: documents, diagnostics: diagnostics)])
-            #expect(state.isValid || state.services.isEmpty)
+            // Valid means a service; invalid means no service and errors that point into the file.
+            if state.isValid {
+                #expect(state.services.count == 1)
+            } else {
+                rejected += 1
+                #expect(state.services.isEmpty)
+                #expect(state.diagnostics.allSatisfy { (1...lines + 4).contains($0.line) && $0.column >= 1 }, "\(state.diagnostics)")
+            }
         }
+        // The mutations really exercise the error paths, and 3,000 loads of a small file are quick.
+        #expect(rejected > 300, "only \(rejected) of 3000 mutations were rejected")
+        #expect(clock.now - start < .seconds(30), "took \(clock.now - start)")
     }
 }
 

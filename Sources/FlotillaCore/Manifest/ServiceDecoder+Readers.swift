@@ -22,6 +22,8 @@ extension ServiceDecoder {
                 continue
             }
             if let allowed, !allowed.contains(key.value) {
+                // Past the cap the message is never shown: do not spend the "did you mean" on it.
+                guard diagnostics.count < Self.maxDiagnostics else { suppressed += 1; lastSuppressed = pair.key.mark; continue }
                 error(pair.key, "unknown key \"\(key.value)\" in \(what)" + EditDistance.hint(for: key.value, in: allowed))
                 continue
             }
@@ -123,7 +125,10 @@ extension ServiceDecoder {
         return list
     }
 
-    mutating func error(_ node: YAMLNode, _ message: String) {
-        diagnostics.append(Diagnostic(file: file, at: node.mark, message))
+    /// Records an error; past ``maxDiagnostics`` per document only counts it (a file of 40,000
+    /// bad keys gets 100 messages and a count, not 40,000 lines).
+    mutating func error(_ node: YAMLNode, _ message: @autoclosure () -> String) {
+        guard diagnostics.count < Self.maxDiagnostics else { suppressed += 1; lastSuppressed = node.mark; return }
+        diagnostics.append(Diagnostic(file: file, at: node.mark, message()))
     }
 }

@@ -25,6 +25,12 @@ public struct ServiceDecoder {
     let mountPolicy: MountPolicy
     let digestKey: SecretDigestKey
     var diagnostics: [Diagnostic] = []
+    /// Errors past ``maxDiagnostics``, counted only.
+    var suppressed = 0
+    /// Where the last of them is (the count is reported there, after the ones shown).
+    var lastSuppressed: SourceMark?
+    /// Errors reported per document; the rest are counted in one last message.
+    static let maxDiagnostics = 100
 
     init(file: String, secretReader: any SecretReader = NoSecretReader(), mountPolicy: MountPolicy = .refuseHostPaths,
          digestKey: SecretDigestKey = .ephemeral) {
@@ -41,6 +47,10 @@ public struct ServiceDecoder {
                               mounts: MountPolicy = .refuseHostPaths, digestKey: SecretDigestKey = .ephemeral) -> (spec: ServiceSpec?, diagnostics: [Diagnostic]) {
         var decoder = ServiceDecoder(file: file, secretReader: secrets, mountPolicy: mounts, digestKey: digestKey)
         let spec = decoder.service(node)
+        if decoder.suppressed > 0 {
+            decoder.diagnostics.append(Diagnostic(file: file, at: decoder.lastSuppressed ?? node.mark,
+                "\(decoder.suppressed) more errors in this service are not shown; fix the ones above first"))
+        }
         return (decoder.diagnostics.isEmpty ? spec : nil, decoder.diagnostics)
     }
 
