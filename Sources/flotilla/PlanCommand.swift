@@ -50,7 +50,8 @@ enum PlanPrinter {
                 removes += 1
             }
             for container in service.unhealthy {
-                lines.append("    - replace \(container.name) (liveness check failing)")
+                let shared = service.live.contains { $0.id != container.id && $0.hostPort == container.hostPort && container.hostPort != nil }
+                lines.append("    - replace \(container.name) (\(shared ? "shares host port \(container.hostPort!) with another replica" : "liveness check failing"))")
                 removes += 1
             }
             for container in service.start {

@@ -31,6 +31,21 @@ struct PlannerTests {
         #expect(plan.services.first { $0.name == "web" }?.keep.count == 2)
     }
 
+    /// Two replicas claiming one host port passed `plan` as "No changes".
+    @Test func twoReplicasOnOneHostPortAreNotInSync() {
+        var a = container(web, 1, created: 10), b = container(web, 2, created: 20), other = container(db, 1, created: 5)
+        (a.hostPort, b.hostPort, other.hostPort) = (20001, 20001, 20002)
+        let plan = Planner.plan(desired: state([web, db]), observed: [a, b, other])
+        #expect(plan.hasChanges)
+        #expect(plan.services.first { $0.name == "web" }?.unhealthy.map(\.id) == ["web-2"])
+        // Across services too: the newer claimant goes.
+        other.hostPort = 20001
+        let across = Planner.plan(desired: state([web, db]), observed: [a, other])
+        #expect(across.services.first { $0.name == "web" }?.unhealthy.map(\.id) == ["web-1"])
+        b.hostPort = 20003
+        #expect(!Planner.plan(desired: state([web, db]), observed: [a, b, container(db, 1)]).hasChanges)
+    }
+
     @Test func scalesDownNewestFirst() {
         var three = web
         three.replicas = 1

@@ -100,3 +100,18 @@ public enum OwnershipLabel {
     /// Proof that Flotilla created the container under this name (``ReplicaSeal``).
     public static let seal = "io.flotilla.seal"
 }
+
+extension ObservedContainer {
+    /// Live replicas that claim a host port an older live replica already claims: at most one
+    /// of them can be listening, so the others are replaced (a plan that called them "no
+    /// changes" would route to, and probe, someone else's process).
+    public static func hostPortConflicts(_ containers: [ObservedContainer]) -> Set<String> {
+        var holder: [Int: ObservedContainer] = [:]
+        var conflicts = Set<String>()
+        for container in containers.filter({ $0.state.isLive && $0.hostPort != nil }).sorted(by: olderFirst) {
+            let port = container.hostPort!
+            if holder[port] != nil { conflicts.insert(container.id) } else { holder[port] = container }
+        }
+        return conflicts
+    }
+}

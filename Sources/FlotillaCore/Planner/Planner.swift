@@ -137,6 +137,9 @@ public enum Planner {
         let graph = specs.mapValues { $0.dependsOn.filter { specs[$0] != nil } }
         let levels = DependencyGraph.levels(of: graph)
         var services: [ServicePlan] = []
+        // Two replicas claiming one host port (across services too): the newer one is replaced.
+        var options = options
+        options.unhealthy.formUnion(ObservedContainer.hostPortConflicts(observed))
         for name in levels.joined() {
             let spec = specs[name]!
             services.append(planService(spec, observed: byService[name] ?? [], options: options))
@@ -163,8 +166,10 @@ public enum Planner {
         let restarting = observed.filter { $0.state == .restarting || (!$0.state.isLive && options.engineRestarting.contains($0.id)) }
         let restartingIDs = Set(restarting.map(\.id))
         let down = observed.filter { !$0.state.isLive && !restartingIDs.contains($0.id) }
-        let unhealthy = observed.filter { $0.state.isLive && options.unhealthy.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
-        let running = observed.filter { $0.state.isLive && !options.unhealthy.contains($0.id) }
+        // Two live replicas on one host port cannot both be serving: the newer one is replaced.
+        let sick = options.unhealthy.union(ObservedContainer.hostPortConflicts(observed))
+        let unhealthy = observed.filter { $0.state.isLive && sick.contains($0.id) }.sorted(by: ObservedContainer.olderFirst)
+        let running = observed.filter { $0.state.isLive && !sick.contains($0.id) }
         // Old replicas of a canary release that exited (a reboot stops them all) are started
         // again in place: Flotilla has no copy of their spec, the engine keeps it whole.
         let oldExited = spec.update.strategy == .canary ? down.filter { $0.state == .exited && $0.specHash != hash } : []
