@@ -122,4 +122,34 @@ struct SharedHostTests {
         await one.cleanup()
         await two.cleanup()
     }
+
+    /// `--take-over` from another directory while a daemon runs on the old one: the daemon
+    /// notices at its next watchdog tick and stops (exit 1) instead of fighting over the project.
+    @Test func aDaemonWhoseProjectIsTakenOverStops() async throws {
+        let s = try await Scenario("owner-daemon", ports: 27830...27849)
+        let base = NSTemporaryDirectory() + s.project
+        let a = base + "-a/" + s.project, b = base + "-b/" + s.project
+        for dir in [a, b] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        defer { for dir in [base + "-a", base + "-b"] { try? FileManager.default.removeItem(atPath: dir) } }
+        try Scenario.httpService("web").write(toFile: a + "/web.yaml", atomically: true, encoding: .utf8)
+        try Scenario.httpService("web", body: "v2").write(toFile: b + "/web.yaml", atomically: true, encoding: .utf8)
+        let common = ["--engine", TestEngine.endpoint!, "--state-dir", s.stateDirectory, "--port-range", "27830-27849"]
+        let daemon = try DaemonProcess([a, "--resync-interval", "1s"] + common)
+        var finished = false
+        defer { if !finished { Task { _ = await daemon.stop(); _ = try? runFlotilla(["down", b, "--take-over"] + common); await s.cleanup() } } }
+        #expect(try await daemon.waitUntil(timeout: .seconds(30)) { try await s.containers("web").contains { $0.state == .running } }, "\(daemon.log)")
+
+        let moved = try runFlotilla(["apply", b, "--take-over"] + common)
+        #expect(moved.0 == 0, "\(moved.2)")
+        #expect(await daemon.waitUntil(timeout: .seconds(15)) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(!daemon.process.isRunning && daemon.process.terminationStatus == 1, "\(daemon.log)")
+        #expect(daemon.log.contains("project taken over by another manifest directory; stopping") && daemon.log.contains("owner=\(b)"), "\(daemon.log)")
+        // B's version stays: the stopped daemon did not put A's back.
+        try await Task.sleep(for: .seconds(2))
+        let web = try await s.containers("web")
+        #expect(!web.isEmpty && web.allSatisfy { $0.canonicalSpec?.contains("echo v2") == true }, "\(web.map(\.name))")
+        finished = true
+        _ = try runFlotilla(["down", b] + common)
+        await s.cleanup()
+    }
 }
