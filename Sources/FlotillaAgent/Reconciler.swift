@@ -139,6 +139,13 @@ public struct Reconciler: Sendable {
         return (replicas, impostors)
     }
 
+    /// ``loadDesired()`` and the git revision the manifests are at.
+    public func load() async throws -> DesiredState {
+        var state = try loadDesired()
+        state.revision = await GitRevision.read(directory: directory)?.description
+        return state
+    }
+
     public func loadDesired() throws -> DesiredState {
         let state = try loader.load(directory: directory)
         if let digestKeyProblem, state.services.contains(where: { !$0.secrets.isEmpty }) {

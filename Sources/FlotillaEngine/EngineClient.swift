@@ -97,6 +97,7 @@ public struct EngineClient: Sendable {
             )
             container.source = labels[OwnershipLabel.source]
             container.seal = labels[OwnershipLabel.seal]
+            container.revision = labels[OwnershipLabel.revision]
             container.engineCreated = (summary.created ?? 0) * 1000
             return container
         }

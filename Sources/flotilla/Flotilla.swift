@@ -16,6 +16,7 @@ struct Flotilla: AsyncParsableCommand {
           flotilla plan manifests        what apply would change
           flotilla apply manifests       converge once
           flotilla run manifests         converge, then keep converging
+          flotilla status manifests      what is actually running (exit 2: not converged)
           flotilla routes manifests      the proxy route table
           flotilla promote web manifests finish a canary release (rollback: abort it)
           flotilla down manifests        remove the project's containers
@@ -23,7 +24,7 @@ struct Flotilla: AsyncParsableCommand {
         Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
         """,
         version: FlotillaVersion.string,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, BenchCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, StatusCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, BenchCommand.self]
     )
 
     /// As ArgumentParser's own `main`, with `--allow-host-mounts` alone made explicit first.

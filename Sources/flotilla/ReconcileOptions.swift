@@ -117,15 +117,15 @@ struct ReconcileOptions: ParsableArguments {
     }
 
     /// Loads the manifests, printing every diagnostic; throws only when the directory is missing.
-    func loadDesired(_ reconciler: Reconciler) throws -> DesiredState {
+    func loadDesired(_ reconciler: Reconciler, quiet: Bool = false) async throws -> DesiredState {
         let state: DesiredState
         do {
-            state = try reconciler.loadDesired()
+            state = try await reconciler.load()
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)
         }
-        for diagnostic in state.diagnostics { Console.error(diagnostic.description) }
+        if !quiet { for diagnostic in state.diagnostics { Console.error(diagnostic.description) } }
         return state
     }
 }
@@ -159,14 +159,15 @@ extension ReconcileOptions {
 
     /// Connects to the engine, checks who manages the project (claiming it when `claim`), loads
     /// the manifests (printing every diagnostic) and lists the project's containers.
-    func openSession(claim: Bool) async throws -> EngineSession {
+    /// `quiet`: manifest errors are not printed (the caller reports them).
+    func openSession(claim: Bool, quiet: Bool = false) async throws -> EngineSession {
         let logger = makeLogger()
         let engine = try await connect(logger: logger)
         let reconciler = makeReconciler(engine: engine, logger: logger)
         try await checkOwnership(reconciler, claim: claim)
-        let desired = try loadDesired(reconciler)
+        let desired = try await loadDesired(reconciler, quiet: quiet)
         let (observed, impostors) = try await reconciler.observeAll()
-        for (container, problem) in impostors {
+        for (container, problem) in impostors where !quiet {
             Console.error("warning: \(container.name) (\(container.shortID)) carries project \(reconciler.project)'s labels but is not one of its replicas: \(problem); left alone")
         }
         return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: observed,

@@ -23,7 +23,7 @@ struct Replicas: Sendable {
 
     /// Creates and starts one replica; returns its id. On any failure the container is removed
     /// again and its port released.
-    func create(_ spec: ServiceSpec, role: ReplicaRole) async throws -> String {
+    func create(_ spec: ServiceSpec, role: ReplicaRole, revision: String? = nil) async throws -> String {
         let clock = ContinuousClock(), start = clock.now
         let name = "\(project)-\(spec.name)-\(Self.randomSuffix())"
         var hostPort: Int?
@@ -35,6 +35,7 @@ struct Replicas: Sendable {
             var draft = ContainerBlueprint(spec: spec, project: project, hostPort: hostPort, role: role)
             draft.labels[OwnershipLabel.createdAt] = String(WallClock.nowMS())
             if let source { draft.labels[OwnershipLabel.source] = source }
+            if let revision { draft.labels[OwnershipLabel.revision] = revision }
             if let seal { draft.labels[OwnershipLabel.seal] = seal.seal(name: name, service: spec.name, specHash: spec.specHash) }
             let blueprint = draft
             let created = try await limiter.run { try await engine.createContainer(name: name, blueprint: blueprint) }
@@ -44,6 +45,7 @@ struct Replicas: Sendable {
             var metadata: Logger.Metadata = ["service": "\(spec.name)", "container": "\(name)", "duration": "\(Self.format(clock.now - start))"]
             if role == .canary { metadata["role"] = "canary" }
             if let hostPort { metadata["port"] = "\(hostPort)" }
+            if let revision { metadata["revision"] = "\(revision)" }
             logger.info("created", metadata: metadata)
             return created
         } catch {
@@ -57,11 +59,13 @@ struct Replicas: Sendable {
     /// Starts an exited replica again (the engine kept its whole config, secrets included).
     func start(_ container: ObservedContainer) async throws {
         try await limiter.run { try await engine.startContainer(container.id) }
-        logger.info("started again", metadata: ["service": "\(container.service)", "container": "\(container.name)"])
+        var metadata: Logger.Metadata = ["service": "\(container.service)", "container": "\(container.name)"]
+        if let revision = container.revision { metadata["revision"] = "\(revision)" }
+        logger.info("started again", metadata: metadata)
     }
 
     /// Stops (SIGTERM, then SIGKILL after `stopTimeout` seconds; at once for `.kill`) and removes.
-    func remove(_ container: ObservedContainer, reason: String, stop: ServiceStep.StopMode, stopTimeout: Int) async throws {
+    func remove(_ container: ObservedContainer, reason: String, stop: ServiceStep.StopMode, stopTimeout: Int, decidedAt: String? = nil) async throws {
         let clock = ContinuousClock(), start = clock.now
         try await limiter.run {
             if container.state.isLive || container.state == .restarting {
@@ -74,9 +78,13 @@ struct Replicas: Sendable {
             try await engine.removeContainer(container.id)
         }
         if let port = container.hostPort { await ports.release(port) }
-        logger.info("removed", metadata: [
+        var metadata: Logger.Metadata = [
             "service": "\(container.service)", "container": "\(container.name)", "reason": "\(reason)", "duration": "\(Self.format(clock.now - start))",
-        ])
+        ]
+        // The revision the removed replica ran, and the one that decided its removal.
+        if let revision = container.revision { metadata["revision"] = "\(revision)" }
+        if let decidedAt { metadata["desired_revision"] = "\(decidedAt)" }
+        logger.info("removed", metadata: metadata)
     }
 
     /// The stop timeout of a container, in whole seconds: its spec's when known, else the label's

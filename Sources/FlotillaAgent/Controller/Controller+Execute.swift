@@ -92,13 +92,13 @@ extension Controller {
         if let routes, removals.contains(where: { $0.0.state.isLive }) {
             await routes.refreshAndWait(timeout: .seconds(5))
         }
-        let replicas = replicas
+        let replicas = replicas, revision = revision
         let results = await withTaskGroup(of: (RemovalReason, Result<Void, any Error>).self) { group in
             for (container, reason, stop) in removals {
                 let timeout = Replicas.stopTimeout(of: container, spec: spec)
                 group.addTask {
                     do {
-                        try await replicas.remove(container, reason: reason.logText, stop: stop, stopTimeout: timeout)
+                        try await replicas.remove(container, reason: reason.logText, stop: stop, stopTimeout: timeout, decidedAt: revision)
                         return (reason, .success(()))
                     } catch {
                         return (reason, .failure(error))
@@ -139,12 +139,12 @@ extension Controller {
         } else if inRollout {
             logger.info("rolling update", metadata: ["service": "\(spec.name)", "new": "\(count)", "order": "\(spec.update.order.rawValue)"])
         }
-        let replicas = replicas
+        let replicas = replicas, revision = revision
         let results = await withTaskGroup(of: Result<String, Replicas.CreateError>.self) { group in
             for _ in 0..<count {
                 group.addTask {
                     do {
-                        return .success(try await replicas.create(spec, role: role))
+                        return .success(try await replicas.create(spec, role: role, revision: revision))
                     } catch let error as Replicas.CreateError {
                         return .failure(error)
                     } catch {

@@ -67,6 +67,8 @@ public actor Controller {
     var lastGood: [String: [ServiceSpec]] = [:]
     var desiredLoaded = false
     var desiredGeneration: UInt64 = 0
+    /// The git revision of the manifests in force (labels and action logs).
+    var revision: String?
     /// Once mode: the services this run is limited to (`promote`, `rollback`).
     var only: Set<String>?
     // Observed state: the last list per service, when the last full list was taken, and when
@@ -144,6 +146,10 @@ public actor Controller {
         if let only { self.only = only }
         guard generation == 0 || generation > desiredGeneration else { return }  // an older load finished late
         desiredGeneration = max(desiredGeneration, generation)
+        if desired.revision != revision, desired.revision != nil {
+            logger.info("manifest revision", metadata: ["revision": "\(desired.revision!)", "previous": "\(revision ?? "none")"])
+        }
+        revision = desired.revision ?? revision
         let wasLoaded = desiredLoaded
         let present = Set(desired.files)
         lastGood = lastGood.filter { present.contains($0.key) }

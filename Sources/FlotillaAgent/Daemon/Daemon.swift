@@ -188,7 +188,7 @@ actor ManifestLoads {
         generation += 1
         let desired: DesiredState
         do {
-            desired = try reconciler.loadDesired()
+            desired = try await reconciler.load()
         } catch {
             logger.error("cannot load manifests; changing nothing", metadata: ["error": "\(error)"])
             return nil

@@ -143,17 +143,22 @@ public actor RouteRefresher {
 
     /// Running replicas that pass their readiness check (the monitor's verdict, or a probe now
     /// without a monitor) or, without one, have run for the settle time.
+    /// `routedOnly`: only replicas of services with routes (what a route file needs); else every
+    /// running replica (what `status` counts).
     public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: HealthProber,
-                                       monitor: ProbeMonitor? = nil) async -> Set<String> {
+                                       monitor: ProbeMonitor? = nil, routedOnly: Bool = true) async -> Set<String> {
         let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let now = WallClock.nowMS()
         let settleMS = settleTime.wholeMilliseconds
         return await withTaskGroup(of: String?.self) { group in
             for container in observed where container.state.isLive {
-                guard let spec = specs[container.service], !spec.routes.isEmpty, let port = container.hostPort else { continue }
+                guard let spec = specs[container.service], !routedOnly || !spec.routes.isEmpty else { continue }
+                let port = container.hostPort
+                if routedOnly && port == nil { continue }
                 group.addTask {
                     // Each replica by its own checks (an old one keeps the checks it was made with).
                     if let readiness = ReplicaChecks.of(container, spec: spec).readiness {
+                        guard let port else { return nil }
                         if let monitor { return await monitor.readiness(of: container.id) == .passing ? container.id : nil }
                         return await prober.probe(readiness, port: port) ? container.id : nil
                     }

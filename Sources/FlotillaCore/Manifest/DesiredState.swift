@@ -16,6 +16,9 @@ public struct DesiredState: Sendable {
     public private(set) var servicesInFailedFiles: Set<String> = []
     /// Every problem, sorted by file and position.
     public private(set) var diagnostics: [Diagnostic] = []
+    /// The git commit the manifests were read at (`3f2a91c0d4e1`, `-dirty` with uncommitted
+    /// changes), when the directory is in a git work tree. Set by the loader.
+    public var revision: String?
 
     public var isValid: Bool { diagnostics.isEmpty }
 

@@ -26,6 +26,8 @@ public struct ObservedContainer: Sendable, Hashable, Codable {
     /// The engine's own creation time, Unix milliseconds (whole seconds): unlike labels, a
     /// container cannot choose it.
     public var engineCreated: Int64 = 0
+    /// The git revision of the manifests it was created from (label ``OwnershipLabel/revision``).
+    public var revision: String?
 
     public init(id: String, name: String, service: String, specHash: String, state: ContainerState, created: Int64, hostPort: Int? = nil, canonicalSpec: String? = nil, role: ReplicaRole = .regular, checks: ReplicaChecks? = nil) {
         self.checks = checks
@@ -99,6 +101,8 @@ public enum OwnershipLabel {
     public static let source = "io.flotilla.source"
     /// Proof that Flotilla created the container under this name (``ReplicaSeal``).
     public static let seal = "io.flotilla.seal"
+    /// The git revision of the manifests the replica was created from.
+    public static let revision = "io.flotilla.revision"
 }
 
 extension ObservedContainer {

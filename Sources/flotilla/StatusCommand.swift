@@ -1,0 +1,80 @@
+import ArgumentParser
+import FlotillaAgent
+import FlotillaCore
+import Foundation
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what is actually running: per service desired, running, ready and current replicas, phase, revision, routes.",
+        discussion: """
+        Counts come from the engine and from one readiness probe of each running replica (a \
+        replica without a readiness check is ready once it has run for a second), never from the \
+        manifest: a killed replica shows as missing until it is replaced. Then the orphans (containers \
+        of services no longer in the manifests) and every manifest error. Changes nothing.
+
+        Columns: DESIRED (the manifest's replicas), RUNNING, READY (running and passing readiness), \
+        CURRENT (running replicas of the manifest's current spec), PHASE (steady, converging, rolling, \
+        canary with its weight, promoting, rolled-back), REVISION (the git commit the current replicas \
+        were created from; -dirty with uncommitted changes), ROUTES.
+
+        Exit codes: 0 everything converged and ready, 2 not (yet), 1 error. --format json prints \
+        {"project", "manifest_revision", "services": [{"name", "desired", "running", "ready", "current", \
+        "phase", "canary_weight", "revision", "revisions", "routes", ...}], "orphans": [...], "errors": [...], "converged"}.
+        """
+    )
+
+    @OptionGroup var options: ReconcileOptions
+
+    @Option(help: "Output format: text, or json for scripts.")
+    var format: OutputFormat = .text
+
+    @Flag(help: "Redraw every --interval until interrupted (text only).")
+    var watch = false
+
+    @Option(help: ArgumentHelp("How often --watch redraws.", valueName: "duration"))
+    var interval: DurationArgument = DurationArgument(span: .seconds(2))
+
+    func run() async throws {
+        var status: ProjectStatus
+        repeat {
+            status = try await withEngineErrors { try await Self.snapshot(options) }
+            switch format {
+            case .json: Console.out(try JSONOutput.encode(status))
+            case .text:
+                if watch { FileHandle.standardOutput.write(Data("\u{1B}[H\u{1B}[2J".utf8)) }
+                Console.out(Self.text(status))
+            }
+            if watch { try await Task.sleep(for: .milliseconds(interval.span.milliseconds)) }
+        } while watch
+        if !status.converged { throw ExitCode(2) }
+    }
+
+    static func snapshot(_ options: ReconcileOptions) async throws -> ProjectStatus {
+        let session = try await options.openSession(claim: false, quiet: true)
+        let plan = session.plan()
+        let ready = await RouteRefresher.readyContainers(services: plan.services.map(\.spec), observed: session.observed, settleTime: .seconds(1),
+                                                         prober: HealthProber(), routedOnly: false)
+        return ProjectStatus(project: options.projectName, desired: session.desired, plan: plan, ready: { ready.contains($0.id) })
+    }
+
+    static func text(_ status: ProjectStatus) -> String {
+        var rows = [["SERVICE", "DESIRED", "RUNNING", "READY", "CURRENT", "PHASE", "REVISION", "ROUTES"]]
+        for s in status.services {
+            var phase = s.phase
+            if let weight = s.canaryWeight { phase += " \(weight)%" }
+            let revision = (s.revision ?? "-") + (s.revisions.count > 1 ? " (+\(s.revisions.count - 1))" : "")
+            rows.append([s.name, "\(s.desired)", "\(s.running)", "\(s.ready)", "\(s.current)", phase, revision, s.routes.isEmpty ? "-" : s.routes.joined(separator: ",")])
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var lines = rows.map { row in
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined()
+        }
+        if status.services.isEmpty { lines.append("(no services)") }
+        for orphan in status.orphans { lines.append("orphan: \(orphan.container) (service \(orphan.service), \(orphan.state))") }
+        for error in status.errors { lines.append("error: \(error)") }
+        lines.append("project \(status.project)" + (status.manifestRevision.map { ", manifests at \($0)" } ?? "") + ": "
+                     + (status.converged ? "converged" : "not converged"))
+        return lines.joined(separator: "\n")
+    }
+}
