@@ -216,6 +216,28 @@ public actor Controller {
         return reportedDeaths.insert(id).inserted
     }
 
+    /// The first reconcile after start-up is done: the manifests are loaded and every service has
+    /// had its first step (or 30 s passed). `READY=1` for systemd.
+    public var firstReconcileDone: Bool {
+        guard desiredLoaded, let firstLook else { return false }
+        return firstLook.isEmpty || ContinuousClock.now >= firstLookDeadline
+    }
+
+    /// A one-line summary for systemd's `STATUS=`: services, ready replicas, problems.
+    public var summary: String {
+        let specs = resolved.specs.values
+        let desired = specs.reduce(0) { $0 + $1.replicas }
+        let ready = specs.reduce(0) { $0 + (lastReady[$1.name]?.count ?? 0) }
+        var line = "\(specs.count) services, \(ready)/\(desired) replicas ready"
+        let looping = specs.filter { backoff.blockedUntil($0.name, now: WallClock.nowMS()) != nil }.map(\.name).sorted()
+        if !looping.isEmpty { line += "; crash loop: " + looping.joined(separator: ", ") }
+        if let revision { line += "; manifests at \(revision)" }
+        return line
+    }
+
+    /// Answers at once unless the controller is stuck (the systemd watchdog's question).
+    public func ping() -> Bool { true }
+
     /// Something happened to a service's containers (an engine event, a probe change).
     public func touch(_ service: String, _ trigger: Trigger) async {
         await enqueue([service], trigger)

@@ -33,6 +33,7 @@ public final class Daemon: Service, Sendable {
     let options: Options
     let logger: Logger
     let loads: ManifestLoads
+    let systemd = SystemdNotifier()
     /// Set when another manifest directory took the project over.
     let lostTo = Box<String>()
 
@@ -95,11 +96,13 @@ public final class Daemon: Service, Sendable {
                     }
                 }
                 group.addTask { [self] in await followEngineEvents() }
+                if systemd.isEnabled { group.addTask { [self] in await notifySystemd() } }
                 // The controller runs until the graceful shutdown stops its queue; then the rest goes.
                 _ = await controller.run()
                 group.cancelAll()
             }
-        } onGracefulShutdown: { [logger, controller] in
+        } onGracefulShutdown: { [logger, controller, systemd] in
+            systemd.stopping()
             logger.info("stopping at a safe point: no new steps; steps in flight finish")
             Task { await controller.shutDown() }
         }
@@ -108,6 +111,35 @@ public final class Daemon: Service, Sendable {
             throw Reconciler.OwnershipError(description: "project \"\(reconciler.project)\" is now managed from \(owner); this daemon stopped")
         }
         logger.info("stopped; containers left running for the next start to adopt")
+    }
+
+    /// systemd `Type=notify`: `READY=1` after the first reconcile, `STATUS=` as it changes,
+    /// `WATCHDOG=1` every half `WATCHDOG_USEC`, only while the controller answers.
+    func notifySystemd() async {
+        let controller = controller
+        while !Task.isCancelled, !(await controller.firstReconcileDone) {
+            do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
+        }
+        systemd.ready()
+        var lastStatus = ""
+        let tick = systemd.watchdogInterval ?? .seconds(5)
+        while !Task.isCancelled {
+            let status = await controller.summary
+            if status != lastStatus { systemd.status(status); lastStatus = status }
+            if let interval = systemd.watchdogInterval {
+                // A controller that does not answer within the interval gets no ping: systemd
+                // then restarts the daemon, as it should.
+                let alive = await withTaskGroup(of: Bool.self) { group in
+                    group.addTask { await controller.ping() }
+                    group.addTask { try? await Task.sleep(for: interval); return false }
+                    let first = await group.next() ?? false
+                    group.cancelAll()
+                    return first
+                }
+                if alive { systemd.watchdog() }
+            }
+            do { try await Task.sleep(for: tick) } catch { return }
+        }
     }
 
     /// Loads the manifests (off the controller) and hands the result over.
