@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // SHA-256 (spec hashes) and HMAC (keyed secret digests): no hand-written primitives.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The daemon's HTTP endpoint (metrics, status API, status page) and its metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
@@ -43,14 +47,28 @@ let package = Package(
             dependencies: [
                 "FlotillaCore", "FlotillaYAML", "FlotillaEngine",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Adapter: the daemon's HTTP endpoint (Hummingbird): /metrics (swift-prometheus),
+        // /healthz, /readyz, /api/v1/status, /api/v1/events and the status page.
+        .target(
+            name: "FlotillaHTTP",
+            dependencies: [
+                "FlotillaCore", "FlotillaAgent",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
             name: "flotilla",
             dependencies: [
-                "FlotillaCore", "FlotillaYAML", "FlotillaEngine", "FlotillaAgent",
+                "FlotillaCore", "FlotillaYAML", "FlotillaEngine", "FlotillaAgent", "FlotillaHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -59,7 +77,7 @@ let package = Package(
         .testTarget(name: "FlotillaYAMLTests", dependencies: ["FlotillaYAML", "FlotillaCore", "FlotillaAgent", "FlotillaEngine"]),
         .testTarget(
             name: "FlotillaIntegrationTests",
-            dependencies: ["FlotillaCore", "FlotillaEngine", "FlotillaAgent", "FlotillaYAML"]
+            dependencies: ["FlotillaCore", "FlotillaEngine", "FlotillaAgent", "FlotillaYAML", "FlotillaHTTP"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -17,6 +17,9 @@ public struct EngineClient: Sendable {
     /// Told about every request that took longer than a second (operation, duration), so a
     /// slow or frozen engine shows in the logs.
     public var onSlowRequest: (@Sendable (String, Duration) -> Void)?
+    /// Told of every request: its operation template (`POST /containers/{id}/start`) and whether
+    /// the engine answered below 500.
+    public var onRequest: (@Sendable (String, Bool) -> Void)?
 
     /// Tries each candidate endpoint and negotiates the API version with the first that answers.
     ///
@@ -394,7 +397,26 @@ public struct EngineClient: Sendable {
                 onSlowRequest("\(method) \(path.split(separator: "?").first ?? "")", elapsed)
             }
         }
-        return try await transport.send(method, prefix + path, body: body, timeout: timeout)
+        do {
+            let response = try await transport.send(method, prefix + path, body: body, timeout: timeout)
+            onRequest?(Self.operation(method, path), response.status < 500)
+            return response
+        } catch {
+            onRequest?(Self.operation(method, path), false)
+            throw error
+        }
+    }
+
+    /// The request's template, with names and ids replaced: `GET /containers/json`,
+    /// `POST /containers/{id}/stop`, `DELETE /volumes/{name}` (a bounded metric label).
+    public static func operation(_ method: HTTPMethod, _ path: String) -> String {
+        let parts = (path.split(separator: "?").first ?? "").split(separator: "/").map(String.init)
+        let fixed: Set<String> = ["json", "create", "events", "_ping", "version", "prune"]
+        var template: [String] = []
+        for (i, part) in parts.enumerated() {
+            template.append(i == 1 && !fixed.contains(part) ? "{id}" : part)
+        }
+        return "\(method) /" + template.joined(separator: "/")
     }
 
     /// Request timeouts sized to each operation: a list is not a pull.

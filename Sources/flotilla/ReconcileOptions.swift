@@ -89,6 +89,7 @@ struct ReconcileOptions: ParsableArguments {
     func connect(logger: Logger, details: Bool = false) async throws -> EngineClient {
         let candidates = EngineEndpoint.candidates(explicit: engine, environment: ProcessInfo.processInfo.environment)
         var client = try await EngineClient.connect(candidates: candidates, details: details)
+        client.onRequest = { operation, ok in FlotillaMetrics.engineRequest(operation: operation, ok: ok) }
         client.onSlowRequest = { operation, duration in
             logger.warning("slow engine request", metadata: ["request": "\(operation)", "duration": "\(duration)"])
         }

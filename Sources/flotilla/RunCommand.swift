@@ -3,8 +3,11 @@ import Dispatch
 import FlotillaAgent
 import FlotillaCore
 import FlotillaEngine
+import FlotillaHTTP
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -49,6 +52,17 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Converge once and exit, exactly like `flotilla apply`.")
     var once = false
 
+    @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz, /api/v1/status, /api/v1/events and a status page on this address: 127.0.0.1:9273, or unix:///run/flotilla/web.sock. Off unless given.",
+                               discussion: "A non-loopback address is served too, and said in the log (the page and the API show the project's services and routes; there is no authentication).",
+                               valueName: "address"))
+    var listen: String?
+
+    func validate() throws {
+        if let listen, ListenAddress(listen) == nil {
+            throw ValidationError("--listen takes HOST:PORT (127.0.0.1:9273, [::1]:9273) or unix:///path, not \"\(listen)\"")
+        }
+    }
+
     func run() async throws {
         if once {
             var apply = ApplyCommand()
@@ -57,6 +71,12 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         HeapTuning.limitArenas(to: 2)  // a daemon: small and steady beats a little less lock contention
+        // Metrics go to a Prometheus registry only when someone can read them.
+        let registry = PrometheusCollectorRegistry()
+        if listen != nil {
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            FlotillaMetrics.buildInfo(version: FlotillaVersion.string)
+        }
         let logger = options.makeLogger()
         // SIGTERM/SIGINT before the service group runs (connecting, loading): nothing has been
         // changed yet, so stopping is just exiting 0.
@@ -100,7 +120,21 @@ struct RunCommand: AsyncParsableCommand {
         )
         // SIGTERM/SIGINT: graceful shutdown through swift-service-lifecycle (the controller takes
         // no new step; steps in flight get 10 s, then they are cancelled).
-        var configuration = ServiceGroupConfiguration(services: [.init(service: daemon)], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
+        if let address = listen.flatMap(ListenAddress.init) {
+            let server = StatusServer(address: address, controller: daemon.controller, project: options.projectName, engine: engine,
+                                      registry: registry, logger: logger)
+            services.append(.init(service: server.application()))
+            if address.isLocal {
+                logger.info("serving status and metrics", metadata: ["listen": "\(address)"])
+            } else {
+                logger.warning("serving status and metrics on a non-loopback address: anyone who reaches it sees the project's services and routes",
+                               metadata: ["listen": "\(address)"])
+            }
+            // `flotilla status` finds the daemon here.
+            StateStore(directory: options.stateDir ?? StateStore.defaultDirectory(project: options.projectName)).saveDaemonAddress(address.description)
+        }
+        var configuration = ServiceGroupConfiguration(services: services, logger: logger)
         configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.logging.keys = .init()

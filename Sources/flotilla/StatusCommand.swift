@@ -1,6 +1,8 @@
 import ArgumentParser
 import FlotillaAgent
 import FlotillaCore
+import FlotillaEngine
+import FlotillaHTTP
 import Foundation
 
 struct StatusCommand: AsyncParsableCommand {
@@ -8,7 +10,9 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show what is actually running: per service desired, running, ready and current replicas, phase, revision, routes.",
         discussion: """
-        Counts come from the engine and from one readiness probe of each running replica (a \
+        When a `flotilla run --listen` daemon serves the project, its view is shown (it has every \
+        probe's history, crash-loop backoffs and the last failures). Otherwise counts come from the \
+        engine and from one readiness probe of each running replica (a \
         replica without a readiness check is ready once it has run for a second), never from the \
         manifest: a killed replica shows as missing until it is replaced. Then the orphans (containers \
         of services no longer in the manifests) and every manifest error. Changes nothing.
@@ -51,6 +55,26 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     static func snapshot(_ options: ReconcileOptions) async throws -> ProjectStatus {
+        if let status = await fromDaemon(options) { return status }
+        return try await oneShot(options)
+    }
+
+    /// A running `flotilla run --listen` for the project knows more (every probe's history,
+    /// backoffs, the last failures): ask it first.
+    static func fromDaemon(_ options: ReconcileOptions) async -> ProjectStatus? {
+        let store = StateStore(directory: options.stateDir ?? StateStore.defaultDirectory(project: options.projectName))
+        guard let text = store.loadDaemonAddress(), let address = ListenAddress(text) else { return nil }
+        let client: HTTP1Client
+        switch address {
+        case .tcp(let host, let port): client = HTTP1Client(target: .tcp(host: host, port: port))
+        case .unix(let path): client = HTTP1Client(target: .unixSocket(path))
+        }
+        guard let response = try? await client.send(.GET, "/api/v1/status", timeout: .seconds(3)), response.status == 200,
+              let status = try? JSONDecoder().decode(ProjectStatus.self, from: Data(response.body)), status.project == options.projectName else { return nil }
+        return status
+    }
+
+    static func oneShot(_ options: ReconcileOptions) async throws -> ProjectStatus {
         let session = try await options.openSession(claim: false, quiet: true)
         let plan = session.plan()
         let ready = await RouteRefresher.readyContainers(services: plan.services.map(\.spec), observed: session.observed, settleTime: .seconds(1),

@@ -106,3 +106,15 @@ struct OwnershipTests {
         #expect(other.problem(with: real) != nil)
     }
 }
+
+@Suite("Action log")
+struct ActionLogTests {
+    @Test func keepsTheLastEventsOldestFirst() {
+        var log = ActionLog(capacity: 3)
+        for i in 0..<5 { log.append(ActionEvent(time: Int64(i), action: "created", service: "s\(i)")) }
+        #expect(log.events.map(\.time) == [2, 3, 4])
+        var short = ActionLog(capacity: 3)
+        short.append(ActionEvent(time: 9, action: "removed", service: "a"))
+        #expect(short.events.map(\.time) == [9])
+    }
+}

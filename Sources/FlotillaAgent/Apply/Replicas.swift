@@ -14,6 +14,7 @@ struct Replicas: Sendable {
     let logger: Logger
     let seal: ReplicaSeal?
     let source: String?
+    let actions: ActionRecorder
 
     struct CreateError: Error, CustomStringConvertible {
         var description: String
@@ -47,9 +48,11 @@ struct Replicas: Sendable {
             if let hostPort { metadata["port"] = "\(hostPort)" }
             if let revision { metadata["revision"] = "\(revision)" }
             logger.info("created", metadata: metadata)
+            actions.record("created", service: spec.name, container: name, reason: role == .canary ? "canary" : nil, revision: revision)
             return created
         } catch {
             logger.error("create failed", metadata: ["service": "\(spec.name)", "container": "\(name)", "error": "\(error)"])
+            actions.record("failed", service: spec.name, container: name, reason: "create: \(error)", revision: revision)
             if let id { try? await limiter.run { try await engine.removeContainer(id) } }
             if let hostPort { await ports.release(hostPort) }
             throw CreateError(description: "\(error)", engineUnavailable: !(error is PortAllocator.AllocationError) && EngineError.isUnavailable(error))
@@ -62,6 +65,7 @@ struct Replicas: Sendable {
         var metadata: Logger.Metadata = ["service": "\(container.service)", "container": "\(container.name)"]
         if let revision = container.revision { metadata["revision"] = "\(revision)" }
         logger.info("started again", metadata: metadata)
+        actions.record("started", service: container.service, container: container.name, revision: container.revision)
     }
 
     /// Stops (SIGTERM, then SIGKILL after `stopTimeout` seconds; at once for `.kill`) and removes.
@@ -85,6 +89,7 @@ struct Replicas: Sendable {
         if let revision = container.revision { metadata["revision"] = "\(revision)" }
         if let decidedAt { metadata["desired_revision"] = "\(decidedAt)" }
         logger.info("removed", metadata: metadata)
+        actions.record("removed", service: container.service, container: container.name, reason: reason, revision: decidedAt)
     }
 
     /// The stop timeout of a container, in whole seconds: its spec's when known, else the label's

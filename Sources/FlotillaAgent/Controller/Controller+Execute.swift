@@ -39,6 +39,7 @@ extension Controller {
                     return outcome
                 }
                 logger.warning("canary rolled back", metadata: ["service": "\(spec.name)", "spec": "\(hash)", "reason": "\(reason)"])
+                actions.record("rolled-back", service: spec.name, reason: reason, revision: revision)
             case .clearRollback:
                 var next = decisions
                 next.rolledBack[spec.name] = nil

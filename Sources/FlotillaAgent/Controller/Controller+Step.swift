@@ -14,7 +14,17 @@ extension Controller {
         return await step(key)
     }
 
+    /// One step, measured: `flotilla_reconciles_total{result,trigger}` and its duration.
     func step(_ key: String) async -> Requeue {
+        let trigger = triggers[key] ?? .followUp
+        let start = ContinuousClock.now
+        stepResults[key] = "idle"
+        let requeue = await stepBody(key)
+        FlotillaMetrics.reconcile(result: stepResults.removeValue(forKey: key) ?? "idle", trigger: trigger.kind, duration: .now - start)
+        return requeue
+    }
+
+    func stepBody(_ key: String) async -> Requeue {
         let trigger = triggers.removeValue(forKey: key) ?? .followUp
         if config.mode == .once && finished.contains(key) { return .done }
         guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
@@ -38,6 +48,7 @@ extension Controller {
         // The routes follow the ready set: a replica whose settle time just ended (a requeue at
         // that moment) joins them now.
         let readyNow = Set(readiness.filter { $0.value == .ready }.map(\.key))
+        FlotillaMetrics.replicas(service: key, desired: spec.replicas, running: containers.filter { $0.state == .running }.count, ready: readyNow.count)
         if readyNow != lastReady[key] {
             lastReady[key] = readyNow
             routes?.requestRefresh()
@@ -54,6 +65,7 @@ extension Controller {
             switch CanaryDecision.decide(spec, canaries: plan.live.filter { $0.specHash == spec.specHash }, readiness: ready, now: now) {
             case .promote where config.mode == .daemon:
                 logger.info("canary promoted (healthy for auto_promote_after)", metadata: ["service": "\(key)"])
+                actions.record("promoted", service: key, reason: "healthy for auto_promote_after", revision: revision)
                 options.promote.insert(key)
                 plan = Planner.planService(spec, observed: containers, options: options)
             case .rollback(let why):
@@ -89,16 +101,19 @@ extension Controller {
         report.removed += outcome.removed
         report.replaced += outcome.replaced
         if !step.actions.isEmpty {
+            stepResults[key] = "changed"
             mutatedAt[key] = WallClock.nowMS()
             report.changedServices.insert(key)
             routes?.requestRefresh()
         }
         if outcome.engineUnavailable { return engineTrouble(key, nil) }
+        if step.failure != nil || outcome.createFailure != nil || outcome.failedActions > 0 { stepResults[key] = "failed" }
         if config.mode == .daemon, let failure = step.failure ?? outcome.createFailure {
             // Once per failure, not once per step or event while it lasts.
             if lastFailure[key] != failure {
                 lastFailure[key] = failure
                 logger.warning("service did not converge; retrying after backoff", metadata: ["service": "\(key)", "reason": "\(failure)"])
+                actions.record("failed", service: key, reason: failure, revision: revision)
             }
         } else if step.isSettled {
             lastFailure[key] = nil
@@ -171,6 +186,7 @@ extension Controller {
     /// The engine did not answer: not the service's fault, so no crash count; retry with a
     /// growing delay (reset by the next successful list).
     func engineTrouble(_ key: String, _ error: (any Error)?) -> Requeue {
+        stepResults[key] = "engine_unavailable"
         if let error, !EngineError.isUnavailable(error) {
             logger.error("engine refused a request; retrying", metadata: ["service": "\(key)", "error": "\(error)"])
             return later(key, .seconds(2), "engine error")
@@ -290,6 +306,8 @@ extension Controller {
         let waiting = step.waits.contains { if case .backoff = $0 { return true } else { return false } }
         guard waiting || step.crashed, let until = backoff.blockedUntil(key, now: now), lastBackoff[key] != until else { return }
         lastBackoff[key] = until
+        FlotillaMetrics.crashLoopBackoff(service: key)
+        actions.record("crash-loop", service: key, reason: "next attempt in \((until - now + 999) / 1000)s", revision: revision)
         logger.warning("\(key): crash loop, next attempt in \((until - now + 999) / 1000)s", metadata: [
             "service": "\(key)", "failures": "\(backoff.failures(key, now: now))",
         ])

@@ -61,6 +61,8 @@ public actor Controller {
     let images: Images
     let networks: Networks
     let probeChanges: AsyncStream<ProbeMonitor.Change>
+    /// What this controller did lately (the status page's timeline, `/api/v1/events`).
+    public nonisolated let actions = ActionRecorder()
 
     // Desired state.
     var resolved = Planner.Resolved(specs: [:], frozen: [], suspendOrphans: true, notes: [])
@@ -69,6 +71,8 @@ public actor Controller {
     var desiredGeneration: UInt64 = 0
     /// The git revision of the manifests in force (labels and action logs).
     var revision: String?
+    /// The last manifests loaded (for ``status(project:)``).
+    var lastDesired: DesiredState?
     /// Once mode: the services this run is limited to (`promote`, `rollback`).
     var only: Set<String>?
     // Observed state: the last list per service, when the last full list was taken, and when
@@ -97,6 +101,8 @@ public actor Controller {
     var lastFailure: [String: String] = [:]
     /// Replicas whose crash was counted toward backoff.
     var countedCrashes: Set<String> = []
+    /// Each step's result for its metric (steps of different keys interleave).
+    var stepResults: [String: String] = [:]
     /// Deaths already logged (by container id).
     var reportedDeaths: Set<String> = []
     /// Services not yet looked at since start-up: until each had its first step (its replicas
@@ -129,7 +135,7 @@ public actor Controller {
             try await engine.hostPortsInUse()
         }
         replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger,
-                            seal: configuration.seal, source: configuration.source)
+                            seal: configuration.seal, source: configuration.source, actions: actions)
         images = Images(engine: engine, logger: logger)
         networks = Networks(engine: engine, project: configuration.project, logger: logger)
         let (changes, continuation) = AsyncStream.makeStream(of: ProbeMonitor.Change.self)
@@ -150,6 +156,7 @@ public actor Controller {
             logger.info("manifest revision", metadata: ["revision": "\(desired.revision!)", "previous": "\(revision ?? "none")"])
         }
         revision = desired.revision ?? revision
+        lastDesired = desired
         let wasLoaded = desiredLoaded
         let present = Set(desired.files)
         lastGood = lastGood.filter { present.contains($0.key) }
@@ -233,6 +240,24 @@ public actor Controller {
         if !looping.isEmpty { line += "; crash loop: " + looping.joined(separator: ", ") }
         if let revision { line += "; manifests at \(revision)" }
         return line
+    }
+
+    /// What runs now, as this controller sees it: the last lists, the probes' verdicts (ready =
+    /// passing readiness or settled), crash-loop backoffs and the last failure of each service.
+    public func status(project: String) -> ProjectStatus {
+        let now = WallClock.nowMS()
+        var desired = lastDesired ?? DesiredState(files: [])
+        desired.revision = desired.revision ?? revision
+        var options = Planner.Options(allowEmpty: config.allowEmpty, lastGoodSpecs: lastGood, backoff: backoff, now: now)
+        options.rolledBack = decisions.rolledBack.merging(engineMarkers) { a, _ in a }
+        options.releases = decisions.releases
+        options.allowMassPrune = config.allowMassPrune
+        let observed = cache.values.joined().filter { !leaving.contains($0.id) }
+        let plan = Planner.plan(desired: desired, observed: Array(observed), options: options)
+        let ready = lastReady.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        var backoffs: [String: Int64] = [:]
+        for service in plan.services { if let until = backoff.blockedUntil(service.name, now: now) { backoffs[service.name] = until } }
+        return ProjectStatus(project: project, desired: desired, plan: plan, ready: { ready.contains($0.id) }, backoff: backoffs, failures: lastFailure)
     }
 
     /// Answers at once unless the controller is stuck (the systemd watchdog's question).

@@ -29,7 +29,7 @@ public final class Daemon: Service, Sendable {
     }
 
     let reconciler: Reconciler
-    let controller: Controller
+    public let controller: Controller
     let options: Options
     let logger: Logger
     let loads: ManifestLoads
@@ -225,6 +225,7 @@ actor ManifestLoads {
             logger.error("cannot load manifests; changing nothing", metadata: ["error": "\(error)"])
             return nil
         }
+        FlotillaMetrics.manifestFilesFailing(desired.failedFiles.count)
         let diagnostics = desired.diagnostics.map(\.description)
         if diagnostics != lastDiagnostics {
             for diagnostic in desired.diagnostics {

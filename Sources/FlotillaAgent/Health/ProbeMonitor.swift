@@ -132,6 +132,7 @@ public actor ProbeMonitor {
 
     func record(_ id: String, roles: [Role], success: Bool, detail: String = "") {
         guard var entry = entries[id] else { return }  // removed while probing
+        if !success { for role in roles { FlotillaMetrics.probeFailure(service: entry.container.service, role: role.rawValue) } }
         let now = WallClock.nowMS()
         var changes: [(Change, ProbeState.Status)] = []
         if roles.contains(.readiness), let before = entry.readiness?.status, let status = entry.readiness?.record(success: success, at: now) {

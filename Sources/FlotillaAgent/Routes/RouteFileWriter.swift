@@ -46,7 +46,25 @@ public struct RouteFileWriter: Sendable {
     /// Whether the check reads the candidate (it names `{file}`) rather than the live file.
     public var checksCandidate: Bool { check.map { CommandRunner.split($0).contains { $0.contains(Self.placeholder) } } ?? false }
 
+    /// Writes, checks and reloads as needed, and counts what happened
+    /// (`flotilla_route_file_events_total{event=write|check_failure|write_failure|reload|reload_failure}`).
     public func update(to content: String) async -> Outcome {
+        let outcome = await write(content)
+        switch outcome {
+        case .unchanged: break
+        case .written:
+            FlotillaMetrics.routeFile("write")
+            if reload != nil { FlotillaMetrics.routeFile("reload") }
+        case .writeFailed: FlotillaMetrics.routeFile("write_failure")
+        case .checkFailed: FlotillaMetrics.routeFile("check_failure")
+        case .reloadFailed:
+            FlotillaMetrics.routeFile("write")
+            FlotillaMetrics.routeFile("reload_failure")
+        }
+        return outcome
+    }
+
+    func write(_ content: String) async -> Outcome {
         let previous = FileManager.default.contents(atPath: path)
         let new = Data(content.utf8)
         if previous == new { return .unchanged }

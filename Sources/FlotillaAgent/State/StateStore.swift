@@ -55,6 +55,16 @@ public struct StateStore: Sendable {
         return key
     }
 
+    /// Where a running daemon's HTTP endpoint listens (`daemon-address`), for `flotilla status`.
+    public func saveDaemonAddress(_ address: String) {
+        try? prepare()
+        try? AtomicFile.write(Data(address.utf8), to: directory + "/daemon-address", mode: 0o600)
+    }
+
+    public func loadDaemonAddress() -> String? {
+        FileManager.default.contents(atPath: directory + "/daemon-address").map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// When the key was created (its file's modification time, Unix ms).
     public func digestKeyCreated() -> Int64? {
         var info = stat()

@@ -28,6 +28,21 @@ public enum Trigger: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The trigger's kind, without the service or the detail: a metric label of bounded cardinality.
+    public var kind: String {
+        switch self {
+        case .startup: return "startup"
+        case .manifestsChanged: return "manifests"
+        case .watchdog: return "watchdog"
+        case .signal: return "signal"
+        case .engineReconnected: return "engine_reconnected"
+        case .engineEvent: return "engine_event"
+        case .probe: return "probe"
+        case .requeue: return "requeue"
+        case .followUp: return "follow_up"
+        }
+    }
+
     /// Routine triggers are logged at debug level when they find nothing to do.
     public var isRoutine: Bool {
         switch self {
