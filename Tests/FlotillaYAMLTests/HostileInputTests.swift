@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Hostile files: none may crash or hang the loader; each must produce an error, never a service,
-/// within a time bound (1 s; a quadratic path or a hang goes far past it) and a memory bound.
+/// within a time bound (5 s under load; each takes well under 1 s alone) and a memory bound.
 @Suite("Hostile input corpus", .serialized)
 struct HostileInputTests {
     /// The process's peak resident set so far, in bytes (Linux reports kilobytes).
@@ -26,7 +26,9 @@ struct HostileInputTests {
         return (state, clock.now - start, peakRSS() - before)
     }
 
-    static let timeBound = Duration.seconds(1)
+    // Each loads in well under 1 s alone (debug build); 5 s leaves room for a loaded 2-core CI run
+    // and still catches a quadratic path (these inputs took 15–31 s that way) or a hang.
+    static let timeBound = Duration.seconds(5)
     static let memoryBound = 256 << 20
 
     static let corpus: [(String, [UInt8])] = {

@@ -63,7 +63,7 @@ struct LoaderHardeningTests {
         #expect(state.diagnostics.count < 110, "\(state.diagnostics.count)")
         #expect(state.diagnostics.last?.message.hasPrefix("39900 more errors in this service are not shown") == true, "\(state.diagnostics.last.map(\.description) ?? "")")
         #expect(state.diagnostics.last?.line == 40_000)
-        #expect(took < .seconds(1), "took \(took)")
+        #expect(took < .seconds(5), "took \(took)")
     }
 
     @Test func aFiftyThousandServiceDependencyChainDoesNotOverflowTheStack() {
