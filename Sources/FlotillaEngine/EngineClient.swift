@@ -218,20 +218,11 @@ public struct EngineClient: Sendable {
         return object
     }
 
-    /// What the engine's restart policy is doing with a stopped container.
-    public struct RestartStatus: Sendable, Hashable {
-        public var restarting: Bool
-        public var restartCount: Int
-        public var exitCode: Int
-        /// When it last stopped (Unix ms), if the engine says.
-        public var finishedAt: Int64?
-    }
-
-    public func restartStatus(of id: String) async throws -> RestartStatus {
+    public func restartStatus(of id: String) async throws -> EngineRestart {
         let object = try await inspectContainer(id)
         let state = object["State"] as? [String: Any] ?? [:]
         let finished = (state["FinishedAt"] as? String).flatMap(Self.parseTimestamp)
-        return RestartStatus(restarting: state["Restarting"] as? Bool ?? false, restartCount: object["RestartCount"] as? Int ?? 0,
+        return EngineRestart(restarting: state["Restarting"] as? Bool ?? false, restartCount: object["RestartCount"] as? Int ?? 0,
                              exitCode: state["ExitCode"] as? Int ?? 0, finishedAt: finished)
     }
 

@@ -132,7 +132,10 @@ struct FaultToleranceTests {
                 violations.append("\(Self.nowMS()): \(now.map { "\($0.shortID) \($0.state.rawValue)" })")
             }
         }
-        let inspect = try await s.engine.inspectContainer(first.id)
+        guard let inspect = try? await s.engine.inspectContainer(first.id) else {
+            Issue.record("\(first.shortID) is gone: \(violations.joined(separator: "\n"))\n\(daemon.log)")
+            _ = await daemon.stop(); await s.cleanup(); return
+        }
         let restarts = inspect["RestartCount"] as? Int ?? -1
         print("restart_policy always: \(restarts) engine restarts of \(first.shortID) in 15s, states seen \(states), \(violations.count) samples with another container set")
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))\n\(daemon.log)")

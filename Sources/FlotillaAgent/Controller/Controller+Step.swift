@@ -234,16 +234,11 @@ extension Controller {
     func restartingByEngine(_ spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> Set<String> {
         guard spec.restartPolicy != .no else { return [] }
         var result = Set<String>()
-        for container in containers where container.state == .exited && !unwatched.contains(container.id) {
+        for container in containers where (container.state == .exited || container.state == .created) && !unwatched.contains(container.id) {
             guard let status = try? await engine.restartStatus(of: container.id) else { continue }
-            let allowed: Bool
-            switch spec.restartPolicy {
-            case .no: allowed = false
-            case .always, .unlessStopped: allowed = true
-            case .onFailure: allowed = status.exitCode != 0 && (spec.restartMaxRetries.map { status.restartCount < $0 } ?? true)
+            if status.willRestart(state: container.state, policy: spec.restartPolicy, maxRetries: spec.restartMaxRetries, now: now) {
+                result.insert(container.id)
             }
-            let recent = status.finishedAt.map { now - $0 < 5_000 } ?? false
-            if status.restarting || (allowed && recent) { result.insert(container.id) }
         }
         return result
     }
