@@ -33,25 +33,42 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Output format: text, or json for scripts.")
     var format: OutputFormat = .text
 
-    @Flag(help: "Redraw every --interval until interrupted (text only).")
+    @Flag(help: "Keep watching: redraw (text) or print one more JSON line whenever the status changes, until interrupted. Engine errors are shown and watching goes on.")
     var watch = false
 
-    @Option(help: ArgumentHelp("How often --watch redraws.", valueName: "duration"))
-    var interval: DurationArgument = DurationArgument(span: .seconds(2))
+    @Option(help: ArgumentHelp("How often --watch looks for a change.", valueName: "duration"))
+    var interval: DurationArgument = DurationArgument(span: .seconds(1))
 
     func run() async throws {
-        var status: ProjectStatus
-        repeat {
-            status = try await withEngineErrors { try await Self.snapshot(options) }
-            switch format {
-            case .json: Console.out(try JSONOutput.encode(status))
-            case .text:
-                if watch { FileHandle.standardOutput.write(Data("\u{1B}[H\u{1B}[2J".utf8)) }
-                Console.out(Self.text(status))
+        guard watch else {
+            let status = try await withEngineErrors { try await Self.snapshot(options) }
+            Console.out(try render(status))
+            if !status.converged { throw ExitCode(2) }
+            return
+        }
+        var shown: String?
+        while true {
+            let screen: String
+            do {
+                screen = try render(try await Self.snapshot(options))
+            } catch {
+                screen = format == .json ? try JSONOutput.encode(["error": "\(error)"]) : "flotilla status: \(error)"
             }
-            if watch { try await Task.sleep(for: .milliseconds(interval.span.milliseconds)) }
-        } while watch
-        if !status.converged { throw ExitCode(2) }
+            if screen != shown {
+                if format == .text { FileHandle.standardOutput.write(Data("\u{1B}[H\u{1B}[2J".utf8)) }
+                Console.out(screen)
+                shown = screen
+            }
+            try await Task.sleep(for: .milliseconds(interval.span.milliseconds))
+        }
+    }
+
+    /// One JSON document on one line under --watch (JSON lines), otherwise pretty text or JSON.
+    func render(_ status: ProjectStatus) throws -> String {
+        switch format {
+        case .json: return watch ? try JSONOutput.encodeLine(status) : try JSONOutput.encode(status)
+        case .text: return Self.text(status)
+        }
     }
 
     static func snapshot(_ options: ReconcileOptions) async throws -> ProjectStatus {

@@ -49,6 +49,7 @@ extension Controller {
         // that moment) joins them now.
         let readyNow = Set(readiness.filter { $0.value == .ready }.map(\.key))
         FlotillaMetrics.replicas(service: key, desired: spec.replicas, running: containers.filter { $0.state == .running }.count, ready: readyNow.count)
+        lastFailing[key] = Set(readiness.filter { $0.value.isFailing }.map(\.key))
         if readyNow != lastReady[key] {
             lastReady[key] = readyNow
             routes?.requestRefresh()

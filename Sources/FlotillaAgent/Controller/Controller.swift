@@ -115,6 +115,8 @@ public actor Controller {
     var converging: [String: ContinuousClock.Instant] = [:]
     /// Each service's ready replicas at its last step (a change refreshes the routes).
     var lastReady: [String: Set<String>] = [:]
+    /// Per service, the replicas failing readiness at the last step (the status page's red dots).
+    var lastFailing: [String: Set<String>] = [:]
     // Once mode.
     var promote: Set<String> = []
     var rollback: [String: String] = [:]
@@ -152,8 +154,9 @@ public actor Controller {
         if let only { self.only = only }
         guard generation == 0 || generation > desiredGeneration else { return }  // an older load finished late
         desiredGeneration = max(desiredGeneration, generation)
-        if desired.revision != revision, desired.revision != nil {
-            logger.info("manifest revision", metadata: ["revision": "\(desired.revision!)", "previous": "\(revision ?? "none")"])
+        if desired.revision != revision, let next = desired.revision {
+            logger.info("manifest revision", metadata: ["revision": "\(next)", "previous": "\(revision ?? "none")"])
+            FlotillaMetrics.manifestRevision(next, previous: revision)
         }
         revision = desired.revision ?? revision
         lastDesired = desired
@@ -255,9 +258,11 @@ public actor Controller {
         let observed = cache.values.joined().filter { !leaving.contains($0.id) }
         let plan = Planner.plan(desired: desired, observed: Array(observed), options: options)
         let ready = lastReady.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        let failing = lastFailing.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         var backoffs: [String: Int64] = [:]
         for service in plan.services { if let until = backoff.blockedUntil(service.name, now: now) { backoffs[service.name] = until } }
-        return ProjectStatus(project: project, desired: desired, plan: plan, ready: { ready.contains($0.id) }, backoff: backoffs, failures: lastFailure)
+        return ProjectStatus(project: project, desired: desired, plan: plan, ready: { ready.contains($0.id) },
+                             failing: { failing.contains($0.id) }, backoff: backoffs, failures: lastFailure)
     }
 
     /// Answers at once unless the controller is stuck (the systemd watchdog's question).

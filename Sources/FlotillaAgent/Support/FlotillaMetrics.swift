@@ -40,6 +40,13 @@ public enum FlotillaMetrics {
         Counter(label: "flotilla_engine_requests_total", dimensions: [("operation", operation), ("result", ok ? "ok" : "error")]).increment()
     }
 
+    /// `flotilla_manifest_revision_info{revision="<commit>[-dirty]"} 1`: only the revision in
+    /// force is exported (the previous one's series is removed), so the label stays bounded.
+    static func manifestRevision(_ revision: String, previous: String?) {
+        if let previous { Gauge(label: "flotilla_manifest_revision_info", dimensions: [("revision", previous)]).destroy() }
+        Gauge(label: "flotilla_manifest_revision_info", dimensions: [("revision", revision)]).record(1)
+    }
+
     public static func buildInfo(version: String) {
         Gauge(label: "flotilla_build_info", dimensions: [("version", version)]).record(1)
     }

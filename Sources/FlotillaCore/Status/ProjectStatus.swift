@@ -29,11 +29,26 @@ public struct ProjectStatus: Sendable, Hashable, Codable {
         public var revisions: [String]
         /// `host/path` of each route.
         public var routes: [String]
+        /// Every container of the service, running or dead (not yet pruned).
+        public var replicas: [Replica]
 
         enum CodingKeys: String, CodingKey {
             case name, desired, running, ready, current, phase, canaryWeight = "canary_weight", nextAttempt = "next_attempt_ms"
-            case lastError = "last_error", revision, revisions, routes
+            case lastError = "last_error", revision, revisions, routes, replicas
         }
+    }
+
+    /// One container of a service, as the status page draws it.
+    public struct Replica: Sendable, Hashable, Codable {
+        public var container: String
+        /// `ready`; `starting` (running, readiness not passed yet); `failing` (running, failing
+        /// readiness or liveness); `dead` (stopped, waiting to be pruned and replaced).
+        public var health: String
+        /// `regular` or `canary`.
+        public var role: String
+        /// Of the manifest's current spec.
+        public var current: Bool
+        public var revision: String?
     }
 
     public struct Orphan: Sendable, Hashable, Codable {
@@ -59,8 +74,10 @@ public struct ProjectStatus: Sendable, Hashable, Codable {
 
     /// - Parameters:
     ///   - ready: whether a running replica is ready (its probe, or its settle time).
+    ///   - failing: whether a running replica fails its readiness check.
     ///   - backoff/failures: what a running controller knows (nil from a one-shot command).
     public init(project: String, desired: DesiredState, plan: Plan, ready: (ObservedContainer) -> Bool,
+                failing: (ObservedContainer) -> Bool = { _ in false },
                 backoff: [String: Int64] = [:], failures: [String: String] = [:]) {
         self.project = project
         manifestRevision = desired.revision
@@ -87,12 +104,23 @@ public struct ProjectStatus: Sendable, Hashable, Codable {
             var counts: [String: Int] = [:]
             for container in current { if let r = container.revision { counts[r, default: 0] += 1 } }
             let revisions = Set(running.compactMap(\.revision)).sorted()
+            let dead = (service.prune + service.died).filter { !$0.state.isLive }
+            var seen = Set<String>()
+            let replicas = (running + dead).filter { seen.insert($0.id).inserted }.map { container in
+                let health: String
+                if !container.state.isLive { health = "dead" }
+                else if service.unhealthy.contains(container) || failing(container) { health = "failing" }
+                else if ready(container) { health = "ready" }
+                else { health = "starting" }
+                return Replica(container: container.name, health: health, role: container.role.rawValue,
+                               current: container.specHash == spec.specHash, revision: container.revision)
+            }
             return Service(
                 name: spec.name, desired: spec.replicas, running: running.count, ready: readyCount, current: current.count,
                 phase: phase, canaryWeight: service.phase == .canary ? spec.update.canary.weight : nil,
                 nextAttempt: backoff[spec.name], lastError: failures[spec.name],
                 revision: counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key, revisions: revisions,
-                routes: spec.routes.map { $0.host + $0.path }
+                routes: spec.routes.map { $0.host + $0.path }, replicas: replicas
             )
         }
         converged = errors.isEmpty && orphans.isEmpty && !plan.hasChanges

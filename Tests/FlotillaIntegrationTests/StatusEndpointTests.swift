@@ -1,0 +1,169 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flotilla run --listen`: metrics read by a real Prometheus text parser (`prometheus_client`),
+/// health and readiness, the status and events APIs, and the status page in a real headless
+/// Chromium, following a committed change without a reload. Ports 25100–25199.
+@Suite("The daemon's HTTP endpoint", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"))
+struct StatusEndpointTests {
+    struct Sample { var name: String; var labels: [String: String]; var value: Double }
+
+    /// Parses Prometheus text with `prometheus_client`'s parser (PyPI): a format error fails here.
+    static func parseMetrics(_ text: String) throws -> [Sample] {
+        let file = NSTemporaryDirectory() + "flotilla-metrics-\(UUID().uuidString.prefix(8)).txt"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let script = "import json,sys; from prometheus_client.parser import text_string_to_metric_families as parse; "
+            + "print(json.dumps([[s.name, s.labels, s.value] for f in parse(open(sys.argv[1]).read()) for s in f.samples]))"
+        let (code, out) = try shell("python3 -c '\(script)' '\(file)'")
+        try #require(code == 0, "prometheus_client could not parse /metrics: \(out)\n\(text)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[Any]])
+        return rows.map { Sample(name: $0[0] as! String, labels: $0[1] as! [String: String], value: ($0[2] as! NSNumber).doubleValue) }
+    }
+
+    func get(_ port: Int, _ path: String) async -> (Int, String)? { await httpGet(port: port, path: path) }
+
+    func git(_ directory: String, _ arguments: String) throws -> String {
+        let (code, out) = try shell("git -C '\(directory)' -c user.email=t@t -c user.name=t " + arguments)
+        #expect(code == 0, "git \(arguments): \(out)")
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test(.enabled(if: HeadlessPage.available, "needs Debian's chromium (scripts/test installs it)"))
+    func metricsHealthApisAndALiveStatusPage() async throws {
+        let s = try await Scenario("endpoint", ports: 25100...25189)
+        let port = 25199
+        _ = try git(s.directory, "init -q")
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 2, extra: "routes: [{ host: web.test }]"))
+        _ = try git(s.directory, "add -A")
+        _ = try git(s.directory, "commit -qm one")
+        let first = String(try git(s.directory, "rev-parse HEAD").prefix(12))
+        let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
+                                        "--port-range", "25100-25189", "--listen", "127.0.0.1:\(port)"])
+        var stopped = false
+        defer { if !stopped { Task { _ = await daemon.stop(); await s.cleanup() } } }
+
+        // /readyz once the first reconcile is done; /healthz while the loop answers.
+        #expect(await daemon.waitUntil(timeout: .seconds(40)) { await get(port, "/readyz")?.0 == 200 }, "\(daemon.log)")
+        #expect(await get(port, "/healthz")?.0 == 200)
+        #expect(daemon.log.contains("serving status and metrics"), "\(daemon.log)")
+
+        // /api/v1/status is what `flotilla status --format json` prints (it asks the daemon).
+        let api: () async -> ProjectStatus? = {
+            guard let (code, body) = await get(port, "/api/v1/status"), code == 200 else { return nil }
+            return try? JSONDecoder().decode(ProjectStatus.self, from: Data(body.utf8))
+        }
+        #expect(await daemon.waitUntil(timeout: .seconds(40)) { await api()?.converged == true }, "\(daemon.log)")
+        let fromAPI = try #require(await api())
+        let web = try #require(fromAPI.services.first)
+        #expect((web.desired, web.running, web.ready, web.current, web.revision) == (2, 2, 2, 2, first))
+        #expect(web.replicas.map(\.health) == ["ready", "ready"])
+        let (cliCode, cliOut, cliErr) = try s.cli("status", ["--format", "json"])
+        #expect(cliCode == 0, "\(cliErr)")
+        #expect(try JSONDecoder().decode(ProjectStatus.self, from: Data(cliOut.utf8)) == fromAPI)
+
+        // /api/v1/events: the two replicas created, with the commit.
+        let (_, eventsBody) = try #require(await get(port, "/api/v1/events"))
+        let events = try #require((try JSONSerialization.jsonObject(with: Data(eventsBody.utf8)) as? [String: Any])?["events"] as? [[String: Any]])
+        let created = events.filter { $0["action"] as? String == "created" && $0["service"] as? String == "web" }
+        #expect(created.count == 2 && created.allSatisfy { $0["revision"] as? String == first && $0["container"] is String }, "\(events)")
+
+        // /metrics parses with a real Prometheus parser and says what runs.
+        let metrics = { () async throws -> [Sample] in
+            let (code, body) = try #require(await get(port, "/metrics"))
+            try #require(code == 200)
+            return try Self.parseMetrics(body)
+        }
+        var samples = try await metrics()
+        let value = { (samples: [Sample], name: String, labels: [String: String]) in
+            samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+        }
+        #expect(value(samples, "flotilla_replicas_ready", ["service": "web"]) == 2)
+        #expect(value(samples, "flotilla_replicas_desired", ["service": "web"]) == 2)
+        #expect(value(samples, "flotilla_replicas_running", ["service": "web"]) == 2)
+        #expect(value(samples, "flotilla_manifest_revision_info", ["revision": first]) == 1)
+        #expect(value(samples, "flotilla_manifest_files_failing", [:]) == 0)
+        #expect(samples.contains { $0.name == "flotilla_build_info" && $0.labels["version"] != nil })
+        #expect((value(samples, "flotilla_reconcile_duration_seconds_count", [:]) ?? 0) > 0)
+        #expect((value(samples, "flotilla_last_successful_reconcile_timestamp_seconds", [:]) ?? 0) > Date().timeIntervalSince1970 - 300)
+        #expect(samples.contains { $0.name == "flotilla_engine_requests_total" && $0.labels["operation"] == "POST /containers/{id}/start" && $0.labels["result"] == "ok" },
+                "\(samples.filter { $0.name == "flotilla_engine_requests_total" }.map(\.labels))")
+        let reconciles = { (samples: [Sample], trigger: String) in
+            samples.filter { $0.name == "flotilla_reconciles_total" && $0.labels["trigger"] == trigger && $0.labels["result"] != nil }.reduce(0) { $0 + $1.value }
+        }
+        #expect(reconciles(samples, "startup") > 0, "\(samples.filter { $0.name == "flotilla_reconciles_total" })")
+
+        // SIGHUP: the reconcile counter moves, with trigger="signal".
+        let beforeHUP = reconciles(samples, "signal")
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(await daemon.waitUntil { ((try? await metrics()).map { reconciles($0, "signal") } ?? 0) > beforeHUP }, "\(daemon.log)")
+
+        // The status page, in a real headless Chromium: services, ready counts, a recent action.
+        let page = try HeadlessPage("http://127.0.0.1:\(port)/", screenshot: ProcessInfo.processInfo.environment["FLOTILLA_STATUS_SCREENSHOT"])
+        let webReady = { (n: Int) in
+            "(() => { const e = document.querySelector('.svc[data-service=\"web\"] .ready'); return !!e && e.textContent === '\(n)/\(n) ready'; })()"
+        }
+        let shownFirst = await page.waitFor(webReady(2))
+        let shownText = shownFirst ? "" : "\(await page.evaluate("document.body.innerText") ?? "no answer")"
+        #expect(shownFirst, "\(shownText)")
+        #expect(await page.waitFor("document.querySelectorAll('.svc[data-service=\"web\"] .dot.d-ready').length === 2"))
+        #expect(await page.waitFor("Array.from(document.querySelectorAll('tr.event')).some(r => r.textContent.includes('created') && r.textContent.includes('\(first)'))"))
+        #expect(await page.waitFor("Array.from(document.querySelectorAll('tr.route')).some(r => r.textContent.includes('web.test/'))"))
+        _ = await page.evaluate("window.__flotillaTestMarker = 'same page'")
+
+        // A committed change: the open page follows it without a reload.
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 3, extra: "routes: [{ host: web.test }]"))
+        _ = try git(s.directory, "commit -qam two")
+        let second = String(try git(s.directory, "rev-parse HEAD").prefix(12))
+        let followed = await page.waitFor(webReady(3), timeout: .seconds(60))
+        let shown = followed ? "" : "\(await page.evaluate("document.body.innerText") ?? "no answer")\n\(daemon.log)"
+        #expect(followed, "\(shown)")
+        #expect(await page.waitFor("Array.from(document.querySelectorAll('tr.event')).some(r => r.textContent.includes('created') && r.textContent.includes('\(second)'))"))
+        #expect(await page.evaluate("document.getElementById('sub').textContent.includes('\(second)')") as? Bool == true)
+        #expect(await page.evaluate("window.__flotillaTestMarker") as? String == "same page", "the page was reloaded")
+        #expect(await page.evaluate("performance.getEntriesByType('navigation').length") as? Int == 1)
+        await page.close()
+
+        samples = try await metrics()
+        #expect(value(samples, "flotilla_replicas_ready", ["service": "web"]) == 3)
+        #expect(value(samples, "flotilla_manifest_revision_info", ["revision": second]) == 1)
+        #expect(value(samples, "flotilla_manifest_revision_info", ["revision": first]) == nil, "the previous revision's series stays")
+
+        stopped = true
+        #expect(await daemon.stop() == 0)
+        await s.cleanup()
+    }
+
+    @Test func unixSocketEndpointAndStatusAsksTheDaemon() async throws {
+        let s = try await Scenario("endpoint-unix", ports: 25190...25198)
+        let socket = NSTemporaryDirectory() + "flotilla-\(s.project).sock"
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 1).replacingOccurrences(
+            of: "health: { http: /healthz, interval: 1s, timeout: 1s, retries: 5 }",
+            with: "health: { readiness: { http: /healthz, interval: 1s, timeout: 1s, retries: 2 } }"))
+        let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
+                                        "--port-range", "25190-25198", "--listen", "unix://\(socket)"])
+        var stopped = false
+        defer { if !stopped { Task { _ = await daemon.stop(); await s.cleanup() } } }
+        let client = HTTP1Client(target: .unixSocket(socket))
+        #expect(await daemon.waitUntil(timeout: .seconds(40)) { (try? await client.send(.GET, "/readyz", timeout: .seconds(3)))?.status == 200 }, "\(daemon.log)")
+        #expect((try? await client.send(.GET, "/healthz", timeout: .seconds(3)))?.status == 200)
+        #expect(await daemon.waitUntil(timeout: .seconds(30)) { (try? s.cli("status").0) == 0 })
+        // The daemon's view: a replica failing readiness is "failing" (a one-shot status has no
+        // probe history and can only say "starting").
+        let victim = try #require(try await s.containers("web").first)
+        try await s.exec(victim.id, ["/bin/busybox", "rm", "/w/healthz"])
+        #expect(await daemon.waitUntil(timeout: .seconds(30)) {
+            let (_, out, _) = (try? s.cli("status", ["--format", "json"])) ?? (1, "", "")
+            let status = try? JSONDecoder().decode(ProjectStatus.self, from: Data(out.utf8))
+            return status?.services.first?.replicas.contains { $0.health == "failing" } == true
+        }, "\(daemon.log)")
+        stopped = true
+        #expect(await daemon.stop() == 0)
+        await s.cleanup()
+    }
+}
