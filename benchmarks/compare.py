@@ -136,20 +136,10 @@ for n in SIZES:
     row("one change vs compose", n, change_f, change_c, "docker-compose")
     shutil.rmtree(work, ignore_errors=True)
 
-# The daemon: idle footprint and cost of a watchdog cycle with 50 services (10 in --quick).
+# The daemon with 50 services (10 in --quick), measured twice: the cost of a watchdog cycle (1 s
+# watchdog, debug logs), and the idle footprint as deployed (default 30 s watchdog, the HTTP
+# endpoint on and scraped every 5 s, as Prometheus would).
 n = SIZES[-1]
-work = tempfile.mkdtemp(prefix="flotilla-bench-daemon-")
-for i in range(n):
-    open(os.path.join(work, f"s{i}.yaml"), "w").write(service_yaml(i))
-idle_seconds = 20 if args.quick else 60
-proc = subprocess.Popen([args.flotilla, "run", work, "--engine", args.engine, "--project", "benchd", "--port-range", "25000-25999",
-                         "--resync-interval", "1s", "--log-level", "debug"], stderr=subprocess.PIPE, text=True)
-lines = []
-threading.Thread(target=lambda: [lines.append(l) for l in proc.stderr], daemon=True).start()
-deadline = time.time() + 120
-while time.time() < deadline and sum(("converged" in l or "in sync" in l) for l in lines) < n:
-    time.sleep(0.1)
-time.sleep(2)
 def cpu_ticks(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])
@@ -157,23 +147,50 @@ def rss_kib(pid):
     for l in open(f"/proc/{pid}/status"):
         if l.startswith("VmRSS:"):
             return int(l.split()[1])
-t0, c0, cycles0, lists0 = time.time(), cpu_ticks(proc.pid), sum("watchdog tick" in l for l in lines), sum("engine list" in l for l in lines)
-rss = []
-while time.time() - t0 < idle_seconds:
-    rss.append(rss_kib(proc.pid)); time.sleep(1)
-cycles = sum("watchdog tick" in l for l in lines) - cycles0
-lists = sum("engine list" in l for l in lines) - lists0
-cpu = (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK")
-elapsed = time.time() - t0
-proc.terminate(); proc.wait(timeout=30)
-run([args.flotilla, "down", work, "--engine", args.engine, "--project", "benchd"])
-shutil.rmtree(work, ignore_errors=True)
-daemon = {"services": n, "seconds": round(elapsed, 1), "watchdog_cycles": cycles, "engine_list_calls": lists,
-          "list_calls_per_cycle": round(lists / cycles, 2) if cycles else None, "cpu_seconds": round(cpu, 2),
-          "cpu_ms_per_cycle": round(1000 * cpu / cycles, 2) if cycles else None, "cpu_percent": round(100 * cpu / elapsed, 2),
-          "rss_kib_median": int(statistics.median(rss)), "rss_kib_max": max(rss)}
-print(f"daemon, {n} services, 1s watchdog, {elapsed:.0f}s: {cycles} cycles, {daemon['list_calls_per_cycle']} list calls/cycle, "
+def measure_daemon(extra, seconds, listen=None):
+    work = tempfile.mkdtemp(prefix="flotilla-bench-daemon-")
+    for i in range(n):
+        open(os.path.join(work, f"s{i}.yaml"), "w").write(service_yaml(i))
+    argv = [args.flotilla, "run", work, "--engine", args.engine, "--project", "benchd", "--port-range", "25000-25999"] + extra
+    if listen:
+        argv += ["--listen", f"127.0.0.1:{listen}"]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    lines = []
+    threading.Thread(target=lambda: [lines.append(l) for l in proc.stderr], daemon=True).start()
+    deadline = time.time() + 120
+    converged = lambda: sum(("converged" in l or "in sync" in l or "created" in l) for l in lines) >= n
+    while time.time() < deadline and not converged():
+        time.sleep(0.1)
+    time.sleep(3)
+    t0, c0 = time.time(), cpu_ticks(proc.pid)
+    cycles0, lists0 = sum("watchdog tick" in l for l in lines), sum("engine list" in l for l in lines)
+    rss, scrapes = [], 0
+    while time.time() - t0 < seconds:
+        rss.append(rss_kib(proc.pid))
+        if listen and len(rss) % 5 == 0:
+            import urllib.request
+            body = urllib.request.urlopen(f"http://127.0.0.1:{listen}/metrics", timeout=5).read()
+            scrapes += 1 if b"flotilla_replicas_ready" in body else 0
+        time.sleep(1)
+    elapsed = time.time() - t0
+    cpu = (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK")
+    cycles = sum("watchdog tick" in l for l in lines) - cycles0
+    lists = sum("engine list" in l for l in lines) - lists0
+    proc.terminate(); proc.wait(timeout=30)
+    run([args.flotilla, "down", work, "--engine", args.engine, "--project", "benchd"])
+    shutil.rmtree(work, ignore_errors=True)
+    return {"services": n, "seconds": round(elapsed, 1), "watchdog_cycles": cycles, "engine_list_calls": lists,
+            "list_calls_per_cycle": round(lists / cycles, 2) if cycles else None, "cpu_seconds": round(cpu, 2),
+            "cpu_ms_per_cycle": round(1000 * cpu / cycles, 2) if cycles else None, "cpu_percent": round(100 * cpu / elapsed, 2),
+            "rss_kib_median": int(statistics.median(rss)), "rss_kib_max": max(rss), "metrics_scrapes": scrapes}
+
+seconds = 20 if args.quick else 60
+daemon = measure_daemon(["--resync-interval", "1s", "--log-level", "debug"], seconds)
+print(f"daemon, {n} services, 1s watchdog, {daemon['seconds']:.0f}s: {daemon['watchdog_cycles']} cycles, {daemon['list_calls_per_cycle']} list calls/cycle, "
       f"{daemon['cpu_ms_per_cycle']} ms CPU/cycle ({daemon['cpu_percent']}% CPU), RSS median {daemon['rss_kib_median']} KiB")
+idle = measure_daemon([], seconds, listen=25999)
+print(f"daemon idle, {n} services, default watchdog, --listen on, /metrics scraped {idle['metrics_scrapes']}x, {idle['seconds']:.0f}s: "
+      f"{idle['cpu_percent']}% CPU, RSS median {idle['rss_kib_median']} KiB (max {idle['rss_kib_max']})")
 
 # Parse + validate + plan at scale, no engine.
 sizes = "100,1000" if args.quick else "100,1000,10000"
@@ -181,7 +198,7 @@ parse = json.loads(run([args.flotilla, "bench", "load", "--services", sizes, "--
 for p in parse:
     print(f"parse+validate {p['services']:6d} services: {p['loadMedianMS']:9.1f} ms, plan {p['planMedianMS']:8.1f} ms, peak RSS {p['peakRSSKiB']} KiB")
 
-results.update({"rows": rows, "daemon": daemon, "parse": parse})
+results.update({"rows": rows, "daemon": daemon, "idle": idle, "parse": parse})
 json.dump(results, open(os.path.join(HERE, "results.json"), "w"), indent=2)
 
 md = [f"# Benchmark results\n", f"Generated by `benchmarks/run` (do not edit by hand). {results['date']}, commit {results['commit']}, ",
@@ -195,6 +212,9 @@ for r in rows:
 md += ["", f"Daemon with {daemon['services']} services and a 1 s watchdog over {daemon['seconds']} s: {daemon['watchdog_cycles']} cycles, "
        f"{daemon['list_calls_per_cycle']} engine list calls per cycle, {daemon['cpu_ms_per_cycle']} ms CPU per cycle "
        f"({daemon['cpu_percent']} % of one core), resident memory median {daemon['rss_kib_median']} KiB (max {daemon['rss_kib_max']}).", "",
+       f"Idle footprint as deployed, {idle['services']} services, default 30 s watchdog, `--listen` on and `/metrics` scraped every 5 s, "
+       f"over {idle['seconds']} s: {idle['cpu_percent']} % of one core ({idle['cpu_seconds']} s CPU), resident memory median "
+       f"{idle['rss_kib_median']} KiB = {idle['rss_kib_median'] / 1024:.1f} MiB (max {idle['rss_kib_max']} KiB; goal < 30 MiB).", "",
        "| services | load + validate | plan | peak RSS |", "|---|---|---|---|"]
 for p in parse:
     md.append(f"| {p['services']} | {p['loadMedianMS']:.1f} ms ({p['loadMinMS']:.1f}-{p['loadMaxMS']:.1f}) | {p['planMedianMS']:.1f} ms | {p['peakRSSKiB']} KiB |")

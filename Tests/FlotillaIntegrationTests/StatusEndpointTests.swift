@@ -155,6 +155,18 @@ struct StatusEndpointTests {
         #expect(await daemon.waitUntil(timeout: .seconds(30)) { (try? s.cli("status").0) == 0 })
         // The daemon's view: a replica failing readiness is "failing" (a one-shot status has no
         // probe history and can only say "starting").
+        // `status --watch --format json` prints one line per change (and none while nothing changes).
+        let watchFile = NSTemporaryDirectory() + "flotilla-watch-\(s.project).jsonl"
+        _ = FileManager.default.createFile(atPath: watchFile, contents: nil)
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: TestEngine.binary)
+        watch.arguments = ["status", s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
+                           "--watch", "--format", "json", "--interval", "200ms"]
+        watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: watchFile))
+        watch.standardError = FileHandle.nullDevice
+        try watch.run()
+        try await Task.sleep(for: .seconds(2))
+
         let victim = try #require(try await s.containers("web").first)
         try await s.exec(victim.id, ["/bin/busybox", "rm", "/w/healthz"])
         #expect(await daemon.waitUntil(timeout: .seconds(30)) {
@@ -162,6 +174,18 @@ struct StatusEndpointTests {
             let status = try? JSONDecoder().decode(ProjectStatus.self, from: Data(out.utf8))
             return status?.services.first?.replicas.contains { $0.health == "failing" } == true
         }, "\(daemon.log)")
+        try await Task.sleep(for: .seconds(1))
+        watch.terminate()
+        watch.waitUntilExit()
+        let watched = try String(contentsOfFile: watchFile, encoding: .utf8).split(separator: "\n").map(String.init)
+        try? FileManager.default.removeItem(atPath: watchFile)
+        let states = watched.compactMap { try? JSONDecoder().decode(ProjectStatus.self, from: Data($0.utf8)) }
+        #expect(states.count == watched.count && states.count >= 2, "\(watched)")
+        #expect(states.first?.converged == true && states.last?.services.first?.replicas.first?.health == "failing", "\(watched)")
+        #expect(zip(watched, watched.dropFirst()).allSatisfy { $0 != $1 }, "a line repeated without a change")
+        // Polled every 200 ms for ~4 s: only changes are printed, not ~20 lines.
+        #expect(watched.count < 10, "\(watched.count) lines")
+
         stopped = true
         #expect(await daemon.stop() == 0)
         await s.cleanup()

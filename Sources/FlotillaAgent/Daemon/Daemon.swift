@@ -96,6 +96,7 @@ public final class Daemon: Service, Sendable {
                     }
                 }
                 group.addTask { [self] in await followEngineEvents() }
+                group.addTask { [self] in await keepWorkingSetSmall() }
                 if systemd.isEnabled { group.addTask { [self] in await notifySystemd() } }
                 // The controller runs until the graceful shutdown stops its queue; then the rest goes.
                 _ = await controller.run()
@@ -111,6 +112,22 @@ public final class Daemon: Service, Sendable {
             throw Reconciler.OwnershipError(description: "project \"\(reconciler.project)\" is now managed from \(owner); this daemon stopped")
         }
         logger.info("stopped; containers left running for the next start to adopt")
+    }
+
+    /// Idle memory: once the first reconcile has settled, then every few minutes, the pages only
+    /// start-up or a burst of work needed go back to the system (``WorkingSet``).
+    func keepWorkingSetSmall() async {
+        let controller = controller
+        while !Task.isCancelled, !(await controller.firstReconcileDone) {
+            do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+        }
+        var pause: Duration = .seconds(5)
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: pause) } catch { return }
+            let advised = WorkingSet.release()
+            logger.debug("working set released", metadata: ["advised_mib": "\(advised >> 20)"])
+            pause = .seconds(300)
+        }
     }
 
     /// systemd `Type=notify`: `READY=1` after the first reconcile, `STATUS=` as it changes,
