@@ -51,7 +51,7 @@ public actor PortAllocator {
             guard let claim = claim(port) else { continue }  // another process is placing a replica on it
             taken.insert(port)
             // Listed after the claim (see the type's comment); one list serves the rest of this call.
-            if used == nil || claimDirectory != nil { used = try await inUse() }
+            if used == nil || claimDirectory != nil { used = try await listAfterClaims() }
             if used?.contains(port) == true {
                 unclaim(claim)
                 continue  // stays taken: a container holds it
@@ -61,6 +61,24 @@ public actor PortAllocator {
         }
         throw AllocationError.exhausted(range)
     }
+
+    /// A list of the engine's ports that has not begun yet. Every claim made before it begins is
+    /// covered by it, so allocations claimed at the same time (a cold start of 50 services) share
+    /// one list instead of queueing for one each, which made a cold start twice as slow.
+    private var upcomingList: Task<Set<Int>, Error>?
+
+    private func listAfterClaims() async throws -> Set<Int> {
+        if let upcomingList { return try await upcomingList.value }
+        let list = Task { [inUse] in
+            self.listBegins()  // on this actor, so after every claim already made
+            return try await inUse()
+        }
+        upcomingList = list
+        return try await list.value
+    }
+
+    /// Claims from now on need the next list.
+    private func listBegins() { upcomingList = nil }
 
     /// The replica on `port` exists (its label carries the port): other processes see it now.
     public func settle(_ port: Int) {
