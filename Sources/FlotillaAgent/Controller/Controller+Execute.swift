@@ -89,6 +89,7 @@ extension Controller {
         for (container, _, _) in removals {
             leaving.insert(container.id)
             leavingService[container.id] = container.service
+            if container.state.isLive { stopping.insert(container.id) }
         }
         if let routes, removals.contains(where: { $0.0.state.isLive }) {
             await routes.refreshAndWait(timeout: .seconds(5))

@@ -222,6 +222,7 @@ extension Controller {
         let present = Set(containers.map(\.id))
         for (id, service) in leavingService where service == key && !present.contains(id) {
             leaving.remove(id)
+            stopping.remove(id)
             leavingService[id] = nil
         }
         await replicas.ports.markTaken(containers.compactMap(\.hostPort))

@@ -83,6 +83,10 @@ public actor Controller {
     /// Replicas being removed: out of the routes from the moment their removal starts.
     var leaving: Set<String> = []
     var leavingService: [String: String] = [:]
+    /// Replicas this process is stopping (live when their removal began): their death is no news.
+    /// A dead replica being pruned is not among them, so its death is reported whichever of its
+    /// event and the prune comes first.
+    var stopping: Set<String> = []
     /// Services whose cached list was used once (a list serves one step, then a fresh one is read).
     var usedCache: Set<String> = []
     /// Why each queued key was queued (logged with its step).
@@ -221,7 +225,7 @@ public actor Controller {
     /// Whether a container's death is news: not a removal by this process, and not reported
     /// before (a reconnected event stream replays what it already said).
     public func deathIsNews(_ id: String) -> Bool {
-        guard !leaving.contains(id) else { return false }
+        guard !stopping.contains(id) else { return false }
         if reportedDeaths.count > 10_000 { reportedDeaths = [] }
         return reportedDeaths.insert(id).inserted
     }
