@@ -102,7 +102,8 @@ for n in SIZES:
         open(os.path.join(mdir, f"s{i}.yaml"), "w").write(service_yaml(i))
     open(os.path.join(cdir, "docker-compose.yml"), "w").write(compose_yaml(n, 26000))
     project = f"bench{n}"
-    fl = [args.flotilla, "apply", mdir, "--engine", args.engine, "--project", project, "--port-range", "25000-25999", "--parallelism", "4"]
+    fl = [args.flotilla, "apply", mdir, "--engine", args.engine, "--project", project, "--port-range", "25000-25999", "--parallelism", "4",
+          "--take-over"]  # each run uses a new temporary directory
     dc = ["docker-compose", "-p", f"dc{n}", "up", "-d", "--no-color"]
     cold_f, cold_c, cold_raw, noop_f, noop_c, change_f, change_c = [], [], [], [], [], [], []
     for _ in range(RUNS):
@@ -140,6 +141,7 @@ for n in SIZES:
     row("cold converge vs raw floor", n, cold_f, cold_raw, "raw-engine")
     row("no-op vs compose", n, noop_f, noop_c, "docker-compose")
     row("one change vs compose", n, change_f, change_c, "docker-compose")
+    run([args.flotilla, "down", mdir, "--engine", args.engine, "--project", project])  # and its owner marker
     shutil.rmtree(work, ignore_errors=True)
 
 # The daemon with 50 services (10 in --quick), measured twice: the cost of a watchdog cycle (1 s
@@ -157,7 +159,7 @@ def measure_daemon(extra, seconds, listen=None):
     work = tempfile.mkdtemp(prefix="flotilla-bench-daemon-")
     for i in range(n):
         open(os.path.join(work, f"s{i}.yaml"), "w").write(service_yaml(i))
-    argv = [args.flotilla, "run", work, "--engine", args.engine, "--project", "benchd", "--port-range", "25000-25999"] + extra
+    argv = [args.flotilla, "run", work, "--engine", args.engine, "--project", "benchd", "--port-range", "25000-25999", "--take-over"] + extra
     if listen:
         argv += ["--listen", f"127.0.0.1:{listen}"]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
