@@ -141,11 +141,14 @@ public struct EngineClient: Sendable {
         for mapping in blueprint.ports {
             let key = "\(mapping.container)/\(mapping.proto.rawValue)"
             exposed[key] = [:]
-            bindings[key] = [.init(hostIp: mapping.address, hostPort: mapping.host.map(String.init) ?? "")]
+            // Appended: an extra port may publish the routed port once more (compose's "8080:80"
+            // beside `port: 80`), and the loopback binding the probes and the proxy use must stay.
+            bindings[key, default: []].append(.init(hostIp: mapping.address, hostPort: mapping.host.map(String.init) ?? ""))
         }
         let first = blueprint.networks.first
         let body = ContainerCreateDTO(
             image: blueprint.image,
+            entrypoint: blueprint.entrypoint,
             cmd: blueprint.command,
             env: blueprint.env.keys.sorted().map { "\($0)=\(blueprint.env[$0]!)" },
             labels: blueprint.labels,

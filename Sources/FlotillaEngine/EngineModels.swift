@@ -74,6 +74,7 @@ struct ContainerCreateDTO: Encodable, Sendable {
     }
 
     var image: String
+    var entrypoint: [String]?
     var cmd: [String]?
     var env: [String]
     var labels: [String: String]
@@ -83,7 +84,7 @@ struct ContainerCreateDTO: Encodable, Sendable {
     var networkingConfig: NetworkingConfig?
 
     enum CodingKeys: String, CodingKey {
-        case image = "Image", cmd = "Cmd", env = "Env", labels = "Labels", stopTimeout = "StopTimeout"
+        case image = "Image", entrypoint = "Entrypoint", cmd = "Cmd", env = "Env", labels = "Labels", stopTimeout = "StopTimeout"
         case exposedPorts = "ExposedPorts", hostConfig = "HostConfig", networkingConfig = "NetworkingConfig"
     }
 }

@@ -21,10 +21,15 @@ struct Flotilla: AsyncParsableCommand {
           flotilla promote web manifests finish a canary release (rollback: abort it)
           flotilla down manifests        remove the project's containers
 
+        Getting started:
+          flotilla init manifests        a commented starter manifest
+          flotilla import compose docker-compose.yml -o manifests
+                                         convert a Compose project, one manifest per service
+
         Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
         """,
         version: FlotillaVersion.string,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, StatusCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, BenchCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, StatusCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, ImportCommand.self, InitCommand.self, BenchCommand.self]
     )
 
     /// As ArgumentParser's own `main`, with `--allow-host-mounts` alone made explicit first.

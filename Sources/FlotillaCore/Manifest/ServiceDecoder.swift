@@ -7,7 +7,7 @@ public struct ServiceDecoder {
     public static let serviceKeys = [
         "name", "image", "command", "replicas", "port", "network", "env", "routes", "health",
         "update", "stop_timeout", "depends_on", "labels", "volumes", "pull", "secrets", "env_file",
-        "resources", "restart_policy", "ports", "networks",
+        "resources", "restart_policy", "ports", "networks", "entrypoint",
     ]
     static let routeKeys = ["host", "hosts", "path", "paths", "strip_prefix"]
     static let probeKeys = ["http", "tcp", "interval", "timeout", "retries", "start_period"]
@@ -78,6 +78,7 @@ public struct ServiceDecoder {
         var spec = ServiceSpec(name: name ?? "", image: image ?? "")
 
         if let n = fields["command"] { spec.command = stringList(n, "command", hint: "write it as a list, e.g. [\"/bin/sh\", \"-c\", \"exec my-server\"]") }
+        if let n = fields["entrypoint"] { spec.entrypoint = stringList(n, "entrypoint", hint: "write it as a list, e.g. [\"/docker-entrypoint.sh\"]") }
         if let n = fields["replicas"], let v = integer(n, "replicas", in: 0...ManifestRules.maxReplicas) { spec.replicas = v }
         if let n = fields["port"], let v = integer(n, "port", in: 1...65535) { spec.port = v }
         if let n = fields["network"], let v = oneOf(n, "network", NetworkMode.self) { spec.network = v }

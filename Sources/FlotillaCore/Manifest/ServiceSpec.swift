@@ -5,6 +5,8 @@
 public struct ServiceSpec: Sendable, Hashable, Codable {
     public var name: String
     public var image: String
+    /// Replaces the image's entrypoint (`command` then gives its arguments).
+    public var entrypoint: [String]?
     public var command: [String]?
     public var replicas: Int
     public var port: Int?
@@ -63,12 +65,13 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
         self.restartPolicy = restartPolicy
         self.ports = ports
         self.networks = networks
+        self.entrypoint = nil
     }
 
     enum CodingKeys: String, CodingKey {
         case name, image, command, replicas, port, network, env, secrets, routes, readiness, liveness, update
         case stopTimeout = "stop_timeout", dependsOn = "depends_on", labels, volumes, pull, resources
-        case restartPolicy = "restart_policy", restartMaxRetries = "restart_max_retries", ports, networks
+        case restartPolicy = "restart_policy", restartMaxRetries = "restart_max_retries", ports, networks, entrypoint
     }
 }
 

@@ -26,6 +26,7 @@ extension ServiceSpec {
         if let cpus = resources.nanoCPUs { field("resources.nano_cpus", String(cpus)) }
         if restartPolicy != .no { field("restart_policy", restartPolicy.rawValue + (restartMaxRetries.map { ":\($0)" } ?? "")) }
         for mapping in ports { field("ports", mapping.description) }
+        if let entrypoint { field("entrypoint", "[" + entrypoint.map(Self.quote).joined(separator: ",") + "]") }
         for attachment in networks { field("network." + attachment.name, attachment.aliases.joined(separator: ",")) }
         return out
     }

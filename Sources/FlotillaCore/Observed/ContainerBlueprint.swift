@@ -2,6 +2,7 @@
 /// into engine terms, with the ownership labels and (for host networking) the replica's port.
 public struct ContainerBlueprint: Sendable, Hashable {
     public var image: String
+    public var entrypoint: [String]?
     public var command: [String]?
     public var env: [String: String]
     public var labels: [String: String]
@@ -21,6 +22,7 @@ public struct ContainerBlueprint: Sendable, Hashable {
 
     public init(spec: ServiceSpec, project: String, hostPort: Int?, role: ReplicaRole = .regular) {
         image = spec.image
+        entrypoint = spec.entrypoint
         network = spec.network
         volumes = spec.volumes
         stopTimeoutSeconds = max(1, (spec.stopTimeout.milliseconds + 999) / 1000)

@@ -1,0 +1,172 @@
+import ArgumentParser
+import FlotillaAgent
+import FlotillaCore
+import FlotillaYAML
+import Foundation
+
+/// `flotilla import`: bring an existing setup's definitions over as manifests.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Convert other formats into Flotilla manifests.",
+        subcommands: [ImportComposeCommand.self]
+    )
+}
+
+/// `flotilla import compose FILE... [-o DIR]`: Compose files in, one manifest per service out.
+struct ImportComposeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compose",
+        abstract: "Convert docker-compose.yml / compose.yaml files into Flotilla manifests, one per service.",
+        discussion: """
+        Reads the Compose files (several are merged as `docker compose -f a -f b` merges them), \
+        interpolates ${VAR}, ${VAR:-default} and friends from the environment and the .env file \
+        next to the first file, and writes DIR/<service>.yaml for each service, each saying where \
+        it came from. What has a Flotilla meaning is mapped (image, command, entrypoint, \
+        environment, env_file, ports, volumes, networks, depends_on, healthcheck, deploy, restart, \
+        stop_grace_period, labels, secrets, Traefik router labels as routes); everything else is \
+        reported as
+
+          FILE:LINE:COL: warning: MESSAGE   carried over differently, or left out (said why)
+          FILE:LINE:COL: error: MESSAGE     the result would not run; nothing is written
+
+        Every manifest is validated before anything is written, and every file is written \
+        atomically. Existing files are never overwritten without --force.
+
+        Exit codes: 0 converted (warnings may have been printed), 1 not converted (every reason \
+        printed), 64 usage error.
+
+        Next steps: flotilla validate DIR, then flotilla plan DIR.
+        """
+    )
+
+    @Argument(help: "The Compose files, merged in order (later files override earlier ones).", completion: .file(extensions: ["yml", "yaml"]))
+    var files: [String]
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The folder to write the manifests into (created when missing).", valueName: "dir"), completion: .directory)
+    var output: String = "manifests"
+
+    @Flag(help: "Overwrite manifests that already exist in the output folder.")
+    var force = false
+
+    @Option(help: ArgumentHelp("The Compose project name (as docker compose -p): it prefixes network and volume names. Default: the file's name: field, or the first file's folder name.", valueName: "name"))
+    var projectName: String?
+
+    @Option(help: ArgumentHelp("A .env file for interpolation instead of the one next to the first Compose file.", valueName: "file"), completion: .file())
+    var envFile: String?
+
+    func run() throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String) -> String {
+            ((path.hasPrefix("/") ? path : cwd + "/" + path) as NSString).standardizingPath
+        }
+        let parser = YAMLDocumentParser()
+        var sources: [ComposeSource] = []
+        var unreadable: [String] = []
+        for file in files {
+            let full = absolute(file)
+            guard let handle = FileHandle(forReadingAtPath: full) else { unreadable.append("\(file): error: cannot read the file (missing or permission denied)"); continue }
+            let data = (try? handle.read(upToCount: Self.maxFileSize + 1)) ?? Data()
+            try? handle.close()
+            guard data.count <= Self.maxFileSize else { unreadable.append("\(file):1:1: error: the file is larger than \(Self.maxFileSize) bytes"); continue }
+            let (documents, diagnostics) = parser.parse([UInt8](data), file: file)
+            unreadable += diagnostics.map(\.description)
+            sources.append(ComposeSource(file: file, directory: (full as NSString).deletingLastPathComponent, documents: documents))
+        }
+        guard unreadable.isEmpty else {
+            for line in unreadable { Console.error(line) }
+            Console.error("not converted: the Compose files could not be read; nothing was written")
+            throw ExitCode(1)
+        }
+
+        var variables: [String: String] = [:]
+        let dotEnv = envFile.map(absolute) ?? ((sources.first?.directory ?? cwd) + "/.env")
+        if let text = try? String(contentsOfFile: dotEnv, encoding: .utf8) {
+            switch EnvFile.parse(text) {
+            case .success(let pairs): for pair in pairs { variables[pair.key] = pair.value }
+            case .failure(let problem):
+                Console.error("\(envFile ?? dotEnv):\(problem.line):1: error: \(problem.message)")
+                throw ExitCode(1)
+            }
+        } else if let envFile {
+            Console.error("\(envFile): error: cannot read the env file")
+            throw ExitCode(1)
+        }
+        for (key, value) in ProcessInfo.processInfo.environment { variables[key] = value }
+
+        let outputDirectory = absolute(output)
+        var result = ComposeConverter.convert(sources, options: ComposeImportOptions(projectName: projectName, variables: variables, outputDirectory: outputDirectory))
+        if result.succeeded { result.findings += Self.validate(result.manifests) }
+
+        for finding in result.findings.sorted(by: { ($0.file, $0.mark.line, $0.mark.column) < ($1.file, $1.mark.line, $1.mark.column) }) {
+            Console.error(finding.description)
+        }
+        let errors = result.findings.filter { $0.severity == .error }.count
+        let warnings = result.findings.count - errors
+        guard result.succeeded else {
+            Console.error("not converted: \(errors) \(errors == 1 ? "error" : "errors")\(warnings > 0 ? " and \(warnings) \(warnings == 1 ? "warning" : "warnings")" : ""); nothing was written")
+            throw ExitCode(1)
+        }
+
+        let targets = result.manifests.map { (manifest: $0, path: outputDirectory + "/" + $0.fileName) }
+        let existing = targets.filter { FileManager.default.fileExists(atPath: $0.path) }
+        if !force, !existing.isEmpty {
+            for target in existing { Console.error("\(output)/\(target.manifest.fileName): error: the file exists; pass --force to overwrite it") }
+            Console.error("not converted: \(existing.count) of the manifests exist already; nothing was written")
+            throw ExitCode(1)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            // Every file staged first, then all renamed: an error leaves no half-written set.
+            var staged: [(temp: String, path: String)] = []
+            do {
+                for target in targets { staged.append((try AtomicFile.stage(Data(target.manifest.text.utf8), nextTo: target.path), target.path)) }
+            } catch {
+                for file in staged { unlink(file.temp) }
+                throw error
+            }
+            for file in staged { try AtomicFile.commit(file.temp, to: file.path) }
+        } catch {
+            Console.error("error: cannot write into \(output): \(error)")
+            throw ExitCode(1)
+        }
+
+        let services = result.manifests.count
+        Console.out("imported \(services) \(services == 1 ? "service" : "services") (project \(result.projectName)) into \(output)/: \(result.manifests.map(\.fileName).joined(separator: ", "))"
+                    + (warnings > 0 ? "; \(warnings) \(warnings == 1 ? "warning" : "warnings") above say what was carried over differently" : ""))
+        var validate = "flotilla validate \(output)"
+        if result.secretFolders.count == 1 { validate += " --secrets-dir \(result.secretFolders[0])" }
+        if result.usesHostMounts { validate += " --allow-host-mounts" }
+        Console.out("next: \(validate), then flotilla plan \(output)")
+        if result.secretFolders.count > 1 {
+            Console.out("note: env and secret files are read from \(result.secretFolders.joined(separator: ", ")); the daemon reads them only inside the manifest directory or --secrets-dir: move them into one folder (e.g. /etc/flotilla/secrets)")
+        } else if let folder = result.secretFolders.first {
+            Console.out("note: env and secret files stay in \(folder); the daemon reads them with --secrets-dir \(folder) (or move them to /etc/flotilla/secrets, out of git)")
+        }
+    }
+
+    static let maxFileSize = 1 << 20
+
+    /// The manifests as `flotilla validate` would read them (file contents and host mounts are
+    /// the operator's business, checked when the daemon loads them): anything wrong is an error
+    /// at the Compose service it came from.
+    static func validate(_ manifests: [ImportedManifest]) -> [ImportFinding] {
+        let parser = YAMLDocumentParser()
+        var files: [ManifestFile] = []
+        for manifest in manifests {
+            let (documents, diagnostics) = parser.parse(Array(manifest.text.utf8), file: manifest.fileName)
+            files.append(ManifestFile(path: manifest.fileName, documents: documents, diagnostics: diagnostics))
+        }
+        let state = DesiredState(files: files, secrets: AnySecretFile(), mounts: MountPolicy(allowed: .any))
+        return state.diagnostics.map { diagnostic in
+            let origin = manifests.first { $0.fileName == diagnostic.file }
+            return ImportFinding(.error, file: origin?.sourceFile ?? diagnostic.file, at: origin?.sourceMark ?? SourceMark(line: diagnostic.line, column: diagnostic.column),
+                                 "the manifest made from this service would not validate (\(diagnostic.file):\(diagnostic.line):\(diagnostic.column): \(diagnostic.message))")
+        }
+    }
+
+    /// Reads no file: at import time only the manifest's form is checked.
+    struct AnySecretFile: SecretReader {
+        func read(_ path: String, from file: String) -> Result<String, SecretReadError> { .success("") }
+    }
+}
