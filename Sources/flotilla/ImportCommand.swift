@@ -133,14 +133,12 @@ struct ImportComposeCommand: ParsableCommand {
 
         let services = result.manifests.count
         Console.out("imported \(services) \(services == 1 ? "service" : "services") (project \(result.projectName)) into \(output)/: \(result.manifests.map(\.fileName).joined(separator: ", "))"
-                    + (warnings > 0 ? "; \(warnings) \(warnings == 1 ? "warning" : "warnings") above say what was carried over differently" : ""))
+                    + (warnings > 0 ? "; the \(warnings == 1 ? "warning" : "\(warnings) warnings") above \(warnings == 1 ? "says" : "say") what was carried over differently" : ""))
         var validate = "flotilla validate \(output)"
         if result.secretFolders.count == 1 { validate += " --secrets-dir \(result.secretFolders[0])" }
         if result.usesHostMounts { validate += " --allow-host-mounts" }
         Console.out("next: \(validate), then flotilla plan \(output)")
-        if result.secretFolders.count > 1 {
-            Console.out("note: env and secret files are read from \(result.secretFolders.joined(separator: ", ")); the daemon reads them only inside the manifest directory or --secrets-dir: move them into one folder (e.g. /etc/flotilla/secrets)")
-        } else if let folder = result.secretFolders.first {
+        if let folder = result.secretFolders.first {
             Console.out("note: env and secret files stay in \(folder); the daemon reads them with --secrets-dir \(folder) (or move them to /etc/flotilla/secrets, out of git)")
         }
     }

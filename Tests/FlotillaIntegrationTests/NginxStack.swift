@@ -23,8 +23,20 @@ final class NginxStack: @unchecked Sendable {
 
     /// Starts nginx, then the daemon.
     func start() throws {
-        nginx = try spawn(["/usr/sbin/nginx", "-p", proxyDir, "-c", proxyDir + "/nginx.conf", "-g", "daemon off;"])
+        try startProxy()
         try startDaemon()
+    }
+
+    /// Starts nginx alone (for `flotilla apply` with ``routeArguments``).
+    func startProxy() throws {
+        nginx = try spawn(["/usr/sbin/nginx", "-p", proxyDir, "-c", proxyDir + "/nginx.conf", "-g", "daemon off;"])
+    }
+
+    /// The route options of the daemon, for `apply`: the file, its format, check and reload.
+    var routeArguments: [String] {
+        let nginxArgs = "-p \(proxyDir) -c \(proxyDir)/nginx.conf"
+        return ["--routes", proxyDir + "/routes.conf", "--routes-format", "nginx", "--proxy-listen", "127.0.0.1:\(port)",
+                "--routes-check", "nginx -t -q \(nginxArgs)", "--routes-reload", "nginx -s reload \(nginxArgs)"]
     }
 
     var daemonArguments: [String] {

@@ -35,8 +35,14 @@ extension ComposeConverter {
     mutating func manifestPath(_ path: String) -> String {
         let out = options.outputDirectory.hasSuffix("/") ? options.outputDirectory : options.outputDirectory + "/"
         if path.hasPrefix(out) { return String(path.dropFirst(out.count)) }
-        let folder = path.split(separator: "/").dropLast().joined(separator: "/")
-        if !secretFolders.contains("/" + folder) { secretFolders.append("/" + folder) }
+        // One folder holding them all (their deepest common folder) is what --secrets-dir takes.
+        let folder = Array(path.split(separator: "/").dropLast())
+        if let current = secretFolders.first {
+            let common = zip(current.split(separator: "/"), folder).prefix { $0 == $1 }.map(\.0)
+            secretFolders = ["/" + common.joined(separator: "/")]
+        } else {
+            secretFolders = ["/" + folder.joined(separator: "/")]
+        }
         return path
     }
 

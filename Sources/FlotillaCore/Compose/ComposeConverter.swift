@@ -269,6 +269,9 @@ public struct ComposeConverter {
         var replicas = 1
         if let n = node["scale"], let v = integer(n, "scale") { replicas = v }
         if let deploy = node["deploy"] {
+            for entry in deploy.entries ?? [] where !["replicas", "mode", "resources", "update_config", "rollback_config", "restart_policy", "labels"].contains(entry.key) {
+                warn(entry, "deploy.\(entry.key) is not imported: Flotilla runs every replica on this host")
+            }
             if let n = deploy["replicas"], let v = integer(n, "deploy.replicas") { replicas = v }
             if let mode = deploy["mode"], mode.text == "global" { warn(mode, "deploy.mode global (one replica per node) is imported as a single replica on this host") }
         }

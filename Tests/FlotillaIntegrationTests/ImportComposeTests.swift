@@ -1,0 +1,233 @@
+import FlotillaCore
+import Foundation
+import Testing
+
+/// `flotilla import compose` as a user runs it: the built binary on real Compose files.
+@Suite("Importing Compose files", .enabled(if: FileManager.default.isExecutableFile(atPath: TestEngine.binary), "needs the built binary"))
+struct ImportComposeTests {
+    static let corpus = TestEngine.packageRoot.appendingPathComponent("examples/compose").path
+
+    /// Every line on stderr is a positioned finding or the closing summary.
+    static func positioned(_ stderr: String) -> [String] {
+        stderr.split(separator: "\n").map(String.init).filter { line in
+            line.range(of: #"^[^:\s]+:\d+:\d+: (warning|error): \S"#, options: .regularExpression) == nil && !line.hasPrefix("not converted: ")
+        }
+    }
+
+    static func temporaryFolder(_ name: String) -> String {
+        let path = NSTemporaryDirectory() + "flotilla-import-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    struct Case: Sendable, CustomStringConvertible {
+        var files: [String]
+        var converts: Bool
+        /// Texts that must appear in stderr (each a reason the user has to read).
+        var says: [String]
+        var validateArguments: [String] = []
+        var description: String { files.joined(separator: " + ") }
+    }
+
+    static let cases: [Case] = [
+        Case(files: ["web-db/docker-compose.yml"], converts: true,
+             says: ["docker-compose.yml:44:13: warning: the health check is not imported: \"pg_isready\""],
+             validateArguments: ["--allow-host-mounts", "--secrets-dir", corpus + "/web-db"]),
+        Case(files: ["traefik/compose.yaml"], converts: true,
+             says: ["compose.yaml:35:40: warning: Traefik rule of router \"admin\" is not imported: the HeadersRegexp matcher", "tls is not imported"],
+             validateArguments: ["--allow-host-mounts"]),
+        Case(files: ["deploy/compose.yaml"], converts: true,
+             says: ["deploy.placement is not imported", "deploy.resources.reservations are not imported", "update_config.delay is not imported"]),
+        Case(files: ["build-only/compose.yaml"], converts: false,
+             says: ["compose.yaml:4:5: error: build without image cannot be imported", "not converted: 1 error; nothing was written"]),
+        Case(files: ["interpolation/compose.yaml"], converts: true,
+             says: ["compose.yaml:8:17: warning: variable USER_NAME is not set"]),
+        Case(files: ["override/compose.yaml", "override/compose.override.yaml"], converts: true, says: []),
+    ]
+
+    @Test(arguments: cases)
+    func eachCorpusFileConvertsIntoAValidDirectoryOrSaysWhyNot(_ c: Case) throws {
+        let out = Self.temporaryFolder("corpus")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let (code, stdout, stderr) = try runFlotilla(["import", "compose"] + c.files.map { Self.corpus + "/" + $0 } + ["-o", out])
+        #expect(code == (c.converts ? 0 : 1), "\(stdout)\n\(stderr)")
+        #expect(Self.positioned(stderr).isEmpty, "unpositioned lines: \(Self.positioned(stderr))")
+        for text in c.says { #expect(stderr.contains(text), "missing \"\(text)\" in:\n\(stderr)") }
+        let written = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+        if c.converts {
+            #expect(!written.isEmpty)
+            #expect(stdout.contains("next: flotilla validate"), "\(stdout)")
+            let (valid, vout, verr) = try runFlotilla(["validate", out] + c.validateArguments)
+            #expect(valid == 0, "flotilla validate rejected the import:\n\(vout)\n\(verr)")
+            for file in written {
+                let text = try String(contentsOfFile: out + "/" + file, encoding: .utf8)
+                #expect(text.hasPrefix("# Imported by `flotilla import compose` from "), "\(file): \(text)")
+            }
+        } else {
+            #expect(written.isEmpty, "nothing may be written when the import fails: \(written)")
+        }
+    }
+
+    @Test func mappingsCarryComposeMeaning() throws {
+        let out = Self.temporaryFolder("mapping")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let (code, _, stderr) = try runFlotilla(["import", "compose", Self.corpus + "/web-db/docker-compose.yml", "-o", out])
+        #expect(code == 0, "\(stderr)")
+        let app = try String(contentsOfFile: out + "/app.yaml", encoding: .utf8)
+        // Compose publishes on every interface; the import keeps that and says so.
+        #expect(app.contains("ports: [\"0.0.0.0:8000:8000\"]"), "\(app)")
+        #expect(app.contains("Flotilla's own default is 127.0.0.1 only"))
+        // DATABASE_PASSWORD_FILE=/run/secrets/db_password becomes the secret DATABASE_PASSWORD.
+        #expect(app.contains("DATABASE_PASSWORD:\n    file: \(Self.corpus)/web-db/secrets/db_password.txt"), "\(app)")
+        #expect(!app.contains("DATABASE_PASSWORD_FILE:"))
+        #expect(app.contains("health:\n  http: /healthz\n  interval: 10s\n  timeout: 3s\n  start_period: 20s\n  retries: 5"))
+        #expect(app.contains("depends_on: [db, cache]"))
+        #expect(app.contains("  - web-db_media:/srv/media"), "named volumes keep Compose's names")
+        #expect(app.contains("networks: [web-db_default]"))
+        #expect(app.contains("WORKERS: \"4\""))
+        let cache = try String(contentsOfFile: out + "/cache.yaml", encoding: .utf8)
+        #expect(cache.contains("command: [redis-server, --appendonly, \"yes\", --maxmemory, 128mb]"), "\(cache)")
+        #expect(cache.contains("health:\n  tcp: true"), "\(cache)")
+
+        let traefik = Self.temporaryFolder("traefik")
+        defer { try? FileManager.default.removeItem(atPath: traefik) }
+        #expect(try runFlotilla(["import", "compose", Self.corpus + "/traefik/compose.yaml", "-o", traefik]).0 == 0)
+        let api = try String(contentsOfFile: traefik + "/api.yaml", encoding: .utf8)
+        #expect(api.contains("routes:\n  - host: example.com\n    paths: [/api, /v2]\n    strip_prefix: true"), "\(api)")
+        #expect(api.contains("port: 3000"))
+        let whoami = try String(contentsOfFile: traefik + "/whoami.yaml", encoding: .utf8)
+        #expect(whoami.contains("replicas: 3") && whoami.contains("- host: whoami.example.com") && whoami.contains("- host: who.example.com"), "\(whoami)")
+        let worker = try String(contentsOfFile: traefik + "/internal.yaml", encoding: .utf8)
+        #expect(!worker.contains("routes:"), "traefik.enable=false has no routes")
+    }
+
+    @Test func existingManifestsAreNeverOverwrittenWithoutForce() throws {
+        let out = Self.temporaryFolder("force")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let file = Self.corpus + "/override/compose.yaml"
+        try "mine\n".write(toFile: out + "/api.yaml", atomically: true, encoding: .utf8)
+        let (code, _, stderr) = try runFlotilla(["import", "compose", file, "-o", out])
+        #expect(code == 1)
+        #expect(stderr.contains("api.yaml: error: the file exists; pass --force to overwrite it"), "\(stderr)")
+        #expect(try String(contentsOfFile: out + "/api.yaml", encoding: .utf8) == "mine\n")
+        #expect(try runFlotilla(["import", "compose", file, "-o", out, "--force"]).0 == 0)
+        #expect(try String(contentsOfFile: out + "/api.yaml", encoding: .utf8).contains("name: api"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+
+    /// The same bounds as manifests, and linear work: each hostile file is refused or converted
+    /// well within the guard (≈10× what it takes), never a crash.
+    @Test func hostileComposeFilesAreBoundedAndNeverCrash() throws {
+        let dir = Self.temporaryFolder("hostile")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var many = "services:\n"
+        for i in 0..<2000 {
+            many += "  s\(i):\n    image: busybox\n    depends_on: [\(i == 1999 ? "" : "s\(i + 1)")]\n"
+            many += "    labels: [\"traefik.http.routers.r\(i).rule=Host(`h\(i).example.com`)\", traefik.http.services.r\(i).loadbalancer.server.port=80]\n"
+        }
+        let deep = "services:\n  a:\n    image: busybox\n    labels:\n" + String(repeating: "      - [", count: 1) + String(repeating: "[", count: 200) + String(repeating: "]", count: 201) + "\n"
+        let letters = ["a", "b", "c", "d", "e", "f", "g"]
+        let laughs = "x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+            + (1...6).map { "x-\(letters[$0]): &\(letters[$0]) [" + Array(repeating: "*\(letters[$0 - 1])", count: 10).joined(separator: ",") + "]" }.joined(separator: "\n")
+            + "\nservices:\n  a:\n    image: busybox\n"
+        let rule = "services:\n  a:\n    image: busybox\n    labels:\n      traefik.http.routers.a.rule: \"" + Array(repeating: "(Host(`a.b`) || Host(`c.d`))", count: 40).joined(separator: " && ") + "\"\n"
+        let nested = "services:\n  a:\n    image: \"${A:-" + String(repeating: "${A:-", count: 50) + "x" + String(repeating: "}", count: 51) + "\"\n"
+        let big = "services:\n  a:\n    image: busybox\n    command: \"" + String(repeating: "x", count: 1_100_000) + "\"\n"
+        let inputs = ["many.yml": (many, 0), "deep.yml": (deep, 1), "laughs.yml": (laughs, 1), "rule.yml": (rule, 0), "nested.yml": (nested, 1), "big.yml": (big, 1)]
+        for (name, (text, expected)) in inputs {
+            try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+            let started = ContinuousClock.now
+            let (code, _, stderr) = try runFlotilla(["import", "compose", dir + "/" + name, "-o", dir + "/out-" + name])
+            let elapsed = ContinuousClock.now - started
+            #expect(code == Int32(expected), "\(name): exit \(code)\n\(stderr.prefix(2000))")
+            #expect(elapsed < .seconds(20), "\(name) took \(elapsed)")
+            #expect(Self.positioned(stderr).filter { !$0.hasPrefix("imported ") }.isEmpty, "\(name): \(Self.positioned(stderr).prefix(5))")
+        }
+    }
+}
+
+extension EndToEndSuites {
+    /// The done-when of the import: a converted multi-service stack comes up with `apply` on a
+    /// real engine and serves through a real nginx from the generated routes.
+    @Suite("An imported Compose stack served through nginx",
+           .enabled(if: TestEngine.available && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "needs the engine and nginx (run scripts/test)"),
+           .serialized)
+    struct ImportedStackTests {
+        @Test func importedStackComesUpWithApplyAndServesThroughNginx() async throws {
+            let s = try await Scenario("import", ports: 25300...25349)
+            let stack = try await NginxStack(s)
+            defer { Task { await stack.stop(); await s.cleanup() } }
+            let compose = s.directory + "/compose"
+            try FileManager.default.createDirectory(atPath: compose, withIntermediateDirectories: true)
+            try """
+            name: \(s.project)
+            services:
+              web:
+                image: ${IMAGE}
+                command: ["/bin/sh", "-c", "mkdir -p /w && echo web > /w/index.html && (wget -qO /w/upstream.html http://api:9000/ || echo unreachable > /w/upstream.html) && exec /bin/httpd -f -p 8080 -h /w"]
+                labels:
+                  traefik.http.routers.web.rule: Host(`shop.import.test`)
+                  traefik.http.services.web.loadbalancer.server.port: "8080"
+                healthcheck:
+                  test: ["CMD", "wget", "--spider", "-q", "http://localhost:8080/"]
+                  interval: 1s
+                deploy:
+                  replicas: 2
+                depends_on:
+                  api:
+                    condition: service_healthy
+                stop_grace_period: 1s
+              api:
+                image: ${IMAGE}
+                command: sh -c 'mkdir -p /w && echo "api $$GREETING" > /w/index.html && exec /bin/httpd -f -p 9000 -h /w'
+                environment:
+                  GREETING: ${GREETING:-hello}
+                labels:
+                  - traefik.http.routers.api.rule=Host(`shop.import.test`) && PathPrefix(`/api`)
+                  - traefik.http.routers.api.middlewares=strip
+                  - traefik.http.middlewares.strip.stripprefix.prefixes=/api
+                expose: ["9000"]
+                healthcheck:
+                  test: nc -z localhost 9000 || exit 1
+                  interval: 1s
+                stop_grace_period: 1s
+            """.write(toFile: compose + "/compose.yaml", atomically: true, encoding: .utf8)
+            try "IMAGE=\(TestEngine.image)\n".write(toFile: compose + "/.env", atomically: true, encoding: .utf8)
+
+            let (imported, out, err) = try runFlotilla(["import", "compose", compose + "/compose.yaml", "-o", stack.manifests])
+            #expect(imported == 0, "\(out)\n\(err)")
+            #expect(err.isEmpty, "this stack maps without a warning: \(err)")
+
+            try stack.startProxy()
+            let range = s.portRange
+            let (applied, aout, aerr) = try runFlotilla(["apply", stack.manifests, "--engine", TestEngine.endpoint!, "--project", s.project,
+                                                          "--state-dir", s.stateDirectory, "--port-range", "\(range.lowerBound)-\(range.upperBound)"] + stack.routeArguments)
+            #expect(applied == 0, "\(aout)\n\(aerr)")
+            #expect(try await s.containers("web").filter { $0.state == .running }.count == 2)
+
+            // apply returns once the replicas run; they answer when their servers listen.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline, await stack.get("shop.import.test", "/")?.0 != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            let web = await stack.get("shop.import.test", "/")
+            #expect(web?.0 == 200 && web?.1.trimmingCharacters(in: .whitespacesAndNewlines) == "web", "\(String(describing: web))\n\(aerr)")
+            // strip_prefix from the Traefik middleware: /api/ reaches the api's /.
+            let api = await stack.get("shop.import.test", "/api/")
+            #expect(api?.0 == 200 && api?.1.trimmingCharacters(in: .whitespacesAndNewlines) == "api hello", "\(String(describing: api))\n\(stack.routes)")
+            // Compose's project network: web reaches api by its service name. (Podman's CNI networks
+            // here have no DNS plugin, so by name only on Docker; on both, both join the network.)
+            let network = "\(s.project)_default"
+            for service in ["web", "api"] {
+                for container in try await s.containers(service) {
+                    let inspect = try await s.engine.inspectContainer(container.id)
+                    let networks = (inspect["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: Any] ?? [:]
+                    #expect(networks[network] != nil, "\(service) is not on \(network): \(networks.keys)")
+                }
+            }
+            if !TestEngine.isPodman {
+                let upstream = await stack.get("shop.import.test", "/upstream.html")
+                #expect(upstream?.1.trimmingCharacters(in: .whitespacesAndNewlines) == "api hello", "\(String(describing: upstream))")
+            }
+        }
+    }
+}
