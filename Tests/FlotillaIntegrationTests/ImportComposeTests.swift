@@ -188,6 +188,7 @@ extension EndToEndSuites {
                   - traefik.http.routers.api.middlewares=strip
                   - traefik.http.middlewares.strip.stripprefix.prefixes=/api
                 expose: ["9000"]
+                ports: ["127.0.0.1:25351:9000"]
                 healthcheck:
                   test: nc -z localhost 9000 || exit 1
                   interval: 1s
@@ -223,6 +224,13 @@ extension EndToEndSuites {
                     let networks = (inspect["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: Any] ?? [:]
                     #expect(networks[network] != nil, "\(service) is not on \(network): \(networks.keys)")
                 }
+            }
+            // The extra port publishes the routed port again; the loopback binding Flotilla routes to stays.
+            for container in try await s.containers("api") {
+                let inspect = try await s.engine.inspectContainer(container.id)
+                let bindings = ((inspect["HostConfig"] as? [String: Any])?["PortBindings"] as? [String: Any])?["9000/tcp"] as? [[String: Any]] ?? []
+                #expect(bindings.count == 2, "\(bindings)")
+                #expect(bindings.contains { $0["HostPort"] as? String == "25351" })
             }
             if !TestEngine.isPodman {
                 let upstream = await stack.get("shop.import.test", "/upstream.html")

@@ -162,3 +162,17 @@ struct ServiceDecoderTests {
         #expect(desired("---\n---\n" + minimal + "---\n").services.count == 1)
     }
 }
+
+@Suite("entrypoint")
+struct EntrypointDecoderTests {
+    @Test func entrypointIsAListAndChangesTheHashOnlyWhenSet() throws {
+        func spec(_ text: String) -> ServiceSpec? { desired(text).services.first }
+        let plain = try #require(spec("name: a\nimage: busybox\n"))
+        let with = try #require(spec("name: a\nimage: busybox\nentrypoint: [/bin/sh, -c]\n"))
+        #expect(with.entrypoint == ["/bin/sh", "-c"])
+        #expect(with.specHash != plain.specHash)
+        // Containers created before entrypoint existed keep their hash.
+        #expect(!plain.canonicalContainerForm.contains("entrypoint"))
+        #expect(spec("name: a\nimage: busybox\nentrypoint: /bin/sh\n") == nil, "a string is an error, as for command")
+    }
+}

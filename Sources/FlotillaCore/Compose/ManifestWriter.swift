@@ -131,7 +131,9 @@ public enum ManifestWriter {
               last != ":" else { return false }
         if reserved.contains(s.lowercased()) { return false }
         // Anything that looks like a number (ints, floats, 0x, 1e3, .inf, 1_000, 12:30 sexagesimal) stays a string only when quoted.
-        let numeric = s.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || "+-._:xXoObBeE".unicodeScalars.contains($0) } || s.lowercased().hasSuffix("inf") || s.lowercased() == ".nan"
+        let startsLikeNumber = first.properties.numericType != nil || ("+-.".unicodeScalars.contains(first) && s.unicodeScalars.dropFirst().first.map { ("0"..."9").contains($0) } == true)
+        let numeric = (startsLikeNumber && s.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || "abcdefABCDEF+-._:xXoO".unicodeScalars.contains($0) })
+            || s.lowercased().hasSuffix("inf") || s.lowercased() == ".nan"
         return !numeric
     }
 }
