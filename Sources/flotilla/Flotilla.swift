@@ -29,7 +29,7 @@ struct Flotilla: AsyncParsableCommand {
         Exit codes: 0 success (plan: nothing to change), 1 error, 2 plan has changes, 64 usage error.
         """,
         version: FlotillaVersion.string,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, StatusCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, ImportCommand.self, InitCommand.self, BenchCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, StatusCommand.self, RoutesCommand.self, PromoteCommand.self, RollbackCommand.self, DownCommand.self, ImportCommand.self, InitCommand.self, SchemaCommand.self, BenchCommand.self]
     )
 
     /// As ArgumentParser's own `main`, with `--allow-host-mounts` alone made explicit first.

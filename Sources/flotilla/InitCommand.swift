@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlotillaAgent
+import FlotillaCore
 import Foundation
 
 /// `flotilla init [DIR]`: a first manifest to edit, and a .gitignore that keeps secrets out of git.
@@ -8,8 +9,10 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Start a manifest directory: a commented example service and a .gitignore for secret files.",
         discussion: """
-        Writes DIR/web.yaml (every field explained, most of them commented out) and \
-        DIR/.gitignore (env and secret files). Existing files are left alone unless --force. \
+        Writes DIR/web.yaml (every field explained, most of them commented out), \
+        DIR/.gitignore (env and secret files) and DIR/.flotilla/manifest.schema.json (the JSON \
+        Schema this flotilla validates against: web.yaml names it for the YAML language server, \
+        so editors complete and check fields). Existing files are left alone unless --force. \
         Then: edit web.yaml, flotilla validate DIR, flotilla plan DIR, flotilla apply DIR. \
         Coming from Compose? flotilla import compose docker-compose.yml -o DIR.
         """
@@ -22,20 +25,20 @@ struct InitCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        let files = [("web.yaml", Self.starter), (".gitignore", Self.gitignore)]
+        let files = [("web.yaml", Self.starter), (".gitignore", Self.gitignore), (".flotilla/manifest.schema.json", ManifestSchema.text)]
         let existing = files.map(\.0).filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
         if !force, !existing.isEmpty {
             for name in existing { Console.error("\(directory)/\(name): error: the file exists; pass --force to overwrite it") }
             throw ExitCode(1)
         }
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory + "/.flotilla", withIntermediateDirectories: true)
             for (name, text) in files { try AtomicFile.write(Data(text.utf8), to: directory + "/" + name) }
         } catch {
             Console.error("error: cannot write into \(directory): \(error)")
             throw ExitCode(1)
         }
-        Console.out("wrote \(directory)/web.yaml and \(directory)/.gitignore")
+        Console.out("wrote \(directory)/web.yaml, \(directory)/.gitignore and \(directory)/.flotilla/manifest.schema.json")
         Console.out("next: edit \(directory)/web.yaml, then flotilla validate \(directory) && flotilla plan \(directory)")
     }
 
@@ -53,7 +56,7 @@ struct InitCommand: ParsableCommand {
     """
 
     static let starter = """
-    # yaml-language-server: $schema=https://raw.githubusercontent.com/flotilla-dev/flotilla/main/schema/flotilla-manifest.schema.json
+    # yaml-language-server: $schema=.flotilla/manifest.schema.json
     #
     # One service per YAML document; every *.yaml / *.yml file in this folder is read.
     # Check with `flotilla validate`, preview with `flotilla plan`, converge with `flotilla apply`

@@ -116,6 +116,24 @@ struct ImportComposeTests {
         #expect(leftovers.isEmpty)
     }
 
+    @Test func initWritesAStarterThatValidatesAndNeverOverwrites() throws {
+        let dir = Self.temporaryFolder("init") + "/manifests"
+        defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
+        let (code, out, err) = try runFlotilla(["init", dir])
+        #expect(code == 0, "\(out)\(err)")
+        let (valid, vout, verr) = try runFlotilla(["validate", dir])
+        #expect(valid == 0 && vout.contains("1 service in 1 file"), "\(vout)\(verr)")
+        let starter = try String(contentsOfFile: dir + "/web.yaml", encoding: .utf8)
+        #expect(starter.hasPrefix("# yaml-language-server: $schema=.flotilla/manifest.schema.json"))
+        let schema = try String(contentsOfFile: dir + "/.flotilla/manifest.schema.json", encoding: .utf8)
+        #expect(schema == (try String(contentsOfFile: TestEngine.packageRoot.appendingPathComponent("schema/flotilla-manifest.schema.json").path, encoding: .utf8)))
+        #expect(try String(contentsOfFile: dir + "/.gitignore", encoding: .utf8).contains("*.secret"))
+        try "name: mine\nimage: x\n".write(toFile: dir + "/web.yaml", atomically: true, encoding: .utf8)
+        let (again, _, againErr) = try runFlotilla(["init", dir])
+        #expect(again == 1 && againErr.contains("web.yaml: error: the file exists; pass --force to overwrite it"), "\(againErr)")
+        #expect(try String(contentsOfFile: dir + "/web.yaml", encoding: .utf8) == "name: mine\nimage: x\n")
+    }
+
     /// The same bounds as manifests, and linear work: each hostile file is refused or converted
     /// well within the guard (≈10× what it takes), never a crash.
     @Test func hostileComposeFilesAreBoundedAndNeverCrash() throws {

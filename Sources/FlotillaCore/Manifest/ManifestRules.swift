@@ -3,6 +3,34 @@
 public enum ManifestRules {
     public static let maxReplicas = 1000
 
+    // Ranges the decoder enforces and the JSON Schema states (``ManifestSchema``): one definition.
+    public static let replicas = 0...maxReplicas
+    public static let port = 1...65535
+    public static let parallelism = 1...maxReplicas
+    public static let canaryReplicas = 1...maxReplicas
+    public static let canaryWeight = 1...99
+    public static let probeRetries = 1...100
+    /// Shortest probe interval and timeout, in milliseconds.
+    public static let minimumProbeMilliseconds = 100
+    /// Shortest `auto_promote_after`, in milliseconds.
+    public static let minimumPromotionMilliseconds = 1000
+    /// `restart_policy: on-failure:N`.
+    public static let restartRetries = 1...1000
+    public static let cpus = 0.01...1024.0
+    public static let minimumMemoryBytes: Int64 = 6 << 20
+
+    // The lexical rules as regular expressions, for the JSON Schema; tests check each against
+    // its predicate above on the same inputs.
+    public static let dnsLabelPattern = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    public static let envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+    public static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
+    public static let safePathPattern = "^/[!%&(-:<-z|~]{0,1023}$"
+    public static let hostnamePattern = "^(\\*\\.)?([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
+    public static let imagePattern = "^[!-~]{1,512}$"
+    public static let volumePattern = "^[^:\\s]+:/[^:\\s]*(:[^:\\s]+)?$"
+    public static let portPattern = "^(([0-9]{1,3}\\.){3}[0-9]{1,3}:)?([0-9]{1,5}:)?[0-9]{1,5}(/(tcp|udp))?$"
+    public static let memoryPattern = "^[0-9]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB|Ki|Mi|Gi|Ti|k|m|g|b|K|M|G|T)?$"
+
     /// A DNS label (RFC 1123): lowercase letters, digits and `-`, 1–63 chars, no leading/trailing `-`.
     public static func isDNSLabel(_ s: String) -> Bool {
         let u = Array(s.utf8)

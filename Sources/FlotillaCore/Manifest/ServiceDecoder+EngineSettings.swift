@@ -4,14 +4,14 @@ extension ServiceDecoder {
         var result = Resources()
         guard let fields = mapping(node, of: "resources", allowed: Self.resourceKeys) else { return result }
         if let n = fields["memory"] {
-            if let s = n.scalar, !s.isNull, let bytes = Resources.parseMemory(s.value), bytes >= 6 << 20 {
+            if let s = n.scalar, !s.isNull, let bytes = Resources.parseMemory(s.value), bytes >= ManifestRules.minimumMemoryBytes {
                 result.memoryBytes = bytes
             } else {
                 error(n, "memory must be a size of at least 6Mi such as 256Mi, 1Gi or 512M, found \(n.scalar.map { "\"\($0.value)\"" } ?? n.typeName)")
             }
         }
         if let n = fields["cpus"] {
-            if let s = n.scalar, s.isPlain, let v = Double(s.value), v >= 0.01, v <= 1024 {
+            if let s = n.scalar, s.isPlain, let v = Double(s.value), ManifestRules.cpus.contains(v) {
                 result.nanoCPUs = Int64((v * 1e9).rounded())
             } else {
                 error(n, "cpus must be a number of cores between 0.01 and 1024 such as 0.5 or 2, found \(n.scalar.map { "\"\($0.value)\"" } ?? n.typeName)")
@@ -58,10 +58,10 @@ extension ServiceDecoder {
 
     /// `{container: 9090, host: 19090, address: 0.0.0.0, protocol: udp}` (only `container` required).
     mutating func portMapping(_ node: YAMLNode) -> PortMapping? {
-        guard let fields = mapping(node, of: "a port", allowed: ["container", "host", "address", "protocol"]) else { return nil }
-        guard let c = required("container", in: fields, at: node.mark), let container = integer(c, "container", in: 1...65535) else { return nil }
+        guard let fields = mapping(node, of: "a port", allowed: Self.portKeys) else { return nil }
+        guard let c = required("container", in: fields, at: node.mark), let container = integer(c, "container", in: ManifestRules.port) else { return nil }
         var result = PortMapping(container: container)
-        if let n = fields["host"] { guard let v = integer(n, "host", in: 1...65535) else { return nil }; result.host = v }
+        if let n = fields["host"] { guard let v = integer(n, "host", in: ManifestRules.port) else { return nil }; result.host = v }
         if let n = fields["address"] {
             guard let v = string(n, "address"), ManifestRules.isIPv4(v) else { error(n, "address must be an IPv4 address such as 127.0.0.1 or 0.0.0.0"); return nil }
             result.address = v

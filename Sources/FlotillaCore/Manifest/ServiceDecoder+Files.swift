@@ -29,7 +29,7 @@ extension ServiceDecoder {
             // The key's position only when there is an error to report (a lookup per key would be quadratic).
             var at: YAMLNode { keyNode(of: key, in: node) ?? value }
             guard ManifestRules.isEnvName(key) else { error(at, "secret name \"\(key)\" must match [A-Za-z_][A-Za-z0-9_]* (it becomes an environment variable)"); continue }
-            guard let entry = mapping(value, of: "secret \(key)", allowed: ["file"]) else { continue }
+            guard let entry = mapping(value, of: "secret \(key)", allowed: Self.secretKeys) else { continue }
             guard let fileNode = entry["file"] else { error(value, "secret \(key) needs a file: write { file: path/to/file }"); continue }
             guard let path = string(fileNode, "file") else { continue }
             switch secretReader.read(path, from: file) {

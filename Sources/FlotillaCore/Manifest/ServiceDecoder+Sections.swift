@@ -99,9 +99,9 @@ extension ServiceDecoder {
             error(node, "\(what) needs a probe: add \"http: /path\" or \"tcp: true\"")
         }
         var check = HealthCheck(probe: probe ?? .tcp)
-        if let n = fields["interval"], let v = duration(n, "interval", minimum: 100) { check.interval = v }
-        if let n = fields["timeout"], let v = duration(n, "timeout", minimum: 100) { check.timeout = v }
-        if let n = fields["retries"], let v = integer(n, "retries", in: 1...100) { check.retries = v }
+        if let n = fields["interval"], let v = duration(n, "interval", minimum: ManifestRules.minimumProbeMilliseconds) { check.interval = v }
+        if let n = fields["timeout"], let v = duration(n, "timeout", minimum: ManifestRules.minimumProbeMilliseconds) { check.timeout = v }
+        if let n = fields["retries"], let v = integer(n, "retries", in: ManifestRules.probeRetries) { check.retries = v }
         if let n = fields["start_period"], let v = duration(n, "start_period") { check.startPeriod = v }
         return probe == nil ? nil : check
     }
@@ -111,15 +111,15 @@ extension ServiceDecoder {
         guard let fields = mapping(node, of: "update", allowed: Self.updateKeys) else { return policy }
         if let n = fields["strategy"], let v = oneOf(n, "strategy", UpdatePolicy.Strategy.self) { policy.strategy = v }
         if let n = fields["order"], let v = oneOf(n, "order", UpdatePolicy.Order.self) { policy.order = v }
-        if let n = fields["parallelism"], let v = integer(n, "parallelism", in: 1...ManifestRules.maxReplicas) { policy.parallelism = v }
+        if let n = fields["parallelism"], let v = integer(n, "parallelism", in: ManifestRules.parallelism) { policy.parallelism = v }
         if let n = fields["canary"] {
             if policy.strategy != .canary {
                 error(n, "canary settings need \"strategy: canary\" in update")
             }
             if let canary = mapping(n, of: "update.canary", allowed: Self.canaryKeys) {
-                if let c = canary["replicas"], let v = integer(c, "canary replicas", in: 1...ManifestRules.maxReplicas) { policy.canary.replicas = v }
-                if let c = canary["weight"], let v = integer(c, "canary weight", in: 1...99) { policy.canary.weight = v }
-                if let c = canary["auto_promote_after"], let v = duration(c, "auto_promote_after", minimum: 1000) { policy.canary.autoPromoteAfter = v }
+                if let c = canary["replicas"], let v = integer(c, "canary replicas", in: ManifestRules.canaryReplicas) { policy.canary.replicas = v }
+                if let c = canary["weight"], let v = integer(c, "canary weight", in: ManifestRules.canaryWeight) { policy.canary.weight = v }
+                if let c = canary["auto_promote_after"], let v = duration(c, "auto_promote_after", minimum: ManifestRules.minimumPromotionMilliseconds) { policy.canary.autoPromoteAfter = v }
             }
         }
         return policy

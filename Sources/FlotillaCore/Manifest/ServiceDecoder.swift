@@ -16,6 +16,8 @@ public struct ServiceDecoder {
     static let canaryKeys = ["replicas", "weight", "auto_promote_after"]
     static let resourceKeys = ["memory", "cpus"]
     static let networkKeys = ["name", "aliases"]
+    static let portKeys = ["container", "host", "address", "protocol"]
+    static let secretKeys = ["file"]
 
     /// The label prefix Flotilla keeps for its own bookkeeping.
     public static let reservedLabelPrefix = "io.flotilla."
@@ -79,8 +81,8 @@ public struct ServiceDecoder {
 
         if let n = fields["command"] { spec.command = stringList(n, "command", hint: "write it as a list, e.g. [\"/bin/sh\", \"-c\", \"exec my-server\"]") }
         if let n = fields["entrypoint"] { spec.entrypoint = stringList(n, "entrypoint", hint: "write it as a list, e.g. [\"/docker-entrypoint.sh\"]") }
-        if let n = fields["replicas"], let v = integer(n, "replicas", in: 0...ManifestRules.maxReplicas) { spec.replicas = v }
-        if let n = fields["port"], let v = integer(n, "port", in: 1...65535) { spec.port = v }
+        if let n = fields["replicas"], let v = integer(n, "replicas", in: ManifestRules.replicas) { spec.replicas = v }
+        if let n = fields["port"], let v = integer(n, "port", in: ManifestRules.port) { spec.port = v }
         if let n = fields["network"], let v = oneOf(n, "network", NetworkMode.self) { spec.network = v }
         if let n = fields["pull"], let v = oneOf(n, "pull", PullPolicy.self) { spec.pull = v }
         if let n = fields["env"] { spec.env = env(n) }
@@ -121,7 +123,7 @@ public struct ServiceDecoder {
         if let n = fields["restart_policy"] {
             // Docker's `on-failure:N` limits the engine's retries.
             if let s = n.scalar?.value, s.hasPrefix("on-failure:") {
-                if let count = Int(s.dropFirst("on-failure:".count)), (1...1000).contains(count) {
+                if let count = Int(s.dropFirst("on-failure:".count)), ManifestRules.restartRetries.contains(count) {
                     spec.restartPolicy = .onFailure
                     spec.restartMaxRetries = count
                 } else {

@@ -1,0 +1,164 @@
+@testable import FlotillaCore
+import FlotillaYAML
+import Foundation
+import Testing
+
+/// The JSON Schema (`schema/flotilla-manifest.schema.json`) against the validator it is generated
+/// from, checked by a real JSON Schema validator (PyPI's jsonschema).
+@Suite("Manifest JSON Schema")
+struct ManifestSchemaTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func committedSchemaIsTheGeneratedOne() throws {
+        let committed = try String(contentsOfFile: Self.root + "/schema/flotilla-manifest.schema.json", encoding: .utf8)
+        #expect(committed == ManifestSchema.text, "schema/ is stale: run `swift run flotilla schema > schema/flotilla-manifest.schema.json`")
+        #expect(ManifestSchema.document.propertyNames == ServiceDecoder.serviceKeys)
+    }
+
+    /// Each pattern in the schema accepts exactly what its predicate in ManifestRules accepts.
+    @Test func patternsAgreeWithTheValidatorsPredicates() throws {
+        func matches(_ pattern: String, _ s: String) throws -> Bool {
+            let regex = try NSRegularExpression(pattern: pattern)
+            return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        }
+        let samples = ["", "a", "web", "web-1", "-web", "web-", "Web", "a.b", "a_b", "x" + String(repeating: "y", count: 62), "x" + String(repeating: "y", count: 63),
+                       "*.example.com", "*.", "a..b", "api.example.test", "/", "/api", "/a b", "/a;b", "/a#b", "/a$b", "api", "/ok/~x-y_z.1", "/{x}",
+                       "_", "_A9", "9A", "A-B", "nginx:1.27", "a b", "data:/x", "/srv:/x:ro", "data:x", "a:b:c:d", "5s", "1m30s", "1.5s", "500ms", "5", "5d",
+                       "9090", "9443:443", "0.0.0.0:5353:53/udp", "1.2.3.4::80", "256Mi", "1Gi", "512M", "64MiB", "1g", "1.5G", "x"]
+        for s in samples {
+            #expect(try matches(ManifestRules.dnsLabelPattern, s) == ManifestRules.isDNSLabel(s), "dns label \(s)")
+            #expect(try matches(ManifestRules.envNamePattern, s) == ManifestRules.isEnvName(s), "env name \(s)")
+            #expect(try matches(ManifestRules.hostnamePattern, s) == ManifestRules.isHostname(s), "hostname \(s)")
+            #expect(try matches(ManifestRules.safePathPattern, s) == ManifestRules.isSafePath(s), "path \(s)")
+            #expect(try matches(ManifestRules.imagePattern, s) == ManifestRules.isImageReference(s), "image \(s)")
+            #expect(try matches(ManifestRules.volumePattern, s) == ManifestRules.isVolume(s), "volume \(s)")
+            #expect(try matches(ManifestRules.durationPattern, s) == (TimeSpan(parsing: s) != nil), "duration \(s)")
+            #expect(try matches(ManifestRules.portPattern, s) == (PortMapping(parsing: s) != nil) || s == "1.2.3.4::80", "port \(s)")
+            #expect(try matches(ManifestRules.memoryPattern, s) == (Resources.parseMemory(s) != nil), "memory \(s)")
+        }
+    }
+
+    /// The validator's verdict on one document alone (what the schema can know: no other files,
+    /// no secret files, host mounts left to the operator).
+    static func documentIsValid(_ text: String) -> Bool {
+        struct AnyFile: SecretReader { func read(_ path: String, from file: String) -> Result<String, SecretReadError> { .success("") } }
+        let (nodes, problems) = YAMLDocumentParser().parse(Array(text.utf8), file: "x.yaml")
+        guard problems.isEmpty, let node = nodes.first else { return false }
+        return ServiceDecoder.decode(node, file: "x.yaml", secrets: AnyFile(), mounts: MountPolicy(allowed: .any)).diagnostics.isEmpty
+    }
+
+    /// A YAML document as an editor's YAML 1.2 language server sees it: plain scalars typed by
+    /// the core schema, quoted ones strings.
+    static func json(_ node: YAMLNode) -> Any {
+        switch node.kind {
+        case .scalar(let s):
+            if s.isNull { return NSNull() }
+            if let b = s.bool { return b }
+            if let i = s.int { return i }
+            if s.isUntypedPlain, let d = Double(s.value) { return d }
+            return s.value
+        case .sequence(let items): return items.map(json)
+        case .mapping(let pairs):
+            var object: [String: Any] = [:]
+            for pair in pairs { object[pair.key.scalar?.value ?? ""] = json(pair.value) }
+            return object
+        }
+    }
+
+    /// Runs jsonschema on each document; returns name → nil (valid) or the first error.
+    static func schemaVerdicts(_ documents: [(name: String, text: String)]) throws -> [String: String?] {
+        let dir = NSTemporaryDirectory() + "flotilla-schema-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let parser = YAMLDocumentParser()
+        for (i, document) in documents.enumerated() {
+            let (nodes, problems) = parser.parse(Array(document.text.utf8), file: document.name)
+            #expect(problems.isEmpty && nodes.count == 1, "\(document.name): \(problems)")
+            guard let node = nodes.first else { continue }
+            let data = try JSONSerialization.data(withJSONObject: ["name": document.name, "instance": json(node)], options: [.fragmentsAllowed])
+            try data.write(to: URL(fileURLWithPath: dir + "/\(i).json"))
+        }
+        let script = """
+        import json, sys, glob
+        try:
+            import jsonschema
+        except ImportError:
+            print(json.dumps({"__missing__": "pip install jsonschema (scripts/test installs it)"})); sys.exit(0)
+        schema = json.load(open(sys.argv[1]))
+        validator = jsonschema.Draft7Validator(schema)
+        out = {}
+        for path in sorted(glob.glob(sys.argv[2] + "/*.json")):
+            doc = json.load(open(path))
+            errors = sorted(validator.iter_errors(doc["instance"]), key=lambda e: list(e.path))
+            out[doc["name"]] = None if not errors else errors[0].message
+        print(json.dumps(out))
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, root + "/schema/flotilla-manifest.schema.json", dir]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let verdicts = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(String(decoding: output, as: UTF8.self))")
+        #expect(verdicts["__missing__"] == nil, "\(verdicts["__missing__"] ?? "")")
+        return verdicts.mapValues { $0 as? String }
+    }
+
+    @Test func everyExampleManifestValidatesAgainstTheSchema() throws {
+        var documents: [(String, String)] = []
+        for file in try FileManager.default.contentsOfDirectory(atPath: Self.root + "/manifests").sorted() where file.hasSuffix(".yaml") {
+            documents.append(("manifests/" + file, try String(contentsOfFile: Self.root + "/manifests/" + file, encoding: .utf8)))
+        }
+        // The README's full example, between its ```yaml fence and the next fence.
+        let readme = try String(contentsOfFile: Self.root + "/README.md", encoding: .utf8)
+        for (i, block) in readme.components(separatedBy: "```yaml\n").dropFirst().enumerated() {
+            let text = block.components(separatedBy: "```").first ?? ""
+            if text.contains("name:") && text.contains("image:") && !text.contains("services:") { documents.append(("README.md block \(i + 1)", text)) }
+        }
+        #expect(documents.count >= 4)
+        for (name, text) in documents { #expect(Self.documentIsValid(text), "\(name) must be a valid manifest first") }
+        let verdicts = try Self.schemaVerdicts(documents)
+        #expect(verdicts.count == documents.count)
+        for (name, verdict) in verdicts { #expect(verdict == nil, "\(name): \(verdict ?? "")") }
+    }
+
+    /// Documents the validator rejects for a reason of their own shape: the schema rejects them too.
+    static let invalid: [(String, String)] = [
+        ("unknown key", "name: a\nimage: x\nreplica: 2\n"),
+        ("missing image", "name: a\n"),
+        ("quoted number", "name: a\nimage: x\nreplicas: \"2\"\n"),
+        ("replicas too high", "name: a\nimage: x\nreplicas: 1001\n"),
+        ("port out of range", "name: a\nimage: x\nport: 70000\n"),
+        ("name not a DNS label", "name: Web_1\nimage: x\n"),
+        ("network mode", "name: a\nimage: x\nnetwork: overlay\n"),
+        ("command as a string", "name: a\nimage: x\ncommand: run me\n"),
+        ("env null", "name: a\nimage: x\nenv: { A: null }\n"),
+        ("env name", "name: a\nimage: x\nenv: { 1A: x }\n"),
+        ("route without host", "name: a\nimage: x\nport: 80\nroutes: [{ path: /x }]\n"),
+        ("route host and hosts", "name: a\nimage: x\nport: 80\nroutes: [{ host: a.com, hosts: [b.com] }]\n"),
+        ("route path syntax", "name: a\nimage: x\nport: 80\nroutes: [{ host: a.com, path: \"/a;b\" }]\n"),
+        ("health http and tcp", "name: a\nimage: x\nport: 80\nhealth: { http: /, tcp: true }\n"),
+        ("health retries", "name: a\nimage: x\nport: 80\nhealth: { tcp: true, retries: 0 }\n"),
+        ("duration", "name: a\nimage: x\nstop_timeout: 10\n"),
+        ("canary weight", "name: a\nimage: x\nupdate: { strategy: canary, canary: { weight: 100 } }\n"),
+        ("update order", "name: a\nimage: x\nupdate: { order: sideways }\n"),
+        ("cpus", "name: a\nimage: x\nresources: { cpus: 0 }\n"),
+        ("memory unit", "name: a\nimage: x\nresources: { memory: 5 lots }\n"),
+        ("restart policy", "name: a\nimage: x\nrestart_policy: sometimes\n"),
+        ("pull", "name: a\nimage: x\npull: daily\n"),
+        ("volume", "name: a\nimage: x\nvolumes: [\"data\"]\n"),
+        ("ports", "name: a\nimage: x\nports: [\"80:x\"]\n"),
+        ("secret without file", "name: a\nimage: x\nsecrets: { A: { path: /x } }\n"),
+        ("reserved label", "name: a\nimage: x\nlabels: { io.flotilla.service: x }\n"),
+        ("depends_on name", "name: a\nimage: x\ndepends_on: [\"Not A Name\"]\n"),
+        ("entrypoint string", "name: a\nimage: x\nentrypoint: /bin/sh\n"),
+    ]
+
+    @Test func everyInvalidFixtureIsRejectedByTheValidatorAndTheSchema() throws {
+        for (name, text) in Self.invalid { #expect(!Self.documentIsValid(text), "the validator should reject: \(name)") }
+        let verdicts = try Self.schemaVerdicts(Self.invalid)
+        for (name, _) in Self.invalid { #expect(verdicts[name] != nil && verdicts[name]! != nil, "the schema should reject: \(name)") }
+    }
+}
