@@ -98,11 +98,14 @@ struct ImportComposeCommand: ParsableCommand {
         var result = ComposeConverter.convert(sources, options: ComposeImportOptions(projectName: projectName, variables: variables, outputDirectory: outputDirectory))
         if result.succeeded { result.findings += Self.validate(result.manifests) }
 
-        for finding in result.findings.sorted(by: { ($0.file, $0.mark.line, $0.mark.column) < ($1.file, $1.mark.line, $1.mark.column) }) {
-            Console.error(finding.description)
-        }
         let errors = result.findings.filter { $0.severity == .error }.count
         let warnings = result.findings.count - errors
+        // Errors first (each one must be fixed), then warnings, in file order; a flood is cut short.
+        let ordered = result.findings.sorted { ($0.severity == .error ? 0 : 1, $0.file, $0.mark.line, $0.mark.column) < ($1.severity == .error ? 0 : 1, $1.file, $1.mark.line, $1.mark.column) }
+        for finding in ordered.prefix(Self.maxFindingsShown) { Console.error(finding.description) }
+        if ordered.count > Self.maxFindingsShown {
+            Console.error("\(ordered.count - Self.maxFindingsShown) more findings are not shown (\(errors) errors and \(warnings) warnings in all)")
+        }
         guard result.succeeded else {
             Console.error("not converted: \(errors) \(errors == 1 ? "error" : "errors")\(warnings > 0 ? " and \(warnings) \(warnings == 1 ? "warning" : "warnings")" : ""); nothing was written")
             throw ExitCode(1)
@@ -144,6 +147,7 @@ struct ImportComposeCommand: ParsableCommand {
     }
 
     static let maxFileSize = 1 << 20
+    static let maxFindingsShown = 200
 
     /// The manifests as `flotilla validate` would read them (file contents and host mounts are
     /// the operator's business, checked when the daemon loads them): anything wrong is an error

@@ -132,8 +132,16 @@ func runFlotilla(_ arguments: [String], environment: [String: String] = [:]) thr
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    // stderr is drained on another thread: a child writing more than a pipe holds to it while
+    // stdout is read would otherwise block forever.
+    nonisolated(unsafe) var errData = Data()
+    let drained = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        drained.signal()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }

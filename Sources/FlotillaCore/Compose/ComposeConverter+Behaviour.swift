@@ -51,9 +51,11 @@ extension ComposeConverter {
     mutating func traefikRoutes(_ node: ComposeNode, port: inout Int?) -> [ManifestValue] {
         let labels = keyValues(node["labels"], "labels") + keyValues(node["deploy"]?["labels"], "deploy.labels")
         let traefik = labels.filter { $0.key.hasPrefix("traefik.") }
-        guard !traefik.isEmpty, traefik.last(where: { $0.key == "traefik.enable" })?.value != "false" else { return [] }
+        var byKey: [String: (value: String?, node: ComposeNode)] = [:]
+        for label in traefik { byKey[label.key] = (label.value, label.node) }
+        guard !traefik.isEmpty, byKey["traefik.enable"]?.value != "false" else { return [] }
         func value(_ key: String) -> (value: String, node: ComposeNode)? {
-            traefik.last(where: { $0.key == key }).flatMap { l in l.value.map { ($0, l.node) } }
+            byKey[key].flatMap { l in l.value.map { ($0, l.node) } }
         }
         // Ports of Traefik services: the container port the routes target.
         var servicePorts: [String: (Int, ComposeNode)] = [:]
@@ -72,17 +74,24 @@ extension ComposeConverter {
                 }
             }
         }
+        // Routers in order of appearance, and the first label of each router and middleware.
         var routerOrder: [String] = []
+        var firstLabel: [String: ComposeNode] = [:]
         for label in traefik {
             let parts = label.key.split(separator: ".")
-            if parts.count >= 5, parts[1] == "http", parts[2] == "routers", !routerOrder.contains(String(parts[3])) { routerOrder.append(String(parts[3])) }
+            guard parts.count >= 5, parts[1] == "http", parts[2] == "routers" || parts[2] == "middlewares" else { continue }
+            let key = "\(parts[2]).\(parts[3])"
+            if firstLabel[key] == nil {
+                firstLabel[key] = label.node
+                if parts[2] == "routers" { routerOrder.append(String(parts[3])) }
+            }
         }
         var routes: [ManifestValue] = []
         for router in routerOrder {
             let prefix = "traefik.http.routers.\(router)."
             guard let (rule, ruleNode) = value(prefix + "rule") else {
-                if let anyLabel = traefik.first(where: { $0.key.hasPrefix(prefix) }) {
-                    warn(anyLabel.node, "Traefik router \"\(router)\" has no rule label; Traefik's default rule is not imported, write routes: yourself")
+                if let node = firstLabel["routers.\(router)"] {
+                    warn(node, "Traefik router \"\(router)\" has no rule label; Traefik's default rule is not imported, write routes: yourself")
                 }
                 continue
             }
@@ -99,8 +108,8 @@ extension ComposeConverter {
                     let stripped = Set(prefixes.split(separator: ",").map { String($0).trimmingCharacters(in: " ") })
                     if parsed.alternatives.allSatisfy({ Set($0.paths).isSubset(of: stripped) }) { strip = true }
                     else { warn(prefixNode, "middleware \"\(name)\" strips prefixes other than the router's paths; Flotilla strips exactly the matched path, so it is not imported") }
-                } else if let other = traefik.first(where: { $0.key.hasPrefix(middleware) }) {
-                    warn(other.node, "Traefik middleware \"\(name)\" is not imported: Flotilla routes only strip prefixes; configure it in the proxy")
+                } else if let node = firstLabel["middlewares.\(name)"] {
+                    warn(node, "Traefik middleware \"\(name)\" is not imported: Flotilla routes only strip prefixes; configure it in the proxy")
                 } else {
                     warn(value(prefix + "middlewares")!.node, "Traefik middleware \"\(name)\" is defined elsewhere and is not imported")
                 }
@@ -195,7 +204,7 @@ extension ComposeConverter {
         for item in node["secrets"]?.items ?? (node["secrets"].map { n in n.isNull ? [] : { fail(n, "secrets must be a list, found \(n.typeName)"); return [] }() } ?? []) {
             guard let source = item.text ?? item["source"]?.text else { fail(item, "a secret is a name or {source, target}, found \(item.typeName)"); continue }
             let target = item["target"]?.text ?? source
-            guard let definition = root["secrets"]?[source] else { fail(item, "secret \"\(source)\" is not defined under the top-level secrets:"); continue }
+            guard let definition = defined("secrets", source) else { fail(item, "secret \"\(source)\" is not defined under the top-level secrets:"); continue }
             guard let file = definition["file"]?.text else {
                 warn(item, definition["environment"] != nil
                      ? "secret \"\(source)\" comes from an environment variable; it is not imported (a manifest must not hold its value): write it to a file in the secrets folder and list it under secrets: { NAME: { file: PATH } }"
@@ -218,15 +227,18 @@ extension ComposeConverter {
             secrets.append(ImportedSecret(field: ManifestField(name, .map([ManifestField("file", .string(manifestPath(file)))])), comments: [comment]))
         }
         var fields: [ManifestField] = []
+        var position: [String: Int] = [:]
+        func set(_ key: String, _ value: String) {
+            if let i = position[key] { fields[i].value = .string(value) } else { position[key] = fields.count; fields.append(ManifestField(key, .string(value))) }
+        }
         for item in env {
             guard ManifestRules.isEnvName(item.key) else { warn(item.node, "environment variable \"\(item.key)\" is not a name Flotilla accepts ([A-Za-z_][A-Za-z0-9_]*); it is not imported"); continue }
             guard !secretNames.contains(item.key) else { continue }
             if let value = item.value {
-                fields.removeAll { $0.key == item.key }
-                fields.append(ManifestField(item.key, .string(value)))
+                set(item.key, value)
             } else if let value = options.variables[item.key] {
                 warn(item.node, "\(item.key) takes its value from the environment of the import (as Compose does at start); the value is written into the manifest")
-                fields.append(ManifestField(item.key, .string(value)))
+                set(item.key, value)
             } else {
                 warn(item.node, "\(item.key) has no value and is not set here; Compose leaves it out, and so does the import")
             }
@@ -327,7 +339,7 @@ extension ComposeConverter {
         var result: [String] = []
         func add(_ name: String, at place: ComposeNode) {
             guard let mapped = names[name] else {
-                if root["services"]?[name] == nil { fail(place, "depends_on names \"\(name)\", which is not a service in these files") }
+                if defined("services", name) == nil { fail(place, "depends_on names \"\(name)\", which is not a service in these files") }
                 return
             }
             if !result.contains(mapped) { result.append(mapped) }
@@ -353,13 +365,14 @@ extension ComposeConverter {
 
     mutating func labels(_ node: ComposeNode) -> [ManifestField]? {
         var fields: [ManifestField] = []
+        var position: [String: Int] = [:]
         for item in keyValues(node["labels"], "labels") {
             if item.key.hasPrefix(ServiceDecoder.reservedLabelPrefix) || item.key.hasPrefix("com.docker.compose.") {
                 warn(item.node, "label \(item.key) is reserved (Flotilla's or Compose's own bookkeeping) and is not imported")
                 continue
             }
-            fields.removeAll { $0.key == item.key }
-            fields.append(ManifestField(item.key, .string(item.value ?? "")))
+            if let i = position[item.key] { fields[i].value = .string(item.value ?? "") }
+            else { position[item.key] = fields.count; fields.append(ManifestField(item.key, .string(item.value ?? ""))) }
         }
         return fields
     }

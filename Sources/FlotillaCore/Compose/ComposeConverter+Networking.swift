@@ -91,7 +91,7 @@ extension ComposeConverter {
 
     /// The engine name of a Compose network key: `<project>_<key>` unless it is external or named.
     mutating func networkName(_ key: String, at place: ComposeNode) -> String? {
-        let definition = root["networks"]?[key]
+        let definition = defined("networks", key)
         if definition == nil, key != "default" {
             fail(place, "network \"\(key)\" is not defined under the top-level networks:")
             return nil
@@ -198,7 +198,7 @@ extension ComposeConverter {
                 usesHostMounts = true
             } else {
                 named = true
-                let definition = root["volumes"]?[source]
+                let definition = defined("volumes", source)
                 if definition == nil {
                     warn(item, "named volume \"\(source)\" is not declared under the top-level volumes: (Compose would refuse it); it is imported as \(projectName)_\(source)")
                 }

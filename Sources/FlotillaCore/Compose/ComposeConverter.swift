@@ -12,6 +12,12 @@ public struct ComposeConverter {
     var root: ComposeNode
     var secretFolders: [String] = []
     var usesHostMounts = false
+    /// The top-level sections by name (`services`, `networks`, `volumes`, `secrets`): looked up
+    /// once per reference, so a file with thousands of entries converts in linear time.
+    var definitions: [String: [String: ComposeNode]] = [:]
+
+    /// The top-level definition `name` in `section`.
+    func defined(_ section: String, _ name: String) -> ComposeNode? { definitions[section]?[name] }
 
     /// Service keys read by the converter; any other key is reported.
     static let handledServiceKeys: Set<String> = [
@@ -67,6 +73,11 @@ public struct ComposeConverter {
             }
         }
         projectName = Self.normalizedProject(options.projectName ?? root["name"]?.text ?? defaultProject)
+        for section in ["services", "networks", "volumes", "secrets"] {
+            var byName: [String: ComposeNode] = [:]
+            for entry in root[section]?.entries ?? [] { byName[entry.key] = entry.value }
+            definitions[section] = byName
+        }
 
         guard let servicesEntry = root.entries?.last(where: { $0.key == "services" }), let services = servicesEntry.value.entries, !services.isEmpty else {
             fail(root, "no services to import: a Compose file lists them under services:")
@@ -92,13 +103,17 @@ public struct ComposeConverter {
             taken[name] = entry.key
             names[entry.key] = name
         }
-        var manifests: [ImportedManifest] = []
+        var converted: [(entry: ComposeEntry, name: String, fields: [ManifestField])] = []
         for entry in services {
             guard let name = names[entry.key] else { continue }
             guard let fields = service(entry, name: name) else { continue }
+            converted.append((entry, name, fields))
+        }
+        let notesByService = warningsByService(services)
+        var manifests: [ImportedManifest] = []
+        for (entry, name, fields) in converted {
             var header = ["Imported by `flotilla import compose` from \(entry.value.file), service \"\(entry.key)\" (line \(entry.keyMark.line)), project \"\(projectName)\"."]
-            let notes = findings.filter { $0.file == entry.value.file && $0.severity == .warning && isInside(entry, $0) }
-                .sorted { ($0.mark.line, $0.mark.column) < ($1.mark.line, $1.mark.column) }
+            let notes = notesByService[entry.key] ?? []
             if !notes.isEmpty {
                 header.append("Not carried over exactly (see the import's warnings):")
                 header += notes.map { "  line \($0.mark.line): \($0.message)" }
@@ -109,12 +124,23 @@ public struct ComposeConverter {
         return manifests
     }
 
-    /// True when the finding lies within the service's definition in its file (by line).
-    func isInside(_ service: ComposeEntry, _ finding: ImportFinding) -> Bool {
-        guard finding.mark.line >= service.keyMark.line else { return false }
-        let services = root["services"]?.entries ?? []
-        let next = services.map(\.keyMark.line).filter { $0 > service.keyMark.line }.min() ?? Int.max
-        return finding.mark.line < next
+    /// Each service's warnings: those between its key and the next service's key in its file
+    /// (one pass over the findings, a binary search each).
+    func warningsByService(_ services: [ComposeEntry]) -> [String: [ImportFinding]] {
+        var starts: [String: [(line: Int, service: String)]] = [:]
+        for entry in services { starts[entry.value.file, default: []].append((entry.keyMark.line, entry.key)) }
+        for file in starts.keys { starts[file]!.sort { $0.line < $1.line } }
+        var result: [String: [ImportFinding]] = [:]
+        for finding in findings where finding.severity == .warning {
+            guard let lines = starts[finding.file] else { continue }
+            var low = 0, high = lines.count
+            while low < high {
+                let mid = (low + high) / 2
+                if lines[mid].line <= finding.mark.line { low = mid + 1 } else { high = mid }
+            }
+            if low > 0 { result[lines[low - 1].service, default: []].append(finding) }
+        }
+        return result.mapValues { $0.sorted { ($0.mark.line, $0.mark.column) < ($1.mark.line, $1.mark.column) } }
     }
 
     // MARK: - One service

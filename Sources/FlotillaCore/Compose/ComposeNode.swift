@@ -105,6 +105,7 @@ extension ComposeNode {
             case .mapping(let pairs):
                 var explicit: [ComposeEntry] = []
                 var merged: [ComposeEntry] = []
+                var mergedKeys = Set<String>()
                 for pair in pairs {
                     guard let key = pair.key.scalar, !key.isNull else {
                         findings.append(ImportFinding(.error, file: file, at: pair.key.mark, "mapping keys must be strings, found \(pair.key.typeName)"))
@@ -118,7 +119,7 @@ extension ComposeNode {
                                 findings.append(ImportFinding(.error, file: file, at: source.mark, "a merge key (<<) takes a mapping or a list of mappings, found \(source.typeName)"))
                                 continue
                             }
-                            for entry in convert(source, interpolate: interpolate).entries ?? [] where !merged.contains(where: { $0.key == entry.key }) {
+                            for entry in convert(source, interpolate: interpolate).entries ?? [] where mergedKeys.insert(entry.key).inserted {
                                 merged.append(entry)
                             }
                         }
@@ -140,10 +141,13 @@ extension ComposeNode {
     public static func merge(_ base: ComposeNode, _ override: ComposeNode, key: String? = nil) -> ComposeNode {
         switch (base.kind, override.kind) {
         case (.mapping(var entries), .mapping(let more)):
+            var index: [String: Int] = [:]
+            for (i, entry) in entries.enumerated() { index[entry.key] = i }
             for entry in more {
-                if let i = entries.lastIndex(where: { $0.key == entry.key }) {
+                if let i = index[entry.key] {
                     entries[i].value = merge(entries[i].value, entry.value, key: entry.key)
                 } else {
+                    index[entry.key] = entries.count
                     entries.append(entry)
                 }
             }
