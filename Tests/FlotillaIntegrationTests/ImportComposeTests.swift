@@ -262,6 +262,9 @@ extension EndToEndSuites {
                 let upstream = await stack.get("shop.import.test", "/upstream.html")
                 #expect(upstream?.1.trimmingCharacters(in: .whitespacesAndNewlines) == "api hello", "\(String(describing: upstream))")
             }
+            // Here, not only in the defer: its Task may not run before the test process ends.
+            await stack.stop()
+            await s.cleanup()
         }
     }
 }
