@@ -65,7 +65,7 @@ struct ImportComposeCommand: ParsableCommand {
         var unreadable: [String] = []
         for file in files {
             let full = absolute(file)
-            guard let handle = FileHandle(forReadingAtPath: full) else { unreadable.append("\(file): error: cannot read the file (missing or permission denied)"); continue }
+            guard let handle = FileHandle(forReadingAtPath: full) else { unreadable.append("\(file):1:1: error: cannot read the file (missing or permission denied)"); continue }
             let data = (try? handle.read(upToCount: Self.maxFileSize + 1)) ?? Data()
             try? handle.close()
             guard data.count <= Self.maxFileSize else { unreadable.append("\(file):1:1: error: the file is larger than \(Self.maxFileSize) bytes"); continue }
@@ -82,21 +82,26 @@ struct ImportComposeCommand: ParsableCommand {
         var variables: [String: String] = [:]
         let dotEnv = envFile.map(absolute) ?? ((sources.first?.directory ?? cwd) + "/.env")
         if let text = try? String(contentsOfFile: dotEnv, encoding: .utf8) {
-            switch EnvFile.parse(text) {
+            guard text.utf8.count <= Self.maxFileSize else {
+                Console.error("\(envFile ?? dotEnv):1:1: error: the env file is larger than \(Self.maxFileSize) bytes")
+                throw ExitCode(1)
+            }
+            switch ComposeDotEnv.parse(text) {
             case .success(let pairs): for pair in pairs { variables[pair.key] = pair.value }
             case .failure(let problem):
                 Console.error("\(envFile ?? dotEnv):\(problem.line):1: error: \(problem.message)")
                 throw ExitCode(1)
             }
         } else if let envFile {
-            Console.error("\(envFile): error: cannot read the env file")
+            Console.error("\(envFile):1:1: error: cannot read the env file")
             throw ExitCode(1)
         }
         for (key, value) in ProcessInfo.processInfo.environment { variables[key] = value }
 
         let outputDirectory = absolute(output)
-        var result = ComposeConverter.convert(sources, options: ComposeImportOptions(projectName: projectName, variables: variables, outputDirectory: outputDirectory))
-        if result.succeeded { result.findings += Self.validate(result.manifests) }
+        var result = ComposeConverter.convert(sources, options: ComposeImportOptions(projectName: projectName, variables: variables, outputDirectory: outputDirectory,
+                                                                                             fileExists: { FileManager.default.fileExists(atPath: $0) }))
+        if result.succeeded { result.findings += Self.validate(result.manifests, besides: outputDirectory) }
 
         let errors = result.findings.filter { $0.severity == .error }.count
         let warnings = result.findings.count - errors
@@ -112,10 +117,20 @@ struct ImportComposeCommand: ParsableCommand {
         }
 
         let targets = result.manifests.map { (manifest: $0, path: outputDirectory + "/" + $0.fileName) }
-        let existing = targets.filter { FileManager.default.fileExists(atPath: $0.path) }
-        if !force, !existing.isEmpty {
-            for target in existing { Console.error("\(output)/\(target.manifest.fileName): error: the file exists; pass --force to overwrite it") }
-            Console.error("not converted: \(existing.count) of the manifests exist already; nothing was written")
+        // lstat: a dangling symlink exists too; only a regular file may be replaced (with --force).
+        func kind(_ path: String) -> FileAttributeType? { (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType }
+        var blocked: [String] = []
+        for target in targets {
+            guard let type = kind(target.path) else { continue }
+            if type != .typeRegular { blocked.append("\(output)/\(target.manifest.fileName):1:1: error: something other than a file is there (\(type.rawValue)); move it away") }
+            else if !force { blocked.append("\(output)/\(target.manifest.fileName):1:1: error: the file exists; pass --force to overwrite it") }
+        }
+        if let type = kind(outputDirectory), type != .typeDirectory {
+            blocked = ["\(output):1:1: error: the output path exists and is not a folder"]
+        }
+        if !blocked.isEmpty {
+            for line in blocked { Console.error(line) }
+            Console.error("not converted: \(blocked.count) of the manifests cannot be written; nothing was written")
             throw ExitCode(1)
         }
         do {
@@ -130,7 +145,7 @@ struct ImportComposeCommand: ParsableCommand {
             }
             for file in staged { try AtomicFile.commit(file.temp, to: file.path) }
         } catch {
-            Console.error("error: cannot write into \(output): \(error)")
+            Console.error("\(output):1:1: error: cannot write into the folder: \((error as NSError).localizedDescription)")
             throw ExitCode(1)
         }
 
@@ -138,11 +153,13 @@ struct ImportComposeCommand: ParsableCommand {
         Console.out("imported \(services) \(services == 1 ? "service" : "services") (project \(result.projectName)) into \(output)/: \(result.manifests.map(\.fileName).joined(separator: ", "))"
                     + (warnings > 0 ? "; the \(warnings == 1 ? "warning" : "\(warnings) warnings") above \(warnings == 1 ? "says" : "say") what was carried over differently" : ""))
         var validate = "flotilla validate \(output)"
-        if result.secretFolders.count == 1 { validate += " --secrets-dir \(result.secretFolders[0])" }
+        if let folder = result.secretsDirectory { validate += " --secrets-dir \(folder)" }
         if result.usesHostMounts { validate += " --allow-host-mounts" }
         Console.out("next: \(validate), then flotilla plan \(output)")
-        if let folder = result.secretFolders.first {
+        if let folder = result.secretsDirectory {
             Console.out("note: env and secret files stay in \(folder); the daemon reads them with --secrets-dir \(folder) (or move them to /etc/flotilla/secrets, out of git)")
+        } else if !result.secretFolders.isEmpty {
+            Console.out("note: env and secret files are read from \(result.secretFolders.joined(separator: ", ")); the daemon reads them only inside the manifest directory or one --secrets-dir: move them into one folder (e.g. /etc/flotilla/secrets) and update the paths")
         }
     }
 
@@ -152,16 +169,24 @@ struct ImportComposeCommand: ParsableCommand {
     /// The manifests as `flotilla validate` would read them (file contents and host mounts are
     /// the operator's business, checked when the daemon loads them): anything wrong is an error
     /// at the Compose service it came from.
-    static func validate(_ manifests: [ImportedManifest]) -> [ImportFinding] {
+    static func validate(_ manifests: [ImportedManifest], besides directory: String) -> [ImportFinding] {
         let parser = YAMLDocumentParser()
-        var files: [ManifestFile] = []
+        // Manifests already in the folder (those not replaced) are part of the directory too:
+        // a service name or route they hold must not be taken again.
+        let replaced = Set(manifests.map(\.fileName))
+        var files: [ManifestFile] = ManifestDirectoryLoader.isDirectory(directory)
+            ? ((try? ManifestDirectoryLoader().readFiles(directory: directory)) ?? []).filter { !replaced.contains($0.path) } : []
+        let existing = Set(files.map(\.path))
         for manifest in manifests {
             let (documents, diagnostics) = parser.parse(Array(manifest.text.utf8), file: manifest.fileName)
             files.append(ManifestFile(path: manifest.fileName, documents: documents, diagnostics: diagnostics))
         }
         let state = DesiredState(files: files, secrets: AnySecretFile(), mounts: MountPolicy(allowed: .any))
-        return state.diagnostics.map { diagnostic in
-            let origin = manifests.first { $0.fileName == diagnostic.file }
+        // Problems of the existing files alone are theirs to fix, not the import's.
+        // One found in an existing file counts when it names a new file (a clash with it).
+        let mine = state.diagnostics.filter { d in !existing.contains(d.file) || replaced.contains { d.message.contains($0) } }
+        return mine.map { diagnostic in
+            let origin = manifests.first { $0.fileName == diagnostic.file } ?? manifests.first { diagnostic.message.contains($0.fileName) }
             return ImportFinding(.error, file: origin?.sourceFile ?? diagnostic.file, at: origin?.sourceMark ?? SourceMark(line: diagnostic.line, column: diagnostic.column),
                                  "the manifest made from this service would not validate (\(diagnostic.file):\(diagnostic.line):\(diagnostic.column): \(diagnostic.message))")
         }

@@ -109,12 +109,82 @@ struct ImportComposeTests {
         try "mine\n".write(toFile: out + "/api.yaml", atomically: true, encoding: .utf8)
         let (code, _, stderr) = try runFlotilla(["import", "compose", file, "-o", out])
         #expect(code == 1)
-        #expect(stderr.contains("api.yaml: error: the file exists; pass --force to overwrite it"), "\(stderr)")
+        #expect(stderr.contains("api.yaml:1:1: error: the file exists; pass --force to overwrite it"), "\(stderr)")
         #expect(try String(contentsOfFile: out + "/api.yaml", encoding: .utf8) == "mine\n")
         #expect(try runFlotilla(["import", "compose", file, "-o", out, "--force"]).0 == 0)
         #expect(try String(contentsOfFile: out + "/api.yaml", encoding: .utf8).contains("name: api"))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty)
+    }
+
+    /// Each case was found by a review of the import against Compose's behaviour; each failed before its fix.
+    @Test func composeSemanticsFoundInReview() throws {
+        let dir = Self.temporaryFolder("review")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func write(_ name: String, _ text: String) throws { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        func run(_ files: [String], _ extra: [String] = []) throws -> (Int32, String, String, String) {
+            let out = dir + "/out-\(UInt32.random(in: 0...UInt32.max))"
+            let (code, stdout, stderr) = try runFlotilla(["import", "compose"] + files.map { dir + "/" + $0 } + ["-o", out] + extra)
+            return (code, stdout, stderr, out)
+        }
+        func manifest(_ out: String, _ name: String) -> String { (try? String(contentsOfFile: out + "/" + name, encoding: .utf8)) ?? "" }
+
+        // Files merge environment key by key whatever form each uses, and one mount per target.
+        try write("base.yml", "services:\n  a:\n    image: x\n    environment: { TZ: UTC, LOG: info }\n    volumes: [\"./one:/data\"]\n")
+        try write("over.yml", "services:\n  a:\n    environment: [LOG=trace]\n    volumes: [\"./two:/data\"]\n")
+        var (code, _, err, out) = try run(["base.yml", "over.yml"])
+        #expect(code == 0, "\(err)")
+        #expect(manifest(out, "a.yaml").contains("env:\n  TZ: UTC\n  LOG: trace"), "\(manifest(out, "a.yaml"))")
+        #expect(manifest(out, "a.yaml").contains("volumes: [\"\(dir)/two:/data\"]"), "\(manifest(out, "a.yaml"))")
+
+        // container_name stays reachable as an alias; a relative long-syntax bind is a host path.
+        try write("names.yml", "services:\n  db:\n    image: mysql\n    container_name: wp-mysql\n    volumes: [{ type: bind, source: data, target: /var/lib/mysql }]\n")
+        (code, _, err, out) = try run(["names.yml"])
+        #expect(code == 0 && err.contains("container_name \"wp-mysql\" is not kept"), "\(err)")
+        #expect(manifest(out, "db.yaml").contains("aliases: [wp-mysql]"), "\(manifest(out, "db.yaml"))")
+        #expect(manifest(out, "db.yaml").contains("\(dir)/data:/var/lib/mysql"), "\(manifest(out, "db.yaml"))")
+
+        // A secret never silently replaces an environment variable of the same name.
+        try write("clash.yml", "services:\n  a:\n    image: x\n    environment: { DB_PASSWORD: plain }\n    secrets: [db_password]\nsecrets:\n  db_password: { file: ./pw }\n")
+        (code, _, err, _) = try run(["clash.yml"])
+        #expect(code == 1 && err.contains("clash.yml:5:15: error: secret \"db_password\" would be passed as DB_PASSWORD, which environment: also sets"), "\(err)")
+
+        // Optional things that are absent are left out, as Compose does; duplicate keys are errors.
+        try write("optional.yml", "services:\n  a:\n    image: x\n    env_file: [{ path: ./missing.env, required: false }]\n    depends_on:\n      ghost: { condition: service_started, required: false }\n")
+        (code, _, err, out) = try run(["optional.yml"])
+        #expect(code == 0 && !manifest(out, "a.yaml").contains("\nenv_file:") && err.contains("optional.yml:6:7: warning: depends_on \"ghost\""), "\(err)")
+        #expect(try runFlotilla(["validate", out]).0 == 0)
+        try write("dup.yml", "services:\n  a:\n    image: nginx\n    image: httpd\n")
+        (code, _, err, _) = try run(["dup.yml"])
+        #expect(code == 1 && err.contains("dup.yml:4:5: error: duplicate key \"image\""), "\(err)")
+
+        // Secret files in unrelated folders never make "/" the suggested --secrets-dir.
+        try write("spread.yml", "services:\n  a:\n    image: x\n    env_file: ./app.env\n    secrets: [host]\nsecrets:\n  host: { file: /etc/hostname }\n")
+        try write("app.env", "A=1 # a comment Compose strips\n")
+        let spread = try run(["spread.yml"])
+        let stdout = spread.1
+        code = spread.0
+        #expect(code == 0 && !stdout.contains("--secrets-dir /,") && !stdout.contains("--secrets-dir / ") && stdout.contains("move them into one folder"), "\(stdout)")
+
+        // .env as Compose reads it: inline comments stripped, quoted values over several lines.
+        try write(".env", "TAG=1.27 # pinned\nMULTI=\"one\ntwo\"\n")
+        try write("dotenv.yml", "services:\n  a:\n    image: nginx:${TAG}\n    environment: { M: \"${MULTI}\" }\n")
+        (code, _, err, out) = try run(["dotenv.yml"])
+        #expect(code == 0 && manifest(out, "a.yaml").contains("image: nginx:1.27\n") && manifest(out, "a.yaml").contains("M: \"one\\ntwo\""), "\(err)\n\(manifest(out, "a.yaml"))")
+
+        // The output folder's other manifests count: a service name they hold is not taken twice;
+        // a dangling symlink in the way is not replaced.
+        let shared = dir + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        try "name: a\nimage: legacy\n".write(toFile: shared + "/legacy.yml", atomically: true, encoding: .utf8)
+        try write("plain.yml", "services:\n  a:\n    image: x\n")
+        var result = try runFlotilla(["import", "compose", dir + "/plain.yml", "-o", shared])
+        #expect(result.0 == 1 && result.2.contains("already defined"), "\(result.2)")
+        try FileManager.default.removeItem(atPath: shared + "/legacy.yml")
+        try FileManager.default.createSymbolicLink(atPath: shared + "/a.yaml", withDestinationPath: "/nonexistent/target")
+        result = try runFlotilla(["import", "compose", dir + "/plain.yml", "-o", shared, "--force"])
+        #expect(result.0 == 1 && result.2.contains("something other than a file is there"), "\(result.2)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: shared + "/a.yaml")) == "/nonexistent/target")
     }
 
     @Test func initWritesAStarterThatValidatesAndNeverOverwrites() throws {

@@ -35,22 +35,23 @@ extension ComposeConverter {
     mutating func manifestPath(_ path: String) -> String {
         let out = options.outputDirectory.hasSuffix("/") ? options.outputDirectory : options.outputDirectory + "/"
         if path.hasPrefix(out) { return String(path.dropFirst(out.count)) }
-        // One folder holding them all (their deepest common folder) is what --secrets-dir takes.
-        let folder = Array(path.split(separator: "/").dropLast())
-        if let current = secretFolders.first {
-            let common = zip(current.split(separator: "/"), folder).prefix { $0 == $1 }.map(\.0)
-            secretFolders = ["/" + common.joined(separator: "/")]
-        } else {
-            secretFolders = ["/" + folder.joined(separator: "/")]
-        }
+        let folder = "/" + path.split(separator: "/").dropLast().joined(separator: "/")
+        if !secretFolders.contains(folder) { secretFolders.append(folder) }
         return path
     }
 
     // MARK: - Traefik labels → routes
 
     mutating func traefikRoutes(_ node: ComposeNode, port: inout Int?) -> [ManifestValue] {
-        let labels = keyValues(node["labels"], "labels") + keyValues(node["deploy"]?["labels"], "deploy.labels")
+        let deployLabels = keyValues(node["deploy"]?["labels"], "deploy.labels")
+        for label in deployLabels where !label.key.hasPrefix("traefik.") {
+            warn(label.node, "deploy.labels are Swarm service labels, not container labels; \(label.key) is not imported (only Traefik routes are read from them)")
+        }
+        let labels = keyValues(node["labels"], "labels") + deployLabels
         let traefik = labels.filter { $0.key.hasPrefix("traefik.") }
+        for label in traefik where label.key.hasPrefix("traefik.frontend.") || label.key == "traefik.port" || label.key.hasPrefix("traefik.backend") {
+            warn(label.node, "Traefik v1 label \(label.key) is not imported: write the route as routes: in the manifest (v2/v3 router labels are converted)")
+        }
         var byKey: [String: (value: String?, node: ComposeNode)] = [:]
         for label in traefik { byKey[label.key] = (label.value, label.node) }
         guard !traefik.isEmpty, byKey["traefik.enable"]?.value != "false" else { return [] }
@@ -64,6 +65,9 @@ extension ComposeConverter {
             if parts.count == 7, parts[1] == "http", parts[2] == "services", parts[4...] == ["loadbalancer", "server", "port"] {
                 guard let text = label.value, let p = Int(text), (1...65535).contains(p) else { fail(label.node, "\(label.key) must be a port number"); continue }
                 servicePorts[parts[3]] = (p, label.node)
+            } else if parts.count == 7, parts[1] == "http", parts[2] == "services", parts[4...] == ["loadbalancer", "server", "scheme"], label.value != "http" {
+                warn(label.node, "the service speaks \(label.value ?? "?") to Traefik; Flotilla's proxies speak plain HTTP to replicas, so its routes are not imported")
+                return []
             } else if parts.count > 2, parts[1] == "tcp" || parts[1] == "udp" {
                 if parts[2] == "routers", parts.last == "rule" || parts.last == "entrypoints" {
                     warn(label.node, "Traefik \(parts[1].uppercased()) routers are not imported: Flotilla routes HTTP by host and path; publish the port with ports: instead")
@@ -185,10 +189,13 @@ extension ComposeConverter {
         }
         comments.append("From the Compose healthcheck; Flotilla probes it from the host through the published port.")
         for key in ["interval", "timeout", "start_period"] {
-            guard let n = check[key], let ms = duration(n, "healthcheck.\(key)") else { continue }
+            guard let n = check[key], let ms = duration(n, "healthcheck.\(key)"), ms > 0 else { continue }  // 0: Compose's default
             health.timing.append(ManifestField(key, .string(TimeSpan(milliseconds: ms).description)))
         }
-        if let n = check["retries"], let r = integer(n, "healthcheck.retries") { health.timing.append(ManifestField("retries", .int(r))) }
+        if let n = check["retries"], let r = integer(n, "healthcheck.retries"), r > 0 {
+            guard ManifestRules.probeRetries.contains(r) else { fail(n, "healthcheck.retries must be at most \(ManifestRules.probeRetries.upperBound) for Flotilla"); return nil }
+            health.timing.append(ManifestField("retries", .int(r)))
+        }
         if let n = check["start_interval"] { warn(n, "healthcheck.start_interval is not imported: Flotilla probes at one interval") }
         health.comments = comments
         if port == nil { port = health.port }
@@ -203,7 +210,8 @@ extension ComposeConverter {
         var secretNames = Set<String>()
         for item in node["secrets"]?.items ?? (node["secrets"].map { n in n.isNull ? [] : { fail(n, "secrets must be a list, found \(n.typeName)"); return [] }() } ?? []) {
             guard let source = item.text ?? item["source"]?.text else { fail(item, "a secret is a name or {source, target}, found \(item.typeName)"); continue }
-            let target = item["target"]?.text ?? source
+            var target = item["target"]?.text ?? source
+            if target.hasPrefix("/") { target = String(target.split(separator: "/").last ?? Substring(source)) }
             guard let definition = defined("secrets", source) else { fail(item, "secret \"\(source)\" is not defined under the top-level secrets:"); continue }
             guard let file = definition["file"]?.text else {
                 warn(item, definition["environment"] != nil
@@ -224,6 +232,10 @@ extension ComposeConverter {
                 warn(item, "secret \"\(source)\" becomes the environment variable \(name), not the file /run/secrets/\(target): the program must read it from the environment")
             }
             guard secretNames.insert(name).inserted else { fail(item, "two secrets would both be passed as \(name)"); continue }
+            if let clash = env.first(where: { $0.key == name }) {
+                fail(item, "secret \"\(source)\" would be passed as \(name), which environment: also sets (\(clash.node.file):\(clash.node.mark)); rename the variable or the secret's target")
+                continue
+            }
             secrets.append(ImportedSecret(field: ManifestField(name, .map([ManifestField("file", .string(manifestPath(file)))])), comments: [comment]))
         }
         var fields: [ManifestField] = []
@@ -258,7 +270,10 @@ extension ComposeConverter {
         var paths: [ManifestValue] = []
         for item in items {
             guard let path = item.text ?? item["path"]?.text else { fail(item, "env_file is a path or {path, required}, found \(item.typeName)"); continue }
-            if item["required"]?.text == "false" { warn(item, "env_file \(path) is optional in Compose; Flotilla requires it to exist") }
+            if item["required"]?.text == "false" {
+                guard options.fileExists(path) else { warn(item, "env_file \(path) (required: false) does not exist; left out, as Compose does"); continue }
+                warn(item, "env_file \(path) is optional in Compose; Flotilla requires it to exist")
+            }
             paths.append(.string(manifestPath(path)))
         }
         return paths.isEmpty ? nil : paths
@@ -316,6 +331,9 @@ extension ComposeConverter {
         for entry in policy.entries ?? [] where ["delay", "window"].contains(entry.key) {
             warn(entry, "deploy.restart_policy.\(entry.key) is not imported: the engine restarts at once; Flotilla backs off crash loops itself")
         }
+        if let attempts = policy["max_attempts"], (policy["condition"]?.text ?? "any") != "on-failure" {
+            warn(attempts, "max_attempts is not imported: the engine's restart count is limited only with condition: on-failure")
+        }
         switch policy["condition"]?.text ?? "any" {
         case "none": return "no"
         case "on-failure": return policy["max_attempts"]?.text.map { "on-failure:\($0)" } ?? "on-failure"
@@ -337,9 +355,12 @@ extension ComposeConverter {
     mutating func dependsOn(_ node: ComposeNode, service: String) -> [String]? {
         guard let n = node["depends_on"], !n.isNull else { return nil }
         var result: [String] = []
-        func add(_ name: String, at place: ComposeNode) {
+        func add(_ name: String, at place: ComposeNode, mark: SourceMark? = nil, required: Bool = true) {
             guard let mapped = names[name] else {
-                if defined("services", name) == nil { fail(place, "depends_on names \"\(name)\", which is not a service in these files") }
+                if defined("services", name) == nil {
+                    let finding = required ? "depends_on names \"\(name)\", which is not a service in these files" : "depends_on \"\(name)\" (required: false) is not a service in these files; left out, as Compose does"
+                    findings.append(ImportFinding(required ? .error : .warning, file: place.file, at: mark ?? place.mark, finding))
+                }
                 return
             }
             if !result.contains(mapped) { result.append(mapped) }
@@ -349,8 +370,11 @@ extension ComposeConverter {
                 if let condition = entry.value["condition"]?.text, condition == "service_completed_successfully" {
                     warn(entry, "condition service_completed_successfully is not imported: Flotilla runs long-lived services, not one-off jobs; \(service) waits for \(entry.key) to be ready instead")
                 }
-                if entry.value["required"]?.text == "false" { warn(entry, "required: false is not imported: \(service) waits for \(entry.key)") }
-                add(entry.key, at: entry.value)
+                let required = entry.value["required"]?.text != "false"
+                if !required, names[entry.key] != nil { warn(entry, "required: false is not imported: \(service) waits for \(entry.key)") }
+                if entry.value["restart"]?.text == "true" { warn(entry, "restart: true is not imported: \(service) is not restarted when \(entry.key) is") }
+                if entry.value["condition"]?.text == "service_completed_successfully" { oneShotJobs.insert(entry.key) }
+                add(entry.key, at: entry.value, mark: entry.keyMark, required: required)
             }
         } else if let items = n.items {
             for item in items {

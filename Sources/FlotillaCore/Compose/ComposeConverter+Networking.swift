@@ -17,6 +17,7 @@ extension ComposeConverter {
         }
         var result = ImportedList()
         var everyInterface = false
+        var published = Set<String>()
         for item in items {
             var address: String?, hosts: [Int?] = [], containers: [Int] = [], proto = "tcp"
             if let text = item.text {
@@ -60,6 +61,10 @@ extension ComposeConverter {
             if let address, !ManifestRules.isIPv4(address) { warn(item, "address \(address) is not an IPv4 address; the port is not imported"); continue }
             if address == nil { everyInterface = true }
             for (c, h) in zip(containers, hosts) {
+                guard published.insert("\(c)/\(proto)").inserted else {
+                    fail(item, "container port \(c)/\(proto) is published twice; Flotilla publishes a container port once: keep one of the mappings")
+                    continue
+                }
                 if h != nil, replicas > 1 {
                     fail(item, "host port \(h!) can be bound by one replica only, and this service runs \(replicas); drop the host port (\"\(c)\") or run one replica")
                     continue
@@ -137,6 +142,15 @@ extension ComposeConverter {
         } else {
             joined = [("default", [], node)]
         }
+        var containerAlias: String?
+        if let n = node["container_name"], let name = n.text {
+            if Self.isAlias(name), name != flotillaName, name != service {
+                containerAlias = name
+                warn(n, "container_name \"\(name)\" is not kept (Flotilla names each replica); it stays a network alias, so other services still reach the service by it")
+            } else if name != flotillaName, name != service {
+                warn(n, "container_name \"\(name)\" is not kept (Flotilla names each replica) and is not a DNS name, so it cannot stay an alias; other services must use \"\(flotillaName)\"")
+            }
+        }
         for link in node["links"]?.items ?? [] {
             warn(link, "links are not needed: services on one network reach each other by service name (a link alias is not imported)")
         }
@@ -145,6 +159,7 @@ extension ComposeConverter {
             guard let name = networkName(item.key, at: item.place) else { continue }
             var aliases = item.aliases
             if flotillaName != service, Self.isAlias(service), !aliases.contains(service) { aliases.insert(service, at: 0) }
+            if let containerAlias, !aliases.contains(containerAlias) { aliases.append(containerAlias) }
             for alias in aliases where !Self.isAlias(alias) { warn(item.place, "alias \"\(alias)\" is not a DNS name; it is not imported") }
             aliases = aliases.filter(Self.isAlias)
             aliases = aliases.filter { $0 != flotillaName }
@@ -207,7 +222,7 @@ extension ComposeConverter {
                 else { source = "\(projectName)_\(source)" }
                 if let driver = definition?["driver"]?.text, driver != "local" { warn(definition!["driver"]!, "volume driver \(driver) is not imported: the engine's default driver is used") }
             }
-            result.values.append(.string(([source, target] + kept.prefix(1)).joined(separator: ":")))
+            result.values.append(.string(([source, target] + (kept.isEmpty ? [] : [kept.joined(separator: ",")])).joined(separator: ":")))
         }
         if named { result.comments.append("Named volumes keep Compose's names (<project>_<volume>), so data from a Compose deployment carries over.") }
         if bind { result.comments.append("Host paths need the operator's --allow-host-mounts (for example --allow-host-mounts=/srv).") }

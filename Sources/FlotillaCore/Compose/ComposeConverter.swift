@@ -15,6 +15,10 @@ public struct ComposeConverter {
     /// The top-level sections by name (`services`, `networks`, `volumes`, `secrets`): looked up
     /// once per reference, so a file with thousands of entries converts in linear time.
     var definitions: [String: [String: ComposeNode]] = [:]
+    /// Where each file defines each service (by line), to put a warning in the right header.
+    var serviceStarts: [String: [(line: Int, service: String)]] = [:]
+    /// Services others wait for with `service_completed_successfully`: one-off jobs in Compose.
+    var oneShotJobs = Set<String>()
 
     /// The top-level definition `name` in `section`.
     func defined(_ section: String, _ name: String) -> ComposeNode? { definitions[section]?[name] }
@@ -26,30 +30,36 @@ public struct ComposeConverter {
         "labels", "secrets", "scale", "pull_policy", "mem_limit", "cpus", "container_name", "links",
     ]
     /// Keys whose absence from the result changes nothing a Flotilla user would notice.
-    static let silentServiceKeys: Set<String> = ["init", "stdin_open", "tty"]
+    static let silentServiceKeys: Set<String> = ["stdin_open", "tty"]
 
     public static func convert(_ sources: [ComposeSource], options: ComposeImportOptions) -> ComposeImport {
         var findings: [ImportFinding] = []
         var unset = Set<String>()
         let interpolation = ComposeInterpolation(variables: options.variables)
         var merged: ComposeNode?
+        var serviceStarts: [String: [(line: Int, service: String)]] = [:]
         for source in sources {
-            guard let document = source.documents.first else {
+            let documents = source.documents.filter { $0.scalar?.isNull != true }
+            if documents.isEmpty {
                 findings.append(ImportFinding(.error, file: source.file, at: SourceMark(line: 1, column: 1), "the file is empty; a Compose file needs a services: mapping"))
-                continue
             }
-            var node = ComposeNode.load(document, file: source.file, interpolation: interpolation, findings: &findings, unsetSeen: &unset)
-            node = resolveRelativePaths(node, directory: source.directory)
-            guard case .mapping = node.kind else {
-                findings.append(ImportFinding(.error, file: source.file, at: node.mark, "a Compose file is a mapping with services:, found \(node.typeName)"))
-                continue
+            // Several documents in one file merge in order, as Compose merges them.
+            for document in documents {
+                var node = ComposeNode.load(document, file: source.file, interpolation: interpolation, findings: &findings, unsetSeen: &unset)
+                node = resolveRelativePaths(node, directory: source.directory)
+                guard case .mapping = node.kind else {
+                    findings.append(ImportFinding(.error, file: source.file, at: node.mark, "a Compose file is a mapping with services:, found \(node.typeName)"))
+                    continue
+                }
+                for entry in node["services"]?.entries ?? [] { serviceStarts[source.file, default: []].append((entry.keyMark.line, entry.key)) }
+                merged = merged.map { ComposeNode.merge($0, node) } ?? node
             }
-            merged = merged.map { ComposeNode.merge($0, node) } ?? node
         }
         guard let merged else {
             return ComposeImport(projectName: options.projectName ?? "default", manifests: [], findings: findings, secretFolders: [], usesHostMounts: false)
         }
         var converter = ComposeConverter(options: options, findings: findings, root: merged)
+        converter.serviceStarts = serviceStarts.mapValues { $0.sorted { $0.line < $1.line } }
         let manifests = converter.run(defaultProject: sources.first.map { Self.lastComponent($0.directory) } ?? "default")
         return ComposeImport(projectName: converter.projectName, manifests: manifests, findings: converter.findings,
                              secretFolders: converter.secretFolders, usesHostMounts: converter.usesHostMounts)
@@ -109,7 +119,13 @@ public struct ComposeConverter {
             guard let fields = service(entry, name: name) else { continue }
             converted.append((entry, name, fields))
         }
-        let notesByService = warningsByService(services)
+        // A warning met once per use (an anchor merged into several services, a shared network) is said once.
+        var seen = Set<ImportFinding>()
+        findings = findings.filter { seen.insert($0).inserted }
+        for entry in services where oneShotJobs.contains(entry.key) && names[entry.key] != nil {
+            warn(entry, "\"\(entry.key)\" is a one-off job in Compose (others wait for it to complete); Flotilla keeps services running and replaces one that exits: run it as a job outside Flotilla, or make it a long-running service")
+        }
+        let notesByService = warningsByService()
         var manifests: [ImportedManifest] = []
         for (entry, name, fields) in converted {
             var header = ["Imported by `flotilla import compose` from \(entry.value.file), service \"\(entry.key)\" (line \(entry.keyMark.line)), project \"\(projectName)\"."]
@@ -126,10 +142,8 @@ public struct ComposeConverter {
 
     /// Each service's warnings: those between its key and the next service's key in its file
     /// (one pass over the findings, a binary search each).
-    func warningsByService(_ services: [ComposeEntry]) -> [String: [ImportFinding]] {
-        var starts: [String: [(line: Int, service: String)]] = [:]
-        for entry in services { starts[entry.value.file, default: []].append((entry.keyMark.line, entry.key)) }
-        for file in starts.keys { starts[file]!.sort { $0.line < $1.line } }
+    func warningsByService() -> [String: [ImportFinding]] {
+        let starts = serviceStarts
         var result: [String: [ImportFinding]] = [:]
         for finding in findings where finding.severity == .warning {
             guard let lines = starts[finding.file] else { continue }
@@ -208,7 +222,13 @@ public struct ComposeConverter {
                      : "network_mode \"\(mode)\" is not imported; the service joins the project's network")
             }
         }
-        if network == "host" { fields.append(ManifestField("network", .string("host"))) }
+        if network == "host" {
+            fields.append(ManifestField("network", .string("host")))
+            if let port {
+                warn(node["network_mode"]!, "with network_mode: host Flotilla gives each replica its own host port (in $PORT and ${PORT} in command) and routes and probes that port; the program listens on \(port) here: make it listen on $PORT, or replicas never become ready")
+            }
+            for key in ["networks", "links"] where node[key] != nil { warn(node[key]!, "\(key) are ignored with network_mode: host (as in Compose)") }
+        }
 
         let (env, secrets) = environmentAndSecrets(node)
         if !env.isEmpty { fields.append(ManifestField("env", .map(env))) }
@@ -256,6 +276,7 @@ public struct ComposeConverter {
         case "hostname", "domainname": return "\(key) is not imported: replicas are named by Flotilla and reachable by the service name"
         case "extra_hosts", "dns", "dns_search", "dns_opt": return "\(key) is not imported: containers use the engine's resolver"
         case "logging": return "logging is not imported: containers log with the engine's default driver"
+        case "init": return "init is not imported: the image's entrypoint runs as PID 1 (it must forward signals and reap children itself)"
         default: return "\(key) is not imported: Flotilla manifests have no equivalent"
         }
     }
@@ -362,6 +383,13 @@ public struct ComposeConverter {
                 guard var fields = services[j].value.entries else { continue }
                 for k in fields.indices {
                     switch fields[k].key {
+                    case "environment", "labels":
+                        fields[k].value = fields[k].value.keyValueListAsMapping()
+                    case "deploy":
+                        if var deploy = fields[k].value.entries, let l = deploy.lastIndex(where: { $0.key == "labels" }) {
+                            deploy[l].value = deploy[l].value.keyValueListAsMapping()
+                            fields[k].value.kind = .mapping(deploy)
+                        }
                     case "env_file":
                         if fields[k].value.text != nil { fields[k].value = rewrite(fields[k].value, absolute) }
                         else if var items = fields[k].value.items {
@@ -384,7 +412,7 @@ public struct ComposeConverter {
                                 }
                             } else if var long = items[m].entries, long.contains(where: { $0.key == "type" && $0.value.text == "bind" }),
                                       let s = long.lastIndex(where: { $0.key == "source" }) {
-                                long[s].value = rewrite(long[s].value) { $0.hasPrefix(".") ? absolute($0) : nil }
+                                long[s].value = rewrite(long[s].value) { $0.hasPrefix("/") || $0.hasPrefix("~") ? nil : absolute($0) }
                                 items[m].kind = .mapping(long)
                             }
                         }

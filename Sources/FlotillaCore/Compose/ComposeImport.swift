@@ -22,11 +22,14 @@ public struct ComposeImportOptions: Sendable {
     public var variables: [String: String]
     /// The absolute output folder: files inside it are written as relative paths.
     public var outputDirectory: String
+    /// Whether a file exists (for `env_file` entries with `required: false`); the caller asks the file system.
+    public var fileExists: @Sendable (String) -> Bool
 
-    public init(projectName: String? = nil, variables: [String: String] = [:], outputDirectory: String) {
+    public init(projectName: String? = nil, variables: [String: String] = [:], outputDirectory: String, fileExists: @escaping @Sendable (String) -> Bool = { _ in true }) {
         self.projectName = projectName
         self.variables = variables
         self.outputDirectory = outputDirectory
+        self.fileExists = fileExists
     }
 }
 
@@ -50,6 +53,19 @@ public struct ComposeImport: Sendable {
     /// Folders outside the output folder that `env_file` and `secrets` files are read from: the
     /// daemon reads them only with `--secrets-dir` pointing there (or after they are moved).
     public var secretFolders: [String]
+    /// The one folder holding all of them, when it is specific enough to suggest as `--secrets-dir`.
+    public var secretsDirectory: String? {
+        guard let first = secretFolders.first else { return nil }
+        var common: [String] = first.split(separator: "/").map(String.init)
+        for folder in secretFolders.dropFirst() {
+            let parts: [String] = folder.split(separator: "/").map(String.init)
+            var n = 0
+            while n < common.count, n < parts.count, common[n] == parts[n] { n += 1 }
+            common = Array(common.prefix(n))
+        }
+        // "/" or "/home" would open the daemon to far more than these files.
+        return common.count >= 2 ? "/" + common.joined(separator: "/") : nil
+    }
     /// True when a volume bind-mounts a host path (the operator's `--allow-host-mounts`).
     public var usesHostMounts: Bool
 

@@ -86,12 +86,20 @@ extension ComposeNode {
         let interpolation: ComposeInterpolation
         var findings: [ImportFinding]
         var unsetSeen: Set<String>
+        /// Bytes interpolation may produce in all: a large variable used in many places is an
+        /// error, never gigabytes of output.
+        var budget = ComposeNode.interpolationBudget
 
         mutating func convert(_ node: YAMLNode, interpolate: Bool, topLevel: Bool = false) -> ComposeNode {
             switch node.kind {
             case .scalar(var s):
                 if interpolate, !s.isNull, s.value.contains("$") {
+                    guard budget > 0 else {
+                        findings.append(ImportFinding(.error, file: file, at: node.mark, "interpolated values exceed \(ComposeNode.interpolationBudget) bytes in all; use shorter variables"))
+                        return ComposeNode(.scalar(s), at: node.mark, in: file)
+                    }
                     let outcome = interpolation.interpolate(s.value)
+                    budget -= outcome.value.utf8.count
                     if let error = outcome.error { findings.append(ImportFinding(.error, file: file, at: node.mark, error)) }
                     for name in outcome.unset where unsetSeen.insert(name).inserted {
                         findings.append(ImportFinding(.warning, file: file, at: node.mark,
@@ -106,6 +114,7 @@ extension ComposeNode {
                 var explicit: [ComposeEntry] = []
                 var merged: [ComposeEntry] = []
                 var mergedKeys = Set<String>()
+                var explicitKeys = Set<String>()
                 for pair in pairs {
                     guard let key = pair.key.scalar, !key.isNull else {
                         findings.append(ImportFinding(.error, file: file, at: pair.key.mark, "mapping keys must be strings, found \(pair.key.typeName)"))
@@ -126,6 +135,10 @@ extension ComposeNode {
                         continue
                     }
                     let extensionField = topLevel && key.value.hasPrefix("x-")
+                    if !explicitKeys.insert(key.value).inserted {
+                        findings.append(ImportFinding(.error, file: file, at: pair.key.mark, "duplicate key \"\(key.value)\" (Compose rejects it too); keep one"))
+                        continue
+                    }
                     explicit.append(ComposeEntry(key: key.value, keyMark: pair.key.mark,
                                                  value: convert(pair.value, interpolate: interpolate && !extensionField)))
                 }
@@ -152,6 +165,10 @@ extension ComposeNode {
                 }
             }
             return ComposeNode(.mapping(entries), at: base.mark, in: base.file)
+        case (.sequence(let a), .sequence(let b)) where key == "volumes":
+            // One mount per target: the later file's wins, as in Compose.
+            let replaced = Set(b.compactMap(\.mountTarget))
+            return ComposeNode(.sequence(a.filter { $0.mountTarget.map { !replaced.contains($0) } ?? true } + b), at: base.mark, in: base.file)
         case (.sequence(let a), .sequence(let b)) where appendedLists.contains(key ?? ""):
             var seen = Set(a.compactMap(\.text))
             return ComposeNode(.sequence(a + b.filter { $0.text.map { seen.insert($0).inserted } ?? true }), at: base.mark, in: base.file)
@@ -160,10 +177,36 @@ extension ComposeNode {
         }
     }
 
+    static let interpolationBudget = 16 << 20
+
     static let appendedLists: Set<String> = [
         "ports", "expose", "volumes", "env_file", "secrets", "configs", "dns", "dns_search", "extra_hosts",
-        "cap_add", "cap_drop", "devices", "depends_on", "networks", "labels", "environment", "tmpfs", "security_opt",
+        "cap_add", "cap_drop", "devices", "depends_on", "networks", "tmpfs", "security_opt",
     ]
+
+    /// The container path a `volumes` item mounts at.
+    var mountTarget: String? {
+        if let text {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            return String(parts.count >= 2 ? parts[1] : parts[0])
+        }
+        return self["target"]?.text
+    }
+
+    /// `KEY=VALUE` lists (environment, labels) as mappings, so that files merge them key by key
+    /// whichever form each file used.
+    func keyValueListAsMapping() -> ComposeNode {
+        guard let items else { return self }
+        var entries: [ComposeEntry] = []
+        for item in items {
+            guard let text = item.text else { return self }
+            let key = String(text.prefix { $0 != "=" })
+            var value = item
+            value.kind = .scalar(key.count == text.count ? YAMLScalar("", plain: true) : YAMLScalar(String(text.dropFirst(key.count + 1)), plain: false))
+            entries.append(ComposeEntry(key: key, keyMark: item.mark, value: value))
+        }
+        return ComposeNode(.mapping(entries), at: mark, in: file)
+    }
 }
 
 extension YAMLNode {

@@ -127,7 +127,7 @@ public enum ManifestWriter {
         let allowed = s.unicodeScalars.allSatisfy { c in
             (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || "_./:=@+-$()*".unicodeScalars.contains(c)
         }
-        guard allowed, first != "-" || s.count > 1 && !s.hasPrefix("- "), !"{}[],:*&!|>%@`'\"#?".unicodeScalars.contains(first),
+        guard allowed, first != "-" || s.count > 1 && !s.hasPrefix("- "), !"{}[],:*&!|>%@`'\"#?=".unicodeScalars.contains(first),
               last != ":" else { return false }
         if reserved.contains(s.lowercased()) { return false }
         // Anything that looks like a number (ints, floats, 0x, 1e3, .inf, 1_000, 12:30 sexagesimal) stays a string only when quoted.
