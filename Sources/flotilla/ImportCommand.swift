@@ -63,6 +63,7 @@ struct ImportComposeCommand: ParsableCommand {
         let parser = YAMLDocumentParser()
         var sources: [ComposeSource] = []
         var unreadable: [String] = []
+        var tagWarnings: [ImportFinding] = []
         for file in files {
             let full = absolute(file)
             guard let handle = FileHandle(forReadingAtPath: full) else { unreadable.append("\(file):1:1: error: cannot read the file (missing or permission denied)"); continue }
@@ -71,6 +72,7 @@ struct ImportComposeCommand: ParsableCommand {
             guard data.count <= Self.maxFileSize else { unreadable.append("\(file):1:1: error: the file is larger than \(Self.maxFileSize) bytes"); continue }
             let (documents, diagnostics) = parser.parse([UInt8](data), file: file)
             unreadable += diagnostics.map(\.description)
+            tagWarnings += Self.collectionTags(in: data, file: file)
             sources.append(ComposeSource(file: file, directory: (full as NSString).deletingLastPathComponent, documents: documents))
         }
         guard unreadable.isEmpty else {
@@ -101,6 +103,7 @@ struct ImportComposeCommand: ParsableCommand {
         let outputDirectory = absolute(output)
         var result = ComposeConverter.convert(sources, options: ComposeImportOptions(projectName: projectName, variables: variables, outputDirectory: outputDirectory,
                                                                                              fileExists: { FileManager.default.fileExists(atPath: $0) }))
+        result.findings += tagWarnings
         if result.succeeded { result.findings += Self.validate(result.manifests, besides: outputDirectory) }
 
         let errors = result.findings.filter { $0.severity == .error }.count
@@ -164,6 +167,23 @@ struct ImportComposeCommand: ParsableCommand {
     }
 
     static let maxFileSize = 1 << 20
+
+    /// `key: !reset [...]` / `!override {...}` on a list or mapping: the YAML tree keeps tags of
+    /// scalars only, so such a line is found in the text and said, never silently merged.
+    static func collectionTags(in data: Data, file: String) -> [ImportFinding] {
+        var findings: [ImportFinding] = []
+        for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            for tag in ["!reset", "!override"] {
+                guard let range = line.range(of: tag) else { continue }
+                let after = line[range.upperBound...].drop { $0 == " " }
+                if after.isEmpty || after.hasPrefix("[") || after.hasPrefix("{") {
+                    findings.append(ImportFinding(.warning, file: file, at: SourceMark(line: n + 1, column: line.distance(from: line.startIndex, to: range.lowerBound) + 1),
+                        "\(tag) on a list or mapping is not applied by the import (it merges as if untagged); check the merged result"))
+                }
+            }
+        }
+        return findings
+    }
     static let maxFindingsShown = 200
 
     /// The manifests as `flotilla validate` would read them (file contents and host mounts are

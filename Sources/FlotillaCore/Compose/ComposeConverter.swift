@@ -58,7 +58,7 @@ public struct ComposeConverter {
         guard let merged else {
             return ComposeImport(projectName: options.projectName ?? "default", manifests: [], findings: findings, secretFolders: [], usesHostMounts: false)
         }
-        var converter = ComposeConverter(options: options, findings: findings, root: merged)
+        var converter = ComposeConverter(options: options, findings: findings, root: merged.withoutResets())
         converter.serviceStarts = serviceStarts.mapValues { $0.sorted { $0.line < $1.line } }
         let manifests = converter.run(defaultProject: sources.first.map { Self.lastComponent($0.directory) } ?? "default")
         return ComposeImport(projectName: converter.projectName, manifests: manifests, findings: converter.findings,

@@ -157,7 +157,10 @@ extension ComposeNode {
             var index: [String: Int] = [:]
             for (i, entry) in entries.enumerated() { index[entry.key] = i }
             for entry in more {
-                if let i = index[entry.key] {
+                if entry.value.isReset, let i = index[entry.key] {
+                    // `key: !reset null` removes what earlier files set.
+                    entries[i] = entry
+                } else if let i = index[entry.key] {
                     entries[i].value = merge(entries[i].value, entry.value, key: entry.key)
                 } else {
                     index[entry.key] = entries.count
@@ -183,6 +186,23 @@ extension ComposeNode {
         "ports", "expose", "volumes", "env_file", "secrets", "configs", "dns", "dns_search", "extra_hosts",
         "cap_add", "cap_drop", "devices", "depends_on", "networks", "tmpfs", "security_opt",
     ]
+
+    /// A scalar tagged `!reset` (Compose's way for a later file to remove a value).
+    var isReset: Bool { scalar?.tag == "!reset" }
+
+    /// The tree without the `!reset` entries (after the files are merged).
+    func withoutResets() -> ComposeNode {
+        var copy = self
+        switch kind {
+        case .mapping(let entries):
+            copy.kind = .mapping(entries.filter { !$0.value.isReset }.map { ComposeEntry(key: $0.key, keyMark: $0.keyMark, value: $0.value.withoutResets()) })
+        case .sequence(let items):
+            copy.kind = .sequence(items.filter { !$0.isReset }.map { $0.withoutResets() })
+        case .scalar:
+            break
+        }
+        return copy
+    }
 
     /// The container path a `volumes` item mounts at.
     var mountTarget: String? {
