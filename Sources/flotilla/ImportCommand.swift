@@ -27,8 +27,8 @@ struct ImportComposeCommand: ParsableCommand {
         stop_grace_period, labels, secrets, Traefik router labels as routes); everything else is \
         reported as
 
-          FILE:LINE:COL: warning: MESSAGE   carried over differently, or left out (said why)
-          FILE:LINE:COL: error: MESSAGE     the result would not run; nothing is written
+          FILE:LINE:COL: warning: ...  carried over differently or left out
+          FILE:LINE:COL: error: ...    the result would not run (nothing written)
 
         Every manifest is validated before anything is written, and every file is written \
         atomically. Existing files are never overwritten without --force.
