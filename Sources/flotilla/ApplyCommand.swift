@@ -24,6 +24,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
+        if options.orchestrator == .swarm { return try await runSwarm() }
         try await options.withReconcileLock {
             let session = try await options.openSession(claim: true)
             let (reconciler, desired) = (session.reconciler, session.desired)
@@ -39,6 +40,19 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 }
 
+extension ApplyCommand {
+    func runSwarm() async throws {
+        try await options.withReconcileLock {
+            let (swarm, desired) = try await options.openSwarmSession()
+            let report = try await swarm.apply(desired)
+            for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
+            Console.out(report.summary)
+            if !report.heldBack.isEmpty { Console.error("not removed (prune safety): \(report.heldBack.joined(separator: ", "))") }
+            if !report.failures.isEmpty || !desired.isValid || !report.heldBack.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
 struct DownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "down",
@@ -50,6 +64,13 @@ struct DownCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.makeLogger()
+        if options.orchestrator == .swarm {
+            return try await options.withReconcileLock {
+                let engine = try await options.connect(logger: logger)
+                let removed = try await options.makeSwarmReconciler(engine: engine, logger: logger).down()
+                Console.out("removed \(removed) Swarm services of project \(options.projectName)")
+            }
+        }
         try await options.withReconcileLock {
             let engine = try await options.connect(logger: logger)
             let reconciler = options.makeReconciler(engine: engine, logger: logger)

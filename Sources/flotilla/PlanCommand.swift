@@ -23,6 +23,15 @@ struct PlanCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func run() async throws {
+        if options.orchestrator == .swarm {
+            return try await withEngineErrors {
+                let (swarm, desired) = try await options.openSwarmSession()
+                let plan = try await swarm.plan(desired)
+                Console.out(SwarmPlanPrinter.text(plan))
+                if !desired.isValid { throw ExitCode(1) }
+                if plan.hasChanges { throw ExitCode(2) }
+            }
+        }
         try await withEngineErrors {
             let session = try await options.openSession(claim: false)
             let (desired, observed) = (session.desired, session.observed)
@@ -34,6 +43,23 @@ struct PlanCommand: AsyncParsableCommand {
             if !desired.isValid { throw ExitCode(1) }
             if plan.hasChanges { throw ExitCode(2) }
         }
+    }
+}
+
+/// Swarm mode's plan: a line per Swarm service that changes.
+enum SwarmPlanPrinter {
+    static func text(_ plan: SwarmPlan) -> String {
+        var lines: [String] = []
+        for action in plan.actions {
+            switch action {
+            case .create(let b): lines.append("+ \(b.name)  (create, \(b.replicas) replicas)")
+            case .update(_, _, let b): lines.append("~ \(b.name)  (update: the spec changed; Swarm rolls it \(b.updateOrder))")
+            case .remove(_, let name): lines.append("- \(name)  (remove: no manifest)")
+            }
+        }
+        for name in plan.heldBack { lines.append("! \(name)  (would be removed; held back by prune safety)") }
+        lines.append(plan.hasChanges ? "\(plan.actions.count) Swarm services to change, \(plan.unchanged.count) unchanged." : "No changes. \(plan.unchanged.count) Swarm services up to date.")
+        return lines.joined(separator: "\n")
     }
 }
 

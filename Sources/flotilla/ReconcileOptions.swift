@@ -17,6 +17,9 @@ struct ReconcileOptions: ParsableArguments {
     @Option(help: "Project name; Flotilla owns only containers labelled with it. Default: the manifest directory's name.")
     var project: String?
 
+    @Option(help: ArgumentHelp("containers (one host, the default) or swarm (each service a Swarm service on the manager at --engine; plan, apply and down so far).", valueName: "kind"))
+    var orchestrator: Orchestrator = .containers
+
     @Option(help: "Engine operations run at once.")
     var parallelism: Int = 4
 
@@ -173,6 +176,33 @@ extension ReconcileOptions {
         }
         return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: observed,
                              rolledBack: try await reconciler.rolledBack(for: desired))
+    }
+}
+
+/// Who runs the containers: Flotilla itself on this host, or Docker Swarm across nodes.
+enum Orchestrator: String, ExpressibleByArgument, CaseIterable {
+    case containers, swarm
+}
+
+extension ReconcileOptions {
+    /// Commands that swarm mode does not have yet say so, rather than acting on containers.
+    func requireContainers(_ command: String) throws {
+        guard orchestrator == .containers else {
+            Console.error("error: \(command) is not available with --orchestrator swarm yet (plan, apply and down are)")
+            throw ExitCode(64)
+        }
+    }
+
+    func makeSwarmReconciler(engine: EngineClient, logger: Logger) -> SwarmReconciler {
+        SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, logger: logger)
+    }
+
+    /// Swarm mode's plan and apply start here: the manager, and the manifests (errors printed).
+    func openSwarmSession() async throws -> (SwarmReconciler, DesiredState) {
+        let logger = makeLogger()
+        let engine = try await connect(logger: logger)
+        let desired = try await loadDesired(makeReconciler(engine: engine, logger: logger))
+        return (makeSwarmReconciler(engine: engine, logger: logger), desired)
     }
 }
 

@@ -24,6 +24,7 @@ struct PromoteCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
+        try options.requireContainers("promote")
         try await ReleaseAction.run(.promote, service: service, options: options)
     }
 }
@@ -49,6 +50,7 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
+        try options.requireContainers("rollback")
         try await ReleaseAction.run(.rollback, service: service, options: options)
     }
 }

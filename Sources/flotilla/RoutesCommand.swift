@@ -28,6 +28,7 @@ struct RoutesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try options.requireContainers("routes")
         try await withEngineErrors {
             let session = try await options.openSession(claim: false)
             let (desired, observed) = (session.desired, session.observed)

@@ -64,6 +64,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try options.requireContainers("run")
         if once {
             var apply = ApplyCommand()
             apply.options = options

@@ -40,6 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
     var interval: DurationArgument = DurationArgument(span: .seconds(1))
 
     func run() async throws {
+        try options.requireContainers("status")
         guard watch else {
             let status = try await withEngineErrors { try await Self.snapshot(options) }
             Console.out(try render(status))

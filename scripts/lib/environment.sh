@@ -119,6 +119,41 @@ start_docker() {
 }
 
 # stop_started: ends every process this script started, by PID, never by name.
+# A real three-node Docker Swarm on loopback: three private dockerd processes (own data root,
+# exec root, socket, pidfile; no iptables, no bridge), `swarm init` on the first, the others
+# joined as workers on 127.0.0.1:2378/2379; the busybox test image imported into each.
+# Exports FLOTILLA_SWARM_SOCK (the manager's socket).
+start_swarm() {
+    local base; base=$(flotilla_run_dir)/swarm
+    local rootfs; rootfs=$(flotilla_run_dir)/rootfs.tar
+    [ -f "$rootfs" ] || { log "no busybox rootfs to import (import_test_image first)"; return 1; }
+    local i
+    for i in 1 2 3; do
+        mkdir -p "$base/n$i"
+        dockerd --host "unix://$base/n$i/docker.sock" --data-root "$base/n$i/data" --exec-root "$base/n$i/exec" \
+            --pidfile "$base/n$i/docker.pid" --iptables=false --bridge=none >"$base/n$i/dockerd.log" 2>&1 &
+        FLOTILLA_STARTED_PIDS+=($!)
+    done
+    for i in 1 2 3; do
+        local up=""
+        for _ in $(seq 1 200); do
+            if curl -fsS --unix-socket "$base/n$i/docker.sock" http://localhost/_ping >/dev/null 2>&1; then up=1; break; fi
+            sleep 0.1
+        done
+        [ -n "$up" ] || { log "swarm node $i did not come up; log:"; tail -20 "$base/n$i/dockerd.log" >&2; return 1; }
+        DOCKER_HOST="unix://$base/n$i/docker.sock" docker import "$rootfs" "$FLOTILLA_TEST_IMAGE" >/dev/null
+    done
+    DOCKER_HOST="unix://$base/n1/docker.sock" docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+    local token; token=$(DOCKER_HOST="unix://$base/n1/docker.sock" docker swarm join-token -q worker)
+    for i in 2 3; do
+        DOCKER_HOST="unix://$base/n$i/docker.sock" docker swarm join --token "$token" \
+            --listen-addr "127.0.0.1:$((2376 + i))" --advertise-addr "127.0.0.1:$((2376 + i))" 127.0.0.1:2377 >/dev/null
+    done
+    FLOTILLA_SWARM_SOCK="$base/n1/docker.sock"
+    export FLOTILLA_SWARM_SOCK
+    log "swarm of 3 nodes up; manager $FLOTILLA_SWARM_SOCK"
+}
+
 stop_started() {
     local pid
     for pid in "${FLOTILLA_STARTED_PIDS[@]:-}"; do
@@ -132,4 +167,10 @@ stop_started() {
     if [ -d "$FLOTILLA_RUN_DIR/docker" ]; then
         umount -R "$FLOTILLA_RUN_DIR/docker/exec/netns/default" "$FLOTILLA_RUN_DIR/docker/data" 2>/dev/null || true
     fi
+    local node
+    for node in "$FLOTILLA_RUN_DIR"/swarm/n*; do
+        [ -d "$node" ] || continue
+        umount -R "$node/exec/netns/default" "$node/data" 2>/dev/null || true
+        for mount in $(awk -v p="$node/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r); do umount "$mount" 2>/dev/null || true; done
+    done
 }

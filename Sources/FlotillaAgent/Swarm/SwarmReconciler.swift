@@ -1,0 +1,128 @@
+import FlotillaCore
+import FlotillaEngine
+import Logging
+
+/// `--orchestrator swarm`: the manifests as Swarm services on a Swarm manager. Flotilla computes
+/// the plan (``SwarmPlan``, pure) and hands each service to Swarm, which schedules its tasks
+/// over the nodes and rolls updates itself (`UpdateConfig`); Flotilla never schedules.
+///
+/// Only services labelled with the project are listed, so a foreign service is never touched.
+public struct SwarmReconciler: Sendable {
+    public let engine: EngineClient
+    public let project: String
+    public let allowEmpty: Bool
+    public let allowMassPrune: Bool
+    let logger: Logger
+
+    public init(engine: EngineClient, project: String, allowEmpty: Bool, allowMassPrune: Bool, logger: Logger) {
+        self.engine = engine
+        self.project = project
+        self.allowEmpty = allowEmpty
+        self.allowMassPrune = allowMassPrune
+        self.logger = logger
+    }
+
+    public struct NotAManager: Error, CustomStringConvertible {
+        public var description: String {
+            "the engine is not a Swarm manager: --orchestrator swarm needs the socket of a manager node (docker swarm init, or a manager's socket)"
+        }
+    }
+
+    public func observe() async throws -> [ObservedSwarmService] {
+        guard try await engine.isSwarmManager() else { throw NotAManager() }
+        return try await engine.listSwarmServices(label: OwnershipLabel.project, value: project)
+    }
+
+    public func plan(_ desired: DesiredState) async throws -> SwarmPlan {
+        SwarmPlan(desired: desired, observed: try await observe(), project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune)
+    }
+
+    public struct Report: Sendable {
+        public var created = 0, updated = 0, removed = 0, unchanged = 0
+        public var failures: [String: String] = [:]
+        public var heldBack: [String] = []
+        public var summary: String { "created \(created), updated \(updated), removed \(removed), unchanged \(unchanged) Swarm services" }
+    }
+
+    /// Carries the plan out, one action after another; a failing action is reported and the
+    /// others still run.
+    public func apply(_ desired: DesiredState) async throws -> Report {
+        let plan = try await plan(desired)
+        var report = Report(unchanged: plan.unchanged.count, heldBack: plan.heldBack)
+        for name in plan.heldBack {
+            logger.warning("not removed (prune safety: failing manifests, an empty directory or more than half of the services)", metadata: ["service": "\(name)"])
+        }
+        var secretIDs = try await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project)
+        for action in plan.actions {
+            do {
+                switch action {
+                case .create(let blueprint), .update(_, _, let blueprint):
+                    try await ensureSecrets(blueprint, &secretIDs)
+                case .remove: break
+                }
+                switch action {
+                case .create(let blueprint):
+                    let id = try await engine.createSwarmService(blueprint, secretIDs: secretIDs)
+                    report.created += 1
+                    logger.info("created", metadata: ["service": "\(blueprint.name)", "id": "\(id.prefix(12))", "replicas": "\(blueprint.replicas)"])
+                case .update(let id, let version, let blueprint):
+                    try await engine.updateSwarmService(id: id, version: version, blueprint, secretIDs: secretIDs)
+                    report.updated += 1
+                    logger.info("updated; Swarm rolls it", metadata: ["service": "\(blueprint.name)", "order": "\(blueprint.updateOrder)"])
+                case .remove(let id, let name):
+                    try await engine.removeSwarmService(id: id)
+                    report.removed += 1
+                    logger.info("removed", metadata: ["service": "\(name)"])
+                }
+            } catch {
+                report.failures[Self.name(of: action)] = "\(error)"
+                logger.error("failed", metadata: ["service": "\(Self.name(of: action))", "error": "\(error)"])
+            }
+        }
+        if report.failures.isEmpty { await pruneSecrets(keeping: Set(desired.services.flatMap { SwarmServiceBlueprint(spec: $0, project: project).secrets.map(\.swarmName) })) }
+        return report
+    }
+
+    /// Creates the blueprint's Swarm secrets that do not exist yet (the value goes to the engine
+    /// in the create request only; logs and labels name the secret, never its value).
+    func ensureSecrets(_ blueprint: SwarmServiceBlueprint, _ ids: inout [String: String]) async throws {
+        for secret in blueprint.secrets where ids[secret.swarmName] == nil {
+            ids[secret.swarmName] = try await engine.createSwarmSecret(
+                name: secret.swarmName, labels: [OwnershipLabel.project: project, OwnershipLabel.service: blueprint.labels[OwnershipLabel.service] ?? ""], value: secret.value)
+            logger.info("secret created", metadata: ["secret": "\(secret.swarmName)"])
+        }
+    }
+
+    /// Removes the project's Swarm secrets no service refers to any more (a rotated value's old
+    /// secret). One still in use by a task being replaced is left for the next apply.
+    func pruneSecrets(keeping wanted: Set<String>) async {
+        guard let existing = try? await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project) else { return }
+        for (name, id) in existing where !wanted.contains(name) {
+            if (try? await engine.removeSwarmSecret(id: id)) != nil { logger.info("secret removed", metadata: ["secret": "\(name)"]) }
+        }
+    }
+
+    /// Removes every Swarm service of the project; returns how many.
+    public func down() async throws -> Int {
+        var removed = 0
+        for service in try await observe() {
+            try await engine.removeSwarmService(id: service.id)
+            removed += 1
+            logger.info("removed", metadata: ["service": "\(service.name)"])
+        }
+        // A secret is in use until the removed services' tasks are gone: retry for a while.
+        for _ in 0..<20 {
+            await pruneSecrets(keeping: [])
+            if (try? await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project).isEmpty) == true { break }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        return removed
+    }
+
+    static func name(of action: SwarmPlan.Action) -> String {
+        switch action {
+        case .create(let b), .update(_, _, let b): return b.name
+        case .remove(_, let name): return name
+        }
+    }
+}

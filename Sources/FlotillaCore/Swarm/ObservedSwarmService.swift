@@ -1,0 +1,18 @@
+/// A Swarm service as the manager reports it: what the planner compares with the manifests.
+public struct ObservedSwarmService: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    /// Swarm's object version: an update must name the version it replaces.
+    public var version: Int
+    public var labels: [String: String]
+
+    public init(id: String, name: String, version: Int, labels: [String: String]) {
+        self.id = id
+        self.name = name
+        self.version = version
+        self.labels = labels
+    }
+
+    public var service: String? { labels[OwnershipLabel.service] }
+    public var specHash: String? { labels[OwnershipLabel.specHash] }
+}

@@ -1,0 +1,98 @@
+/// What to ask a Swarm manager for, for one Flotilla service: the manifest in Swarm's terms
+/// (`POST /services/create`), labelled like containers are, so that only the project's services
+/// are ever touched and a changed manifest is told from an unchanged one by its spec hash.
+///
+/// Swarm does the scheduling and the rolling update itself (`UpdateConfig`: order, parallelism,
+/// failure action rollback); Flotilla only says what should run.
+public struct SwarmServiceBlueprint: Sendable, Hashable {
+    public var name: String
+    public var labels: [String: String]
+    public var image: String
+    /// Swarm's `ContainerSpec.Command` is the entrypoint, `Args` the command.
+    public var entrypoint: [String]?
+    public var args: [String]?
+    public var env: [String]
+    public var containerLabels: [String: String]
+    public var replicas: Int
+    public var stopGracePeriodNanoseconds: Int64
+    public var updateParallelism: Int
+    /// `start-first` or `stop-first`.
+    public var updateOrder: String
+    public var memoryBytes: Int64?
+    public var nanoCPUs: Int64?
+    /// Swarm's restart condition, `on-failure` or `any`.
+    public var restartCondition: String
+    public var restartMaxAttempts: Int?
+    /// Named volumes and host paths (`SOURCE:TARGET[:ro]`), as `Mounts`.
+    public var mounts: [Mount]
+    public var networks: [NetworkAttachment]
+    /// The service's secrets as Swarm secrets, mounted at `/run/secrets/NAME` (never in `env`).
+    public var secrets: [Secret]
+
+    /// A Swarm secret: its name carries the value's keyed digest, so a rotated value is a new
+    /// secret, the service spec changes and Swarm rolls the service.
+    public struct Secret: Sendable, Hashable, CustomStringConvertible {
+        public var swarmName: String
+        /// The file under /run/secrets (the manifest's secret name).
+        public var fileName: String
+        /// The value, handed to the engine only when the secret is created.
+        public var value: SecretValue
+        public var description: String { "\(swarmName) (\(value))" }
+    }
+
+    public struct Mount: Sendable, Hashable {
+        public var type: String  // volume or bind
+        public var source: String
+        public var target: String
+        public var readOnly: Bool
+    }
+
+    /// The Swarm service name of a Flotilla service: `<project>_<service>`, as `docker stack` names them.
+    public static func serviceName(project: String, service: String) -> String { "\(project)_\(service)" }
+
+    public init(spec: ServiceSpec, project: String) {
+        name = Self.serviceName(project: project, service: spec.name)
+        labels = [OwnershipLabel.project: project, OwnershipLabel.service: spec.name, OwnershipLabel.specHash: spec.swarmHash]
+        image = spec.image
+        entrypoint = spec.entrypoint
+        args = spec.command
+        var environment = spec.env
+        // Secrets are files in Swarm mode; NAME_FILE says where, as official images expect.
+        secrets = spec.secrets.keys.sorted().map { key in
+            let secret = spec.secrets[key]!
+            let digest = secret.digest.split(separator: ":").last.map { String($0.prefix(12)) } ?? "0"
+            return Secret(swarmName: "\(project)_\(spec.name)_\(key)_\(digest)", fileName: key, value: secret)
+        }
+        for secret in secrets { environment[secret.fileName + "_FILE"] = "/run/secrets/" + secret.fileName }
+        if let port = spec.port { environment["PORT"] = environment["PORT"] ?? String(port) }
+        env = environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
+        containerLabels = spec.labels.merging([OwnershipLabel.project: project, OwnershipLabel.service: spec.name]) { $1 }
+        replicas = spec.replicas
+        stopGracePeriodNanoseconds = Int64(spec.stopTimeout.milliseconds) * 1_000_000
+        updateParallelism = spec.update.parallelism
+        updateOrder = spec.update.order.rawValue
+        memoryBytes = spec.resources.memoryBytes
+        nanoCPUs = spec.resources.nanoCPUs
+        switch spec.restartPolicy {
+        // On one host Flotilla replaces a dead replica itself (policy `no`); in Swarm mode the
+        // orchestrator does it, so `no` keeps the replica count as `any` does.
+        case .no, .always, .unlessStopped: restartCondition = "any"
+        case .onFailure: restartCondition = "on-failure"
+        }
+        restartMaxAttempts = spec.restartMaxRetries
+        mounts = spec.volumes.map { volume in
+            let parts = volume.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            return Mount(type: parts[0].hasPrefix("/") ? "bind" : "volume", source: parts[0], target: parts[1], readOnly: parts.count > 2 && parts[2].split(separator: ",").contains("ro"))
+        }
+        networks = spec.networks.map { NetworkAttachment(name: $0.name, aliases: [spec.name] + $0.aliases.filter { $0 != spec.name }) }
+    }
+}
+
+extension ServiceSpec {
+    /// The spec hash as Swarm mode sees it: the container form plus the replica count and the
+    /// update settings (Swarm applies those to the service, so changing them is an update).
+    public var swarmHash: String {
+        let form = canonicalContainerForm + "swarm.replicas=\(replicas)\nswarm.update=\(update.order.rawValue)/\(update.parallelism)\n"
+        return String(Digests.sha256Hex(Array(form.utf8)).prefix(16))
+    }
+}

@@ -1,0 +1,130 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Testing
+
+/// `--orchestrator swarm` on a real three-node Swarm on loopback (scripts/test starts it and sets
+/// FLOTILLA_TEST_SWARM to the manager's socket).
+@Suite("Swarm mode on a three-node Swarm", .enabled(if: ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] != nil, "needs a Swarm (scripts/test starts one)"),
+       .serialized)
+struct SwarmTests {
+    static let manager = ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] ?? ""
+
+    func flotilla(_ command: String, _ dir: String, _ project: String) throws -> (Int32, String, String) {
+        try runFlotilla([command, dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+    }
+
+    func service(_ engine: EngineClient, _ name: String) async throws -> [String: Any]? {
+        let response = try await engine.transport.send(.GET, "/v\(engine.apiVersion)/services/\(name)")
+        guard response.status == 200 else { return nil }
+        return try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+    }
+
+    @Test func applySpreadsTasksRollsChangesRemovesOrphansAndNeverTouchesForeignServices() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let project = "sw\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func manifest(_ name: String, replicas: Int, mark: String) -> String {
+            "name: \(name)\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nreplicas: \(replicas)\nenv: { MARK: \"\(mark)\" }\nstop_timeout: 1s\n"
+        }
+        try manifest("web", replicas: 3, mark: "1").write(toFile: dir + "/web.yaml", atomically: true, encoding: .utf8)
+        try manifest("api", replicas: 1, mark: "1").write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
+        // A service Flotilla does not own: same image, no project label.
+        let foreign = "foreign-\(project)"
+        let create = try JSONSerialization.data(withJSONObject: ["Name": foreign, "TaskTemplate": ["ContainerSpec": ["Image": TestEngine.image, "Args": ["sleep", "100000"]]],
+                                                                  "Mode": ["Replicated": ["Replicas": 1]]])
+        let created = try await engine.transport.send(.POST, "/v\(engine.apiVersion)/services/create", body: [UInt8](create))
+        #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
+        defer {
+            _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+            Task { _ = try? await engine.transport.send(.DELETE, "/v\(engine.apiVersion)/services/\(foreign)") }
+        }
+
+        // apply creates both services; Swarm spreads web's three tasks over the nodes.
+        var (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0, "\(out)\n\(err)")
+        #expect(out.contains("created 2, updated 0, removed 0, unchanged 0"), "\(out)")
+        var nodes = Set<String>()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let tasks = try await engine.listSwarmTasks(serviceName: "\(project)_web").filter { $0.state == "running" && $0.desiredState == "running" }
+            nodes = Set(tasks.map(\.nodeID))
+            if tasks.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(nodes.count >= 2, "web's tasks run on \(nodes.count) node(s); Swarm spreads replicas")
+        let web = try #require(try await service(engine, "\(project)_web"))
+        let labels = (web["Spec"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
+        #expect(labels[OwnershipLabel.project] == project && labels[OwnershipLabel.service] == "web" && labels[OwnershipLabel.specHash] != nil)
+
+        // A second apply changes nothing; plan says so with exit 0.
+        (code, out, err) = try flotilla("plan", dir, project)
+        #expect(code == 0 && out.contains("No changes"), "\(out)\n\(err)")
+
+        // An env change is an update Swarm rolls start-first.
+        try manifest("web", replicas: 3, mark: "2").write(toFile: dir + "/web.yaml", atomically: true, encoding: .utf8)
+        (code, out, err) = try flotilla("plan", dir, project)
+        #expect(code == 2 && out.contains("~ \(project)_web"), "\(out)")
+        (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0 && out.contains("updated 1"), "\(out)\n\(err)")
+        let updated = try #require(try await service(engine, "\(project)_web"))
+        let spec = updated["Spec"] as? [String: Any] ?? [:]
+        let env = ((spec["TaskTemplate"] as? [String: Any])?["ContainerSpec"] as? [String: Any])?["Env"] as? [String] ?? []
+        #expect(env.contains("MARK=2"), "\(env)")
+        #expect((spec["UpdateConfig"] as? [String: Any])?["Order"] as? String == "start-first")
+
+        // A removed manifest removes its service; the foreign one stays.
+        try FileManager.default.removeItem(atPath: dir + "/api.yaml")
+        (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0 && out.contains("removed 1"), "\(out)\n\(err)")
+        #expect(try await service(engine, "\(project)_api") == nil)
+        #expect(try await service(engine, foreign) != nil, "a foreign service must never be touched")
+
+        // down removes the project's services only.
+        let down = try runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+        #expect(down.0 == 0 && down.1.contains("removed 1 Swarm services"), "\(down.1)\(down.2)")
+        #expect(try await service(engine, "\(project)_web") == nil)
+        #expect(try await service(engine, foreign) != nil)
+        _ = try await engine.transport.send(.DELETE, "/v\(engine.apiVersion)/services/\(foreign)")
+    }
+
+    @Test func secretsAreSwarmSecretsAndARotationRollsTheService() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let project = "sws\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        try "first-s3cret-value\n".write(toFile: dir + "/pw", atomically: true, encoding: .utf8)
+        try "name: db\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nsecrets: { DB_PASSWORD: { file: pw } }\nstop_timeout: 1s\n"
+            .write(toFile: dir + "/db.yaml", atomically: true, encoding: .utf8)
+        var (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0, "\(out)\n\(err)")
+        func inspect() async throws -> String {
+            String(decoding: try await engine.transport.send(.GET, "/v\(engine.apiVersion)/services/\(project)_db").body, as: UTF8.self)
+        }
+        let first = try await inspect()
+        #expect(first.contains("\"DB_PASSWORD_FILE=/run/secrets/DB_PASSWORD\""), "\(first)")
+        #expect(first.contains("\"Name\":\"DB_PASSWORD\""), "mounted as /run/secrets/DB_PASSWORD: \(first)")
+        #expect(!first.contains("first-s3cret-value"), "no secret value in the service spec")
+        #expect(!out.contains("first-s3cret-value") && !err.contains("first-s3cret-value"))
+        let secrets = try await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project)
+        #expect(secrets.count == 1, "\(secrets)")
+
+        // Rotating the value is a new secret: plan shows an update (never the value), apply rolls it.
+        try "second-s3cret-value\n".write(toFile: dir + "/pw", atomically: true, encoding: .utf8)
+        (code, out, err) = try flotilla("plan", dir, project)
+        #expect(code == 2 && out.contains("~ \(project)_db") && !out.contains("second-s3cret-value"), "\(out)")
+        (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0 && out.contains("updated 1") && !err.contains("second-s3cret-value"), "\(out)\n\(err)")
+        let second = try await inspect()
+        let names = try await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project).keys
+        #expect(names.contains { second.contains($0) } && !names.allSatisfy { secrets.keys.contains($0) }, "\(names) \(second)")
+        #expect(!second.contains("second-s3cret-value"))
+    }
+
+    @Test func commandsSwarmModeDoesNotHaveYetSaySo() throws {
+        let (code, _, err) = try runFlotilla(["status", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
+        #expect(code == 64 && err.contains("not available with --orchestrator swarm yet"), "\(err)")
+    }
+}
