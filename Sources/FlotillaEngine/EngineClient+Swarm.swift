@@ -22,7 +22,8 @@ extension EngineClient {
                   let name = spec["Name"] as? String, let version = (service["Version"] as? [String: Any])?["Index"] as? Int else { return nil }
             let labels = spec["Labels"] as? [String: String] ?? [:]
             guard labels[label] == value else { return nil }
-            return ObservedSwarmService(id: id, name: name, version: version, labels: labels)
+            let update = (service["UpdateStatus"] as? [String: Any])?["State"] as? String
+            return ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update)
         }
     }
 
@@ -48,6 +49,8 @@ extension EngineClient {
         public var nodeID: String
         public var state: String
         public var desiredState: String
+        /// Swarm's error for a failed task.
+        public var error: String?
     }
 
     public func listSwarmTasks(serviceName: String) async throws -> [SwarmTask] {
@@ -57,7 +60,8 @@ extension EngineClient {
         return tasks.compactMap { task in
             guard let id = task["ID"] as? String else { return nil }
             let status = task["Status"] as? [String: Any]
-            return SwarmTask(id: id, nodeID: task["NodeID"] as? String ?? "", state: status?["State"] as? String ?? "", desiredState: task["DesiredState"] as? String ?? "")
+            return SwarmTask(id: id, nodeID: task["NodeID"] as? String ?? "", state: status?["State"] as? String ?? "",
+                             desiredState: task["DesiredState"] as? String ?? "", error: (status?["Err"] as? String).flatMap { $0.isEmpty ? nil : $0 })
         }
     }
 

@@ -40,7 +40,16 @@ struct StatusCommand: AsyncParsableCommand {
     var interval: DurationArgument = DurationArgument(span: .seconds(1))
 
     func run() async throws {
-        try options.requireContainers("status")
+        if options.orchestrator == .swarm {
+            // Swarm mode: one snapshot (no --watch yet), counted from Swarm's tasks.
+            let status = try await withEngineErrors {
+                let (swarm, desired) = try await options.openSwarmSession()
+                return try await swarm.status(desired)
+            }
+            Console.out(format == .json ? try JSONOutput.encode(status) : Self.text(status))
+            if !status.converged { throw ExitCode(2) }
+            return
+        }
         guard watch else {
             let status = try await withEngineErrors { try await Self.snapshot(options) }
             Console.out(try render(status))
@@ -62,6 +71,19 @@ struct StatusCommand: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(interval.span.milliseconds))
         }
+    }
+
+    static func text(_ status: SwarmStatus) -> String {
+        var lines = ["project \(status.project) on Docker Swarm"]
+        let width = max(7, status.services.map(\.name.count).max() ?? 0)
+        lines.append("SERVICE".padding(toLength: width, withPad: " ", startingAt: 0) + "  RUNNING  NODES  PHASE")
+        for s in status.services {
+            lines.append(s.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + "\(s.running)/\(s.desired)".padding(toLength: 7, withPad: " ", startingAt: 0)
+                         + "  " + String(s.nodes).padding(toLength: 5, withPad: " ", startingAt: 0) + "  " + s.phase + (s.lastError.map { "  (last task error: \($0))" } ?? ""))
+        }
+        for orphan in status.orphans { lines.append("orphan Swarm service \(orphan) (no manifest; apply removes it)") }
+        lines.append(status.converged ? "converged" : "not converged")
+        return lines.joined(separator: "\n")
     }
 
     /// One JSON document on one line under --watch (JSON lines), otherwise pretty text or JSON.

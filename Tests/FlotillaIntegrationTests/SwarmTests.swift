@@ -58,6 +58,19 @@ struct SwarmTests {
         let labels = (web["Spec"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
         #expect(labels[OwnershipLabel.project] == project && labels[OwnershipLabel.service] == "web" && labels[OwnershipLabel.specHash] != nil)
 
+        // status counts Swarm's running tasks: 3 of 3 on several nodes, converged (exit 0).
+        var status = (Int32(-1), "", "")
+        let settled = ContinuousClock.now + .seconds(30)
+        repeat {
+            status = try flotilla("status", dir, project)
+            if status.0 == 0 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        } while ContinuousClock.now < settled
+        #expect(status.0 == 0 && status.1.contains("3/3") && status.1.contains("converged"), "\(status.1)\n\(status.2)")
+        let json = try runFlotilla(["status", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--format", "json"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.1.utf8)) as? [String: Any]
+        #expect(parsed?["converged"] as? Bool == true, "\(json.1)")
+
         // A second apply changes nothing; plan says so with exit 0.
         (code, out, err) = try flotilla("plan", dir, project)
         #expect(code == 0 && out.contains("No changes"), "\(out)\n\(err)")
@@ -73,6 +86,12 @@ struct SwarmTests {
         let env = ((spec["TaskTemplate"] as? [String: Any])?["ContainerSpec"] as? [String: Any])?["Env"] as? [String] ?? []
         #expect(env.contains("MARK=2"), "\(env)")
         #expect((spec["UpdateConfig"] as? [String: Any])?["Order"] as? String == "start-first")
+
+        // Until the manifest's service exists again, status says so (exit 2).
+        try manifest("cache", replicas: 1, mark: "1").write(toFile: dir + "/cache.yaml", atomically: true, encoding: .utf8)
+        let missing = try flotilla("status", dir, project)
+        #expect(missing.0 == 2 && missing.1.contains("missing"), "\(missing.1)")
+        try FileManager.default.removeItem(atPath: dir + "/cache.yaml")
 
         // A removed manifest removes its service; the foreign one stays.
         try FileManager.default.removeItem(atPath: dir + "/api.yaml")
@@ -124,7 +143,7 @@ struct SwarmTests {
     }
 
     @Test func commandsSwarmModeDoesNotHaveYetSaySo() throws {
-        let (code, _, err) = try runFlotilla(["status", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
+        let (code, _, err) = try runFlotilla(["routes", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
         #expect(code == 64 && err.contains("not available with --orchestrator swarm yet"), "\(err)")
     }
 }

@@ -37,6 +37,18 @@ public struct SwarmReconciler: Sendable {
         SwarmPlan(desired: desired, observed: try await observe(), project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune)
     }
 
+    /// What runs now: each service's tasks counted from Swarm, never from the manifest.
+    public func status(_ desired: DesiredState) async throws -> SwarmStatus {
+        let observed = try await observe()
+        var tasks: [String: [SwarmStatus.Task]] = [:]
+        for service in observed {
+            tasks[service.name] = try await engine.listSwarmTasks(serviceName: service.name).map {
+                SwarmStatus.Task(nodeID: $0.nodeID, state: $0.state, desiredState: $0.desiredState, error: $0.error)
+            }
+        }
+        return SwarmStatus(project: project, desired: desired, observed: observed, tasks: tasks)
+    }
+
     public struct Report: Sendable {
         public var created = 0, updated = 0, removed = 0, unchanged = 0
         public var failures: [String: String] = [:]

@@ -5,12 +5,15 @@ public struct ObservedSwarmService: Sendable, Hashable {
     /// Swarm's object version: an update must name the version it replaces.
     public var version: Int
     public var labels: [String: String]
+    /// Swarm's rolling-update state (`updating`, `completed`, `rollback_completed`, …), if any.
+    public var updateState: String?
 
-    public init(id: String, name: String, version: Int, labels: [String: String]) {
+    public init(id: String, name: String, version: Int, labels: [String: String], updateState: String? = nil) {
         self.id = id
         self.name = name
         self.version = version
         self.labels = labels
+        self.updateState = updateState
     }
 
     public var service: String? { labels[OwnershipLabel.service] }

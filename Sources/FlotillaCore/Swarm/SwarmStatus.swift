@@ -1,0 +1,61 @@
+/// What a Swarm project is actually doing, per service: built from the manifests, the project's
+/// Swarm services and their tasks. Pure; `flotilla status --orchestrator swarm` prints it.
+public struct SwarmStatus: Sendable, Hashable, Codable {
+    public struct Service: Sendable, Hashable, Codable {
+        public var name: String
+        public var swarmService: String?
+        public var desired: Int
+        /// Tasks running now (and meant to run).
+        public var running: Int
+        /// Distinct nodes those tasks run on.
+        public var nodes: Int
+        /// The Swarm service carries the manifest's spec hash.
+        public var current: Bool
+        /// `missing` (no Swarm service yet), `updating` (Swarm is rolling it), `converged`, `degraded`.
+        public var phase: String
+        /// Swarm's last task error, when a task failed.
+        public var lastError: String?
+    }
+
+    public var project: String
+    public var services: [Service]
+    /// Swarm services of the project without a manifest.
+    public var orphans: [String]
+    public var converged: Bool
+
+    /// One task as the status needs it.
+    public struct Task: Sendable, Hashable {
+        public var nodeID: String
+        public var state: String
+        public var desiredState: String
+        public var error: String?
+        public init(nodeID: String, state: String, desiredState: String, error: String? = nil) {
+            self.nodeID = nodeID
+            self.state = state
+            self.desiredState = desiredState
+            self.error = error
+        }
+    }
+
+    public init(project: String, desired: DesiredState, observed: [ObservedSwarmService], tasks: [String: [Task]]) {
+        self.project = project
+        var byService: [String: ObservedSwarmService] = [:]
+        for service in observed { if let name = service.service { byService[name] = service } }
+        services = desired.services.map { spec in
+            guard let swarm = byService[spec.name] else {
+                return Service(name: spec.name, swarmService: nil, desired: spec.replicas, running: 0, nodes: 0, current: false, phase: "missing", lastError: nil)
+            }
+            let all = tasks[swarm.name] ?? []
+            let running = all.filter { $0.state == "running" && $0.desiredState == "running" }
+            let current = swarm.specHash == spec.swarmHash
+            let updating = swarm.updateState.map { ["updating", "rollback_started", "paused", "rollback_paused"].contains($0) } ?? false
+            let phase = !current ? "outdated" : updating ? "updating" : running.count == spec.replicas ? "converged" : "degraded"
+            return Service(name: spec.name, swarmService: swarm.name, desired: spec.replicas, running: running.count,
+                           nodes: Set(running.map(\.nodeID)).count, current: current, phase: phase,
+                           lastError: all.compactMap(\.error).first)
+        }
+        let wanted = Set(desired.services.map(\.name))
+        orphans = observed.filter { !wanted.contains($0.service ?? "") }.map(\.name).sorted()
+        converged = desired.isValid && orphans.isEmpty && services.allSatisfy { $0.phase == "converged" }
+    }
+}
