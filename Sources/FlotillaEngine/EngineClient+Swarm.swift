@@ -115,12 +115,16 @@ extension EngineClient {
         var restart: [String: Any] = ["Condition": b.restartCondition]
         if let attempts = b.restartMaxAttempts { restart["MaxAttempts"] = attempts }
         var task: [String: Any] = ["ContainerSpec": container, "RestartPolicy": restart, "Resources": ["Limits": limits]]
+        var placement: [String: Any] = [:]
+        if !b.placement.constraints.isEmpty { placement["Constraints"] = b.placement.constraints }
+        if let max = b.placement.maxPerNode { placement["MaxReplicas"] = max }
+        if !placement.isEmpty { task["Placement"] = placement }
         if !b.networks.isEmpty { task["Networks"] = b.networks.map { ["Target": $0.name, "Aliases": $0.aliases] as [String: Any] } }
         return [
             "Name": b.name,
             "Labels": b.labels,
             "TaskTemplate": task,
-            "Mode": ["Replicated": ["Replicas": b.replicas]],
+            "Mode": b.placement.mode == .global ? ["Global": [String: Any]()] : ["Replicated": ["Replicas": b.replicas]],
             "UpdateConfig": ["Parallelism": b.updateParallelism, "Order": b.updateOrder, "FailureAction": "rollback"],
         ]
     }

@@ -34,6 +34,9 @@ struct SwarmPlanTests {
         var routed = web; routed.routes = [Route(host: "a.example", path: "/", stripPrefix: false)]
         #expect(scaled.swarmHash != web.swarmHash)
         #expect(routed.swarmHash == web.swarmHash)
+        // Placement is Swarm's business: it updates the Swarm service, never replaces a container on one host.
+        var placed = web; placed.placement = Placement(constraints: ["node.role==manager"], maxPerNode: 1, mode: .replicated)
+        #expect(placed.swarmHash != web.swarmHash && placed.specHash == web.specHash)
         let blueprint = SwarmServiceBlueprint(spec: scaled, project: "p")
         #expect(blueprint.name == "p_web" && blueprint.replicas == 5 && blueprint.updateOrder == "start-first")
         #expect(blueprint.labels[OwnershipLabel.project] == "p" && blueprint.labels[OwnershipLabel.specHash] == scaled.swarmHash)

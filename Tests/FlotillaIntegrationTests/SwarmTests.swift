@@ -142,6 +142,31 @@ struct SwarmTests {
         #expect(!second.contains("second-s3cret-value"))
     }
 
+    @Test func placementConstraintsAndGlobalModeDecideTheNodes() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let project = "swp\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let run = "image: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nstop_timeout: 1s\n"
+        try "name: pinned\nreplicas: 2\nplacement: { constraints: [\"node.role==manager\"] }\n\(run)".write(toFile: dir + "/pinned.yaml", atomically: true, encoding: .utf8)
+        try "name: everywhere\nplacement: { mode: global }\n\(run)".write(toFile: dir + "/everywhere.yaml", atomically: true, encoding: .utf8)
+        let (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0, "\(out)\n\(err)")
+        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
+        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
+        var pinned: [EngineClient.SwarmTask] = [], everywhere: [EngineClient.SwarmTask] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            pinned = try await engine.listSwarmTasks(serviceName: "\(project)_pinned").filter { $0.state == "running" }
+            everywhere = try await engine.listSwarmTasks(serviceName: "\(project)_everywhere").filter { $0.state == "running" }
+            if pinned.count == 2 && everywhere.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(pinned.count == 2 && pinned.allSatisfy { $0.nodeID == managerNode }, "node.role==manager keeps both on the manager: \(pinned.map(\.nodeID)) vs \(managerNode)")
+        #expect(everywhere.count == 3 && Set(everywhere.map(\.nodeID)).count == 3, "global: one task per node")
+    }
+
     @Test func commandsSwarmModeDoesNotHaveYetSaySo() throws {
         let (code, _, err) = try runFlotilla(["routes", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
         #expect(code == 64 && err.contains("not available with --orchestrator swarm yet"), "\(err)")

@@ -24,7 +24,7 @@ struct ManifestSchemaTests {
         let samples = ["", "a", "web", "web-1", "-web", "web-", "Web", "a.b", "a_b", "x" + String(repeating: "y", count: 62), "x" + String(repeating: "y", count: 63),
                        "*.example.com", "*.", "a..b", "api.example.test", "/", "/api", "/a b", "/a;b", "/a#b", "/a$b", "api", "/ok/~x-y_z.1", "/{x}",
                        "_", "_A9", "9A", "A-B", "nginx:1.27", "a b", "data:/x", "/srv:/x:ro", "data:x", "a:b:c:d", "5s", "1m30s", "1.5s", "500ms", "5", "5d",
-                       "9090", "9443:443", "0.0.0.0:5353:53/udp", "1.2.3.4::80", "256Mi", "1Gi", "512M", "64MiB", "1g", "1.5G", "x"]
+                       "9090", "9443:443", "node.role==manager", "node.labels.zone != b", "node.role=manager", "==x", "a==", "a==b c", "0.0.0.0:5353:53/udp", "1.2.3.4::80", "256Mi", "1Gi", "512M", "64MiB", "1g", "1.5G", "x"]
         for s in samples {
             #expect(try matches(ManifestRules.dnsLabelPattern, s) == ManifestRules.isDNSLabel(s), "dns label \(s)")
             #expect(try matches(ManifestRules.envNamePattern, s) == ManifestRules.isEnvName(s), "env name \(s)")
@@ -35,6 +35,7 @@ struct ManifestSchemaTests {
             #expect(try matches(ManifestRules.durationPattern, s) == (TimeSpan(parsing: s) != nil), "duration \(s)")
             #expect(try matches(ManifestRules.portPattern, s) == (PortMapping(parsing: s) != nil) || s == "1.2.3.4::80", "port \(s)")
             #expect(try matches(ManifestRules.memoryPattern, s) == (Resources.parseMemory(s) != nil), "memory \(s)")
+            #expect(try matches(ManifestRules.constraintPattern, s) == ManifestRules.isConstraint(s), "constraint \(s)")
         }
     }
 
@@ -154,6 +155,8 @@ struct ManifestSchemaTests {
         ("reserved label", "name: a\nimage: x\nlabels: { io.flotilla.service: x }\n"),
         ("depends_on name", "name: a\nimage: x\ndepends_on: [\"Not A Name\"]\n"),
         ("entrypoint string", "name: a\nimage: x\nentrypoint: /bin/sh\n"),
+        ("placement constraint", "name: a\nimage: x\nplacement: { constraints: [\"node.role=manager\"] }\n"),
+        ("placement mode", "name: a\nimage: x\nplacement: { mode: everywhere }\n"),
     ]
 
     @Test func everyInvalidFixtureIsRejectedByTheValidatorAndTheSchema() throws {

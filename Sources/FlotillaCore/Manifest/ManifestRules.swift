@@ -18,6 +18,19 @@ public enum ManifestRules {
     public static let restartRetries = 1...1000
     public static let cpus = 0.01...1024.0
     public static let minimumMemoryBytes: Int64 = 6 << 20
+    /// `placement.max_per_node`.
+    public static let maxPerNode = 1...maxReplicas
+    /// A Swarm placement constraint: `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`.
+    public static let constraintPattern = "^[A-Za-z][A-Za-z0-9_.-]*\\s*(==|!=)\\s*[^\\s]+$"
+
+    public static func isConstraint(_ s: String) -> Bool {
+        let chars = Array(s)
+        guard let at = chars.indices.dropLast().first(where: { (chars[$0] == "=" || chars[$0] == "!") && chars[$0 + 1] == "=" }) else { return false }
+        let attribute = String(chars[..<at]).trimmingSuffix(" "), value = chars[(at + 2)...].drop { $0 == " " }
+        guard let first = attribute.first, first.isASCII, first.isLetter, !value.isEmpty, s.utf8.count <= 256 else { return false }
+        return attribute.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }
+            && value.allSatisfy { $0.isASCII && $0 > " " && $0 != "\u{7F}" }
+    }
 
     // The lexical rules as regular expressions, for the JSON Schema; tests check each against
     // its predicate above on the same inputs.

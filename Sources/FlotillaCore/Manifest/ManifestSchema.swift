@@ -175,6 +175,12 @@ public enum ManifestSchema {
             "volumes": .object([("description", .string("SOURCE:TARGET[:OPTIONS]: named volumes, or host paths the operator allows.")), ("type", .string("array")),
                                 ("items", .object(string(pattern: ManifestRules.volumePattern)))]),
             "pull": described("When to pull the image (default missing).", oneOf(PullPolicy.self)),
+            "placement": .object([("description", .string("Where replicas may run in Swarm mode (--orchestrator swarm); no effect on one host."))]
+                                 + object(ServiceDecoder.placementKeys, [
+                "constraints": .object([("type", .string("array")), ("items", .object(string(pattern: ManifestRules.constraintPattern)))]),
+                "max_per_node": described("At most this many replicas on one node.", integer(ManifestRules.maxPerNode)),
+                "mode": described("replicated (default: replicas tasks) or global (one task per eligible node).", oneOf(Placement.Mode.self)),
+            ])),
         ]
     }
 }

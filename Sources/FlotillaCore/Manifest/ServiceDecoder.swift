@@ -7,7 +7,7 @@ public struct ServiceDecoder {
     public static let serviceKeys = [
         "name", "image", "command", "replicas", "port", "network", "env", "routes", "health",
         "update", "stop_timeout", "depends_on", "labels", "volumes", "pull", "secrets", "env_file",
-        "resources", "restart_policy", "ports", "networks", "entrypoint",
+        "resources", "restart_policy", "ports", "networks", "entrypoint", "placement",
     ]
     static let routeKeys = ["host", "hosts", "path", "paths", "strip_prefix"]
     static let probeKeys = ["http", "tcp", "interval", "timeout", "retries", "start_period"]
@@ -18,6 +18,7 @@ public struct ServiceDecoder {
     static let networkKeys = ["name", "aliases"]
     static let portKeys = ["container", "host", "address", "protocol"]
     static let secretKeys = ["file"]
+    static let placementKeys = ["constraints", "max_per_node", "mode"]
 
     /// The label prefix Flotilla keeps for its own bookkeeping.
     public static let reservedLabelPrefix = "io.flotilla."
@@ -81,6 +82,19 @@ public struct ServiceDecoder {
 
         if let n = fields["command"] { spec.command = stringList(n, "command", hint: "write it as a list, e.g. [\"/bin/sh\", \"-c\", \"exec my-server\"]") }
         if let n = fields["entrypoint"] { spec.entrypoint = stringList(n, "entrypoint", hint: "write it as a list, e.g. [\"/docker-entrypoint.sh\"]") }
+        if let n = fields["placement"], let fields = mapping(n, of: "placement", allowed: Self.placementKeys) {
+            var placement = Placement()
+            if let c = fields["constraints"] {
+                let list = stringList(c, "placement.constraints", hint: "write it as a list, e.g. [\"node.role==manager\"]") ?? []
+                for (i, constraint) in list.enumerated() where !ManifestRules.isConstraint(constraint) {
+                    error(listItem(c, i), "constraint \"\(constraint)\" must be ATTRIBUTE==VALUE or ATTRIBUTE!=VALUE, e.g. node.role==manager or node.labels.zone!=b")
+                }
+                placement.constraints = list.filter(ManifestRules.isConstraint)
+            }
+            if let m = fields["max_per_node"], let v = integer(m, "placement.max_per_node", in: ManifestRules.maxPerNode) { placement.maxPerNode = v }
+            if let m = fields["mode"], let v = oneOf(m, "placement.mode", Placement.Mode.self) { placement.mode = v }
+            spec.placement = placement
+        }
         if let n = fields["replicas"], let v = integer(n, "replicas", in: ManifestRules.replicas) { spec.replicas = v }
         if let n = fields["port"], let v = integer(n, "port", in: ManifestRules.port) { spec.port = v }
         if let n = fields["network"], let v = oneOf(n, "network", NetworkMode.self) { spec.network = v }

@@ -7,6 +7,8 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
     public var image: String
     /// Replaces the image's entrypoint (`command` then gives its arguments).
     public var entrypoint: [String]?
+    /// Where replicas may run in Swarm mode (no effect on one host).
+    public var placement: Placement?
     public var command: [String]?
     public var replicas: Int
     public var port: Int?
@@ -66,12 +68,13 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
         self.ports = ports
         self.networks = networks
         self.entrypoint = nil
+        self.placement = nil
     }
 
     enum CodingKeys: String, CodingKey {
         case name, image, command, replicas, port, network, env, secrets, routes, readiness, liveness, update
         case stopTimeout = "stop_timeout", dependsOn = "depends_on", labels, volumes, pull, resources
-        case restartPolicy = "restart_policy", restartMaxRetries = "restart_max_retries", ports, networks, entrypoint
+        case restartPolicy = "restart_policy", restartMaxRetries = "restart_max_retries", ports, networks, entrypoint, placement
     }
 }
 

@@ -26,6 +26,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     /// Named volumes and host paths (`SOURCE:TARGET[:ro]`), as `Mounts`.
     public var mounts: [Mount]
     public var networks: [NetworkAttachment]
+    public var placement: Placement
     /// The service's secrets as Swarm secrets, mounted at `/run/secrets/NAME` (never in `env`).
     public var secrets: [Secret]
 
@@ -68,6 +69,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         env = environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
         containerLabels = spec.labels.merging([OwnershipLabel.project: project, OwnershipLabel.service: spec.name]) { $1 }
         replicas = spec.replicas
+        placement = spec.placement ?? Placement()
         stopGracePeriodNanoseconds = Int64(spec.stopTimeout.milliseconds) * 1_000_000
         updateParallelism = spec.update.parallelism
         updateOrder = spec.update.order.rawValue
@@ -92,7 +94,8 @@ extension ServiceSpec {
     /// The spec hash as Swarm mode sees it: the container form plus the replica count and the
     /// update settings (Swarm applies those to the service, so changing them is an update).
     public var swarmHash: String {
-        let form = canonicalContainerForm + "swarm.replicas=\(replicas)\nswarm.update=\(update.order.rawValue)/\(update.parallelism)\n"
+        var form = canonicalContainerForm + "swarm.replicas=\(replicas)\nswarm.update=\(update.order.rawValue)/\(update.parallelism)\n"
+        if let placement { form += "swarm." + placement.canonicalForm + "\n" }
         return String(Digests.sha256Hex(Array(form.utf8)).prefix(16))
     }
 }
