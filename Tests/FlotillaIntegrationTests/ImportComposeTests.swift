@@ -38,7 +38,7 @@ struct ImportComposeTests {
              says: ["compose.yaml:35:40: warning: Traefik rule of router \"admin\" is not imported: the HeadersRegexp matcher", "tls is not imported"],
              validateArguments: ["--allow-host-mounts"]),
         Case(files: ["deploy/compose.yaml"], converts: true,
-             says: ["deploy.placement is not imported", "deploy.resources.reservations are not imported", "update_config.delay is not imported"]),
+             says: ["deploy.resources.reservations are not imported", "update_config.delay is not imported", "deploy.endpoint_mode is not imported"]),
         Case(files: ["build-only/compose.yaml"], converts: false,
              says: ["compose.yaml:4:5: error: build without image cannot be imported", "not converted: 1 error; nothing was written"]),
         Case(files: ["interpolation/compose.yaml"], converts: true,
@@ -98,6 +98,11 @@ struct ImportComposeTests {
         #expect(api.contains("port: 3000"))
         let whoami = try String(contentsOfFile: traefik + "/whoami.yaml", encoding: .utf8)
         #expect(whoami.contains("replicas: 3") && whoami.contains("- host: whoami.example.com") && whoami.contains("- host: who.example.com"), "\(whoami)")
+        let deploy = Self.temporaryFolder("deploy")
+        defer { try? FileManager.default.removeItem(atPath: deploy) }
+        #expect(try runFlotilla(["import", "compose", Self.corpus + "/deploy/compose.yaml", "-o", deploy]).0 == 0)
+        let frontend = try String(contentsOfFile: deploy + "/frontend.yaml", encoding: .utf8)
+        #expect(frontend.contains("placement:\n  constraints: [\"node.role == worker\"]\n  max_per_node: 2"), "\(frontend)")
         let worker = try String(contentsOfFile: traefik + "/internal.yaml", encoding: .utf8)
         #expect(!worker.contains("routes:"), "traefik.enable=false has no routes")
     }

@@ -64,8 +64,11 @@ struct BoundedReadTests {
         thread.start()
         let check = HealthCheck(probe: .http(path: "/healthz"), interval: .seconds(1), timeout: .seconds(5), retries: 1)
         let clock = ContinuousClock(), start = clock.now
+        // Healthy means the status line was read before the 5 s probe timeout; the byte count
+        // below shows the prober hung up after it. The time bound only guards a hang: on two
+        // loaded cores a prompt probe took 5.6 s once, so it is not the probe timeout itself.
         #expect(await HealthProber().probe(check, port: port))
-        #expect(clock.now - start < .seconds(5))
+        #expect(clock.now - start < .seconds(30))
         try await Task.sleep(for: .milliseconds(200))
         #expect(sent.value < 64 << 20, "the prober kept reading: \(sent.value) bytes")
     }

@@ -193,6 +193,9 @@ public struct ComposeConverter {
 
         let replicas = replicaCount(node)
         if replicas != 1 { fields.append(ManifestField("replicas", .int(replicas))) }
+        if let placement = placement(node) {
+            fields.append(ManifestField("placement", .map(placement), comments: ["Used in Swarm mode (--orchestrator swarm); no effect on one host."]))
+        }
 
         // Routes and health decide the routed port; published ports are separate.
         var port: Int?
@@ -316,17 +319,42 @@ public struct ComposeConverter {
         var replicas = 1
         if let n = node["scale"], let v = integer(n, "scale") { replicas = v }
         if let deploy = node["deploy"] {
-            for entry in deploy.entries ?? [] where !["replicas", "mode", "resources", "update_config", "rollback_config", "restart_policy", "labels"].contains(entry.key) {
-                warn(entry, "deploy.\(entry.key) is not imported: Flotilla runs every replica on this host")
+            for entry in deploy.entries ?? [] where !["replicas", "mode", "resources", "update_config", "rollback_config", "restart_policy", "labels", "placement"].contains(entry.key) {
+                warn(entry, "deploy.\(entry.key) is not imported: Flotilla has no equivalent")
             }
             if let n = deploy["replicas"], let v = integer(n, "deploy.replicas") { replicas = v }
-            if let mode = deploy["mode"], mode.text == "global" { warn(mode, "deploy.mode global (one replica per node) is imported as a single replica on this host") }
         }
         guard (0...ManifestRules.maxReplicas).contains(replicas) else {
             fail(node["deploy"]?["replicas"] ?? node["scale"] ?? node, "replicas must be between 0 and \(ManifestRules.maxReplicas), found \(replicas)")
             return 1
         }
         return replicas
+    }
+
+    /// `deploy.placement` and `deploy.mode: global` as Flotilla's `placement` (Swarm mode).
+    mutating func placement(_ node: ComposeNode) -> [ManifestField]? {
+        guard let deploy = node["deploy"] else { return nil }
+        var fields: [ManifestField] = []
+        if let placement = deploy["placement"] {
+            var constraints: [String] = []
+            for item in placement["constraints"]?.items ?? [] {
+                guard let text = item.text else { continue }
+                if ManifestRules.isConstraint(text) { constraints.append(text) }
+                else { warn(item, "placement constraint \"\(text)\" is not ATTRIBUTE==VALUE or ATTRIBUTE!=VALUE; it is not imported") }
+            }
+            if !constraints.isEmpty { fields.append(ManifestField("constraints", .list(constraints.map(ManifestValue.string)))) }
+            if let n = placement["max_replicas_per_node"], let v = integer(n, "max_replicas_per_node"), ManifestRules.maxPerNode.contains(v) {
+                fields.append(ManifestField("max_per_node", .int(v)))
+            }
+            for entry in placement.entries ?? [] where !["constraints", "max_replicas_per_node"].contains(entry.key) {
+                warn(entry, "deploy.placement.\(entry.key) is not imported: Flotilla's placement has constraints, max_per_node and mode")
+            }
+        }
+        if let mode = deploy["mode"], mode.text == "global" {
+            fields.append(ManifestField("mode", .string("global")))
+            warn(mode, "deploy.mode global is placement.mode: global (one replica per node in Swarm mode); on one host it runs replicas: 1")
+        }
+        return fields.isEmpty ? nil : fields
     }
 
     /// `[a-z0-9-]`, 1–63 characters, as Flotilla names services.
