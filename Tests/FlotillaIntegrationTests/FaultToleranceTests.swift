@@ -83,7 +83,9 @@ struct FaultToleranceTests {
         let healedAfter = clock.now - killed
         print("fast's killed replica was replaced (running) \(Self.seconds(healedAfter)) after the kill, while slow's rollout waited (contract < 2s)")
         #expect(replaced, "\(daemon.log)")
-        #expect(healedAfter < .seconds(6), "\(Self.lines(daemon, ["service=fast", "service=slow", "slow:", "fast:"]))")
+        // Measured 0.5-1.2 s (printed above); the bound guards a stall behind the slow rollout
+        // (which waits 25 s), about 10x the usual time, as loaded CI cores once took 6.15 s.
+        #expect(healedAfter < .seconds(10), "\(Self.lines(daemon, ["service=fast", "service=slow", "slow:", "fast:"]))")
 
         // And slow's rollout was still waiting: the old replica is there, the new one not ready.
         #expect(clock.now - edited < .seconds(24), "the measurement must fall inside slow's wait")
