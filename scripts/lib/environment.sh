@@ -156,13 +156,22 @@ start_swarm() {
 
 stop_started() {
     local pid
+    # All asked at once (Swarm nodes wait on each other), then up to 15 s each to go.
+    for pid in "${FLOTILLA_STARTED_PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    done
     for pid in "${FLOTILLA_STARTED_PIDS[@]:-}"; do
         [ -n "$pid" ] || continue
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     done
     FLOTILLA_STARTED_PIDS=()
+    # A dockerd killed before its containers leaves their shims (and processes) running.
+    local shim
+    for shim in $(pgrep -f "containerd-shim.*$FLOTILLA_RUN_DIR" 2>/dev/null); do
+        pkill -9 -P "$shim" 2>/dev/null || true
+        kill -9 "$shim" 2>/dev/null || true
+    done
     # dockerd leaves its data root and network namespace bind-mounted.
     if [ -d "$FLOTILLA_RUN_DIR/docker" ]; then
         umount -R "$FLOTILLA_RUN_DIR/docker/exec/netns/default" "$FLOTILLA_RUN_DIR/docker/data" 2>/dev/null || true
