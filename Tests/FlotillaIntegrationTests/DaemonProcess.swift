@@ -27,12 +27,18 @@ final class DaemonProcess: @unchecked Sendable {
     var lines: [String] { log.split(separator: "\n").map(String.init) }
     func count(_ needle: String) -> Int { lines.filter { $0.contains(needle) }.count }
 
-    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held. An error
+    /// while polling (the engine's API dropping one request on loaded cores: "engine error 0")
+    /// counts as "not yet"; only the last attempt's error is thrown.
     @discardableResult
     func waitUntil(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if try await condition() { return true }
+            do {
+                if try await condition() { return true }
+            } catch {
+                // not yet: try again until the deadline
+            }
             try? await Task.sleep(for: .milliseconds(100))
         }
         return try await condition()
