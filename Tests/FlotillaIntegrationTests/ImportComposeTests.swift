@@ -309,9 +309,15 @@ extension EndToEndSuites {
             #expect(applied == 0, "\(aout)\n\(aerr)")
             #expect(try await s.containers("web").filter { $0.state == .running }.count == 2)
 
-            // apply returns once the replicas run; they answer when their servers listen.
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline, await stack.get("shop.import.test", "/")?.0 != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            // apply returns once the replicas run; they answer when their servers listen (each web
+            // replica first asks api, which on Podman's DNS-less networks takes a while to fail).
+            // Wait for every replica: ten answers in a row, not the first one.
+            let deadline = ContinuousClock.now + .seconds(40)
+            var inARow = 0
+            while ContinuousClock.now < deadline, inARow < 10 {
+                inARow = await stack.get("shop.import.test", "/")?.0 == 200 ? inARow + 1 : 0
+                try await Task.sleep(for: .milliseconds(100))
+            }
             let web = await stack.get("shop.import.test", "/")
             #expect(web?.0 == 200 && web?.1.trimmingCharacters(in: .whitespacesAndNewlines) == "web", "\(String(describing: web))\n\(aerr)")
             // strip_prefix from the Traefik middleware: /api/ reaches the api's /.
