@@ -2,10 +2,7 @@
 /// after an unquoted value, when a space precedes them), `export ` prefixes, single quotes taken
 /// literally, double quotes with `\n`-style escapes and values spanning lines.
 public enum ComposeDotEnv {
-    public struct Problem: Error, Sendable, Hashable {
-        public var line: Int
-        public var message: String
-    }
+    public typealias Problem = EnvFile.Problem
 
     public static func parse(_ text: String) -> Result<[(key: String, value: String)], Problem> {
         var result: [(key: String, value: String)] = []

@@ -4,21 +4,7 @@ public enum ComposeUnits {
     /// milliseconds. Nil when malformed or longer than a year.
     public static func milliseconds(_ text: String) -> Int? {
         if let seconds = Double(text), seconds >= 0 { return seconds <= 31_536_000 ? Int((seconds * 1000).rounded()) : nil }
-        let units: [(String, Double)] = [("ns", 1e-6), ("us", 1e-3), ("µs", 1e-3), ("μs", 1e-3), ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        var rest = Substring(text)
-        var total = 0.0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            guard !number.isEmpty, let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            let unit = rest.prefix { !($0.isASCII && ($0.isNumber || $0 == ".")) }
-            guard let factor = units.first(where: { $0.0 == unit })?.1 else { return nil }
-            rest = rest.dropFirst(unit.count)
-            total += value * factor
-        }
-        guard total <= 31_536_000_000 else { return nil }
-        return Int(total.rounded())
+        return TimeSpan.milliseconds(text, units: [("ns", 1e-6), ("us", 1e-3), ("µs", 1e-3), ("μs", 1e-3), ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)])
     }
 
     /// A Compose byte size (`512m`, `1g`, `50M`, `1.5g`, `1024`): binary, case-insensitive, as

@@ -8,7 +8,13 @@ public struct TimeSpan: Sendable, Hashable, Codable, Comparable, CustomStringCon
     /// Parses `<number><unit>` with unit `ms`, `s`, `m` or `h`; the number may have a fraction
     /// (`1.5s`). Several parts may be joined (`1m30s`). Returns nil for anything else.
     public init?(parsing text: String) {
-        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        guard let total = Self.milliseconds(text, units: [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]) else { return nil }
+        self.milliseconds = total
+    }
+
+    /// `NUMBER UNIT` pairs summed (`1m30s`), in milliseconds, with `units` as each unit's worth;
+    /// nil when malformed or longer than a year. Compose's Go durations use it with more units.
+    static func milliseconds(_ text: String, units: [(String, Double)]) -> Int? {
         var rest = Substring(text)
         var total = 0.0
         guard !rest.isEmpty else { return nil }
@@ -16,13 +22,13 @@ public struct TimeSpan: Sendable, Hashable, Codable, Comparable, CustomStringCon
             let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             guard !number.isEmpty, let value = Double(number) else { return nil }
             rest = rest.dropFirst(number.count)
-            let unitText = rest.prefix { $0.isASCII && $0.isLetter }
+            let unitText = rest.prefix { !($0.isASCII && ($0.isNumber || $0 == ".")) }
             guard let unit = units.first(where: { $0.0 == unitText }) else { return nil }
             rest = rest.dropFirst(unitText.count)
             total += value * unit.1
         }
         guard total <= 365 * 24 * 3_600_000 else { return nil }
-        self.milliseconds = Int(total.rounded())
+        return Int(total.rounded())
     }
 
     public var seconds: Double { Double(milliseconds) / 1000 }
