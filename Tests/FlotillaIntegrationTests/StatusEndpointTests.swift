@@ -153,7 +153,9 @@ struct StatusEndpointTests {
         defer { if !stopped { Task { _ = await daemon.stop(); await s.cleanup() } } }
         let client = HTTP1Client(target: .unixSocket(socket))
         #expect(await daemon.waitUntil(timeout: .seconds(40)) { (try? await client.send(.GET, "/readyz", timeout: .seconds(3)))?.status == 200 }, "\(daemon.log)")
-        #expect((try? await client.send(.GET, "/healthz", timeout: .seconds(3)))?.status == 200)
+        // As over TCP: the loop may miss one liveness beat on loaded cores (seen in CI), so /healthz
+        // must answer 200 within a few seconds, not on the very first request.
+        #expect(await daemon.waitUntil(timeout: .seconds(10)) { (try? await client.send(.GET, "/healthz", timeout: .seconds(3)))?.status == 200 }, "\(daemon.log)")
         #expect(await daemon.waitUntil(timeout: .seconds(30)) { (try? s.cli("status").0) == 0 })
         // The daemon's view: a replica failing readiness is "failing" (a one-shot status has no
         // probe history and can only say "starting").
