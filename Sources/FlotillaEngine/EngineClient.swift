@@ -165,8 +165,21 @@ public struct EngineClient: Sendable {
             ),
             networkingConfig: first.map { .init(endpointsConfig: [$0.name: .init(aliases: $0.aliases)]) }
         )
-        let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body), timeout: Timeouts.create)
-        let id = try decode(ContainerCreatedDTO.self, response).id
+        let id: String
+        do {
+            let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body), timeout: Timeouts.create)
+            id = try decode(ContainerCreatedDTO.self, response).id
+        } catch EngineError.noResponse {
+            // The engine dropped the connection: the create may have happened. The name is this
+            // replica's own (fresh suffix), so a container under it is the one we asked for.
+            try await Task.sleep(for: .milliseconds(200))
+            if let existing = try? await inspectContainer(name), let existingID = existing["Id"] as? String {
+                id = existingID
+            } else {
+                let response = try await call(.POST, "/containers/create?name=" + Self.percentEncode(name), body: try JSONEncoder().encode(body), timeout: Timeouts.create)
+                id = try decode(ContainerCreatedDTO.self, response).id
+            }
+        }
         // API versions before 1.44 take one network at create; the others are connected before start.
         do {
             for attachment in blueprint.networks.dropFirst() {
@@ -392,12 +405,35 @@ public struct EngineClient: Sendable {
             }
         }
         do {
-            let response = try await transport.send(method, prefix + path, body: body, timeout: timeout)
+            let response: HTTPResponse
+            do {
+                response = try await transport.send(method, prefix + path, body: body, timeout: timeout)
+            } catch EngineError.noResponse where Self.isRepeatable(method, path) {
+                // Once, after a pause: the engine dropped the connection, and repeating this
+                // request is harmless (a read, or a start/stop/remove answered 304/404 the second time).
+                onRequest?(Self.operation(method, path), false)
+                try await Task.sleep(for: .milliseconds(200))
+                response = try await transport.send(method, prefix + path, body: body, timeout: timeout)
+            }
             onRequest?(Self.operation(method, path), response.status < 500)
             return response
         } catch {
             onRequest?(Self.operation(method, path), false)
             throw error
+        }
+    }
+
+    /// Requests that may be sent again when the engine closed the connection without answering:
+    /// reads, and starting, stopping, killing or removing one container, whose repetition the
+    /// callers already accept (304 "already started/stopped", 404 "already gone").
+    static func isRepeatable(_ method: HTTPMethod, _ path: String) -> Bool {
+        switch method {
+        case .GET, .HEAD: return true
+        case .DELETE: return path.hasPrefix("/containers/")
+        case .POST:
+            let parts = (path.split(separator: "?").first ?? "").split(separator: "/")
+            return parts.count == 3 && parts[0] == "containers" && ["start", "stop", "kill"].contains(parts[2])
+        default: return false
         }
     }
 

@@ -17,6 +17,9 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     /// A pull stream reported an error.
     case pullFailed(image: String, message: String)
     case timeout(Duration)
+    /// The engine accepted the connection and closed it without sending a response (seen on
+    /// loaded hosts from both Docker and Podman): the request may or may not have taken effect.
+    case noResponse(String)
 
     public var description: String {
         switch self {
@@ -31,6 +34,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .unsupportedVersion(let engine, let minimum): return "engine API \(engine) is older than the minimum Flotilla supports (\(minimum)); upgrade Docker or Podman"
         case .pullFailed(let image, let m): return "pull of \(image) failed: \(m)"
         case .timeout(let d): return "engine did not answer within \(d)"
+        case .noResponse(let request): return "engine closed the connection without answering \(request)"
         }
     }
 }
@@ -41,7 +45,7 @@ extension EngineError {
     public static func isUnavailable(_ error: any Error) -> Bool {
         guard let engineError = error as? EngineError else { return true }  // socket and transport errors
         switch engineError {
-        case .unreachable, .timeout: return true
+        case .unreachable, .timeout, .noResponse: return true
         case .server(let status, _): return status == 502 || status == 503
         default: return false
         }

@@ -43,7 +43,7 @@ public struct HTTP1Client: Sendable {
     public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120),
                      maxBodyBytes: Int = HTTP1Client.maxBodyBytes) async throws -> HTTPResponse {
         try await withTimeout(timeout) {
-            var status = 0
+            var status: Int?
             var headers: [String: String] = [:]
             var collected: [UInt8] = []
             try await stream(method, path, body: body) { s, h in
@@ -55,6 +55,7 @@ public struct HTTP1Client: Sendable {
                 }
                 collected += chunk
             }
+            guard let status else { throw EngineError.noResponse("\(method) \(path.split(separator: "?").first ?? "")") }
             return HTTPResponse(status: status, body: collected, headers: headers)
         }
     }

@@ -33,11 +33,12 @@ struct Scenario {
     let engine: EngineClient
     let portRange: ClosedRange<Int>
 
-    init(_ name: String, ports: ClosedRange<Int>) async throws {
+    /// `engine`: another way to the test engine (through a fault-injecting relay, say).
+    init(_ name: String, ports: ClosedRange<Int>, engine: EngineClient? = nil) async throws {
         project = "it-\(name)-\(UInt16.random(in: 0...UInt16.max))"
         directory = NSTemporaryDirectory() + project
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        engine = try await TestEngine.client()
+        if let engine { self.engine = engine } else { self.engine = try await TestEngine.client() }
         portRange = ports
     }
 
