@@ -27,6 +27,20 @@ extension EngineClient {
         }
     }
 
+    /// The port blocks (``SwarmPorts``) every Swarm service on the cluster holds, by service name.
+    public func swarmPortBlocks() async throws -> [String: Int] {
+        let filters = try JSONSerialization.data(withJSONObject: ["label": [SwarmPorts.blockLabel]])
+        let response = try await call(.GET, "/services?filters=" + Self.percentEncode(String(decoding: filters, as: UTF8.self)), timeout: Timeouts.list)
+        let services = try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] ?? []
+        var blocks: [String: Int] = [:]
+        for service in services {
+            guard let spec = service["Spec"] as? [String: Any], let name = spec["Name"] as? String,
+                  let block = ((spec["Labels"] as? [String: String])?[SwarmPorts.blockLabel]).flatMap({ Int($0) }) else { continue }
+            blocks[name] = block
+        }
+        return blocks
+    }
+
     public func createSwarmService(_ blueprint: SwarmServiceBlueprint, secretIDs: [String: String] = [:]) async throws -> String {
         let response = try await call(.POST, "/services/create", body: try JSONSerialization.data(withJSONObject: Self.serviceSpec(blueprint, secretIDs: secretIDs)), timeout: Timeouts.create)
         let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
@@ -43,26 +57,67 @@ extension EngineClient {
         _ = try await call(.DELETE, "/services/\(Self.percentEncode(id))", timeout: Timeouts.remove)
     }
 
-    /// A task of a service: where it runs and in which state.
-    public struct SwarmTask: Sendable, Hashable {
-        public var id: String
-        public var nodeID: String
-        public var state: String
-        public var desiredState: String
-        /// Swarm's error for a failed task.
-        public var error: String?
+    /// The tasks of one Swarm service.
+    public func listSwarmTasks(serviceName: String) async throws -> [ObservedSwarmTask] {
+        let filters = try JSONSerialization.data(withJSONObject: ["service": [serviceName]])
+        return try await swarmTasks(query: "?filters=" + Self.percentEncode(String(decoding: filters, as: UTF8.self)), project: nil)
     }
 
-    public func listSwarmTasks(serviceName: String) async throws -> [SwarmTask] {
-        let filters = try JSONSerialization.data(withJSONObject: ["service": [serviceName]])
-        let response = try await call(.GET, "/tasks?filters=" + Self.percentEncode(String(decoding: filters, as: UTF8.self)), timeout: Timeouts.list)
+    /// Every task of the project's Swarm services (told by their container's project label), in one call.
+    public func listSwarmTasks(project: String) async throws -> [ObservedSwarmTask] {
+        try await swarmTasks(query: "", project: project)
+    }
+
+    func swarmTasks(query: String, project: String?) async throws -> [ObservedSwarmTask] {
+        let response = try await call(.GET, "/tasks" + query, timeout: Timeouts.list)
         let tasks = try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] ?? []
+        // Service names by id: a task names its service by id only.
+        var names: [String: String] = [:]
+        let services = try JSONSerialization.jsonObject(with: Data(try await call(.GET, "/services", timeout: Timeouts.list).body)) as? [[String: Any]] ?? []
+        for service in services {
+            if let id = service["ID"] as? String, let name = (service["Spec"] as? [String: Any])?["Name"] as? String { names[id] = name }
+        }
         return tasks.compactMap { task in
             guard let id = task["ID"] as? String else { return nil }
+            let labels = ((task["Spec"] as? [String: Any])?["ContainerSpec"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
+            if let project, labels[OwnershipLabel.project] != project { return nil }
             let status = task["Status"] as? [String: Any]
-            return SwarmTask(id: id, nodeID: task["NodeID"] as? String ?? "", state: status?["State"] as? String ?? "",
-                             desiredState: task["DesiredState"] as? String ?? "", error: (status?["Err"] as? String).flatMap { $0.isEmpty ? nil : $0 })
+            return ObservedSwarmTask(
+                id: id, serviceName: names[task["ServiceID"] as? String ?? ""] ?? "", service: labels[OwnershipLabel.service],
+                slot: task["Slot"] as? Int ?? 0, nodeID: task["NodeID"] as? String ?? "", state: status?["State"] as? String ?? "",
+                desiredState: task["DesiredState"] as? String ?? "", portHalf: labels[SwarmPorts.halfLabel].flatMap { Int($0) },
+                error: (status?["Err"] as? String).flatMap { $0.isEmpty ? nil : $0 })
         }
+    }
+
+    /// The Swarm's nodes.
+    public func listSwarmNodes() async throws -> [ObservedSwarmNode] {
+        let response = try await call(.GET, "/nodes", timeout: Timeouts.list)
+        let nodes = try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] ?? []
+        return nodes.compactMap { node in
+            guard let id = node["ID"] as? String else { return nil }
+            let status = node["Status"] as? [String: Any] ?? [:]
+            let spec = node["Spec"] as? [String: Any] ?? [:]
+            let description = node["Description"] as? [String: Any] ?? [:]
+            // A manager reports 0.0.0.0 for itself in some versions: its manager address says where it is.
+            var address = status["Addr"] as? String ?? ""
+            if address.isEmpty || address == "0.0.0.0", let manager = (node["ManagerStatus"] as? [String: Any])?["Addr"] as? String {
+                address = String(manager.split(separator: ":").first ?? "")
+            }
+            return ObservedSwarmNode(id: id, hostname: description["Hostname"] as? String ?? id, address: address,
+                                     state: status["State"] as? String ?? "unknown", availability: spec["Availability"] as? String ?? "active")
+        }
+    }
+
+    /// Sets a node's availability (`active`, `pause`, `drain`).
+    public func setSwarmNodeAvailability(id: String, _ availability: String) async throws {
+        let response = try await call(.GET, "/nodes/\(Self.percentEncode(id))", timeout: Timeouts.inspect)
+        guard let node = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+              let version = (node["Version"] as? [String: Any])?["Index"] as? Int, var spec = node["Spec"] as? [String: Any] else {
+            throw EngineError.malformedResponse("node inspect")
+        }
+        spec["Availability"] = availability
+        _ = try await call(.POST, "/nodes/\(Self.percentEncode(id))/update?version=\(version)", body: try JSONSerialization.data(withJSONObject: spec))
     }
 
     /// The project's Swarm secrets (name → id).
@@ -106,6 +161,10 @@ extension EngineClient {
                  "File": ["Name": secret.fileName, "UID": "0", "GID": "0", "Mode": 0o444] as [String: Any]]
             }
         }
+        if let check = b.healthcheck {
+            container["Healthcheck"] = ["Test": check.test, "Interval": check.intervalNanoseconds, "Timeout": check.timeoutNanoseconds,
+                                        "Retries": check.retries, "StartPeriod": check.startPeriodNanoseconds] as [String: Any]
+        }
         if !b.mounts.isEmpty {
             container["Mounts"] = b.mounts.map { ["Type": $0.type, "Source": $0.source, "Target": $0.target, "ReadOnly": $0.readOnly] as [String: Any] }
         }
@@ -119,7 +178,9 @@ extension EngineClient {
         if !b.placement.constraints.isEmpty { placement["Constraints"] = b.placement.constraints }
         if let max = b.placement.maxPerNode { placement["MaxReplicas"] = max }
         if !placement.isEmpty { task["Placement"] = placement }
-        if !b.networks.isEmpty { task["Networks"] = b.networks.map { ["Target": $0.name, "Aliases": $0.aliases] as [String: Any] } }
+        if !b.networks.isEmpty {
+            task["Networks"] = b.networks.map { $0.aliases.isEmpty ? ["Target": $0.name] : ["Target": $0.name, "Aliases": $0.aliases] as [String: Any] }
+        }
         return [
             "Name": b.name,
             "Labels": b.labels,

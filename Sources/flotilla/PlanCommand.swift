@@ -28,7 +28,7 @@ struct PlanCommand: AsyncParsableCommand {
                 let (swarm, desired) = try await options.openSwarmSession()
                 let plan = try await swarm.plan(desired)
                 Console.out(SwarmPlanPrinter.text(plan))
-                if !desired.isValid { throw ExitCode(1) }
+                if !desired.isValid || !plan.problems.isEmpty { throw ExitCode(1) }
                 if plan.hasChanges { throw ExitCode(2) }
             }
         }
@@ -58,6 +58,7 @@ enum SwarmPlanPrinter {
             }
         }
         for name in plan.heldBack { lines.append("! \(name)  (would be removed; held back by prune safety)") }
+        for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) { lines.append("! \(name)  (not given to Swarm: \(problem))") }
         lines.append(plan.hasChanges ? "\(plan.actions.count) Swarm services to change, \(plan.unchanged.count) unchanged." : "No changes. \(plan.unchanged.count) Swarm services up to date.")
         return lines.joined(separator: "\n")
     }

@@ -17,7 +17,7 @@ struct ReconcileOptions: ParsableArguments {
     @Option(help: "Project name; Flotilla owns only containers labelled with it. Default: the manifest directory's name.")
     var project: String?
 
-    @Option(help: ArgumentHelp("containers (one host, the default) or swarm (each service a Swarm service on the manager at --engine; plan, apply and down so far).", valueName: "kind"))
+    @Option(help: ArgumentHelp("containers (one host, the default) or swarm (each service a Swarm service on the manager at --engine; see README \"Many hosts: Swarm\").", valueName: "kind"))
     var orchestrator: Orchestrator = .containers
 
     @Option(help: "Engine operations run at once.")
@@ -188,13 +188,13 @@ extension ReconcileOptions {
     /// Commands that swarm mode does not have yet say so, rather than acting on containers.
     func requireContainers(_ command: String) throws {
         guard orchestrator == .containers else {
-            Console.error("error: \(command) is not available with --orchestrator swarm yet (plan, apply and down are)")
+            Console.error("error: \(command) is not available with --orchestrator swarm yet (plan, apply, down, status, routes and run are)")
             throw ExitCode(64)
         }
     }
 
     func makeSwarmReconciler(engine: EngineClient, logger: Logger) -> SwarmReconciler {
-        SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, logger: logger)
+        SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portRange: portRange.range, logger: logger)
     }
 
     /// Swarm mode's plan and apply start here: the manager, and the manifests (errors printed).

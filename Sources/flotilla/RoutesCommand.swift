@@ -28,13 +28,23 @@ struct RoutesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try options.requireContainers("routes")
         try await withEngineErrors {
-            let session = try await options.openSession(claim: false)
-            let (desired, observed) = (session.desired, session.observed)
-            let services = session.plan().services.map(\.spec)
-            let ready = await RouteRefresher.readyContainers(services: services, observed: observed, settleTime: .seconds(1), prober: HealthProber())
-            let table = RouteTable.build(services: services, observed: observed, ready: ready)
+            let table: RouteTable
+            let desired: DesiredState
+            if options.orchestrator == .swarm {
+                // The live tasks on serving nodes, as `run --orchestrator swarm` writes them.
+                let (swarm, state) = try await options.openSwarmSession()
+                desired = state
+                table = RouteTable.build(services: state.services, project: swarm.project,
+                                         tasks: try await swarm.engine.listSwarmTasks(project: swarm.project), nodes: try await swarm.engine.listSwarmNodes())
+            } else {
+                let session = try await options.openSession(claim: false)
+                desired = session.desired
+                let observed = session.observed
+                let services = session.plan().services.map(\.spec)
+                let ready = await RouteRefresher.readyContainers(services: services, observed: observed, settleTime: .seconds(1), prober: HealthProber())
+                table = RouteTable.build(services: services, observed: observed, ready: ready)
+            }
             if let format = RouteFormat(rawValue: output) {
                 FileHandle.standardOutput.write(Data(format.render(table, listen: options.proxyListen).utf8))
             } else {

@@ -64,7 +64,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try options.requireContainers("run")
+        if options.orchestrator == .swarm, !once { return try await runSwarm() }
         if once {
             var apply = ApplyCommand()
             apply.options = options
@@ -145,6 +145,61 @@ struct RunCommand: AsyncParsableCommand {
         signals.on(SIGHUP) { daemon.requestReconcile() }
         do {
             try await group.run()
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        signals.cancel()
+    }
+
+    /// Swarm mode: the manifests as Swarm services, the route files from the live tasks.
+    func runSwarm() async throws {
+        if listen != nil {
+            Console.error("error: --listen is not available with --orchestrator swarm yet; use `flotilla status --orchestrator swarm`")
+            throw ExitCode(64)
+        }
+        let logger = options.makeLogger()
+        guard ManifestDirectoryLoader.isDirectory(options.directory) else {
+            Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
+            throw ExitCode(1)
+        }
+        guard let daemonLock = try? ReconcileLock(project: options.projectName).acquireDaemonLock() else {
+            Console.error("error: another `flotilla run` already manages project \(options.projectName) from this host; stop it first (or pass another --project)")
+            throw ExitCode(1)
+        }
+        defer { if daemonLock >= 0 { close(daemonLock) } }
+        let engine = try await connectEngine(logger: logger)
+        let swarm = options.makeSwarmReconciler(engine: engine, logger: logger)
+        do {
+            _ = try await swarm.observe()  // throws when the engine is not a manager
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        let reconciler = options.makeReconciler(engine: engine, logger: logger)
+        let absolute = URL(fileURLWithPath: options.directory).standardizedFileURL.path
+        logger.info("flotilla starting on Docker Swarm", metadata: [
+            "version": "\(FlotillaVersion.string)", "watching": "\(absolute)", "project": "\(options.projectName)",
+            "engine": "\(engine.endpoint)", "resync": "\(resyncInterval.span)",
+        ])
+        let daemon = SwarmDaemon(
+            swarm: swarm, directory: options.directory,
+            load: {
+                let state = try await reconciler.load()
+                for diagnostic in state.diagnostics { logger.error("\(diagnostic.description)") }
+                return state
+            },
+            options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds),
+                           routes: options.makeRouteRefresher(logger: logger)),
+            logger: logger)
+        var configuration = ServiceGroupConfiguration(services: [.init(service: daemon)], logger: logger)
+        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        configuration.logging.keys = .init()
+        let signals = SignalHandlers()
+        signals.on(SIGHUP) { daemon.requestApply("SIGHUP") }
+        do {
+            try await ServiceGroup(configuration: configuration).run()
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)

@@ -57,4 +57,82 @@ struct SwarmPlanTests {
         let failing = SwarmPlan(desired: Self.state([a], failed: ["b.yaml": ["b"]]), observed: all, project: "p")
         #expect(failing.actions.isEmpty && failing.heldBack == ["p_c"])
     }
+
+    // MARK: per-task ports and routes
+
+    static func hostService(_ name: String, replicas: Int = 3, routed: Bool = true) -> ServiceSpec {
+        var spec = ServiceSpec(name: name, image: "busybox", replicas: replicas, port: 8080, network: .host)
+        if routed { spec.routes = [Route(host: "\(name).test", path: "/", stripPrefix: false)] }
+        return spec
+    }
+
+    @Test func portBlocksAreStableDistinctAndSkipBlocksOthersHold() {
+        // Kept from the labels; new ones take the lowest free block; a block held by another
+        // project's service is never given out, nor one overlapping it.
+        let blocks = SwarmPorts.assign(needing: ["a", "b", "c"], current: ["b": 24000], taken: [24400], range: 24000...24999)
+        #expect(blocks == ["b": 24000, "a": 24200, "c": 24600])
+        // Ranges not on a hundred start at the next hundred; a full range leaves services out.
+        #expect(SwarmPorts.assign(needing: ["a", "b"], current: [:], taken: [], range: 24050...24450) == ["a": 24100])
+        // Overlap is checked both ways: a block at 24300 also excludes 24200 (it would reach 24399).
+        #expect(SwarmPorts.assign(needing: ["a"], current: [:], taken: [24300], range: 24200...24999) == ["a": 24500])
+    }
+
+    @Test func eachUpdateMovesToTheOtherHalfOfTheBlock() {
+        var web = Self.hostService("web")
+        let created = SwarmPlan(desired: Self.state([web]), observed: [], project: "p", portBlocks: ["web": 24200])
+        guard case .create(let first)? = created.actions.first else { Issue.record("no create"); return }
+        #expect(first.labels[SwarmPorts.halfLabel] == "24200" && first.labels[SwarmPorts.blockLabel] == "24200")
+        #expect(first.containerLabels[SwarmPorts.halfLabel] == "24200")
+        #expect(first.env.contains("PORT=242{{if lt (len .Task.Slot) 2}}0{{end}}{{.Task.Slot}}"))
+        var live = Self.observed(web)
+        live.labels[SwarmPorts.blockLabel] = "24200"
+        live.labels[SwarmPorts.halfLabel] = "24200"
+        web.env = ["V": "2"]
+        let updated = SwarmPlan(desired: Self.state([web]), observed: [live], project: "p", portBlocks: ["web": 24200])
+        guard case .update(_, _, let second)? = updated.actions.first else { Issue.record("no update"); return }
+        #expect(second.labels[SwarmPorts.halfLabel] == "24300")
+        #expect(second.env.contains("PORT=243{{if lt (len .Task.Slot) 2}}0{{end}}{{.Task.Slot}}"))
+        // And back again on the next update.
+        #expect(SwarmPorts.nextHalf(block: 24200, current: 24300) == 24200)
+    }
+
+    @Test func hostServicesWithoutABlockOrWithTooManyReplicasAreProblemsNotActions() {
+        let plan = SwarmPlan(desired: Self.state([Self.hostService("web"), Self.hostService("big", replicas: 100)]), observed: [], project: "p", portBlocks: ["big": 24000])
+        #expect(plan.actions.isEmpty)
+        #expect(plan.problems["web"]?.contains("--port-range") == true)
+        #expect(plan.problems["big"]?.contains("at most 99 replicas") == true)
+    }
+
+    @Test func healthBecomesTheTaskContainersCheckOnItsOwnPort() {
+        var web = Self.hostService("web")
+        web.readiness = HealthCheck(probe: .http(path: "/healthz"), interval: .seconds(1), timeout: .seconds(1), retries: 2)
+        let b = SwarmServiceBlueprint(spec: web, project: "p", ports: (24000, 24000))
+        #expect(b.healthcheck?.test == ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:$PORT/healthz || exit 1"])
+        #expect(b.healthcheck?.intervalNanoseconds == 1_000_000_000 && b.healthcheck?.retries == 2)
+    }
+
+    @Test func routesFollowLiveTasksOnServingNodes() {
+        let web = Self.hostService("web")
+        let nodes = [ObservedSwarmNode(id: "n1", hostname: "one", address: "10.0.0.1", state: "ready", availability: "active"),
+                     ObservedSwarmNode(id: "n2", hostname: "two", address: "10.0.0.2", state: "ready", availability: "drain"),
+                     ObservedSwarmNode(id: "n3", hostname: "three", address: "10.0.0.3", state: "down", availability: "active")]
+        func task(_ slot: Int, _ node: String, state: String = "running", desired: String = "running", half: Int = 24000) -> ObservedSwarmTask {
+            ObservedSwarmTask(id: "t\(slot)\(node)", serviceName: "p_web", service: "web", slot: slot, nodeID: node, state: state, desiredState: desired, portHalf: half)
+        }
+        let tasks = [
+            task(1, "n1"),                                  // live
+            task(2, "n2"),                                  // on a drained node
+            task(3, "n3"),                                  // on a node that is down
+            task(4, "n1", state: "starting"),               // not past its health check
+            task(5, "n1", desired: "shutdown"),             // being replaced
+            task(6, "n1", half: 24100),                     // live, of the next spec (other half)
+        ]
+        let table = RouteTable.build(services: [web], project: "p", tasks: tasks, nodes: nodes)
+        #expect(table.entries.count == 1)
+        #expect(table.entries[0].targets.map { "\($0.address):\($0.port)" } == ["10.0.0.1:24001", "10.0.0.1:24106"])
+        // Another project's tasks and unrouted services add nothing.
+        let other = ObservedSwarmTask(id: "x", serviceName: "q_web", service: "web", slot: 1, nodeID: "n1", state: "running", desiredState: "running", portHalf: 25000)
+        #expect(RouteTable.build(services: [web], project: "p", tasks: [other], nodes: nodes).entries[0].targets.isEmpty)
+        #expect(RouteTable.build(services: [Self.hostService("web", routed: false)], project: "p", tasks: tasks, nodes: nodes).entries.isEmpty)
+    }
 }

@@ -42,7 +42,7 @@ final class NginxStack: @unchecked Sendable {
     var daemonArguments: [String] {
         let nginxArgs = "-p \(proxyDir) -c \(proxyDir)/nginx.conf"
         let range = scenario.portRange
-        return [manifests, "--engine", TestEngine.endpoint!, "--project", scenario.project, "--state-dir", scenario.stateDirectory, "--port-range", "\(range.lowerBound)-\(range.upperBound)",
+        return [manifests, "--engine", scenario.engine.endpoint, "--project", scenario.project, "--state-dir", scenario.stateDirectory, "--port-range", "\(range.lowerBound)-\(range.upperBound)",
                 "--resync-interval", "10m", "--routes", proxyDir + "/routes.conf", "--routes-format", "nginx", "--proxy-listen", "127.0.0.1:\(port)",
                 "--routes-check", "nginx -t -q \(nginxArgs)", "--routes-reload", "nginx -s reload \(nginxArgs)"]
     }

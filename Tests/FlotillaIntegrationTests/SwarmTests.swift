@@ -155,7 +155,7 @@ struct SwarmTests {
         #expect(code == 0, "\(out)\n\(err)")
         let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
         let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
-        var pinned: [EngineClient.SwarmTask] = [], everywhere: [EngineClient.SwarmTask] = []
+        var pinned: [ObservedSwarmTask] = [], everywhere: [ObservedSwarmTask] = []
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             pinned = try await engine.listSwarmTasks(serviceName: "\(project)_pinned").filter { $0.state == "running" }
@@ -168,7 +168,7 @@ struct SwarmTests {
     }
 
     @Test func commandsSwarmModeDoesNotHaveYetSaySo() throws {
-        let (code, _, err) = try runFlotilla(["routes", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
+        let (code, _, err) = try runFlotilla(["rollback", "web", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
         #expect(code == 64 && err.contains("not available with --orchestrator swarm yet"), "\(err)")
     }
 }

@@ -166,6 +166,16 @@ stop_started() {
         kill -9 "$pid" 2>/dev/null || true
     done
     FLOTILLA_STARTED_PIDS=()
+    # A Swarm node a test stopped and started again is not in the list: its pidfile says.
+    local pidfile
+    for pidfile in "$FLOTILLA_RUN_DIR"/swarm/n*/docker.pid; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile" 2>/dev/null) || continue
+        [ -n "$pid" ] || continue
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
     # A dockerd killed before its containers leaves their shims (and processes) running.
     local shim
     for shim in $(pgrep -f "containerd-shim.*$FLOTILLA_RUN_DIR" 2>/dev/null); do

@@ -115,6 +115,14 @@ public actor RouteRefresher {
         if let lastTable, !keeping.isEmpty {
             table = RouteTable(entries: table.entries + lastTable.entries.filter { keeping.contains($0.service) })
         }
+        await publish(table)
+    }
+
+    /// Writes `table` to every route output (each only when its content changes, checked and
+    /// reloaded by its hooks) and keeps it as the last table. Swarm mode builds its tables from
+    /// tasks and hands them here, through the same writer, checks and logs.
+    public func publish(_ table: RouteTable) async {
+        guard !outputs.isEmpty else { return }
         if table != lastTable, let store {
             do { try store.save(table) } catch {
                 logger.error("cannot save the route table in the state directory", metadata: ["error": "\(error)"])

@@ -12,10 +12,13 @@ public struct SwarmReconciler: Sendable {
     public let project: String
     public let allowEmpty: Bool
     public let allowMassPrune: Bool
+    /// Where the port blocks of `network: host` services come from (``SwarmPorts``).
+    public let portRange: ClosedRange<Int>
     let logger: Logger
 
-    public init(engine: EngineClient, project: String, allowEmpty: Bool, allowMassPrune: Bool, logger: Logger) {
+    public init(engine: EngineClient, project: String, allowEmpty: Bool, allowMassPrune: Bool, portRange: ClosedRange<Int> = 20000...29999, logger: Logger) {
         self.engine = engine
+        self.portRange = portRange
         self.project = project
         self.allowEmpty = allowEmpty
         self.allowMassPrune = allowMassPrune
@@ -34,18 +37,23 @@ public struct SwarmReconciler: Sendable {
     }
 
     public func plan(_ desired: DesiredState) async throws -> SwarmPlan {
-        SwarmPlan(desired: desired, observed: try await observe(), project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune)
+        let observed = try await observe()
+        let needing = desired.services.filter(SwarmPorts.needsPorts).map(\.name)
+        var blocks: [String: Int] = [:]
+        if !needing.isEmpty {
+            let ours = Set(observed.map(\.name))
+            var current: [String: Int] = [:]
+            for service in observed { if let name = service.service, let block = service.portBlock { current[name] = block } }
+            let taken = try await engine.swarmPortBlocks().filter { !ours.contains($0.key) }.values
+            blocks = SwarmPorts.assign(needing: needing, current: current, taken: Set(taken), range: portRange)
+        }
+        return SwarmPlan(desired: desired, observed: observed, project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portBlocks: blocks)
     }
 
     /// What runs now: each service's tasks counted from Swarm, never from the manifest.
     public func status(_ desired: DesiredState) async throws -> SwarmStatus {
         let observed = try await observe()
-        var tasks: [String: [SwarmStatus.Task]] = [:]
-        for service in observed {
-            tasks[service.name] = try await engine.listSwarmTasks(serviceName: service.name).map {
-                SwarmStatus.Task(nodeID: $0.nodeID, state: $0.state, desiredState: $0.desiredState, error: $0.error)
-            }
-        }
+        let tasks = Dictionary(grouping: try await engine.listSwarmTasks(project: project), by: \.serviceName)
         return SwarmStatus(project: project, desired: desired, observed: observed, tasks: tasks)
     }
 
@@ -60,7 +68,10 @@ public struct SwarmReconciler: Sendable {
     /// others still run.
     public func apply(_ desired: DesiredState) async throws -> Report {
         let plan = try await plan(desired)
-        var report = Report(unchanged: plan.unchanged.count, heldBack: plan.heldBack)
+        var report = Report(unchanged: plan.unchanged.count, failures: plan.problems, heldBack: plan.heldBack)
+        for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) {
+            logger.error("not given to Swarm", metadata: ["service": "\(name)", "reason": "\(problem)"])
+        }
         for name in plan.heldBack {
             logger.warning("not removed (prune safety: failing manifests, an empty directory or more than half of the services)", metadata: ["service": "\(name)"])
         }

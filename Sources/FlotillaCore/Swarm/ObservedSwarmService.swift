@@ -18,4 +18,7 @@ public struct ObservedSwarmService: Sendable, Hashable {
 
     public var service: String? { labels[OwnershipLabel.service] }
     public var specHash: String? { labels[OwnershipLabel.specHash] }
+    /// The port block and the half its current spec's tasks use (``SwarmPorts``), if any.
+    public var portBlock: Int? { labels[SwarmPorts.blockLabel].flatMap { Int($0) } }
+    public var portHalf: Int? { labels[SwarmPorts.halfLabel].flatMap { Int($0) } }
 }

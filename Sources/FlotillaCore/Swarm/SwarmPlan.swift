@@ -15,11 +15,17 @@ public struct SwarmPlan: Sendable, Hashable {
     public var unchanged: [String]
     /// Services that would be removed but are held back (empty directory, prune budget, failed files).
     public var heldBack: [String]
+    /// Services that cannot be given to Swarm as they are (service → why), left as they are.
+    public var problems: [String: String]
 
     public var hasChanges: Bool { !actions.isEmpty }
 
-    public init(desired: DesiredState, observed: [ObservedSwarmService], project: String, allowEmpty: Bool = false, allowMassPrune: Bool = false) {
+    /// - Parameter portBlocks: the port block of every service that needs per-task ports
+    ///   (``SwarmPorts/assign(needing:current:taken:range:)``).
+    public init(desired: DesiredState, observed: [ObservedSwarmService], project: String, allowEmpty: Bool = false, allowMassPrune: Bool = false,
+                portBlocks: [String: Int] = [:]) {
         var actions: [Action] = []
+        var problems: [String: String] = [:]
         var unchanged: [String] = []
         var byService: [String: ObservedSwarmService] = [:]
         var duplicates: [ObservedSwarmService] = []
@@ -28,13 +34,26 @@ public struct SwarmPlan: Sendable, Hashable {
             if byService[name] == nil { byService[name] = service } else { duplicates.append(service) }
         }
         for spec in desired.services {
-            let blueprint = SwarmServiceBlueprint(spec: spec, project: project)
-            if let current = byService[spec.name] {
-                if current.specHash == spec.swarmHash { unchanged.append(spec.name) }
-                else { actions.append(.update(id: current.id, version: current.version, blueprint)) }
-            } else {
-                actions.append(.create(blueprint))
+            let current = byService[spec.name]
+            if let current, current.specHash == spec.swarmHash {
+                unchanged.append(spec.name)
+                continue
             }
+            var ports: (block: Int, half: Int)?
+            if SwarmPorts.needsPorts(spec) {
+                if spec.placement?.mode != .global, spec.replicas > SwarmPorts.maxReplicas {
+                    problems[spec.name] = "a network: host service has at most \(SwarmPorts.maxReplicas) replicas in swarm mode (one port per task slot); use fewer replicas or mode: global"
+                    continue
+                }
+                guard let block = portBlocks[spec.name] else {
+                    problems[spec.name] = "no free block of \(SwarmPorts.blockSize) ports left in --port-range for its tasks; widen --port-range"
+                    continue
+                }
+                ports = (block, SwarmPorts.nextHalf(block: block, current: current?.portHalf))
+            }
+            let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: ports)
+            if let current { actions.append(.update(id: current.id, version: current.version, blueprint)) }
+            else { actions.append(.create(blueprint)) }
         }
         let wanted = Set(desired.services.map(\.name)).union(desired.servicesInFailedFiles)
         var removals = byService.values.filter { !wanted.contains($0.service ?? "") }.sorted { $0.name < $1.name } + duplicates
@@ -50,5 +69,6 @@ public struct SwarmPlan: Sendable, Hashable {
         self.actions = actions
         self.unchanged = unchanged
         self.heldBack = held
+        self.problems = problems
     }
 }

@@ -29,6 +29,19 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     public var placement: Placement
     /// The service's secrets as Swarm secrets, mounted at `/run/secrets/NAME` (never in `env`).
     public var secrets: [Secret]
+    /// The task container's health check (Swarm's `HealthConfig`), from `readiness` (or
+    /// `liveness`): a task counts as running only once it passes, and Swarm replaces a task
+    /// that fails it. Run inside the container, so the image needs `wget` (http) or `nc` (tcp).
+    public var healthcheck: Healthcheck?
+
+    public struct Healthcheck: Sendable, Hashable {
+        /// `["CMD-SHELL", "…"]`.
+        public var test: [String]
+        public var intervalNanoseconds: Int64
+        public var timeoutNanoseconds: Int64
+        public var retries: Int
+        public var startPeriodNanoseconds: Int64
+    }
 
     /// A Swarm secret: its name carries the value's keyed digest, so a rotated value is a new
     /// secret, the service spec changes and Swarm rolls the service.
@@ -51,7 +64,9 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     /// The Swarm service name of a Flotilla service: `<project>_<service>`, as `docker stack` names them.
     public static func serviceName(project: String, service: String) -> String { "\(project)_\(service)" }
 
-    public init(spec: ServiceSpec, project: String) {
+    /// - Parameter ports: the service's port block and the half this spec's tasks use
+    ///   (``SwarmPorts``), for a `network: host` service with a `port`.
+    public init(spec: ServiceSpec, project: String, ports: (block: Int, half: Int)? = nil) {
         name = Self.serviceName(project: project, service: spec.name)
         labels = [OwnershipLabel.project: project, OwnershipLabel.service: spec.name, OwnershipLabel.specHash: spec.swarmHash]
         image = spec.image
@@ -65,9 +80,29 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
             return Secret(swarmName: "\(project)_\(spec.name)_\(key)_\(digest)", fileName: key, value: secret)
         }
         for secret in secrets { environment[secret.fileName + "_FILE"] = "/run/secrets/" + secret.fileName }
-        if let port = spec.port { environment["PORT"] = environment["PORT"] ?? String(port) }
-        env = environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
         containerLabels = spec.labels.merging([OwnershipLabel.project: project, OwnershipLabel.service: spec.name]) { $1 }
+        if let ports, SwarmPorts.needsPorts(spec) {
+            // Each task its own port: Swarm expands the template per task (half + slot).
+            environment["PORT"] = SwarmPorts.portTemplate(half: ports.half)
+            labels[SwarmPorts.blockLabel] = String(ports.block)
+            labels[SwarmPorts.halfLabel] = String(ports.half)
+            containerLabels[SwarmPorts.halfLabel] = String(ports.half)
+        } else if let port = spec.port {
+            environment["PORT"] = environment["PORT"] ?? String(port)
+        }
+        env = environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
+        healthcheck = (spec.readiness ?? spec.liveness).map { check in
+            // $PORT: the task's own port (host network), or the container's port.
+            let port = SwarmPorts.needsPorts(spec) ? "$PORT" : spec.port.map(String.init) ?? "$PORT"
+            let command: String
+            switch check.probe {
+            case .http(let path): command = "wget -q -O /dev/null http://127.0.0.1:\(port)\(path) || exit 1"
+            case .tcp: command = "nc -z 127.0.0.1 \(port) || exit 1"
+            }
+            func ns(_ span: TimeSpan) -> Int64 { Int64(span.milliseconds) * 1_000_000 }
+            return Healthcheck(test: ["CMD-SHELL", command], intervalNanoseconds: ns(check.interval), timeoutNanoseconds: ns(check.timeout),
+                               retries: check.retries, startPeriodNanoseconds: ns(check.startPeriod))
+        }
         replicas = spec.replicas
         placement = spec.placement ?? Placement()
         stopGracePeriodNanoseconds = Int64(spec.stopTimeout.milliseconds) * 1_000_000
@@ -86,7 +121,10 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
             let parts = volume.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             return Mount(type: parts[0].hasPrefix("/") ? "bind" : "volume", source: parts[0], target: parts[1], readOnly: parts.count > 2 && parts[2].split(separator: ",").contains("ro"))
         }
-        networks = spec.networks.map { NetworkAttachment(name: $0.name, aliases: [spec.name] + $0.aliases.filter { $0 != spec.name }) }
+        networks = spec.network == .host
+            // The node's own network stack: Swarm's `host` network (no aliases there).
+            ? [NetworkAttachment(name: "host", aliases: [])]
+            : spec.networks.map { NetworkAttachment(name: $0.name, aliases: [spec.name] + $0.aliases.filter { $0 != spec.name }) }
     }
 }
 

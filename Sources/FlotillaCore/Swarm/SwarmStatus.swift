@@ -23,21 +23,7 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
     public var orphans: [String]
     public var converged: Bool
 
-    /// One task as the status needs it.
-    public struct Task: Sendable, Hashable {
-        public var nodeID: String
-        public var state: String
-        public var desiredState: String
-        public var error: String?
-        public init(nodeID: String, state: String, desiredState: String, error: String? = nil) {
-            self.nodeID = nodeID
-            self.state = state
-            self.desiredState = desiredState
-            self.error = error
-        }
-    }
-
-    public init(project: String, desired: DesiredState, observed: [ObservedSwarmService], tasks: [String: [Task]]) {
+    public init(project: String, desired: DesiredState, observed: [ObservedSwarmService], tasks: [String: [ObservedSwarmTask]]) {
         self.project = project
         var byService: [String: ObservedSwarmService] = [:]
         for service in observed { if let name = service.service { byService[name] = service } }
@@ -46,7 +32,7 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
                 return Service(name: spec.name, swarmService: nil, desired: spec.replicas, running: 0, nodes: 0, current: false, phase: "missing", lastError: nil)
             }
             let all = tasks[swarm.name] ?? []
-            let running = all.filter { $0.state == "running" && $0.desiredState == "running" }
+            let running = all.filter(\.isLive)
             let current = swarm.specHash == spec.swarmHash
             let updating = swarm.updateState.map { ["updating", "rollback_started", "paused", "rollback_paused"].contains($0) } ?? false
             let phase = !current ? "outdated" : updating ? "updating" : running.count == spec.replicas ? "converged" : "degraded"

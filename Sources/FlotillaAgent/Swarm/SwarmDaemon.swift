@@ -1,0 +1,138 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `flotilla run --orchestrator swarm`: keeps the project's Swarm services equal to the manifests,
+/// and the route files equal to the tasks that are live now.
+///
+/// Two loops, each level-triggered from what it observes:
+/// - **apply**: at start, on every manifest change (inotify, debounced), every `resyncInterval`
+///   (the watchdog: a service edited or removed behind Flotilla's back is put back) and on
+///   SIGHUP. One apply at a time; requests made meanwhile fold into one more.
+/// - **routes**: every `taskPoll`, one list of the tasks and one of the nodes become the route
+///   table (``RouteTable/build(services:project:tasks:nodes:)``), written only when it changes.
+///   Swarm's event stream reports services and nodes but not task states, so the task list is
+///   the source; it also notices a node that went down or was drained within one period.
+///
+/// Swarm schedules, restarts and rolls the tasks; this daemon never does.
+public final class SwarmDaemon: Service, Sendable {
+    public struct Options: Sendable {
+        public var resyncInterval: Duration
+        public var debounce: Duration
+        public var taskPoll: Duration
+        public var routes: RouteRefresher?
+
+        public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), taskPoll: Duration = .seconds(1),
+                    routes: RouteRefresher? = nil) {
+            self.resyncInterval = resyncInterval
+            self.debounce = debounce
+            self.taskPoll = taskPoll
+            self.routes = routes
+        }
+    }
+
+    let swarm: SwarmReconciler
+    let directory: String
+    let load: @Sendable () async throws -> DesiredState
+    let options: Options
+    let logger: Logger
+    /// The last manifests that loaded (what the route loop builds from).
+    let desired = Box<DesiredState>()
+    private let requests: AsyncStream<String>
+    private let requestContinuation: AsyncStream<String>.Continuation
+
+    /// - Parameter load: reads the manifest directory (diagnostics logged by the caller's loader).
+    public init(swarm: SwarmReconciler, directory: String, load: @escaping @Sendable () async throws -> DesiredState, options: Options, logger: Logger) {
+        self.swarm = swarm
+        self.directory = directory
+        self.load = load
+        self.options = options
+        self.logger = logger
+        (requests, requestContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks for an apply (the reason is logged); folds with requests not yet served.
+    public func requestApply(_ reason: String) { requestContinuation.yield(reason) }
+
+    public func run() async throws {
+        let watcher = ManifestWatcher(root: directory) { [logger] problem in
+            logger.warning("manifest watch incomplete", metadata: ["problem": "\(problem)"])
+        }
+        try watcher.start()
+        defer { watcher.stop() }
+        let debouncer = Debouncer(window: options.debounce) { [self] in requestApply("manifests changed") }
+        requestApply("start-up")
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in watcher.events { await debouncer.fire() }
+                }
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: options.resyncInterval) } catch { return }
+                        requestApply("watchdog")
+                    }
+                }
+                group.addTask { [self] in await refreshRoutes() }
+                for await reason in requests {
+                    if Task.isCancelled { break }
+                    await applyOnce(reason)
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [logger, requestContinuation] in
+            logger.info("stopping; the Swarm services keep running")
+            requestContinuation.finish()
+        }
+        await debouncer.cancel()
+        logger.info("stopped")
+    }
+
+    func applyOnce(_ reason: String) async {
+        let state: DesiredState
+        do { state = try await load() } catch {
+            logger.error("cannot read the manifests; nothing changed", metadata: ["error": "\(error)"])
+            return
+        }
+        await desired.set(state)
+        logger.debug("apply", metadata: ["trigger": "\(reason)"])
+        do {
+            let report = try await swarm.apply(state)
+            if report.created + report.updated + report.removed > 0 || !report.failures.isEmpty {
+                logger.info("reconciled", metadata: ["trigger": "\(reason)", "result": "\(report.summary)", "failures": "\(report.failures.count)"])
+            }
+        } catch {
+            logger.error("Swarm manager unreachable or refused; will retry at the next trigger", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func refreshRoutes() async {
+        guard options.routes != nil else { return }
+        while !Task.isCancelled {
+            await publishRoutes()
+            do { try await Task.sleep(for: options.taskPoll) } catch { return }
+        }
+    }
+
+    /// One route pass from the tasks and nodes now (only the route loop calls it, so passes never
+    /// overlap and no older table is written over a newer one). An unreachable manager keeps the
+    /// last files.
+    func publishRoutes() async {
+        guard let routes = options.routes, let state = await desired.value else { return }
+        do {
+            async let tasks = swarm.engine.listSwarmTasks(project: swarm.project)
+            async let nodes = swarm.engine.listSwarmNodes()
+            var table = RouteTable.build(services: state.services, project: swarm.project, tasks: try await tasks, nodes: try await nodes)
+            // Services of manifest files that fail to load keep the routes they had.
+            let keeping = state.servicesInFailedFiles
+            if !keeping.isEmpty, let last = await routes.lastTable {
+                table = RouteTable(entries: table.entries + last.entries.filter { keeping.contains($0.service) })
+            }
+            await routes.publish(table)
+        } catch {
+            logger.warning("cannot list the Swarm's tasks; route files keep their last state", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Testing
+
+/// `flotilla run --orchestrator swarm` with a real nginx in front of host-network tasks on the
+/// three-node Swarm: the route file follows the live tasks through a drain (no request lost) and
+/// the loss of a worker. Run after ``SwarmTests`` (scripts/test), since it drains and stops nodes.
+@Suite("Swarm mode: routes follow the tasks", .enabled(if: ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] != nil, "needs a Swarm (scripts/test starts one)"),
+       .serialized)
+struct SwarmRoutingTests {
+    static let manager = ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] ?? ""
+
+    static let web = """
+        name: web
+        image: \(TestEngine.image)
+        command: ["/bin/sh", "-c", "mkdir -p /w && echo task-$PORT > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
+        replicas: 3
+        port: 8080
+        network: host
+        health: { http: /healthz, interval: 1s, timeout: 1s, retries: 3 }
+        stop_timeout: 2s
+        routes: [{ host: web.test, path: / }]
+        """
+
+    /// The ports in the route file's upstream (all tasks run on 127.0.0.1 here).
+    static func routedPorts(_ routes: String) -> Set<Int> {
+        Set(routes.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: "server 127.0.0.1:") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        })
+    }
+
+    /// Ports of the live tasks on serving nodes, as Swarm reports them.
+    static func livePorts(_ engine: EngineClient, _ project: String) async throws -> Set<Int> {
+        let nodes = Dictionary(try await engine.listSwarmNodes().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return Set(try await engine.listSwarmTasks(project: project).filter { $0.isLive && nodes[$0.nodeID]?.isServing == true }.compactMap(\.port))
+    }
+
+    func start(_ name: String, ports: ClosedRange<Int>) async throws -> (EngineClient, Scenario, NginxStack, DaemonProcess) {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let scenario = try await Scenario(name, ports: ports, engine: engine)
+        let stack = try await NginxStack(scenario)
+        try stack.write("web.yaml", Self.web)
+        try stack.startProxy()
+        let daemon = try DaemonProcess(stack.daemonArguments + ["--orchestrator", "swarm"])
+        return (engine, scenario, stack, daemon)
+    }
+
+    func stop(_ scenario: Scenario, _ stack: NginxStack, _ daemon: DaemonProcess) async {
+        _ = await daemon.stop()
+        await stack.stop()
+        _ = try? runFlotilla(["down", stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--state-dir", scenario.stateDirectory])
+    }
+
+    @Test func routeFileFollowsTasksThroughADrainWithoutLosingARequest() async throws {
+        let (engine, scenario, stack, daemon) = try await start("swroute", ports: 24600...24999)
+        var drained: String?
+        defer {
+            let node = drained
+            Task { if let node { try? await engine.setSwarmNodeAvailability(id: node, "active") } }
+        }
+
+        // Three tasks, each its own port (half + slot), all in the route file and answering.
+        let converged = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let live = try await Self.livePorts(engine, scenario.project)
+            return live.count == 3 && Self.routedPorts(stack.routes) == live
+        }
+        let liveNow = try await Self.livePorts(engine, scenario.project)
+        #expect(converged, "route file \(Self.routedPorts(stack.routes)) vs live tasks \(liveNow)\n\(daemon.log)")
+        let first = Self.routedPorts(stack.routes)
+        #expect(first.count == 3 && first.allSatisfy { (24600...24999).contains($0) }, "\(first)")
+        let answering = await daemon.waitUntil(timeout: .seconds(20)) { Set(await stack.replies("web.test", 12)).count == 3 }
+        let sample = await stack.replies("web.test", 12)
+        #expect(answering, "every task answers through nginx: \(sample)")
+
+        // A request loop through nginx while a worker with a task is drained.
+        let workers = try await engine.listSwarmNodes().filter { $0.address == "127.0.0.1" }
+        let tasks = try await engine.listSwarmTasks(project: scenario.project).filter(\.isLive)
+        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
+        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
+        let victim = try #require(tasks.first { $0.nodeID != managerNode } ?? tasks.first)
+        #expect(workers.count == 3)
+        let loop = Task { () -> (ok: Int, failed: [String]) in
+            var ok = 0, failed: [String] = []
+            let end = ContinuousClock.now + .seconds(25)
+            while ContinuousClock.now < end {
+                if let (status, _) = await stack.get("web.test"), status == 200 { ok += 1 } else { failed.append("\(Date())") }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return (ok, failed)
+        }
+        try await Task.sleep(for: .seconds(2))
+        try await engine.setSwarmNodeAvailability(id: victim.nodeID, "drain")
+        drained = victim.nodeID
+
+        // The drained node's tasks leave the route file; Swarm reschedules them elsewhere.
+        let followed = try await daemon.waitUntil(timeout: .seconds(60)) {
+            let live = try await Self.livePorts(engine, scenario.project)
+            let onDrained = try await engine.listSwarmTasks(project: scenario.project).filter { $0.nodeID == victim.nodeID && $0.isLive }
+            return onDrained.isEmpty && live.count == 3 && Self.routedPorts(stack.routes) == live
+        }
+        let liveAfter = try await Self.livePorts(engine, scenario.project)
+        #expect(followed, "after the drain: route file \(Self.routedPorts(stack.routes)) vs live \(liveAfter)\n\(daemon.log)")
+        let result = await loop.value
+        #expect(result.failed.isEmpty && result.ok > 50, "requests during the drain: \(result.ok) answered, \(result.failed.count) lost")
+        print("drain: \(result.ok) requests through nginx, \(result.failed.count) lost; route file followed the tasks")
+
+        try await engine.setSwarmNodeAvailability(id: victim.nodeID, "active")
+        drained = nil
+        await stop(scenario, stack, daemon)
+    }
+
+    @Test func routesAndPlanThroughTheCLI() async throws {
+        let (engine, scenario, stack, daemon) = try await start("swcli", ports: 25400...25799)
+        defer { Task { await stop(scenario, stack, daemon) } }
+        let up = try await daemon.waitUntil(timeout: .seconds(90)) { try await Self.livePorts(engine, scenario.project).count == 3 }
+        #expect(up, "\(daemon.log)")
+        // `routes` prints what `run` writes; `plan` has nothing to do (exit 0).
+        let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "25400-25799"]
+        let routes = try runFlotilla(["routes"] + common)
+        #expect(routes.0 == 0 && routes.1.contains("web.test"), "\(routes.1)\(routes.2)")
+        let live = try await Self.livePorts(engine, scenario.project)
+        for port in live { #expect(routes.1.contains("127.0.0.1:\(port)"), "\(routes.1)") }
+        let plan = try runFlotilla(["plan"] + common)
+        #expect(plan.0 == 0 && plan.1.contains("No changes"), "\(plan.1)\(plan.2)")
+        // An update moves every task to the other half of the block (start-first never meets
+        // its predecessor's port), and the route file follows.
+        try stack.write("web.yaml", Self.web.replacingOccurrences(of: "replicas: 3", with: "replicas: 3\nenv: { MARK: \"2\" }"))
+        let moved = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let now = try await Self.livePorts(engine, scenario.project)
+            return now.count == 3 && now.isDisjoint(with: live) && Self.routedPorts(stack.routes) == now
+        }
+        let liveMoved = try await Self.livePorts(engine, scenario.project)
+        #expect(moved, "after the update: route file \(Self.routedPorts(stack.routes)), before \(live), live \(liveMoved)\n\(daemon.log)")
+        let promote = try runFlotilla(["promote", "web"] + common)
+        #expect(promote.0 == 64, "\(promote.2)")
+    }
+}
