@@ -136,4 +136,95 @@ struct SwarmRoutingTests {
         let promote = try runFlotilla(["promote", "web"] + common)
         #expect(promote.0 == 64, "\(promote.2)")
     }
+
+    /// The folder of the node's private dockerd (`…/swarm/nN`), found by asking each node's socket.
+    static func nodeFolder(of nodeID: String) async throws -> String? {
+        let base = URL(fileURLWithPath: String(manager.dropFirst("unix://".count))).deletingLastPathComponent().deletingLastPathComponent().path
+        for n in 1...3 {
+            let folder = "\(base)/n\(n)"
+            guard let engine = try? await EngineClient.connect(candidates: ["unix://\(folder)/docker.sock"]) else { continue }
+            let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
+            if ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) == nodeID { return folder }
+        }
+        return nil
+    }
+
+    /// A host lost at once: SIGKILL to the node's dockerd, its containerd, its container shims
+    /// and the containers' processes (whose command lines do not name the node).
+    static func killNode(_ folder: String) {
+        var parent: [pid_t: pid_t] = [:], commandLine: [pid_t: String] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry) else { continue }
+            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                if fields.count > 2, let ppid = pid_t(fields[1]) { parent[pid] = ppid }
+            }
+            if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") {
+                commandLine[pid] = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            }
+        }
+        let node = Set(commandLine.filter { $0.value.contains(folder + "/") }.map(\.key))
+        // Everything below those processes, breadth first.
+        var doomed = node, frontier = node
+        while !frontier.isEmpty {
+            let children = Set(parent.filter { frontier.contains($0.value) }.map(\.key)).subtracting(doomed)
+            doomed.formUnion(children)
+            frontier = children
+        }
+        for pid in doomed { kill(pid, SIGKILL) }
+    }
+
+    /// Starts the node's dockerd again as scripts/lib/environment.sh did (it rejoins the Swarm).
+    static func restartNode(_ folder: String) throws {
+        _ = try spawn(["/usr/sbin/dockerd", "--host", "unix://\(folder)/docker.sock", "--data-root", "\(folder)/data", "--exec-root", "\(folder)/exec",
+                       "--pidfile", "\(folder)/docker.pid", "--iptables=false", "--bridge=none"])
+    }
+
+    @Test func aLostWorkersTasksLeaveTheRouteFileAndComeBackElsewhere() async throws {
+        let (engine, scenario, stack, daemon) = try await start("swlost", ports: 25200...25399)
+        let up = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let live = try await Self.livePorts(engine, scenario.project)
+            return live.count == 3 && Self.routedPorts(stack.routes) == live
+        }
+        #expect(up, "\(daemon.log)")
+        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
+        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
+        let tasks = try await engine.listSwarmTasks(project: scenario.project).filter(\.isLive)
+        let victim = try #require(tasks.first { $0.nodeID != managerNode }, "a task on a worker: \(tasks.map(\.nodeID))")
+        let folder = try #require(try await Self.nodeFolder(of: victim.nodeID))
+        let lostPorts = Set(tasks.filter { $0.nodeID == victim.nodeID }.compactMap(\.port))
+
+        let loop = Task { () -> (ok: Int, lost: Int) in
+            var ok = 0, lost = 0
+            let end = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < end {
+                if let (status, _) = await stack.get("web.test"), status == 200 { ok += 1 } else { lost += 1 }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return (ok, lost)
+        }
+        Self.killNode(folder)
+        var restarted = false
+        defer { if !restarted { try? Self.restartNode(folder) } }
+        // Swarm marks the node down, its tasks leave the route file, and their slots start on the
+        // other nodes; the route file ends equal to the live tasks, none on the lost node.
+        let followed = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let nodes = try await engine.listSwarmNodes()
+            let live = try await Self.livePorts(engine, scenario.project)
+            let onLost = try await engine.listSwarmTasks(project: scenario.project).filter { $0.isLive && $0.nodeID == victim.nodeID }
+            return nodes.first { $0.id == victim.nodeID }?.state == "down" && onLost.isEmpty && live.count == 3 && Self.routedPorts(stack.routes) == live
+        }
+        let liveNow = try await Self.livePorts(engine, scenario.project)
+        #expect(followed, "after losing a worker: route file \(Self.routedPorts(stack.routes)) vs live \(liveNow); lost ports \(lostPorts)\n\(daemon.log)")
+        let result = await loop.value
+        print("worker lost: \(result.ok) requests through nginx answered, \(result.lost) not (nginx moves on from a refused connection)")
+        #expect(result.lost == 0, "requests lost while a worker was lost: \(result.lost) of \(result.ok + result.lost)")
+
+        // The node comes back (its dockerd restarted) and the Swarm is whole for what follows.
+        try Self.restartNode(folder)
+        restarted = true
+        let back = try await daemon.waitUntil(timeout: .seconds(60)) { try await engine.listSwarmNodes().allSatisfy { $0.state == "ready" } }
+        #expect(back, "the node rejoined")
+        await stop(scenario, stack, daemon)
+    }
 }
