@@ -53,6 +53,20 @@ extension EngineClient {
                            body: try JSONSerialization.data(withJSONObject: Self.serviceSpec(blueprint, secretIDs: secretIDs)), timeout: Timeouts.create)
     }
 
+    /// Sets labels of a Swarm service without touching its tasks (only the service's own labels
+    /// change, so Swarm does not roll it).
+    public func setSwarmServiceLabels(id: String, _ labels: [String: String]) async throws {
+        let response = try await call(.GET, "/services/\(Self.percentEncode(id))", timeout: Timeouts.inspect)
+        guard let service = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+              let version = (service["Version"] as? [String: Any])?["Index"] as? Int, var spec = service["Spec"] as? [String: Any] else {
+            throw EngineError.malformedResponse("service inspect")
+        }
+        var current = spec["Labels"] as? [String: String] ?? [:]
+        for (key, value) in labels { current[key] = value }
+        spec["Labels"] = current
+        _ = try await call(.POST, "/services/\(Self.percentEncode(id))/update?version=\(version)", body: try JSONSerialization.data(withJSONObject: spec), timeout: Timeouts.create)
+    }
+
     public func removeSwarmService(id: String) async throws {
         _ = try await call(.DELETE, "/services/\(Self.percentEncode(id))", timeout: Timeouts.remove)
     }

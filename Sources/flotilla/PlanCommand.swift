@@ -52,12 +52,18 @@ enum SwarmPlanPrinter {
         var lines: [String] = []
         for action in plan.actions {
             switch action {
+            case .create(let b) where b.labels[OwnershipLabel.role] == ReplicaRole.canary.rawValue:
+                lines.append("+ \(b.name)  (create the canary, \(b.replicas) replicas beside the stable service; promote or roll back)")
             case .create(let b): lines.append("+ \(b.name)  (create, \(b.replicas) replicas)")
             case .update(_, _, let b): lines.append("~ \(b.name)  (update: the spec changed; Swarm rolls it \(b.updateOrder))")
-            case .remove(_, let name): lines.append("- \(name)  (remove: no manifest)")
+            case .remove(_, let name): lines.append("- \(name)  (remove: \(name.hasSuffix("-canary") ? "canary no longer needed" : "no manifest"))")
+            case .markRolledBack(_, let name, let hash): lines.append("! \(name)  (canary of \(hash) rolled back; stable service keeps serving)")
             }
         }
         for name in plan.heldBack { lines.append("! \(name)  (would be removed; held back by prune safety)") }
+        for (name, phase) in plan.canaries.sorted(by: { $0.key < $1.key }) where plan.unchanged.contains(name) {
+            lines.append("  \(name)  (\(phase == .waiting ? "canary waiting: flotilla promote or rollback" : "canary rolled back; the manifest must change for a new one"))")
+        }
         for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) { lines.append("! \(name)  (not given to Swarm: \(problem))") }
         lines.append(plan.hasChanges ? "\(plan.actions.count) Swarm services to change, \(plan.unchanged.count) unchanged." : "No changes. \(plan.unchanged.count) Swarm services up to date.")
         return lines.joined(separator: "\n")

@@ -24,7 +24,6 @@ struct PromoteCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
-        try options.requireContainers("promote")
         try await ReleaseAction.run(.promote, service: service, options: options)
     }
 }
@@ -50,7 +49,6 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
-        try options.requireContainers("rollback")
         try await ReleaseAction.run(.rollback, service: service, options: options)
     }
 }
@@ -59,12 +57,31 @@ struct RollbackCommand: AsyncParsableCommand {
 enum ReleaseAction: String {
     case promote, rollback
 
+    /// Swarm mode: promote updates the stable Swarm service to the canary's spec (Swarm rolls
+    /// it) and removes the canary service; rollback removes the canary service.
+    static func runSwarm(_ action: ReleaseAction, service: String, options: ReconcileOptions) async throws {
+        try await withEngineErrors {
+            let (swarm, desired) = try await options.openSwarmSession()
+            let report: SwarmReconciler.Report
+            do {
+                report = try await swarm.release(service, promote: action == .promote, desired: desired)
+            } catch let error as SwarmReconciler.NoCanary {
+                Console.error("error: \(error)")
+                throw ExitCode(1)
+            }
+            for (name, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(name): \(reason)") }
+            guard report.failures.isEmpty else { throw ExitCode(1) }
+            Console.out(action == .promote ? "promoted \(service): \(report.summary)" : "rolled back the canary of \(service): \(report.summary)")
+        }
+    }
+
     static func run(_ action: ReleaseAction, service givenService: String, options givenOptions: ReconcileOptions) async throws {
         // `flotilla promote DIR SERVICE` (the order of the other commands) is understood too.
         var (service, options) = (givenService, givenOptions)
         if ManifestDirectoryLoader.isDirectory(givenService) && !ManifestDirectoryLoader.isDirectory(options.directory) {
             (service, options.directory) = (options.directory, givenService)
         }
+        if options.orchestrator == .swarm { return try await runSwarm(action, service: service, options: options) }
         try await options.withReconcileLock {
             let session = try await options.openSession(claim: true)
             guard let before = session.plan().service(service) else {

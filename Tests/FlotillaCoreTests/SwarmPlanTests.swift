@@ -135,4 +135,94 @@ struct SwarmPlanTests {
         #expect(RouteTable.build(services: [web], project: "p", tasks: [other], nodes: nodes).entries[0].targets.isEmpty)
         #expect(RouteTable.build(services: [Self.hostService("web", routed: false)], project: "p", tasks: tasks, nodes: nodes).entries.isEmpty)
     }
+
+    // MARK: canary releases
+
+    static func canaryService() -> ServiceSpec {
+        var web = hostService("web", replicas: 2)
+        web.update = UpdatePolicy(strategy: .canary, canary: CanaryPolicy(replicas: 1, weight: 25))
+        return web
+    }
+
+    static func live(_ spec: ServiceSpec, canary: Bool = false, hash: String? = nil, rolledBack: String? = nil) -> ObservedSwarmService {
+        var service = observed(spec, hash: hash, id: canary ? "id-\(spec.name)-canary" : nil)
+        if canary {
+            service.name += "-canary"
+            service.labels[OwnershipLabel.role] = "canary"
+        }
+        if let rolledBack { service.labels[OwnershipLabel.rolledBackHash] = rolledBack }
+        return service
+    }
+
+    @Test func aChangedCanaryServiceStartsASecondSwarmServiceAndLeavesTheStableOne() {
+        var web = Self.canaryService()
+        let stable = Self.live(web)
+        web.env = ["V": "2"]
+        let blocks = ["web": 24000, SwarmPlan.canaryKey("web"): 24200]
+        let plan = SwarmPlan(desired: Self.state([web]), observed: [stable], project: "p", portBlocks: blocks)
+        #expect(plan.canaries["web"] == .waiting)
+        guard plan.actions.count == 1, case .create(let canary) = plan.actions[0] else { Issue.record("\(plan.actions)"); return }
+        #expect(canary.name == "p_web-canary" && canary.replicas == 1 && canary.labels[OwnershipLabel.role] == "canary")
+        #expect(canary.labels[SwarmPorts.halfLabel] == "24200", "the canary's tasks use its own block")
+        // Waiting: a second plan has nothing to do.
+        let waiting = SwarmPlan(desired: Self.state([web]), observed: [stable, Self.live(web, canary: true)], project: "p", portBlocks: blocks)
+        #expect(waiting.actions.isEmpty && waiting.unchanged == ["web"] && waiting.canaries["web"] == .waiting)
+        // A rolling service updates in place instead.
+        var rolling = web; rolling.update.strategy = .rolling
+        let inPlace = SwarmPlan(desired: Self.state([rolling]), observed: [stable], project: "p", portBlocks: blocks)
+        #expect(inPlace.actions.count == 1 && { if case .update = inPlace.actions[0] { return true }; return false }())
+    }
+
+    @Test func promoteRollsTheStableServiceThenRemovesTheCanary() {
+        var web = Self.canaryService()
+        let stable = Self.live(web)
+        web.env = ["V": "2"]
+        let canary = Self.live(web, canary: true)
+        let blocks = ["web": 24000, SwarmPlan.canaryKey("web"): 24200]
+        let plan = SwarmPlan(desired: Self.state([web]), observed: [stable, canary], project: "p", portBlocks: blocks, promote: ["web"])
+        guard plan.actions.count == 2, case .update(let id, _, let blueprint) = plan.actions[0], case .remove(let removed, _) = plan.actions[1] else {
+            Issue.record("\(plan.actions)"); return
+        }
+        #expect(id == "id-web" && blueprint.name == "p_web" && blueprint.replicas == 2 && removed == "id-web-canary")
+        // Once the stable service carries the spec, a canary left over is removed.
+        let after = SwarmPlan(desired: Self.state([web]), observed: [Self.live(web), canary], project: "p", portBlocks: blocks)
+        #expect(after.actions == [.remove(id: "id-web-canary", name: "p_web-canary")])
+    }
+
+    @Test func rollbackRemovesTheCanaryAndNoNewOneStartsUntilTheManifestChanges() {
+        var web = Self.canaryService()
+        let stable = Self.live(web)
+        web.env = ["V": "2"]
+        let blocks = ["web": 24000, SwarmPlan.canaryKey("web"): 24200]
+        let plan = SwarmPlan(desired: Self.state([web]), observed: [stable, Self.live(web, canary: true)], project: "p", portBlocks: blocks, rollback: ["web"])
+        #expect(plan.actions == [.remove(id: "id-web-canary", name: "p_web-canary"), .markRolledBack(id: "id-web", name: "p_web", hash: web.swarmHash)])
+        let marked = Self.live(Self.canaryService(), rolledBack: web.swarmHash)
+        let after = SwarmPlan(desired: Self.state([web]), observed: [marked], project: "p", portBlocks: blocks)
+        #expect(after.actions.isEmpty && after.canaries["web"] == .rolledBack)
+        web.env = ["V": "3"]
+        let next = SwarmPlan(desired: Self.state([web]), observed: [marked], project: "p", portBlocks: blocks)
+        #expect(next.canaries["web"] == .waiting && next.actions.count == 1)
+        // A canary is never an orphan of its own service, and goes with it when the manifest goes.
+        let gone = SwarmPlan(desired: Self.state([Self.hostService("other")]), observed: [stable, Self.live(web, canary: true)], project: "p",
+                             allowMassPrune: true, portBlocks: ["other": 24400])
+        #expect(gone.actions.filter { if case .remove = $0 { return true }; return false }.count == 2)
+    }
+
+    @Test func canaryTasksGetTheirWeightInTheRouteTable() {
+        let web = Self.canaryService()
+        let node = ObservedSwarmNode(id: "n1", hostname: "one", address: "127.0.0.1", state: "ready", availability: "active")
+        let tasks = [
+            ObservedSwarmTask(id: "a", serviceName: "p_web", service: "web", slot: 1, nodeID: "n1", state: "running", desiredState: "running", portHalf: 24000),
+            ObservedSwarmTask(id: "b", serviceName: "p_web", service: "web", slot: 2, nodeID: "n1", state: "running", desiredState: "running", portHalf: 24000),
+            ObservedSwarmTask(id: "c", serviceName: "p_web-canary", service: "web", slot: 1, nodeID: "n1", state: "running", desiredState: "running", portHalf: 24200),
+        ]
+        let entry = RouteTable.build(services: [web], project: "p", tasks: tasks, nodes: [node]).entries[0]
+        #expect(entry.canaryPercent == 25)
+        let canaryWeight = entry.targets.filter(\.canary).map(\.weight).reduce(0, +)
+        let total = entry.targets.map(\.weight).reduce(0, +)
+        #expect(entry.targets.count == 3 && canaryWeight * 4 == total, "\(entry.targets)")
+        // Without a live stable task the canary is simply a target (no split to make).
+        let alone = RouteTable.build(services: [web], project: "p", tasks: [tasks[2]], nodes: [node]).entries[0]
+        #expect(alone.canaryPercent == nil && alone.targets.map(\.port) == [24201])
+    }
 }

@@ -133,8 +133,6 @@ struct SwarmRoutingTests {
         }
         let liveMoved = try await Self.livePorts(engine, scenario.project)
         #expect(moved, "after the update: route file \(Self.routedPorts(stack.routes)), before \(live), live \(liveMoved)\n\(daemon.log)")
-        let promote = try runFlotilla(["promote", "web"] + common)
-        #expect(promote.0 == 64, "\(promote.2)")
     }
 
     /// The folder of the node's private dockerd (`…/swarm/nN`), found by asking each node's socket.
@@ -226,5 +224,78 @@ struct SwarmRoutingTests {
         let back = try await daemon.waitUntil(timeout: .seconds(60)) { try await engine.listSwarmNodes().allSatisfy { $0.state == "ready" } }
         #expect(back, "the node rejoined")
         await stop(scenario, stack, daemon)
+    }
+
+    static func versioned(_ version: String) -> String {
+        """
+        name: web
+        image: \(TestEngine.image)
+        command: ["/bin/sh", "-c", "mkdir -p /w && echo \(version) > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
+        replicas: 2
+        port: 8080
+        network: host
+        health: { http: /healthz, interval: 1s, timeout: 1s, retries: 3 }
+        stop_timeout: 2s
+        update: { strategy: canary, canary: { replicas: 1, weight: 25 } }
+        routes: [{ host: web.test, path: / }]
+        """
+    }
+
+    @Test func aCanaryIsASecondSwarmServiceWeightedThroughNginxThenPromotedOrRolledBack() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let scenario = try await Scenario("swcanary", ports: 24000...24599, engine: engine)
+        let stack = try await NginxStack(scenario)
+        try stack.write("web.yaml", Self.versioned("v1"))
+        try stack.startProxy()
+        let daemon = try DaemonProcess(stack.daemonArguments + ["--orchestrator", "swarm"])
+        defer { Task { await stop(scenario, stack, daemon) } }
+        let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "24000-24599"]
+        func shares(_ n: Int) async -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for body in await stack.replies("web.test", n) { counts[body, default: 0] += 1 }
+            return counts
+        }
+        let v1 = await daemon.waitUntil(timeout: .seconds(90)) { await shares(10) == ["v1": 10] }
+        #expect(v1, "\(daemon.log)")
+
+        // A new spec starts the canary service beside the stable one; nginx gives it its weight.
+        try stack.write("web.yaml", Self.versioned("v2"))
+        let split = await daemon.waitUntil(timeout: .seconds(90)) {
+            let seen = await shares(8)
+            return stack.routes.contains("weight=") && seen["v2"] != nil
+        }
+        #expect(split, "routes:\n\(stack.routes)\n\(daemon.log)")
+        let canary = try await engine.listSwarmServices(label: OwnershipLabel.project, value: scenario.project).first { $0.isCanary }
+        #expect(canary?.name == "\(scenario.project)_web-canary")
+        let counted = await shares(400)
+        let share = Double(counted["v2"] ?? 0) / Double(max(1, counted.values.reduce(0, +)))
+        print("swarm canary at weight 25 received \(counted["v2"] ?? 0) of \(counted.values.reduce(0, +)) requests")
+        #expect(share > 0.15 && share < 0.35, "canary share \(share): \(counted)")
+        let status = try runFlotilla(["status"] + common)
+        #expect(status.0 == 2 && status.1.contains("canary"), "\(status.1)")
+
+        // promote: the stable service rolls to v2 and the canary service goes.
+        let promote = try runFlotilla(["promote", "web"] + common)
+        #expect(promote.0 == 0 && promote.1.contains("promoted web"), "\(promote.1)\(promote.2)")
+        let promoted = await daemon.waitUntil(timeout: .seconds(90)) {
+            let services = (try? await engine.listSwarmServices(label: OwnershipLabel.project, value: scenario.project)) ?? []
+            let seen = await shares(10)
+            return services.count == 1 && !stack.routes.contains("weight=") && seen == ["v2": 10]
+        }
+        #expect(promoted, "routes:\n\(stack.routes)\n\(daemon.log)")
+
+        // A third spec's canary rolled back: the canary goes, v2 keeps serving, and no new canary
+        // starts until the manifest changes.
+        try stack.write("web.yaml", Self.versioned("v3"))
+        let third = await daemon.waitUntil(timeout: .seconds(90)) { (await shares(8))["v3"] != nil }
+        #expect(third, "\(daemon.log)")
+        let rollback = try runFlotilla(["rollback", "web"] + common)
+        #expect(rollback.0 == 0, "\(rollback.1)\(rollback.2)")
+        let back = await daemon.waitUntil(timeout: .seconds(60)) { (await shares(10)) == ["v2": 10] }
+        #expect(back, "routes:\n\(stack.routes)")
+        let plan = try runFlotilla(["plan"] + common)
+        #expect(plan.0 == 0 && plan.1.contains("rolled back"), "\(plan.1)\(plan.2)")
+        let again = try runFlotilla(["promote", "web"] + common)
+        #expect(again.0 == 1 && again.2.contains("no canary release in progress"), "\(again.2)")
     }
 }

@@ -36,18 +36,26 @@ public struct SwarmReconciler: Sendable {
         return try await engine.listSwarmServices(label: OwnershipLabel.project, value: project)
     }
 
-    public func plan(_ desired: DesiredState) async throws -> SwarmPlan {
+    public func plan(_ desired: DesiredState, promote: Set<String> = [], rollback: Set<String> = []) async throws -> SwarmPlan {
         let observed = try await observe()
-        let needing = desired.services.filter(SwarmPorts.needsPorts).map(\.name)
+        var needing: [String] = []
+        for spec in desired.services where SwarmPorts.needsPorts(spec) {
+            needing.append(spec.name)
+            if spec.update.strategy == .canary { needing.append(SwarmPlan.canaryKey(spec.name)) }
+        }
         var blocks: [String: Int] = [:]
         if !needing.isEmpty {
             let ours = Set(observed.map(\.name))
             var current: [String: Int] = [:]
-            for service in observed { if let name = service.service, let block = service.portBlock { current[name] = block } }
+            for service in observed {
+                guard let name = service.service, let block = service.portBlock else { continue }
+                current[service.isCanary ? SwarmPlan.canaryKey(name) : name] = block
+            }
             let taken = try await engine.swarmPortBlocks().filter { !ours.contains($0.key) }.values
             blocks = SwarmPorts.assign(needing: needing, current: current, taken: Set(taken), range: portRange)
         }
-        return SwarmPlan(desired: desired, observed: observed, project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portBlocks: blocks)
+        return SwarmPlan(desired: desired, observed: observed, project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune,
+                         portBlocks: blocks, promote: promote, rollback: rollback)
     }
 
     /// What runs now: each service's tasks counted from Swarm, never from the manifest.
@@ -66,8 +74,8 @@ public struct SwarmReconciler: Sendable {
 
     /// Carries the plan out, one action after another; a failing action is reported and the
     /// others still run.
-    public func apply(_ desired: DesiredState) async throws -> Report {
-        let plan = try await plan(desired)
+    public func apply(_ desired: DesiredState, promote: Set<String> = [], rollback: Set<String> = []) async throws -> Report {
+        let plan = try await plan(desired, promote: promote, rollback: rollback)
         var report = Report(unchanged: plan.unchanged.count, failures: plan.problems, heldBack: plan.heldBack)
         for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) {
             logger.error("not given to Swarm", metadata: ["service": "\(name)", "reason": "\(problem)"])
@@ -81,7 +89,7 @@ public struct SwarmReconciler: Sendable {
                 switch action {
                 case .create(let blueprint), .update(_, _, let blueprint):
                     try await ensureSecrets(blueprint, &secretIDs)
-                case .remove: break
+                case .remove, .markRolledBack: break
                 }
                 switch action {
                 case .create(let blueprint):
@@ -96,6 +104,9 @@ public struct SwarmReconciler: Sendable {
                     try await engine.removeSwarmService(id: id)
                     report.removed += 1
                     logger.info("removed", metadata: ["service": "\(name)"])
+                case .markRolledBack(let id, let name, let hash):
+                    try await engine.setSwarmServiceLabels(id: id, [OwnershipLabel.rolledBackHash: hash])
+                    logger.warning("canary rolled back; the stable service keeps serving until the manifest changes", metadata: ["service": "\(name)", "spec": "\(hash)"])
                 }
             } catch {
                 report.failures[Self.name(of: action)] = "\(error)"
@@ -104,6 +115,23 @@ public struct SwarmReconciler: Sendable {
         }
         if report.failures.isEmpty { await pruneSecrets(keeping: Set(desired.services.flatMap { SwarmServiceBlueprint(spec: $0, project: project).secrets.map(\.swarmName) })) }
         return report
+    }
+
+    public struct NoCanary: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// `flotilla promote|rollback SERVICE` in swarm mode: only while a canary of the manifest's
+    /// spec is waiting (``SwarmPlan/CanaryPhase/waiting``).
+    public func release(_ service: String, promote: Bool, desired: DesiredState) async throws -> Report {
+        guard let spec = desired.services.first(where: { $0.name == service }) else {
+            throw NoCanary(description: "no service \"\(service)\" in the manifests")
+        }
+        guard try await plan(desired).canaries[service] == .waiting else {
+            let what = spec.update.strategy == .canary ? "no canary release in progress" : "not released as a canary (update.strategy is \(spec.update.strategy.rawValue))"
+            throw NoCanary(description: "\(service): \(what); nothing to \(promote ? "promote" : "roll back")")
+        }
+        return try await apply(desired, promote: promote ? [service] : [], rollback: promote ? [] : [service])
     }
 
     /// Creates the blueprint's Swarm secrets that do not exist yet (the value goes to the engine
@@ -145,7 +173,7 @@ public struct SwarmReconciler: Sendable {
     static func name(of action: SwarmPlan.Action) -> String {
         switch action {
         case .create(let b), .update(_, _, let b): return b.name
-        case .remove(_, let name): return name
+        case .remove(_, let name), .markRolledBack(_, let name, _): return name
         }
     }
 }

@@ -18,6 +18,10 @@ public struct ObservedSwarmService: Sendable, Hashable {
 
     public var service: String? { labels[OwnershipLabel.service] }
     public var specHash: String? { labels[OwnershipLabel.specHash] }
+    /// A canary service (`<project>_<name>-canary`) of a release in progress.
+    public var isCanary: Bool { labels[OwnershipLabel.role] == ReplicaRole.canary.rawValue }
+    /// The spec hash whose canary was rolled back (on the stable service), until the manifest moves on.
+    public var rolledBackHash: String? { labels[OwnershipLabel.rolledBackHash] }
     /// The port block and the half its current spec's tasks use (``SwarmPorts``), if any.
     public var portBlock: Int? { labels[SwarmPorts.blockLabel].flatMap { Int($0) } }
     public var portHalf: Int? { labels[SwarmPorts.halfLabel].flatMap { Int($0) } }

@@ -4,11 +4,28 @@
 /// they are and nothing is removed while any file fails; an empty directory removes nothing
 /// without `allowEmpty`; removing more than half of the services (and more than one) waits for
 /// `allowMassPrune`.
+///
+/// Canary releases (`update.strategy: canary`): a changed spec does not update the service; it
+/// becomes a second Swarm service `<project>_<name>-canary` with `update.canary.replicas` tasks,
+/// which the route table weights against the stable one. Promoting updates the stable service to
+/// the new spec (Swarm rolls it) and removes the canary; rolling back removes the canary and
+/// marks the stable service with the rolled-back hash, so no new canary starts until the
+/// manifest changes again.
 public struct SwarmPlan: Sendable, Hashable {
     public enum Action: Sendable, Hashable {
         case create(SwarmServiceBlueprint)
         case update(id: String, version: Int, SwarmServiceBlueprint)
         case remove(id: String, name: String)
+        /// Labels the stable service with the spec hash whose canary was rolled back.
+        case markRolledBack(id: String, name: String, hash: String)
+    }
+
+    /// Where a canary release of a service stands.
+    public enum CanaryPhase: String, Sendable, Hashable, Codable {
+        /// The canary service runs the manifest's spec beside the stable one.
+        case waiting
+        /// The manifest's spec was rolled back; the stable service keeps serving.
+        case rolledBack = "rolled-back"
     }
 
     public var actions: [Action]
@@ -17,51 +34,97 @@ public struct SwarmPlan: Sendable, Hashable {
     public var heldBack: [String]
     /// Services that cannot be given to Swarm as they are (service → why), left as they are.
     public var problems: [String: String]
+    /// Services with a canary release in progress or rolled back.
+    public var canaries: [String: CanaryPhase]
 
     public var hasChanges: Bool { !actions.isEmpty }
 
-    /// - Parameter portBlocks: the port block of every service that needs per-task ports
-    ///   (``SwarmPorts/assign(needing:current:taken:range:)``).
+    /// The key of a canary service's port block in `portBlocks`.
+    public static func canaryKey(_ service: String) -> String { service + "/canary" }
+
+    /// - Parameters:
+    ///   - portBlocks: the port block of every service that needs per-task ports
+    ///     (``SwarmPorts/assign(needing:current:taken:range:)``); canaries under ``canaryKey(_:)``.
+    ///   - promote: services whose canary is promoted now (`flotilla promote`).
+    ///   - rollback: services whose canary is rolled back now (`flotilla rollback`).
     public init(desired: DesiredState, observed: [ObservedSwarmService], project: String, allowEmpty: Bool = false, allowMassPrune: Bool = false,
-                portBlocks: [String: Int] = [:]) {
+                portBlocks: [String: Int] = [:], promote: Set<String> = [], rollback: Set<String> = []) {
         var actions: [Action] = []
         var problems: [String: String] = [:]
+        var canaries: [String: CanaryPhase] = [:]
         var unchanged: [String] = []
-        var byService: [String: ObservedSwarmService] = [:]
+        var stable: [String: ObservedSwarmService] = [:]
+        var canaryServices: [String: ObservedSwarmService] = [:]
         var duplicates: [ObservedSwarmService] = []
         for service in observed.sorted(by: { $0.name < $1.name }) {
             guard let name = service.service else { continue }
-            if byService[name] == nil { byService[name] = service } else { duplicates.append(service) }
+            if service.isCanary {
+                if canaryServices[name] == nil { canaryServices[name] = service } else { duplicates.append(service) }
+            } else if stable[name] == nil { stable[name] = service } else { duplicates.append(service) }
         }
+
+        func ports(_ spec: ServiceSpec, key: String, current: ObservedSwarmService?) -> (block: Int, half: Int)?? {
+            guard SwarmPorts.needsPorts(spec) else { return .some(nil) }
+            let replicas = key == spec.name ? spec.replicas : spec.update.canary.replicas
+            if spec.placement?.mode != .global, replicas > SwarmPorts.maxReplicas {
+                problems[spec.name] = "a network: host service has at most \(SwarmPorts.maxReplicas) replicas in swarm mode (one port per task slot); use fewer replicas or mode: global"
+                return nil
+            }
+            guard let block = portBlocks[key] else {
+                problems[spec.name] = "no free block of \(SwarmPorts.blockSize) ports left in --port-range for its tasks; widen --port-range"
+                return nil
+            }
+            return .some((block, SwarmPorts.nextHalf(block: block, current: current?.portHalf)))
+        }
+
         for spec in desired.services {
-            let current = byService[spec.name]
-            if let current, current.specHash == spec.swarmHash {
+            let current = stable[spec.name]
+            let canary = canaryServices[spec.name]
+            let hash = spec.swarmHash
+            if let current, current.specHash == hash {
+                // Up to date (or just promoted): a canary left over has nothing more to show.
                 unchanged.append(spec.name)
+                if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
                 continue
             }
-            var ports: (block: Int, half: Int)?
-            if SwarmPorts.needsPorts(spec) {
-                if spec.placement?.mode != .global, spec.replicas > SwarmPorts.maxReplicas {
-                    problems[spec.name] = "a network: host service has at most \(SwarmPorts.maxReplicas) replicas in swarm mode (one port per task slot); use fewer replicas or mode: global"
-                    continue
-                }
-                guard let block = portBlocks[spec.name] else {
-                    problems[spec.name] = "no free block of \(SwarmPorts.blockSize) ports left in --port-range for its tasks; widen --port-range"
-                    continue
-                }
-                ports = (block, SwarmPorts.nextHalf(block: block, current: current?.portHalf))
+            if let current, rollback.contains(spec.name) {
+                if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
+                actions.append(.markRolledBack(id: current.id, name: current.name, hash: hash))
+                canaries[spec.name] = .rolledBack
+                continue
             }
-            let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: ports)
-            if let current { actions.append(.update(id: current.id, version: current.version, blueprint)) }
-            else { actions.append(.create(blueprint)) }
+            if let current, current.rolledBackHash == hash {
+                // This spec's canary was rolled back: the stable service keeps serving.
+                unchanged.append(spec.name)
+                canaries[spec.name] = .rolledBack
+                if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
+                continue
+            }
+            if current != nil, spec.update.strategy == .canary, !promote.contains(spec.name) {
+                canaries[spec.name] = .waiting
+                if let canary, canary.specHash == hash {
+                    unchanged.append(spec.name)
+                    continue
+                }
+                guard let port = ports(spec, key: Self.canaryKey(spec.name), current: canary) else { continue }
+                let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: port, role: .canary)
+                if let canary { actions.append(.update(id: canary.id, version: canary.version, blueprint)) } else { actions.append(.create(blueprint)) }
+                continue
+            }
+            guard let port = ports(spec, key: spec.name, current: current) else { continue }
+            let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: port)
+            if let current { actions.append(.update(id: current.id, version: current.version, blueprint)) } else { actions.append(.create(blueprint)) }
+            // Promoted: the stable service rolls to the canary's spec first, then the canary goes.
+            if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
         }
         let wanted = Set(desired.services.map(\.name)).union(desired.servicesInFailedFiles)
-        var removals = byService.values.filter { !wanted.contains($0.service ?? "") }.sorted { $0.name < $1.name } + duplicates
+        let orphans = stable.values.filter { !wanted.contains($0.service ?? "") } + canaryServices.values.filter { !wanted.contains($0.service ?? "") }
+        var removals = orphans.sorted { $0.name < $1.name } + duplicates
         var held: [String] = []
         if !desired.isValid || (desired.services.isEmpty && !allowEmpty) {
             held = removals.map(\.name)
             removals = []
-        } else if !allowMassPrune, removals.count > 1, removals.count * 2 > byService.count {
+        } else if !allowMassPrune, removals.count > 1, removals.count * 2 > stable.count {
             held = removals.map(\.name)
             removals = []
         }
@@ -70,5 +133,6 @@ public struct SwarmPlan: Sendable, Hashable {
         self.unchanged = unchanged
         self.heldBack = held
         self.problems = problems
+        self.canaries = canaries
     }
 }

@@ -64,11 +64,17 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     /// The Swarm service name of a Flotilla service: `<project>_<service>`, as `docker stack` names them.
     public static func serviceName(project: String, service: String) -> String { "\(project)_\(service)" }
 
+    /// The Swarm service of a canary release: `<project>_<service>-canary`.
+    public static func canaryName(project: String, service: String) -> String { serviceName(project: project, service: service) + "-canary" }
+
     /// - Parameter ports: the service's port block and the half this spec's tasks use
     ///   (``SwarmPorts``), for a `network: host` service with a `port`.
-    public init(spec: ServiceSpec, project: String, ports: (block: Int, half: Int)? = nil) {
-        name = Self.serviceName(project: project, service: spec.name)
+    /// - Parameter role: `.canary` for the second service of a canary release: named
+    ///   ``canaryName(project:service:)``, `update.canary.replicas` tasks, labelled as the canary.
+    public init(spec: ServiceSpec, project: String, ports: (block: Int, half: Int)? = nil, role: ReplicaRole = .regular) {
+        name = role == .canary ? Self.canaryName(project: project, service: spec.name) : Self.serviceName(project: project, service: spec.name)
         labels = [OwnershipLabel.project: project, OwnershipLabel.service: spec.name, OwnershipLabel.specHash: spec.swarmHash]
+        if role == .canary { labels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
         image = spec.image
         entrypoint = spec.entrypoint
         args = spec.command
@@ -81,6 +87,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         }
         for secret in secrets { environment[secret.fileName + "_FILE"] = "/run/secrets/" + secret.fileName }
         containerLabels = spec.labels.merging([OwnershipLabel.project: project, OwnershipLabel.service: spec.name]) { $1 }
+        if role == .canary { containerLabels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
         if let ports, SwarmPorts.needsPorts(spec) {
             // Each task its own port: Swarm expands the template per task (half + slot).
             environment["PORT"] = SwarmPorts.portTemplate(half: ports.half)
@@ -103,7 +110,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
             return Healthcheck(test: ["CMD-SHELL", command], intervalNanoseconds: ns(check.interval), timeoutNanoseconds: ns(check.timeout),
                                retries: check.retries, startPeriodNanoseconds: ns(check.startPeriod))
         }
-        replicas = spec.replicas
+        replicas = role == .canary ? spec.update.canary.replicas : spec.replicas
         placement = spec.placement ?? Placement()
         stopGracePeriodNanoseconds = Int64(spec.stopTimeout.milliseconds) * 1_000_000
         updateParallelism = spec.update.parallelism

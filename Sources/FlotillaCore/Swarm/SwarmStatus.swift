@@ -26,7 +26,11 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
     public init(project: String, desired: DesiredState, observed: [ObservedSwarmService], tasks: [String: [ObservedSwarmTask]]) {
         self.project = project
         var byService: [String: ObservedSwarmService] = [:]
-        for service in observed { if let name = service.service { byService[name] = service } }
+        var canaries: [String: ObservedSwarmService] = [:]
+        for service in observed {
+            guard let name = service.service else { continue }
+            if service.isCanary { canaries[name] = service } else { byService[name] = service }
+        }
         services = desired.services.map { spec in
             guard let swarm = byService[spec.name] else {
                 return Service(name: spec.name, swarmService: nil, desired: spec.replicas, running: 0, nodes: 0, current: false, phase: "missing", lastError: nil)
@@ -35,7 +39,10 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
             let running = all.filter(\.isLive)
             let current = swarm.specHash == spec.swarmHash
             let updating = swarm.updateState.map { ["updating", "rollback_started", "paused", "rollback_paused"].contains($0) } ?? false
-            let phase = !current ? "outdated" : updating ? "updating" : running.count == spec.replicas ? "converged" : "degraded"
+            let canaryWaiting = canaries[spec.name]?.specHash == spec.swarmHash && !current
+            let rolledBack = !current && swarm.rolledBackHash == spec.swarmHash
+            let phase = canaryWaiting ? "canary" : rolledBack ? "rolled-back" : !current ? "outdated" : updating ? "updating"
+                : running.count == spec.replicas ? "converged" : "degraded"
             return Service(name: spec.name, swarmService: swarm.name, desired: spec.replicas, running: running.count,
                            nodes: Set(running.map(\.nodeID)).count, current: current, phase: phase,
                            lastError: all.compactMap(\.error).first)
