@@ -263,11 +263,12 @@ public struct EngineClient: Sendable {
     /// Creates the network, labelled as the project's, unless a network of that name exists
     /// (then it is used as it is and never removed by Flotilla). Returns whether it was created.
     @discardableResult
-    public func ensureNetwork(_ name: String, project: String) async throws -> Bool {
+    /// `driver`: `bridge` on one host, `overlay` (attachable) in swarm mode.
+    public func ensureNetwork(_ name: String, project: String, driver: String = "bridge") async throws -> Bool {
         let existing = try await send(.GET, "/networks/\(Self.percentEncode(name))")
         if existing.status == 200 { return false }
         if existing.status != 404 { try Self.check(existing) }
-        let body = NetworkCreateDTO(name: name, driver: "bridge", labels: [OwnershipLabel.project: project], checkDuplicate: true)
+        let body = NetworkCreateDTO(name: name, driver: driver, labels: [OwnershipLabel.project: project], checkDuplicate: true, attachable: driver == "overlay")
         let response = try await send(.POST, "/networks/create", body: [UInt8](try JSONEncoder().encode(body)))
         if response.status == 409 { return false }  // created meanwhile by someone else
         try Self.check(response)

@@ -105,7 +105,9 @@ struct NetworkCreateDTO: Encodable, Sendable {
     var driver: String
     var labels: [String: String]
     var checkDuplicate: Bool
-    enum CodingKeys: String, CodingKey { case name = "Name", driver = "Driver", labels = "Labels", checkDuplicate = "CheckDuplicate" }
+    /// Overlay networks in swarm mode: standalone containers may join too (`docker run --network`).
+    var attachable: Bool = false
+    enum CodingKeys: String, CodingKey { case name = "Name", driver = "Driver", labels = "Labels", checkDuplicate = "CheckDuplicate", attachable = "Attachable" }
 }
 
 /// A network or volume in a list: its name and labels.

@@ -185,23 +185,15 @@ enum Orchestrator: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension ReconcileOptions {
-    /// Commands that swarm mode does not have yet say so, rather than acting on containers.
-    func requireContainers(_ command: String) throws {
-        guard orchestrator == .containers else {
-            Console.error("error: \(command) is not available with --orchestrator swarm yet (plan, apply, down, status, routes and run are)")
-            throw ExitCode(64)
-        }
-    }
-
     func makeSwarmReconciler(engine: EngineClient, logger: Logger) -> SwarmReconciler {
         SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portRange: portRange.range, logger: logger)
     }
 
     /// Swarm mode's plan and apply start here: the manager, and the manifests (errors printed).
-    func openSwarmSession() async throws -> (SwarmReconciler, DesiredState) {
+    func openSwarmSession(quiet: Bool = false) async throws -> (SwarmReconciler, DesiredState) {
         let logger = makeLogger()
         let engine = try await connect(logger: logger)
-        let desired = try await loadDesired(makeReconciler(engine: engine, logger: logger))
+        let desired = try await loadDesired(makeReconciler(engine: engine, logger: logger), quiet: quiet)
         return (makeSwarmReconciler(engine: engine, logger: logger), desired)
     }
 }

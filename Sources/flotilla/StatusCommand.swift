@@ -41,14 +41,19 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         if options.orchestrator == .swarm {
-            // Swarm mode: one snapshot (no --watch yet), counted from Swarm's tasks.
-            let status = try await withEngineErrors {
-                let (swarm, desired) = try await options.openSwarmSession()
+            // Swarm mode: counted from Swarm's tasks and nodes.
+            let options = options
+            let snapshot: @Sendable () async throws -> SwarmStatus = {
+                let (swarm, desired) = try await options.openSwarmSession(quiet: watch)
                 return try await swarm.status(desired)
             }
-            Console.out(format == .json ? try JSONOutput.encode(status) : Self.text(status))
-            if !status.converged { throw ExitCode(2) }
-            return
+            guard watch else {
+                let status = try await withEngineErrors { try await snapshot() }
+                Console.out(format == .json ? try JSONOutput.encode(status) : Self.text(status))
+                if !status.converged { throw ExitCode(2) }
+                return
+            }
+            try await watchLoop { format == .json ? try JSONOutput.encodeLine(try await snapshot()) : Self.text(try await snapshot()) }
         }
         guard watch else {
             let status = try await withEngineErrors { try await Self.snapshot(options) }
@@ -56,11 +61,16 @@ struct StatusCommand: AsyncParsableCommand {
             if !status.converged { throw ExitCode(2) }
             return
         }
+        try await watchLoop { try render(try await Self.snapshot(options)) }
+    }
+
+    /// --watch: prints the screen again whenever it changes, every --interval, until interrupted.
+    func watchLoop(_ screenNow: () async throws -> String) async throws -> Never {
         var shown: String?
         while true {
             let screen: String
             do {
-                screen = try render(try await Self.snapshot(options))
+                screen = try await screenNow()
             } catch {
                 screen = format == .json ? try JSONOutput.encode(["error": "\(error)"]) : "flotilla status: \(error)"
             }

@@ -167,8 +167,91 @@ struct SwarmTests {
         #expect(everywhere.count == 3 && Set(everywhere.map(\.nodeID)).count == 3, "global: one task per node")
     }
 
-    @Test func commandsSwarmModeDoesNotHaveYetSaySo() throws {
-        let (code, _, err) = try runFlotilla(["rollback", "web", "/tmp", "--orchestrator", "swarm", "--engine", Self.manager])
-        #expect(code == 64 && err.contains("not available with --orchestrator swarm yet"), "\(err)")
+    @Test func statusWatchFollowsSwarmAndListenSaysItIsNotThereYet() async throws {
+        let project = "sww\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        try "name: idle\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nstop_timeout: 1s\n".write(toFile: dir + "/idle.yaml", atomically: true, encoding: .utf8)
+        // --watch prints one JSON line per change: "missing" before apply, then running.
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: TestEngine.binary)
+        watch.arguments = ["status", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--watch", "--format", "json", "--interval", "200ms"]
+        let out = Pipe()
+        watch.standardOutput = out
+        watch.standardError = FileHandle.nullDevice
+        try watch.run()
+        defer { kill(watch.processIdentifier, SIGKILL); watch.waitUntilExit() }
+        let lines = LinesReader(out.fileHandleForReading)
+        let first = try #require(await lines.next(timeout: .seconds(20)), "a first status line")
+        #expect(first.contains("\"missing\""), "\(first)")
+        let applied = try flotilla("apply", dir, project)
+        #expect(applied.0 == 0, "\(applied.1)\(applied.2)")
+        var converged = false
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !converged, ContinuousClock.now < deadline, let line = await lines.next(timeout: .seconds(30)) {
+            converged = line.contains("\"converged\":true")
+        }
+        #expect(converged, "a later line says converged")
+        let listen = try runFlotilla(["run", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--listen", "127.0.0.1:9999"])
+        #expect(listen.0 == 64 && listen.2.contains("not available with --orchestrator swarm yet"), "\(listen.2)")
+    }
+
+    @Test func namedNetworksAreAttachableOverlayNetworksOfTheProject() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let project = "swn\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let network = "\(project)-backend"
+        try "name: api\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nnetworks: [{ name: \(network), aliases: [backend-api] }]\nstop_timeout: 1s\n"
+            .write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
+        let (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0, "\(out)\n\(err)")
+        let inspect = try await engine.transport.send(.GET, "/v\(engine.apiVersion)/networks/\(network)")
+        let object = try JSONSerialization.jsonObject(with: Data(inspect.body)) as? [String: Any]
+        #expect(object?["Driver"] as? String == "overlay" && object?["Attachable"] as? Bool == true && object?["Scope"] as? String == "swarm", "\(object ?? [:])")
+        #expect((object?["Labels"] as? [String: String])?[OwnershipLabel.project] == project)
+        let service = try #require(try await service(engine, "\(project)_api"))
+        let attached = ((service["Spec"] as? [String: Any])?["TaskTemplate"] as? [String: Any])?["Networks"] as? [[String: Any]] ?? []
+        #expect(attached.count == 1 && (attached.first?["Aliases"] as? [String])?.contains("backend-api") == true, "\(attached)")
+        // down removes the project's services and, once their tasks are gone, its networks.
+        let down = try runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+        #expect(down.0 == 0, "\(down.2)")
+        let gone = try await engine.transport.send(.GET, "/v\(engine.apiVersion)/networks/\(network)")
+        #expect(gone.status == 404, "the project's overlay network is removed by down")
+    }
+}
+
+/// Lines from a pipe, one at a time, each awaited with a timeout.
+final class LinesReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer = ""
+    private var eof = false
+
+    init(_ handle: FileHandle) {
+        handle.readabilityHandler = { [weak self] h in
+            let data = h.availableData
+            self?.lock.withLock {
+                if data.isEmpty { self?.eof = true } else { self?.buffer += String(decoding: data, as: UTF8.self) }
+            }
+            if data.isEmpty { h.readabilityHandler = nil }
+        }
+    }
+
+    func next(timeout: Duration) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let line: String? = lock.withLock {
+                guard let newline = buffer.firstIndex(of: "\n") else { return nil }
+                let line = String(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            if let line { return line }
+            if lock.withLock({ eof }) { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
     }
 }

@@ -30,16 +30,22 @@ struct Networks: Sendable {
     let engine: EngineClient
     let project: String
     let logger: Logger
+    /// `bridge` on one host; `overlay` (attachable) for Swarm services.
+    var driver = "bridge"
 
     /// Creates the named networks `spec` joins (an existing network is used as it is).
     func ensure(for spec: ServiceSpec) async throws {
-        for attachment in spec.networks {
+        try await ensure(names: spec.networks.map(\.name))
+    }
+
+    func ensure(names: [String]) async throws {
+        for name in names {
             do {
-                if try await engine.ensureNetwork(attachment.name, project: project) {
-                    logger.info("network created", metadata: ["network": "\(attachment.name)"])
+                if try await engine.ensureNetwork(name, project: project, driver: driver) {
+                    logger.info("network created", metadata: ["network": "\(name)", "driver": "\(driver)"])
                 }
             } catch {
-                logger.error("cannot create network", metadata: ["network": "\(attachment.name)", "error": "\(error)"])
+                logger.error("cannot create network", metadata: ["network": "\(name)", "error": "\(error)"])
                 throw error
             }
         }

@@ -89,6 +89,7 @@ public struct SwarmReconciler: Sendable {
                 switch action {
                 case .create(let blueprint), .update(_, _, let blueprint):
                     try await ensureSecrets(blueprint, &secretIDs)
+                    try await networks.ensure(names: blueprint.networks.map(\.name).filter { $0 != "host" })
                 case .remove, .markRolledBack: break
                 }
                 switch action {
@@ -113,6 +114,11 @@ public struct SwarmReconciler: Sendable {
                 logger.error("failed", metadata: ["service": "\(Self.name(of: action))", "error": "\(error)"])
             }
         }
+        if report.failures.isEmpty, desired.isValid {
+            // Overlay networks of the project that no service joins any more (Swarm refuses while
+            // a task is still attached; a later apply removes it).
+            await networks.prune(keeping: Set(desired.services.flatMap { $0.networks.map(\.name) }))
+        }
         if report.failures.isEmpty { await pruneSecrets(keeping: Set(desired.services.flatMap { SwarmServiceBlueprint(spec: $0, project: project).secrets.map(\.swarmName) })) }
         return report
     }
@@ -133,6 +139,8 @@ public struct SwarmReconciler: Sendable {
         }
         return try await apply(desired, promote: promote ? [service] : [], rollback: promote ? [] : [service])
     }
+
+    var networks: Networks { Networks(engine: engine, project: project, logger: logger, driver: "overlay") }
 
     /// Creates the blueprint's Swarm secrets that do not exist yet (the value goes to the engine
     /// in the create request only; logs and labels name the secret, never its value).
@@ -161,10 +169,13 @@ public struct SwarmReconciler: Sendable {
             removed += 1
             logger.info("removed", metadata: ["service": "\(service.name)"])
         }
-        // A secret is in use until the removed services' tasks are gone: retry for a while.
+        // Secrets and networks are in use until the removed services' tasks are gone: retry for a while.
         for _ in 0..<20 {
             await pruneSecrets(keeping: [])
-            if (try? await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project).isEmpty) == true { break }
+            await networks.prune(keeping: [])
+            let secretsLeft = (try? await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project).isEmpty) != true
+            let networksLeft = (try? await engine.ownedNetworks(project: project).isEmpty) != true
+            if !secretsLeft && !networksLeft { break }
             try? await Task.sleep(for: .milliseconds(500))
         }
         return removed
