@@ -23,7 +23,8 @@ extension EngineClient {
             let labels = spec["Labels"] as? [String: String] ?? [:]
             guard labels[label] == value else { return nil }
             let update = (service["UpdateStatus"] as? [String: Any])?["State"] as? String
-            return ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update)
+            let previous = ((service["PreviousSpec"] as? [String: Any])?["Labels"] as? [String: String])?[OwnershipLabel.specHash]
+            return ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update, previousSpecHash: previous)
         }
     }
 
@@ -102,6 +103,37 @@ extension EngineClient {
                 desiredState: task["DesiredState"] as? String ?? "", portHalf: labels[SwarmPorts.halfLabel].flatMap { Int($0) },
                 error: (status?["Err"] as? String).flatMap { $0.isEmpty ? nil : $0 })
         }
+    }
+
+    /// A Swarm event: a service or node changed (Swarm reports no task states in `/events`).
+    public struct SwarmEvent: Sendable, Hashable {
+        /// `service` or `node`.
+        public var type: String
+        /// `create`, `update`, `remove`.
+        public var action: String
+        /// The service's or node's name (or id when the engine sends no name).
+        public var name: String
+    }
+
+    /// Follows the manager's service and node events until the stream ends, fails or the task
+    /// is cancelled.
+    public func streamSwarmEvents(onConnected: () -> Void, onEvent: (SwarmEvent) -> Void) async throws {
+        let filters = #"{"type":["service","node"]}"#
+        var lines = EventLines()
+        var failure: Int?
+        try await transport.stream(.GET, prefix + "/events?filters=" + Self.percentEncode(filters)) { status, _ in
+            if status == 200 { onConnected() } else { failure = status }
+        } onChunk: { chunk in
+            if failure != nil { return }
+            for line in try lines.append(chunk) {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let type = object["Type"] as? String, let action = object["Action"] as? String else { continue }
+                let actor = object["Actor"] as? [String: Any]
+                let name = (actor?["Attributes"] as? [String: String])?["name"] ?? actor?["ID"] as? String ?? ""
+                onEvent(SwarmEvent(type: type, action: action, name: name))
+            }
+        }
+        if let failure { throw EngineError.server(status: failure, message: "event stream refused") }
     }
 
     /// The Swarm's nodes.

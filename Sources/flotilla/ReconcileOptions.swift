@@ -186,7 +186,8 @@ enum Orchestrator: String, ExpressibleByArgument, CaseIterable {
 
 extension ReconcileOptions {
     func makeSwarmReconciler(engine: EngineClient, logger: Logger) -> SwarmReconciler {
-        SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portRange: portRange.range, logger: logger)
+        SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portRange: portRange.range,
+                        store: StateStore(directory: stateDir ?? StateStore.defaultDirectory(project: projectName)), logger: logger)
     }
 
     /// Swarm mode's plan and apply start here: the manager, and the manifests (errors printed).

@@ -225,4 +225,22 @@ struct SwarmPlanTests {
         let alone = RouteTable.build(services: [web], project: "p", tasks: [tasks[2]], nodes: [node]).entries[0]
         #expect(alone.canaryPercent == nil && alone.targets.map(\.port) == [24201])
     }
+
+    @Test func anUpdateSwarmRolledBackIsNotRetriedUntilTheManifestChanges() {
+        var api = ServiceSpec(name: "api", image: "api:1")
+        let old = api.swarmHash
+        api.env = ["BROKEN": "1"]
+        var live = Self.observed(api, hash: old)
+        live.updateState = "rollback_completed"
+        live.previousSpecHash = api.swarmHash
+        let plan = SwarmPlan(desired: Self.state([api]), observed: [live], project: "p")
+        #expect(plan.actions.isEmpty && plan.problems["api"]?.contains("rolled back") == true)
+        // Swarm clears the failed spec once the rollback completes: the hash Flotilla sent says it.
+        live.previousSpecHash = nil
+        let remembered = SwarmPlan(desired: Self.state([api]), observed: [live], project: "p", sent: ["p_api": api.swarmHash])
+        #expect(remembered.actions.isEmpty && remembered.problems["api"] != nil)
+        api.env = ["BROKEN": "0"]
+        let fixed = SwarmPlan(desired: Self.state([api]), observed: [live], project: "p", sent: ["p_api": "something-else"])
+        #expect(fixed.actions.count == 1 && fixed.problems.isEmpty)
+    }
 }

@@ -221,6 +221,45 @@ struct SwarmTests {
         let gone = try await engine.transport.send(.GET, "/v\(engine.apiVersion)/networks/\(network)")
         #expect(gone.status == 404, "the project's overlay network is removed by down")
     }
+
+    @Test func anUpdateWhoseTasksFailIsRolledBackBySwarmAndNotRetried() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let project = "swf\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        func manifest(_ command: String) -> String {
+            "name: api\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"\(command)\"]\nreplicas: 2\nstop_timeout: 1s\n"
+        }
+        try manifest("exec sleep 100000").write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
+        var (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0, "\(out)\n\(err)")
+        // A spec whose tasks exit at once: Swarm's update fails and rolls back (FailureAction rollback).
+        try manifest("exit 3").write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
+        (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0 && out.contains("updated 1"), "\(out)\n\(err)")
+        var observed: ObservedSwarmService?
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            observed = try await engine.listSwarmServices(label: OwnershipLabel.project, value: project).first
+            if observed?.updateState == "rollback_completed" { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(observed?.updateState == "rollback_completed", "Swarm rolled the failing update back: \(String(describing: observed))")
+        // Flotilla does not push the failed spec again: plan and apply say why and exit 1, and
+        // the service keeps its version (no update sent).
+        (code, out, err) = try flotilla("plan", dir, project)
+        #expect(code == 1 && out.contains("rolled back the update"), "\(out)\n\(err)")
+        let version = observed?.version
+        (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 1 && err.contains("rolled back the update"), "\(out)\n\(err)")
+        let after = try await engine.listSwarmServices(label: OwnershipLabel.project, value: project).first
+        #expect(after?.version == version, "no new update: \(String(describing: after?.version)) vs \(String(describing: version))")
+        // A fixed manifest goes out again.
+        try manifest("exec sleep 200000").write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
+        (code, out, err) = try flotilla("apply", dir, project)
+        #expect(code == 0 && out.contains("updated 1"), "\(out)\n\(err)")
+    }
 }
 
 /// Lines from a pipe, one at a time, each awaited with a timeout.

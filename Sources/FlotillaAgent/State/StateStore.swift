@@ -10,7 +10,9 @@ import Glibc
 ///
 /// - `decisions.json`: ``ReleaseDecisions`` (rollbacks, canaries waiting, promotions under way);
 /// - `routes.json`: the last route table written, so services of a broken manifest file keep
-///   their routes across a restart.
+///   their routes across a restart;
+/// - `swarm-updates.json`: swarm mode's last spec hash sent to each Swarm service, so that an
+///   update Swarm rolled back (which clears its own record of it) is not sent again.
 ///
 /// A missing or unreadable file reads as empty: a lost state directory degrades safely (the
 /// rollback markers on the engine still hold; a canary is never shipped because of it).
@@ -77,6 +79,13 @@ public struct StateStore: Sendable {
         FileManager.default.contents(atPath: directory + "/secret-digest.key").flatMap { SecretDigestKey(bytes: [UInt8]($0)) }
     }
     public func save(_ routes: RouteTable) throws { try write(routes, to: "routes.json") }
+
+    /// Swarm service name → the spec hash last sent to it.
+    public func loadSwarmUpdates() -> [String: String] { read("swarm-updates.json") ?? [:] }
+    public func saveSwarmUpdates(_ updates: [String: String]) throws {
+        try prepare()
+        try write(updates, to: "swarm-updates.json")
+    }
 
     func read<T: Decodable>(_ name: String) -> T? {
         guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { return nil }

@@ -11,10 +11,13 @@ import ServiceLifecycle
 /// - **apply**: at start, on every manifest change (inotify, debounced), every `resyncInterval`
 ///   (the watchdog: a service edited or removed behind Flotilla's back is put back) and on
 ///   SIGHUP. One apply at a time; requests made meanwhile fold into one more.
-/// - **routes**: every `taskPoll`, one list of the tasks and one of the nodes become the route
-///   table (``RouteTable/build(services:project:tasks:nodes:)``), written only when it changes.
-///   Swarm's event stream reports services and nodes but not task states, so the task list is
-///   the source; it also notices a node that went down or was drained within one period.
+/// - **routes**: every `taskPoll`, and at once on a node event, one list of the tasks and one of
+///   the nodes become the route table (``RouteTable/build(services:project:tasks:nodes:)``),
+///   written only when it changes. Swarm's event stream reports services and nodes but not task
+///   states, so the task list is the source of truth and the poll its trigger.
+/// - **events**: the manager's service and node events. A service of the project updated or
+///   removed (by Flotilla or behind its back) is an apply at once, not at the next watchdog; a
+///   node that changed (down, drained) is a route pass at once.
 ///
 /// Swarm schedules, restarts and rolls the tasks; this daemon never does.
 public final class SwarmDaemon: Service, Sendable {
@@ -42,6 +45,8 @@ public final class SwarmDaemon: Service, Sendable {
     let desired = Box<DesiredState>()
     private let requests: AsyncStream<String>
     private let requestContinuation: AsyncStream<String>.Continuation
+    private let routePasses: AsyncStream<Void>
+    private let routeContinuation: AsyncStream<Void>.Continuation
 
     /// - Parameter load: reads the manifest directory (diagnostics logged by the caller's loader).
     public init(swarm: SwarmReconciler, directory: String, load: @escaping @Sendable () async throws -> DesiredState, options: Options, logger: Logger) {
@@ -51,6 +56,7 @@ public final class SwarmDaemon: Service, Sendable {
         self.options = options
         self.logger = logger
         (requests, requestContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+        (routePasses, routeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Asks for an apply (the reason is logged); folds with requests not yet served.
@@ -76,15 +82,23 @@ public final class SwarmDaemon: Service, Sendable {
                     }
                 }
                 group.addTask { [self] in await refreshRoutes() }
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        routeContinuation.yield()
+                        do { try await Task.sleep(for: options.taskPoll) } catch { return }
+                    }
+                }
+                group.addTask { [self] in await followEvents() }
                 for await reason in requests {
                     if Task.isCancelled { break }
                     await applyOnce(reason)
                 }
                 group.cancelAll()
             }
-        } onGracefulShutdown: { [logger, requestContinuation] in
+        } onGracefulShutdown: { [logger, requestContinuation, routeContinuation] in
             logger.info("stopping; the Swarm services keep running")
             requestContinuation.finish()
+            routeContinuation.finish()
         }
         await debouncer.cancel()
         logger.info("stopped")
@@ -109,10 +123,42 @@ public final class SwarmDaemon: Service, Sendable {
     }
 
     func refreshRoutes() async {
-        guard options.routes != nil else { return }
-        while !Task.isCancelled {
+        for await _ in routePasses {
+            if Task.isCancelled { return }
             await publishRoutes()
-            do { try await Task.sleep(for: options.taskPoll) } catch { return }
+        }
+    }
+
+    /// Service and node events, reconnecting with backoff; a reconnect is an apply (events
+    /// may have been missed meanwhile).
+    func followEvents() async {
+        var delay = Duration.milliseconds(500)
+        var everConnected = false
+        let prefix = swarm.project + "_"
+        while !Task.isCancelled {
+            do {
+                try await swarm.engine.streamSwarmEvents {
+                    if everConnected { requestApply("event stream reconnected") }
+                    everConnected = true
+                    delay = .milliseconds(500)
+                } onEvent: { event in
+                    switch event.type {
+                    case "service" where event.name.hasPrefix(prefix) && event.action != "create":
+                        logger.debug("service event", metadata: ["service": "\(event.name)", "action": "\(event.action)"])
+                        requestApply("service \(event.name) \(event.action)")
+                        routeContinuation.yield()
+                    case "node":
+                        logger.info("node event", metadata: ["node": "\(event.name)", "action": "\(event.action)"])
+                        routeContinuation.yield()
+                    default: break
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("Swarm event stream lost; reconnecting (the task poll and the watchdog go on)", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+            }
+            do { try await Task.sleep(for: delay) } catch { return }
+            delay = min(delay * 2, .seconds(10))
         }
     }
 

@@ -14,10 +14,14 @@ public struct SwarmReconciler: Sendable {
     public let allowMassPrune: Bool
     /// Where the port blocks of `network: host` services come from (``SwarmPorts``).
     public let portRange: ClosedRange<Int>
+    /// Where the spec hashes sent to Swarm are kept (``StateStore/loadSwarmUpdates()``).
+    public let store: StateStore?
     let logger: Logger
 
-    public init(engine: EngineClient, project: String, allowEmpty: Bool, allowMassPrune: Bool, portRange: ClosedRange<Int> = 20000...29999, logger: Logger) {
+    public init(engine: EngineClient, project: String, allowEmpty: Bool, allowMassPrune: Bool, portRange: ClosedRange<Int> = 20000...29999,
+                store: StateStore? = nil, logger: Logger) {
         self.engine = engine
+        self.store = store
         self.portRange = portRange
         self.project = project
         self.allowEmpty = allowEmpty
@@ -55,7 +59,7 @@ public struct SwarmReconciler: Sendable {
             blocks = SwarmPorts.assign(needing: needing, current: current, taken: Set(taken), range: portRange)
         }
         return SwarmPlan(desired: desired, observed: observed, project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune,
-                         portBlocks: blocks, promote: promote, rollback: rollback)
+                         portBlocks: blocks, promote: promote, rollback: rollback, sent: store?.loadSwarmUpdates() ?? [:])
     }
 
     /// What runs now: each service's tasks counted from Swarm, never from the manifest.
@@ -95,10 +99,12 @@ public struct SwarmReconciler: Sendable {
                 switch action {
                 case .create(let blueprint):
                     let id = try await engine.createSwarmService(blueprint, secretIDs: secretIDs)
+                    remember(blueprint)
                     report.created += 1
                     logger.info("created", metadata: ["service": "\(blueprint.name)", "id": "\(id.prefix(12))", "replicas": "\(blueprint.replicas)"])
                 case .update(let id, let version, let blueprint):
                     try await engine.updateSwarmService(id: id, version: version, blueprint, secretIDs: secretIDs)
+                    remember(blueprint)
                     report.updated += 1
                     logger.info("updated; Swarm rolls it", metadata: ["service": "\(blueprint.name)", "order": "\(blueprint.updateOrder)"])
                 case .remove(let id, let name):
@@ -138,6 +144,17 @@ public struct SwarmReconciler: Sendable {
             throw NoCanary(description: "\(service): \(what); nothing to \(promote ? "promote" : "roll back")")
         }
         return try await apply(desired, promote: promote ? [service] : [], rollback: promote ? [] : [service])
+    }
+
+    /// Records the spec hash sent to a Swarm service (best effort: without a state directory an
+    /// update Swarm rolled back is recognised only while Swarm still reports the failed spec).
+    func remember(_ blueprint: SwarmServiceBlueprint) {
+        guard let store, let hash = blueprint.labels[OwnershipLabel.specHash] else { return }
+        var sent = store.loadSwarmUpdates()
+        sent[blueprint.name] = hash
+        do { try store.saveSwarmUpdates(sent) } catch {
+            logger.warning("cannot record the spec sent to Swarm in the state directory", metadata: ["error": "\(error)"])
+        }
     }
 
     var networks: Networks { Networks(engine: engine, project: project, logger: logger, driver: "overlay") }

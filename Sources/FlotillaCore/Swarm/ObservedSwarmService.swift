@@ -8,7 +8,12 @@ public struct ObservedSwarmService: Sendable, Hashable {
     /// Swarm's rolling-update state (`updating`, `completed`, `rollback_completed`, …), if any.
     public var updateState: String?
 
-    public init(id: String, name: String, version: Int, labels: [String: String], updateState: String? = nil) {
+    /// The spec hash of the service's previous spec: after Swarm rolled an update back, the hash
+    /// of the spec that failed.
+    public var previousSpecHash: String?
+
+    public init(id: String, name: String, version: Int, labels: [String: String], updateState: String? = nil, previousSpecHash: String? = nil) {
+        self.previousSpecHash = previousSpecHash
         self.id = id
         self.name = name
         self.version = version
@@ -19,6 +24,8 @@ public struct ObservedSwarmService: Sendable, Hashable {
     public var service: String? { labels[OwnershipLabel.service] }
     public var specHash: String? { labels[OwnershipLabel.specHash] }
     /// A canary service (`<project>_<name>-canary`) of a release in progress.
+    /// Swarm rolled the last update back (its tasks failed during the update).
+    public var wasRolledBackBySwarm: Bool { updateState?.hasPrefix("rollback") == true }
     public var isCanary: Bool { labels[OwnershipLabel.role] == ReplicaRole.canary.rawValue }
     /// The spec hash whose canary was rolled back (on the stable service), until the manifest moves on.
     public var rolledBackHash: String? { labels[OwnershipLabel.rolledBackHash] }

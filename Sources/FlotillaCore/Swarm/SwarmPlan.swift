@@ -47,8 +47,10 @@ public struct SwarmPlan: Sendable, Hashable {
     ///     (``SwarmPorts/assign(needing:current:taken:range:)``); canaries under ``canaryKey(_:)``.
     ///   - promote: services whose canary is promoted now (`flotilla promote`).
     ///   - rollback: services whose canary is rolled back now (`flotilla rollback`).
+    ///   - sent: the spec hash last sent to each Swarm service (by Swarm service name): after
+    ///     Swarm rolled an update back, it no longer says which spec failed.
     public init(desired: DesiredState, observed: [ObservedSwarmService], project: String, allowEmpty: Bool = false, allowMassPrune: Bool = false,
-                portBlocks: [String: Int] = [:], promote: Set<String> = [], rollback: Set<String> = []) {
+                portBlocks: [String: Int] = [:], promote: Set<String> = [], rollback: Set<String> = [], sent: [String: String] = [:]) {
         var actions: [Action] = []
         var problems: [String: String] = [:]
         var canaries: [String: CanaryPhase] = [:]
@@ -91,6 +93,13 @@ public struct SwarmPlan: Sendable, Hashable {
                 if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
                 actions.append(.markRolledBack(id: current.id, name: current.name, hash: hash))
                 canaries[spec.name] = .rolledBack
+                continue
+            }
+            if let current, current.wasRolledBackBySwarm, current.previousSpecHash == hash || sent[current.name] == hash, !promote.contains(spec.name) {
+                // Swarm rolled this very spec back (its tasks failed while updating): updating
+                // again would loop. It stays rolled back until the manifest changes.
+                unchanged.append(spec.name)
+                problems[spec.name] = "Swarm rolled back the update to this spec (its new tasks failed; see `flotilla status` for the task error); the previous spec keeps running until the manifest changes"
                 continue
             }
             if let current, current.rolledBackHash == hash {
