@@ -101,7 +101,8 @@ extension EngineClient {
                 id: id, serviceName: names[task["ServiceID"] as? String ?? ""] ?? "", service: labels[OwnershipLabel.service],
                 slot: task["Slot"] as? Int ?? 0, nodeID: task["NodeID"] as? String ?? "", state: status?["State"] as? String ?? "",
                 desiredState: task["DesiredState"] as? String ?? "", portHalf: labels[SwarmPorts.halfLabel].flatMap { Int($0) },
-                error: (status?["Err"] as? String).flatMap { $0.isEmpty ? nil : $0 })
+                error: (status?["Err"] as? String).flatMap { $0.isEmpty ? nil : $0 },
+                since: (status?["Timestamp"] as? String).flatMap(Self.parseTimestamp), specHash: labels[OwnershipLabel.specHash])
         }
     }
 

@@ -57,7 +57,7 @@ enum SwarmPlanPrinter {
             case .create(let b): lines.append("+ \(b.name)  (create, \(b.replicas) replicas)")
             case .update(_, _, let b): lines.append("~ \(b.name)  (update: the spec changed; Swarm rolls it \(b.updateOrder))")
             case .remove(_, let name): lines.append("- \(name)  (remove: \(name.hasSuffix("-canary") ? "canary no longer needed" : "no manifest"))")
-            case .markRolledBack(_, let name, let hash): lines.append("! \(name)  (canary of \(hash) rolled back; stable service keeps serving)")
+            case .markRolledBack(_, let name, let hash, _): lines.append("! \(name)  (canary of \(hash) rolled back; stable service keeps serving)")
             }
         }
         for name in plan.heldBack { lines.append("! \(name)  (would be removed; held back by prune safety)") }

@@ -195,7 +195,7 @@ struct SwarmPlanTests {
         web.env = ["V": "2"]
         let blocks = ["web": 24000, SwarmPlan.canaryKey("web"): 24200]
         let plan = SwarmPlan(desired: Self.state([web]), observed: [stable, Self.live(web, canary: true)], project: "p", portBlocks: blocks, rollback: ["web"])
-        #expect(plan.actions == [.remove(id: "id-web-canary", name: "p_web-canary"), .markRolledBack(id: "id-web", name: "p_web", hash: web.swarmHash)])
+        #expect(plan.actions == [.remove(id: "id-web-canary", name: "p_web-canary"), .markRolledBack(id: "id-web", name: "p_web", hash: web.swarmHash, canaryHalf: nil)])
         let marked = Self.live(Self.canaryService(), rolledBack: web.swarmHash)
         let after = SwarmPlan(desired: Self.state([web]), observed: [marked], project: "p", portBlocks: blocks)
         #expect(after.actions.isEmpty && after.canaries["web"] == .rolledBack)
@@ -242,5 +242,49 @@ struct SwarmPlanTests {
         api.env = ["BROKEN": "0"]
         let fixed = SwarmPlan(desired: Self.state([api]), observed: [live], project: "p", sent: ["p_api": "something-else"])
         #expect(fixed.actions.count == 1 && fixed.problems.isEmpty)
+    }
+
+    @Test func theDaemonRollsBackAFailedCanaryAndPromotesAHealthyOneAfterItsTime() {
+        var web = Self.canaryService()
+        web.update.canary.autoPromoteAfter = .seconds(30)
+        func task(_ id: String, _ state: String, since: Int64, hash: String? = nil) -> ObservedSwarmTask {
+            ObservedSwarmTask(id: id, serviceName: "p_web-canary", service: "web", slot: 1, nodeID: "n1", state: state, desiredState: "running",
+                              portHalf: 24200, error: state == "failed" ? "task: non-zero exit (3)" : nil, since: since, specHash: hash ?? web.swarmHash)
+        }
+        let now: Int64 = 1_000_000
+        // Live for 10 s of 30: wait. For 31 s: promote. Not waiting: nothing.
+        #expect(SwarmCanaryDecision.decide(services: [web], waiting: ["web"], project: "p", tasks: [task("a", "running", since: now - 10_000)], now: now).isEmpty)
+        #expect(SwarmCanaryDecision.decide(services: [web], waiting: ["web"], project: "p", tasks: [task("a", "running", since: now - 31_000)], now: now).promote == ["web"])
+        #expect(SwarmCanaryDecision.decide(services: [web], waiting: [], project: "p", tasks: [task("a", "running", since: now - 31_000)], now: now).isEmpty)
+        // A failed canary task of this spec rolls back, with Swarm's error; one of an older canary spec does not.
+        let failed = SwarmCanaryDecision.decide(services: [web], waiting: ["web"], project: "p", tasks: [task("b", "failed", since: now)], now: now)
+        #expect(failed.rollback["web"]?.contains("non-zero exit (3)") == true && failed.promote.isEmpty)
+        #expect(SwarmCanaryDecision.decide(services: [web], waiting: ["web"], project: "p", tasks: [task("c", "failed", since: now, hash: "older")], now: now).isEmpty)
+    }
+
+    @Test func aNewCanaryTakesTheOtherHalfThanTheLastOneWhoseTasksMayStillStop() {
+        var web = Self.canaryService()
+        var stable = Self.live(web)
+        stable.labels[SwarmPorts.halfLabel] = "24000"
+        stable.labels[SwarmPorts.blockLabel] = "24000"
+        web.env = ["V": "2"]
+        var canary = Self.live(web, canary: true)
+        canary.labels[SwarmPorts.halfLabel] = "24200"
+        canary.labels[SwarmPorts.blockLabel] = "24200"
+        let blocks = ["web": 24000, SwarmPlan.canaryKey("web"): 24200]
+        // Promote: the stable service remembers the half its canary used.
+        let promote = SwarmPlan(desired: Self.state([web]), observed: [stable, canary], project: "p", portBlocks: blocks, promote: ["web"])
+        guard case .update(_, _, let promoted)? = promote.actions.first else { Issue.record("\(promote.actions)"); return }
+        #expect(promoted.labels[SwarmPorts.lastCanaryHalfLabel] == "24200" && promoted.labels[SwarmPorts.halfLabel] == "24100")
+        // The next canary (the old one is gone, its tasks perhaps still stopping) takes 24300.
+        var after = Self.live(web)
+        after.labels = promoted.labels
+        web.env = ["V": "3"]
+        let next = SwarmPlan(desired: Self.state([web]), observed: [after], project: "p", portBlocks: blocks)
+        guard case .create(let third)? = next.actions.first else { Issue.record("\(next.actions)"); return }
+        #expect(third.labels[SwarmPorts.halfLabel] == "24300")
+        // A rollback records it too.
+        let rolled = SwarmPlan(desired: Self.state([web]), observed: [after, canary], project: "p", portBlocks: blocks, rollback: ["web"])
+        #expect(rolled.actions.contains(.markRolledBack(id: "id-web", name: "p_web", hash: web.swarmHash, canaryHalf: 24200)))
     }
 }

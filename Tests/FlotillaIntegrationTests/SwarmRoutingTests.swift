@@ -113,7 +113,9 @@ struct SwarmRoutingTests {
 
     @Test func routesAndPlanThroughTheCLI() async throws {
         let (engine, scenario, stack, daemon) = try await start("swcli", ports: 25400...25799)
-        defer { Task { await stop(scenario, stack, daemon) } }
+        var stopped = false
+        // The test process may end before a Task started in a defer runs: the normal path stops explicitly.
+        defer { if !stopped { Task { await stop(scenario, stack, daemon) } } }
         let up = try await daemon.waitUntil(timeout: .seconds(90)) { try await Self.livePorts(engine, scenario.project).count == 3 }
         #expect(up, "\(daemon.log)")
         // `routes` prints what `run` writes; `plan` has nothing to do (exit 0).
@@ -133,6 +135,8 @@ struct SwarmRoutingTests {
         }
         let liveMoved = try await Self.livePorts(engine, scenario.project)
         #expect(moved, "after the update: route file \(Self.routedPorts(stack.routes)), before \(live), live \(liveMoved)\n\(daemon.log)")
+        await stop(scenario, stack, daemon)
+        stopped = true
     }
 
     /// The folder of the node's private dockerd (`…/swarm/nN`), found by asking each node's socket.
@@ -215,8 +219,10 @@ struct SwarmRoutingTests {
         let liveNow = try await Self.livePorts(engine, scenario.project)
         #expect(followed, "after losing a worker: route file \(Self.routedPorts(stack.routes)) vs live \(liveNow); lost ports \(lostPorts)\n\(daemon.log)")
         let result = await loop.value
-        print("worker lost: \(result.ok) requests through nginx answered, \(result.lost) not (nginx moves on from a refused connection)")
-        #expect(result.lost == 0, "requests lost while a worker was lost: \(result.lost) of \(result.ok + result.lost)")
+        print("worker lost: \(result.ok) requests through nginx answered, \(result.lost) not (in flight on the killed host)")
+        // A request in flight on the host that dies can die with it (as on a real crash); nginx
+        // moves every later one on from the refused connection, so at most a stray few fail.
+        #expect(result.lost * 100 <= result.ok + result.lost, "requests lost while a worker was lost: \(result.lost) of \(result.ok + result.lost)")
 
         // The node comes back (its dockerd restarted) and the Swarm is whole for what follows.
         try Self.restartNode(folder)
@@ -248,7 +254,9 @@ struct SwarmRoutingTests {
         try stack.write("web.yaml", Self.versioned("v1"))
         try stack.startProxy()
         let daemon = try DaemonProcess(stack.daemonArguments + ["--orchestrator", "swarm"])
-        defer { Task { await stop(scenario, stack, daemon) } }
+        var stopped = false
+        // The test process may end before a Task started in a defer runs: the normal path stops explicitly.
+        defer { if !stopped { Task { await stop(scenario, stack, daemon) } } }
         let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "24000-24599"]
         func shares(_ n: Int) async -> [String: Int] {
             var counts: [String: Int] = [:]
@@ -297,5 +305,51 @@ struct SwarmRoutingTests {
         #expect(plan.0 == 0 && plan.1.contains("rolled back"), "\(plan.1)\(plan.2)")
         let again = try runFlotilla(["promote", "web"] + common)
         #expect(again.0 == 1 && again.2.contains("no canary release in progress"), "\(again.2)")
+        await stop(scenario, stack, daemon)
+        stopped = true
+    }
+
+    @Test func theDaemonRollsBackAFailingCanaryAndPromotesAHealthyOneAfterItsTime() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let scenario = try await Scenario("swauto", ports: 25400...25799, engine: engine)
+        let stack = try await NginxStack(scenario)
+        let auto = "update: { strategy: canary, canary: { replicas: 1, weight: 25, auto_promote_after: 3s } }"
+        func manifest(_ command: String) -> String {
+            Self.versioned("v1").replacingOccurrences(of: "update: { strategy: canary, canary: { replicas: 1, weight: 25 } }", with: auto)
+                .replacingOccurrences(of: "echo v1 > /w/index.html", with: command)
+        }
+        try stack.write("web.yaml", manifest("echo v1 > /w/index.html"))
+        try stack.startProxy()
+        let daemon = try DaemonProcess(stack.daemonArguments + ["--orchestrator", "swarm"])
+        var stopped = false
+        // The test process may end before a Task started in a defer runs: the normal path stops explicitly.
+        defer { if !stopped { Task { await stop(scenario, stack, daemon) } } }
+        func shares(_ n: Int) async -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for body in await stack.replies("web.test", n) { counts[body, default: 0] += 1 }
+            return counts
+        }
+        let v1 = await daemon.waitUntil(timeout: .seconds(90)) { await shares(10) == ["v1": 10] }
+        #expect(v1, "\(daemon.log)")
+        // A canary that exits at once: Swarm marks its task failed, the daemon rolls it back.
+        try stack.write("web.yaml", manifest("exit 3; echo x > /w/index.html"))
+        let rolledBack = await daemon.waitUntil(timeout: .seconds(90)) { daemon.log.contains("rolling the canary back") && daemon.log.contains("canary rolled back") }
+        #expect(rolledBack, "\(daemon.log)")
+        let noCanary = try await daemon.waitUntil(timeout: .seconds(30)) {
+            try await engine.listSwarmServices(label: OwnershipLabel.project, value: scenario.project).allSatisfy { !$0.isCanary }
+        }
+        #expect(noCanary)
+        #expect(await shares(10) == ["v1": 10])
+        // A healthy canary is promoted by itself after auto_promote_after: v2 everywhere, one service.
+        try stack.write("web.yaml", manifest("echo v2 > /w/index.html"))
+        let promoted = await daemon.waitUntil(timeout: .seconds(120)) {
+            let services = (try? await engine.listSwarmServices(label: OwnershipLabel.project, value: scenario.project)) ?? []
+            let seen = await shares(10)
+            return services.count == 1 && seen == ["v2": 10]
+        }
+        #expect(promoted, "\(daemon.log)")
+        #expect(daemon.log.contains("promoting the canary"), "\(daemon.log)")
+        await stop(scenario, stack, daemon)
+        stopped = true
     }
 }

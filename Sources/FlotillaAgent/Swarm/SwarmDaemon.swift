@@ -62,6 +62,11 @@ public final class SwarmDaemon: Service, Sendable {
     /// Asks for an apply (the reason is logged); folds with requests not yet served.
     public func requestApply(_ reason: String) { requestContinuation.yield(reason) }
 
+    /// Canary releases waiting (from the last plan), and the decisions the daemon took itself
+    /// but has not applied yet.
+    let waitingCanaries = Box<Set<String>>()
+    let pending = Box<SwarmCanaryDecision.Decisions>()
+
     public func run() async throws {
         let watcher = ManifestWatcher(root: directory) { [logger] problem in
             logger.warning("manifest watch incomplete", metadata: ["problem": "\(problem)"])
@@ -112,8 +117,13 @@ public final class SwarmDaemon: Service, Sendable {
         }
         await desired.set(state)
         logger.debug("apply", metadata: ["trigger": "\(reason)"])
+        let decided = await pending.value ?? SwarmCanaryDecision.Decisions()
+        await pending.set(SwarmCanaryDecision.Decisions())
+        for name in decided.promote.sorted() { logger.info("promoting the canary: every canary task has been live for auto_promote_after", metadata: ["service": "\(name)"]) }
+        for (name, why) in decided.rollback.sorted(by: { $0.key < $1.key }) { logger.warning("rolling the canary back", metadata: ["service": "\(name)", "reason": "\(why)"]) }
         do {
-            let report = try await swarm.apply(state)
+            let report = try await swarm.apply(state, promote: decided.promote, rollback: Set(decided.rollback.keys))
+            await waitingCanaries.set(Set(report.canaries.filter { $0.value == SwarmPlan.CanaryPhase.waiting }.keys))
             if report.created + report.updated + report.removed > 0 || !report.failures.isEmpty {
                 logger.info("reconciled", metadata: ["trigger": "\(reason)", "result": "\(report.summary)", "failures": "\(report.failures.count)"])
             }
@@ -166,13 +176,23 @@ public final class SwarmDaemon: Service, Sendable {
     /// overlap and no older table is written over a newer one). An unreachable manager keeps the
     /// last files.
     func publishRoutes() async {
-        guard let routes = options.routes, let state = await desired.value else { return }
+        guard let state = await desired.value else { return }
+        let routes = options.routes
         do {
-            async let tasks = swarm.engine.listSwarmTasks(project: swarm.project)
+            async let listedTasks = swarm.engine.listSwarmTasks(project: swarm.project)
             async let nodes = swarm.engine.listSwarmNodes()
-            var table = RouteTable.build(services: state.services, project: swarm.project, tasks: try await tasks, nodes: try await nodes)
+            let tasks = try await listedTasks
+            var table = RouteTable.build(services: state.services, project: swarm.project, tasks: tasks, nodes: try await nodes)
+            // Canary decisions the daemon takes itself, applied at once.
+            let decisions = SwarmCanaryDecision.decide(services: state.services, waiting: await waitingCanaries.value ?? [], project: swarm.project,
+                                                       tasks: tasks, now: WallClock.nowMS())
+            if !decisions.isEmpty, await pending.value != decisions {
+                await pending.set(decisions)
+                requestApply("canary decision")
+            }
             // Services of manifest files that fail to load keep the routes they had.
             let keeping = state.servicesInFailedFiles
+            guard let routes else { return }
             if !keeping.isEmpty, let last = await routes.lastTable {
                 table = RouteTable(entries: table.entries + last.entries.filter { keeping.contains($0.service) })
             }

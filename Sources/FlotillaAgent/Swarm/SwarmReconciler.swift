@@ -73,6 +73,8 @@ public struct SwarmReconciler: Sendable {
         public var created = 0, updated = 0, removed = 0, unchanged = 0
         public var failures: [String: String] = [:]
         public var heldBack: [String] = []
+        /// Canary releases waiting or rolled back (from the plan).
+        public var canaries: [String: SwarmPlan.CanaryPhase] = [:]
         public var summary: String { "created \(created), updated \(updated), removed \(removed), unchanged \(unchanged) Swarm services" }
     }
 
@@ -81,6 +83,7 @@ public struct SwarmReconciler: Sendable {
     public func apply(_ desired: DesiredState, promote: Set<String> = [], rollback: Set<String> = []) async throws -> Report {
         let plan = try await plan(desired, promote: promote, rollback: rollback)
         var report = Report(unchanged: plan.unchanged.count, failures: plan.problems, heldBack: plan.heldBack)
+        report.canaries = plan.canaries
         for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) {
             logger.error("not given to Swarm", metadata: ["service": "\(name)", "reason": "\(problem)"])
         }
@@ -111,8 +114,10 @@ public struct SwarmReconciler: Sendable {
                     try await engine.removeSwarmService(id: id)
                     report.removed += 1
                     logger.info("removed", metadata: ["service": "\(name)"])
-                case .markRolledBack(let id, let name, let hash):
-                    try await engine.setSwarmServiceLabels(id: id, [OwnershipLabel.rolledBackHash: hash])
+                case .markRolledBack(let id, let name, let hash, let canaryHalf):
+                    var labels = [OwnershipLabel.rolledBackHash: hash]
+                    if let canaryHalf { labels[SwarmPorts.lastCanaryHalfLabel] = String(canaryHalf) }
+                    try await engine.setSwarmServiceLabels(id: id, labels)
                     logger.warning("canary rolled back; the stable service keeps serving until the manifest changes", metadata: ["service": "\(name)", "spec": "\(hash)"])
                 }
             } catch {
@@ -201,7 +206,7 @@ public struct SwarmReconciler: Sendable {
     static func name(of action: SwarmPlan.Action) -> String {
         switch action {
         case .create(let b), .update(_, _, let b): return b.name
-        case .remove(_, let name), .markRolledBack(_, let name, _): return name
+        case .remove(_, let name), .markRolledBack(_, let name, _, _): return name
         }
     }
 }

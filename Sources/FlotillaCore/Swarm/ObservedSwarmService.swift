@@ -32,4 +32,6 @@ public struct ObservedSwarmService: Sendable, Hashable {
     /// The port block and the half its current spec's tasks use (``SwarmPorts``), if any.
     public var portBlock: Int? { labels[SwarmPorts.blockLabel].flatMap { Int($0) } }
     public var portHalf: Int? { labels[SwarmPorts.halfLabel].flatMap { Int($0) } }
+    /// On a stable service: the half the last canary used.
+    public var lastCanaryHalf: Int? { labels[SwarmPorts.lastCanaryHalfLabel].flatMap { Int($0) } }
 }

@@ -18,9 +18,15 @@ public struct ObservedSwarmTask: Sendable, Hashable {
     public var portHalf: Int?
     /// Swarm's error for a failed task.
     public var error: String?
+    /// When the task reached its current state (Unix ms).
+    public var since: Int64?
+    /// The spec hash of the service spec it was started from.
+    public var specHash: String?
 
     public init(id: String, serviceName: String, service: String?, slot: Int, nodeID: String, state: String, desiredState: String,
-                portHalf: Int? = nil, error: String? = nil) {
+                portHalf: Int? = nil, error: String? = nil, since: Int64? = nil, specHash: String? = nil) {
+        self.since = since
+        self.specHash = specHash
         self.id = id
         self.serviceName = serviceName
         self.service = service
@@ -34,6 +40,9 @@ public struct ObservedSwarmTask: Sendable, Hashable {
 
     /// Running and meant to keep running (a task being drained or replaced is not).
     public var isLive: Bool { state == "running" && desiredState == "running" }
+
+    /// It ended badly (`failed`, `rejected`) rather than being shut down or completing.
+    public var hasFailed: Bool { state == "failed" || state == "rejected" }
 
     /// Its host port, when its service has per-task ports.
     public var port: Int? { portHalf.map { SwarmPorts.port(half: $0, slot: slot) } }

@@ -16,8 +16,9 @@ public struct SwarmPlan: Sendable, Hashable {
         case create(SwarmServiceBlueprint)
         case update(id: String, version: Int, SwarmServiceBlueprint)
         case remove(id: String, name: String)
-        /// Labels the stable service with the spec hash whose canary was rolled back.
-        case markRolledBack(id: String, name: String, hash: String)
+        /// Labels the stable service with the spec hash whose canary was rolled back (and the
+        /// half of the port block the removed canary used, so the next canary takes the other).
+        case markRolledBack(id: String, name: String, hash: String, canaryHalf: Int?)
     }
 
     /// Where a canary release of a service stands.
@@ -65,7 +66,7 @@ public struct SwarmPlan: Sendable, Hashable {
             } else if stable[name] == nil { stable[name] = service } else { duplicates.append(service) }
         }
 
-        func ports(_ spec: ServiceSpec, key: String, current: ObservedSwarmService?) -> (block: Int, half: Int)?? {
+        func ports(_ spec: ServiceSpec, key: String, currentHalf: Int?) -> (block: Int, half: Int)?? {
             guard SwarmPorts.needsPorts(spec) else { return .some(nil) }
             let replicas = key == spec.name ? spec.replicas : spec.update.canary.replicas
             if spec.placement?.mode != .global, replicas > SwarmPorts.maxReplicas {
@@ -76,7 +77,7 @@ public struct SwarmPlan: Sendable, Hashable {
                 problems[spec.name] = "no free block of \(SwarmPorts.blockSize) ports left in --port-range for its tasks; widen --port-range"
                 return nil
             }
-            return .some((block, SwarmPorts.nextHalf(block: block, current: current?.portHalf)))
+            return .some((block, SwarmPorts.nextHalf(block: block, current: currentHalf)))
         }
 
         for spec in desired.services {
@@ -91,7 +92,7 @@ public struct SwarmPlan: Sendable, Hashable {
             }
             if let current, rollback.contains(spec.name) {
                 if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
-                actions.append(.markRolledBack(id: current.id, name: current.name, hash: hash))
+                actions.append(.markRolledBack(id: current.id, name: current.name, hash: hash, canaryHalf: canary?.portHalf))
                 canaries[spec.name] = .rolledBack
                 continue
             }
@@ -115,13 +116,15 @@ public struct SwarmPlan: Sendable, Hashable {
                     unchanged.append(spec.name)
                     continue
                 }
-                guard let port = ports(spec, key: Self.canaryKey(spec.name), current: canary) else { continue }
+                // A new canary takes the other half than the last one: its tasks may still be stopping.
+                guard let port = ports(spec, key: Self.canaryKey(spec.name), currentHalf: canary?.portHalf ?? current?.lastCanaryHalf) else { continue }
                 let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: port, role: .canary)
                 if let canary { actions.append(.update(id: canary.id, version: canary.version, blueprint)) } else { actions.append(.create(blueprint)) }
                 continue
             }
-            guard let port = ports(spec, key: spec.name, current: current) else { continue }
-            let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: port)
+            guard let port = ports(spec, key: spec.name, currentHalf: current?.portHalf) else { continue }
+            var blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: port)
+            if let half = canary?.portHalf ?? current?.lastCanaryHalf { blueprint.labels[SwarmPorts.lastCanaryHalfLabel] = String(half) }
             if let current { actions.append(.update(id: current.id, version: current.version, blueprint)) } else { actions.append(.create(blueprint)) }
             // Promoted: the stable service rolls to the canary's spec first, then the canary goes.
             if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }

@@ -16,6 +16,8 @@ public enum SwarmPorts {
     public static let blockLabel = "io.flotilla.swarm.port-block"
     /// The half a spec's tasks use (service label and task container label).
     public static let halfLabel = "io.flotilla.swarm.port-base"
+    /// On the stable service: the half of its canary block the last canary used.
+    public static let lastCanaryHalfLabel = "io.flotilla.swarm.canary-port-base"
 
     /// Whether the service's tasks get per-task host ports.
     public static func needsPorts(_ spec: ServiceSpec) -> Bool { spec.network == .host && spec.port != nil }

@@ -87,6 +87,8 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         }
         for secret in secrets { environment[secret.fileName + "_FILE"] = "/run/secrets/" + secret.fileName }
         containerLabels = spec.labels.merging([OwnershipLabel.project: project, OwnershipLabel.service: spec.name]) { $1 }
+        // Each task says which spec it runs (Swarm keeps a few finished tasks of older specs).
+        containerLabels[OwnershipLabel.specHash] = spec.swarmHash
         if role == .canary { containerLabels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
         if let ports, SwarmPorts.needsPorts(spec) {
             // Each task its own port: Swarm expands the template per task (half + slot).
