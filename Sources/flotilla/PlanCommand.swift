@@ -65,6 +65,7 @@ enum SwarmPlanPrinter {
             lines.append("  \(name)  (\(phase == .waiting ? "canary waiting: flotilla promote or rollback" : "canary rolled back; the manifest must change for a new one"))")
         }
         for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) { lines.append("! \(name)  (not given to Swarm: \(problem))") }
+        for (name, warning) in plan.warnings.sorted(by: { $0.key < $1.key }) { lines.append("warning: \(name) \(warning)") }
         lines.append(plan.hasChanges ? "\(plan.actions.count) Swarm services to change, \(plan.unchanged.count) unchanged." : "No changes. \(plan.unchanged.count) Swarm services up to date.")
         return lines.joined(separator: "\n")
     }

@@ -35,6 +35,12 @@ struct RunCommand: AsyncParsableCommand {
         An invalid manifest is logged with file:line:col and changes nothing that prune safety \
         protects; fixing it resumes normal work. SIGTERM/SIGINT stop at a safe point and exit 0, \
         leaving the containers running for the next start to adopt. --once is `apply`.
+
+        With --orchestrator swarm (--engine a manager's socket): applies the manifests as Swarm \
+        services at start, on manifest changes, on the manager's service events and every \
+        --resync-interval; writes the route files from the live tasks of network: host services \
+        (listed every second and on node events); rolls back a canary whose task failed and \
+        promotes one after auto_promote_after. Swarm schedules, restarts and rolls the tasks.
         """
     )
 

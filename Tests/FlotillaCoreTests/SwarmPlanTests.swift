@@ -134,6 +134,9 @@ struct SwarmPlanTests {
         let other = ObservedSwarmTask(id: "x", serviceName: "q_web", service: "web", slot: 1, nodeID: "n1", state: "running", desiredState: "running", portHalf: 25000)
         #expect(RouteTable.build(services: [web], project: "p", tasks: [other], nodes: nodes).entries[0].targets.isEmpty)
         #expect(RouteTable.build(services: [Self.hostService("web", routed: false)], project: "p", tasks: tasks, nodes: nodes).entries.isEmpty)
+        // A routed service without per-task ports is said, not silently a 503.
+        var bridged = web; bridged.network = .bridge
+        #expect(SwarmPlan(desired: Self.state([bridged]), observed: [], project: "p").warnings["web"]?.contains("network: host") == true)
     }
 
     // MARK: canary releases

@@ -84,6 +84,9 @@ public struct SwarmReconciler: Sendable {
         let plan = try await plan(desired, promote: promote, rollback: rollback)
         var report = Report(unchanged: plan.unchanged.count, failures: plan.problems, heldBack: plan.heldBack)
         report.canaries = plan.canaries
+        for (name, warning) in plan.warnings.sorted(by: { $0.key < $1.key }) {
+            logger.warning("routes not served", metadata: ["service": "\(name)", "reason": "\(warning)"])
+        }
         for (name, problem) in plan.problems.sorted(by: { $0.key < $1.key }) {
             logger.error("not given to Swarm", metadata: ["service": "\(name)", "reason": "\(problem)"])
         }

@@ -37,6 +37,8 @@ public struct SwarmPlan: Sendable, Hashable {
     public var problems: [String: String]
     /// Services with a canary release in progress or rolled back.
     public var canaries: [String: CanaryPhase]
+    /// What works but not as the manifest may expect (service → why).
+    public var warnings: [String: String]
 
     public var hasChanges: Bool { !actions.isEmpty }
 
@@ -55,6 +57,10 @@ public struct SwarmPlan: Sendable, Hashable {
         var actions: [Action] = []
         var problems: [String: String] = [:]
         var canaries: [String: CanaryPhase] = [:]
+        var warnings: [String: String] = [:]
+        for spec in desired.services where !spec.routes.isEmpty && !SwarmPorts.needsPorts(spec) {
+            warnings[spec.name] = "has routes but no per-task ports: in swarm mode only network: host services with a port are routed (its routes answer 503)"
+        }
         var unchanged: [String] = []
         var stable: [String: ObservedSwarmService] = [:]
         var canaryServices: [String: ObservedSwarmService] = [:]
@@ -146,5 +152,6 @@ public struct SwarmPlan: Sendable, Hashable {
         self.heldBack = held
         self.problems = problems
         self.canaries = canaries
+        self.warnings = warnings
     }
 }
