@@ -43,7 +43,14 @@ struct ServingIntegrationTests {
         #expect(bindings?["8080/tcp"]?.first?["HostIp"] as? String == "127.0.0.1")
         // The routed port is told apart from the extra one.
         #expect(c.hostPort == (try await s.engine.publishedPort(of: c.id, containerPort: 8080)))
-        #expect(await httpGet(port: c.hostPort!)?.0 == 200)
+        // No health check here: apply returns once the replica runs, and httpd may take a moment
+        // to listen on loaded CI cores (seen once): up to 10 s for the first 200.
+        var answered = false
+        for _ in 0..<50 where !answered {
+            answered = await httpGet(port: c.hostPort!)?.0 == 200
+            if !answered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(answered, "the routed port answers")
         let networks = try #require((inspect["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: [String: Any]])
         #expect(Set(networks.keys) == ["\(s.project)-front", net])
         let aliases = Set(networks[net]?["Aliases"] as? [String] ?? [])

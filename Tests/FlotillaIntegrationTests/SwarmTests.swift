@@ -260,6 +260,50 @@ struct SwarmTests {
         (code, out, err) = try flotilla("apply", dir, project)
         #expect(code == 0 && out.contains("updated 1"), "\(out)\n\(err)")
     }
+
+    @Test func aTaskFailingItsHealthCheckIsNeverRouted() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let project = "swh\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        func manifest(_ name: String, health: String) -> String {
+            """
+            name: \(name)
+            image: \(TestEngine.image)
+            command: ["/bin/sh", "-c", "mkdir -p /w && echo \(name) > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
+            port: 8080
+            network: host
+            health: { http: \(health), interval: 1s, timeout: 1s, retries: 2 }
+            stop_timeout: 1s
+            routes: [{ host: \(name).test, path: / }]
+            """
+        }
+        try manifest("good", health: "/healthz").write(toFile: dir + "/good.yaml", atomically: true, encoding: .utf8)
+        try manifest("sick", health: "/missing").write(toFile: dir + "/sick.yaml", atomically: true, encoding: .utf8)
+        let common = [dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state", "--port-range", "26000-26399"]
+        let applied = try runFlotilla(["apply"] + common)
+        #expect(applied.0 == 0, "\(applied.1)\(applied.2)")
+        var good: [ObservedSwarmTask] = [], sick: [ObservedSwarmTask] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let tasks = try await engine.listSwarmTasks(project: project)
+            good = tasks.filter { $0.service == "good" && $0.isLive }
+            sick = tasks.filter { $0.service == "sick" }
+            // The sick task answers on its port but fails its check: Swarm keeps it out of
+            // `running` and replaces it once it is unhealthy.
+            if good.count == 1 && sick.contains(where: { $0.state == "failed" || $0.desiredState == "shutdown" }) { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(good.count == 1, "the healthy task runs")
+        let sickLive = sick.filter(\.isLive).count
+        #expect(sickLive == 0, "the sick task never counts as running: \(sick.map { "\($0.state)/\($0.desiredState)" })")
+        let routes = try runFlotilla(["routes"] + common)
+        let goodPort = try #require(good.first?.port)
+        let lines = routes.1.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("good.test") && $0.contains("127.0.0.1:\(goodPort)") }, "\(routes.1)")
+        #expect(lines.contains { $0.hasPrefix("sick.test") && $0.contains("(none: 503)") }, "\(routes.1)")
+    }
 }
 
 /// Lines from a pipe, one at a time, each awaited with a timeout.
