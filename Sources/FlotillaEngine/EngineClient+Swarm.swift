@@ -24,7 +24,10 @@ extension EngineClient {
             guard labels[label] == value else { return nil }
             let update = (service["UpdateStatus"] as? [String: Any])?["State"] as? String
             let previous = ((service["PreviousSpec"] as? [String: Any])?["Labels"] as? [String: String])?[OwnershipLabel.specHash]
-            return ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update, previousSpecHash: previous)
+            let replicas = ((spec["Mode"] as? [String: Any])?["Replicated"] as? [String: Any])?["Replicas"] as? Int
+            let image = ((spec["TaskTemplate"] as? [String: Any])?["ContainerSpec"] as? [String: Any])?["Image"] as? String
+            return ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update, previousSpecHash: previous,
+                                        replicas: replicas, image: image)
         }
     }
 

@@ -60,7 +60,7 @@ enum ReleaseAction: String {
     /// Swarm mode: promote updates the stable Swarm service to the canary's spec (Swarm rolls
     /// it) and removes the canary service; rollback removes the canary service.
     static func runSwarm(_ action: ReleaseAction, service: String, options: ReconcileOptions) async throws {
-        try await withEngineErrors {
+        try await options.withReconcileLock {
             let (swarm, desired) = try await options.openSwarmSession()
             let report: SwarmReconciler.Report
             do {

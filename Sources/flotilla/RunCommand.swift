@@ -197,7 +197,7 @@ struct RunCommand: AsyncParsableCommand {
             },
             options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds),
                            routes: options.makeRouteRefresher(logger: logger)),
-            logger: logger)
+            lock: ReconcileLock(project: options.projectName), logger: logger)
         var configuration = ServiceGroupConfiguration(services: [.init(service: daemon)], logger: logger)
         configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         configuration.maximumGracefulShutdownDuration = .seconds(10)

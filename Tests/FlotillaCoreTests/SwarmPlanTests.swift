@@ -290,4 +290,59 @@ struct SwarmPlanTests {
         let rolled = SwarmPlan(desired: Self.state([web]), observed: [after, canary], project: "p", portBlocks: blocks, rollback: ["web"])
         #expect(rolled.actions.contains(.markRolledBack(id: "id-web", name: "p_web", hash: web.swarmHash, canaryHalf: 24200)))
     }
+
+    // MARK: review findings
+
+    @Test func scalingACanaryServiceUpdatesTheStableServiceInsteadOfStartingACanary() {
+        var web = Self.canaryService()
+        var stable = Self.live(web)
+        stable.labels[SwarmServiceBlueprint.containerHashLabel] = web.specHash
+        web.replicas = 4
+        let plan = SwarmPlan(desired: Self.state([web]), observed: [stable], project: "p", portBlocks: ["web": 24000, SwarmPlan.canaryKey("web"): 24200])
+        guard plan.actions.count == 1, case .update(_, _, let blueprint) = plan.actions[0] else { Issue.record("\(plan.actions)"); return }
+        #expect(blueprint.name == "p_web" && blueprint.replicas == 4 && plan.canaries.isEmpty)
+    }
+
+    @Test func aCanaryWithoutPortsIsAProblemNotAWaitingRelease() {
+        var web = Self.canaryService()
+        let stable = Self.live(web)
+        web.env = ["V": "2"]
+        let plan = SwarmPlan(desired: Self.state([web]), observed: [stable], project: "p", portBlocks: ["web": 24000])
+        #expect(plan.actions.isEmpty && plan.canaries["web"] == nil && plan.problems["web"] != nil)
+    }
+
+    @Test func editsBehindFlotillasBackAreUpdatedBack() {
+        let web = ServiceSpec(name: "web", image: "nginx:1", replicas: 3)
+        var scaled = Self.observed(web)
+        scaled.replicas = 0
+        scaled.image = "nginx:1"
+        #expect(SwarmPlan(desired: Self.state([web]), observed: [scaled], project: "p").actions.count == 1)
+        var retagged = Self.observed(web)
+        retagged.replicas = 3
+        retagged.image = "evil:1"
+        #expect(SwarmPlan(desired: Self.state([web]), observed: [retagged], project: "p").actions.count == 1)
+        // Swarm's own digest pinning is not drift.
+        var pinned = Self.observed(web)
+        pinned.replicas = 3
+        pinned.image = "nginx:1@sha256:abc"
+        #expect(SwarmPlan(desired: Self.state([web]), observed: [pinned], project: "p").actions.isEmpty)
+    }
+
+    @Test func globalHostServicesUseTheHalfAsTheirPortAndConvergeOnEveryNode() {
+        var web = Self.hostService("web")
+        web.placement = Placement(mode: .global)
+        let b = SwarmServiceBlueprint(spec: web, project: "p", ports: (24000, 24100))
+        #expect(b.env.contains("PORT=24100"))
+        let tasks = (1...3).map { ObservedSwarmTask(id: "t\($0)", serviceName: "p_web", service: "web", slot: 0, nodeID: "n\($0)", state: "running", desiredState: "running", portHalf: 24100) }
+        let status = SwarmStatus(project: "p", desired: Self.state([web]), observed: [Self.observed(web)], tasks: ["p_web": tasks])
+        #expect(status.services[0].phase == "converged" && status.services[0].desired == 3)
+    }
+
+    @Test func aDecisionForOneSpecIsNotAppliedToANewerManifest() {
+        var web = Self.canaryService()
+        let decided = SwarmCanaryDecision.Decisions(promote: ["web"], rollback: [:], hashes: ["web": web.swarmHash])
+        #expect(decided.current(for: [web]).promote == ["web"])
+        web.env = ["V": "3"]
+        #expect(decided.current(for: [web]).isEmpty)
+    }
 }

@@ -49,8 +49,10 @@ public final class SwarmDaemon: Service, Sendable {
     private let routeContinuation: AsyncStream<Void>.Continuation
 
     /// - Parameter load: reads the manifest directory (diagnostics logged by the caller's loader).
-    public init(swarm: SwarmReconciler, directory: String, load: @escaping @Sendable () async throws -> DesiredState, options: Options, logger: Logger) {
+    public init(swarm: SwarmReconciler, directory: String, load: @escaping @Sendable () async throws -> DesiredState, options: Options,
+                lock: ReconcileLock? = nil, logger: Logger) {
         self.swarm = swarm
+        self.lock = lock
         self.directory = directory
         self.load = load
         self.options = options
@@ -61,6 +63,10 @@ public final class SwarmDaemon: Service, Sendable {
 
     /// Asks for an apply (the reason is logged); folds with requests not yet served.
     public func requestApply(_ reason: String) { requestContinuation.yield(reason) }
+
+    /// Held shared while applying, so a `flotilla apply`, `promote` or `rollback` (exclusive)
+    /// never runs at the same time; nil: no lock (tests).
+    let lock: ReconcileLock?
 
     /// Canary releases waiting (from the last plan), and the decisions the daemon took itself
     /// but has not applied yet.
@@ -110,6 +116,20 @@ public final class SwarmDaemon: Service, Sendable {
     }
 
     func applyOnce(_ reason: String) async {
+        var fd: Int32?
+        if let lock {
+            // A flotilla command holds the project: try again shortly (the request folds).
+            guard let held = lock.trySharedLock() else {
+                logger.debug("project locked by a flotilla command; applying shortly")
+                Task { [self] in
+                    try? await Task.sleep(for: .milliseconds(500))
+                    requestApply(reason)
+                }
+                return
+            }
+            fd = held
+        }
+        defer { if let fd { lock?.release(fd) } }
         let state: DesiredState
         do { state = try await load() } catch {
             logger.error("cannot read the manifests; nothing changed", metadata: ["error": "\(error)"])
@@ -117,7 +137,8 @@ public final class SwarmDaemon: Service, Sendable {
         }
         await desired.set(state)
         logger.debug("apply", metadata: ["trigger": "\(reason)"])
-        let decided = await pending.value ?? SwarmCanaryDecision.Decisions()
+        // Decisions about a spec the manifest has moved on from are dropped.
+        let decided = (await pending.value ?? SwarmCanaryDecision.Decisions()).current(for: state.services)
         await pending.set(SwarmCanaryDecision.Decisions())
         for name in decided.promote.sorted() { logger.info("promoting the canary: every canary task has been live for auto_promote_after", metadata: ["service": "\(name)"]) }
         for (name, why) in decided.rollback.sorted(by: { $0.key < $1.key }) { logger.warning("rolling the canary back", metadata: ["service": "\(name)", "reason": "\(why)"]) }

@@ -49,13 +49,14 @@ public struct SwarmReconciler: Sendable {
         }
         var blocks: [String: Int] = [:]
         if !needing.isEmpty {
-            let ours = Set(observed.map(\.name))
             var current: [String: Int] = [:]
             for service in observed {
                 guard let name = service.service, let block = service.portBlock else { continue }
                 current[service.isCanary ? SwarmPlan.canaryKey(name) : name] = block
             }
-            let taken = try await engine.swarmPortBlocks().filter { !ours.contains($0.key) }.values
+            // Every block a Swarm service holds is taken, the project's own included (an orphan
+            // or a service of a failing file keeps running on its ports); a service keeps its own.
+            let taken = try await engine.swarmPortBlocks().values
             blocks = SwarmPorts.assign(needing: needing, current: current, taken: Set(taken), range: portRange)
         }
         return SwarmPlan(desired: desired, observed: observed, project: project, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune,
@@ -80,8 +81,16 @@ public struct SwarmReconciler: Sendable {
 
     /// Carries the plan out, one action after another; a failing action is reported and the
     /// others still run.
-    public func apply(_ desired: DesiredState, promote: Set<String> = [], rollback: Set<String> = []) async throws -> Report {
-        let plan = try await plan(desired, promote: promote, rollback: rollback)
+    /// - Parameter only: carry out only the actions of this service (its stable and canary
+    ///   Swarm services): what `promote` and `rollback` change, nothing else.
+    public func apply(_ desired: DesiredState, promote: Set<String> = [], rollback: Set<String> = [], only: String? = nil) async throws -> Report {
+        var plan = try await plan(desired, promote: promote, rollback: rollback)
+        if let only {
+            let names: Set<String> = [SwarmServiceBlueprint.serviceName(project: project, service: only), SwarmServiceBlueprint.canaryName(project: project, service: only)]
+            plan.actions = plan.actions.filter { names.contains(Self.name(of: $0)) }
+            plan.problems = plan.problems.filter { $0.key == only }
+            plan.heldBack = []
+        }
         var report = Report(unchanged: plan.unchanged.count, failures: plan.problems, heldBack: plan.heldBack)
         report.canaries = plan.canaries
         for (name, warning) in plan.warnings.sorted(by: { $0.key < $1.key }) {
@@ -109,8 +118,10 @@ public struct SwarmReconciler: Sendable {
                     report.created += 1
                     logger.info("created", metadata: ["service": "\(blueprint.name)", "id": "\(id.prefix(12))", "replicas": "\(blueprint.replicas)"])
                 case .update(let id, let version, let blueprint):
-                    try await engine.updateSwarmService(id: id, version: version, blueprint, secretIDs: secretIDs)
+                    // Recorded before it is sent: if the answer is lost and Swarm rolls the
+                    // update back, the record still says which spec failed.
                     remember(blueprint)
+                    try await engine.updateSwarmService(id: id, version: version, blueprint, secretIDs: secretIDs)
                     report.updated += 1
                     logger.info("updated; Swarm rolls it", metadata: ["service": "\(blueprint.name)", "order": "\(blueprint.updateOrder)"])
                 case .remove(let id, let name):
@@ -133,7 +144,10 @@ public struct SwarmReconciler: Sendable {
             // a task is still attached; a later apply removes it).
             await networks.prune(keeping: Set(desired.services.flatMap { $0.networks.map(\.name) }))
         }
-        if report.failures.isEmpty { await pruneSecrets(keeping: Set(desired.services.flatMap { SwarmServiceBlueprint(spec: $0, project: project).secrets.map(\.swarmName) })) }
+        // Unused secrets go only when every service of the project has finished updating: Swarm
+        // could still roll an update back to a spec that names an old secret.
+        let settled = (try? await observe().allSatisfy { !($0.updateState.map { ["updating", "paused", "rollback_started", "rollback_paused"].contains($0) } ?? false) }) ?? false
+        if report.failures.isEmpty, desired.isValid, settled { await pruneSecrets(keeping: Set(desired.services.flatMap { SwarmServiceBlueprint(spec: $0, project: project).secrets.map(\.swarmName) })) }
         return report
     }
 
@@ -151,7 +165,7 @@ public struct SwarmReconciler: Sendable {
             let what = spec.update.strategy == .canary ? "no canary release in progress" : "not released as a canary (update.strategy is \(spec.update.strategy.rawValue))"
             throw NoCanary(description: "\(service): \(what); nothing to \(promote ? "promote" : "roll back")")
         }
-        return try await apply(desired, promote: promote ? [service] : [], rollback: promote ? [] : [service])
+        return try await apply(desired, promote: promote ? [service] : [], rollback: promote ? [] : [service], only: service)
     }
 
     /// Records the spec hash sent to a Swarm service (best effort: without a state directory an

@@ -12,8 +12,16 @@ public struct ObservedSwarmService: Sendable, Hashable {
     /// of the spec that failed.
     public var previousSpecHash: String?
 
-    public init(id: String, name: String, version: Int, labels: [String: String], updateState: String? = nil, previousSpecHash: String? = nil) {
+    /// The replica count and image of its spec now (to notice edits made behind Flotilla's back,
+    /// which leave its spec-hash label as it was). Nil: global mode, or not read.
+    public var replicas: Int?
+    public var image: String?
+
+    public init(id: String, name: String, version: Int, labels: [String: String], updateState: String? = nil, previousSpecHash: String? = nil,
+                replicas: Int? = nil, image: String? = nil) {
         self.previousSpecHash = previousSpecHash
+        self.replicas = replicas
+        self.image = image
         self.id = id
         self.name = name
         self.version = version
@@ -29,6 +37,18 @@ public struct ObservedSwarmService: Sendable, Hashable {
     public var isCanary: Bool { labels[OwnershipLabel.role] == ReplicaRole.canary.rawValue }
     /// The spec hash whose canary was rolled back (on the stable service), until the manifest moves on.
     public var rolledBackHash: String? { labels[OwnershipLabel.rolledBackHash] }
+    /// The container-level spec hash (``ServiceSpec/specHash``) of its spec: a canary release
+    /// starts only when this changes.
+    public var containerHash: String? { labels[SwarmServiceBlueprint.containerHashLabel] }
+
+    /// Its replica count or image was changed outside Flotilla (Swarm may add a digest to the image).
+    public func drifted(from spec: ServiceSpec) -> Bool {
+        if isCanary { return false }
+        if let replicas, spec.placement?.mode != .global, replicas != spec.replicas { return true }
+        if let image, image != spec.image, !image.hasPrefix(spec.image + "@") { return true }
+        return false
+    }
+
     /// The port block and the half its current spec's tasks use (``SwarmPorts``), if any.
     public var portBlock: Int? { labels[SwarmPorts.blockLabel].flatMap { Int($0) } }
     public var portHalf: Int? { labels[SwarmPorts.halfLabel].flatMap { Int($0) } }

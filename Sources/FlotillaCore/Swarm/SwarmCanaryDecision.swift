@@ -9,10 +9,21 @@ public enum SwarmCanaryDecision {
         public var promote: Set<String> = []
         /// Service → why.
         public var rollback: [String: String] = [:]
+        /// Service → the spec hash (``ServiceSpec/swarmHash``) each decision is about: a decision
+        /// taken for one spec is never applied to a newer manifest.
+        public var hashes: [String: String] = [:]
         public var isEmpty: Bool { promote.isEmpty && rollback.isEmpty }
-        public init(promote: Set<String> = [], rollback: [String: String] = [:]) {
+        public init(promote: Set<String> = [], rollback: [String: String] = [:], hashes: [String: String] = [:]) {
             self.promote = promote
             self.rollback = rollback
+            self.hashes = hashes
+        }
+
+        /// Only the decisions about the specs `services` still want.
+        public func current(for services: [ServiceSpec]) -> Decisions {
+            let wanted = Dictionary(services.map { ($0.name, $0.swarmHash) }, uniquingKeysWith: { a, _ in a })
+            func still(_ name: String) -> Bool { hashes[name] != nil && wanted[name] == hashes[name] }
+            return Decisions(promote: promote.filter(still), rollback: rollback.filter { still($0.key) }, hashes: hashes)
         }
     }
 
@@ -28,12 +39,16 @@ public enum SwarmCanaryDecision {
             let canaries = tasks.filter { $0.serviceName == canaryName && $0.specHash == hash }
             if let failed = canaries.first(where: \.hasFailed) {
                 decisions.rollback[spec.name] = "a canary task failed" + (failed.error.map { ": \($0)" } ?? "")
+                decisions.hashes[spec.name] = hash
                 continue
             }
             guard let after = spec.update.canary.autoPromoteAfter else { continue }
             let live = canaries.filter(\.isLive)
             guard live.count >= spec.update.canary.replicas, let youngest = live.compactMap(\.since).max() else { continue }
-            if now - youngest >= Int64(after.milliseconds) { decisions.promote.insert(spec.name) }
+            if now - youngest >= Int64(after.milliseconds) {
+                decisions.promote.insert(spec.name)
+                decisions.hashes[spec.name] = hash
+            }
         }
         return decisions
     }

@@ -90,7 +90,7 @@ public struct SwarmPlan: Sendable, Hashable {
             let current = stable[spec.name]
             let canary = canaryServices[spec.name]
             let hash = spec.swarmHash
-            if let current, current.specHash == hash {
+            if let current, current.specHash == hash, !current.drifted(from: spec) {
                 // Up to date (or just promoted): a canary left over has nothing more to show.
                 unchanged.append(spec.name)
                 if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
@@ -116,14 +116,17 @@ public struct SwarmPlan: Sendable, Hashable {
                 if let canary { actions.append(.remove(id: canary.id, name: canary.name)) }
                 continue
             }
-            if current != nil, spec.update.strategy == .canary, !promote.contains(spec.name) {
-                canaries[spec.name] = .waiting
+            // Only a change of what runs in the containers is a canary release; replicas, update
+            // settings and placement go to the stable service directly.
+            if let current, spec.update.strategy == .canary, current.containerHash != spec.specHash, !promote.contains(spec.name) {
                 if let canary, canary.specHash == hash {
+                    canaries[spec.name] = .waiting
                     unchanged.append(spec.name)
                     continue
                 }
                 // A new canary takes the other half than the last one: its tasks may still be stopping.
-                guard let port = ports(spec, key: Self.canaryKey(spec.name), currentHalf: canary?.portHalf ?? current?.lastCanaryHalf) else { continue }
+                guard let port = ports(spec, key: Self.canaryKey(spec.name), currentHalf: canary?.portHalf ?? current.lastCanaryHalf) else { continue }
+                canaries[spec.name] = .waiting
                 let blueprint = SwarmServiceBlueprint(spec: spec, project: project, ports: port, role: .canary)
                 if let canary { actions.append(.update(id: canary.id, version: canary.version, blueprint)) } else { actions.append(.create(blueprint)) }
                 continue

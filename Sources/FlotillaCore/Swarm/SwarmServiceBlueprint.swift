@@ -64,6 +64,9 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     /// The Swarm service name of a Flotilla service: `<project>_<service>`, as `docker stack` names them.
     public static func serviceName(project: String, service: String) -> String { "\(project)_\(service)" }
 
+    /// On a Swarm service: the container-level spec hash of its spec (``ServiceSpec/specHash``).
+    public static let containerHashLabel = "io.flotilla.swarm.container-hash"
+
     /// The Swarm service of a canary release: `<project>_<service>-canary`.
     public static func canaryName(project: String, service: String) -> String { serviceName(project: project, service: service) + "-canary" }
 
@@ -74,6 +77,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     public init(spec: ServiceSpec, project: String, ports: (block: Int, half: Int)? = nil, role: ReplicaRole = .regular) {
         name = role == .canary ? Self.canaryName(project: project, service: spec.name) : Self.serviceName(project: project, service: spec.name)
         labels = [OwnershipLabel.project: project, OwnershipLabel.service: spec.name, OwnershipLabel.specHash: spec.swarmHash]
+        labels[Self.containerHashLabel] = spec.specHash
         if role == .canary { labels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
         image = spec.image
         entrypoint = spec.entrypoint
@@ -92,7 +96,8 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         if role == .canary { containerLabels[OwnershipLabel.role] = ReplicaRole.canary.rawValue }
         if let ports, SwarmPorts.needsPorts(spec) {
             // Each task its own port: Swarm expands the template per task (half + slot).
-            environment["PORT"] = SwarmPorts.portTemplate(half: ports.half)
+            // Global tasks have no slot (Swarm's template gives the node id): one per node, the half itself.
+            environment["PORT"] = spec.placement?.mode == .global ? String(ports.half) : SwarmPorts.portTemplate(half: ports.half)
             labels[SwarmPorts.blockLabel] = String(ports.block)
             labels[SwarmPorts.halfLabel] = String(ports.half)
             containerLabels[SwarmPorts.halfLabel] = String(ports.half)

@@ -41,11 +41,17 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
             let updating = swarm.updateState.map { ["updating", "rollback_started", "paused", "rollback_paused"].contains($0) } ?? false
             let canaryWaiting = canaries[spec.name]?.specHash == spec.swarmHash && !current
             let rolledBack = !current && swarm.rolledBackHash == spec.swarmHash
+            // Global mode: one task per eligible node, so `replicas` says nothing; every task meant
+            // to run must be live.
+            let global = spec.placement?.mode == .global
+            let meant = all.filter { $0.desiredState == "running" }.count
+            let full = global ? running.count > 0 && running.count == meant : running.count == spec.replicas
             let phase = canaryWaiting ? "canary" : rolledBack ? "rolled-back" : !current ? "outdated" : updating ? "updating"
-                : running.count == spec.replicas ? "converged" : "degraded"
-            return Service(name: spec.name, swarmService: swarm.name, desired: spec.replicas, running: running.count,
-                           nodes: Set(running.map(\.nodeID)).count, current: current, phase: phase,
-                           lastError: all.compactMap(\.error).first)
+                : full ? "converged" : "degraded"
+            // The newest task error (Swarm keeps a few finished tasks of each slot).
+            let lastError = all.filter { $0.error != nil }.max { ($0.since ?? 0) < ($1.since ?? 0) }?.error
+            return Service(name: spec.name, swarmService: swarm.name, desired: global ? meant : spec.replicas, running: running.count,
+                           nodes: Set(running.map(\.nodeID)).count, current: current, phase: phase, lastError: lastError)
         }
         let wanted = Set(desired.services.map(\.name))
         orphans = observed.filter { !wanted.contains($0.service ?? "") }.map(\.name).sorted()
