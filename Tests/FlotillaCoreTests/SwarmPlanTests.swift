@@ -345,4 +345,15 @@ struct SwarmPlanTests {
         web.env = ["V": "3"]
         #expect(decided.current(for: [web]).isEmpty)
     }
+
+    @Test func aServiceNamedLikeAnotherOnesCanaryIsAProblem() {
+        let web = Self.canaryService()
+        let clash = ServiceSpec(name: "web-canary", image: "busybox")
+        let plan = SwarmPlan(desired: Self.state([web, clash]), observed: [], project: "p", portBlocks: ["web": 24000])
+        #expect(plan.problems["web-canary"]?.contains("rename it") == true)
+        #expect(plan.actions.count == 1)
+        // Without a canary strategy on `web` there is nothing to collide with.
+        let plain = SwarmPlan(desired: Self.state([Self.hostService("web"), clash]), observed: [], project: "p", portBlocks: ["web": 24000])
+        #expect(plain.problems.isEmpty && plain.actions.count == 2)
+    }
 }

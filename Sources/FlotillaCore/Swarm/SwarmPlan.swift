@@ -86,7 +86,12 @@ public struct SwarmPlan: Sendable, Hashable {
             return .some((block, SwarmPorts.nextHalf(block: block, current: currentHalf)))
         }
 
+        let canaryStrategy = Set(desired.services.filter { $0.update.strategy == .canary }.map(\.name))
         for spec in desired.services {
+            if spec.name.hasSuffix("-canary"), canaryStrategy.contains(String(spec.name.dropLast("-canary".count))) {
+                problems[spec.name] = "its Swarm service name \(SwarmServiceBlueprint.serviceName(project: project, service: spec.name)) is the one the canary releases of \(spec.name.dropLast("-canary".count)) use; rename it"
+                continue
+            }
             let current = stable[spec.name]
             let canary = canaryServices[spec.name]
             let hash = spec.swarmHash
