@@ -34,4 +34,12 @@ import Testing
         #expect(status(restarting: true, stoppedAgo: 60_000).willRestart(state: .exited, policy: .always, maxRetries: nil, now: now))
         #expect(status().willRestart(state: .restarting, policy: .always, maxRetries: nil, now: now))
     }
+
+    /// Podman's `stopping` (normalised to `removing`) is a step of a restart, not a death: a
+    /// `restart_policy: always` replica was pruned mid-restart on a loaded CI host.
+    @Test func podmansStoppingStateOfARestartIsTheEnginesBusiness() {
+        #expect(status().willRestart(state: .removing, policy: .always, maxRetries: nil, now: now))
+        #expect(!status().willRestart(state: .removing, policy: .no, maxRetries: nil, now: now))
+        #expect(!status(stoppedAgo: EngineRestart.window + 1).willRestart(state: .removing, policy: .always, maxRetries: nil, now: now))
+    }
 }

@@ -236,8 +236,13 @@ extension Controller {
     func restartingByEngine(_ spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> Set<String> {
         guard spec.restartPolicy != .no else { return [] }
         var result = Set<String>()
-        for container in containers where (container.state == .exited || container.state == .created) && !unwatched.contains(container.id) {
-            guard let status = try? await engine.restartStatus(of: container.id) else { continue }
+        for container in containers where [.exited, .created, .removing].contains(container.state) && !unwatched.contains(container.id) {
+            // Not knowing is not "dead": an inspect that fails on a loaded engine leaves the
+            // replica to the engine for this pass (the next one asks again).
+            guard let status = try? await engine.restartStatus(of: container.id) else {
+                result.insert(container.id)
+                continue
+            }
             if status.willRestart(state: container.state, policy: spec.restartPolicy, maxRetries: spec.restartMaxRetries, now: now) {
                 result.insert(container.id)
             }

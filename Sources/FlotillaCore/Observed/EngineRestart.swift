@@ -26,9 +26,11 @@ public struct EngineRestart: Sendable, Hashable {
     /// clean exit under on-failure, stopped longer than ``window``) or `dead` is not.
     public func willRestart(state: ContainerState, policy: RestartPolicy, maxRetries: Int?, now: Int64) -> Bool {
         switch state {
-        case .exited, .created: break
+        // `removing` also stands for Podman's `stopping`, which a restarting replica passes
+        // through on its way to `exited` (seen on a loaded host: pruned mid-restart).
+        case .exited, .created, .removing: break
         case .restarting: return true
-        case .running, .paused, .removing, .dead, .unknown: return false
+        case .running, .paused, .dead, .unknown: return false
         }
         let allowed: Bool
         switch policy {
