@@ -18,7 +18,18 @@ final class NginxStack: @unchecked Sendable {
         for dir in [proxyDir, manifests] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         try "".write(toFile: proxyDir + "/routes.conf", atomically: true, encoding: .utf8)
         try NginxHarness.mainConfig(dir: proxyDir).write(toFile: proxyDir + "/nginx.conf", atomically: true, encoding: .utf8)
-        port = 18_000 + Int.random(in: 0..<1000)
+        port = NginxStack.nextPort()
+    }
+
+    /// A listen port no other stack of this test process uses (a random pick collided once when
+    /// suites ran in parallel: nginx could not bind and the test saw no replies).
+    private static let ports = NSLock()
+    nonisolated(unsafe) private static var next = 18_000 + Int.random(in: 0..<500)
+    static func nextPort() -> Int {
+        ports.withLock {
+            next += 1
+            return next
+        }
     }
 
     /// Starts nginx, then the daemon.
