@@ -42,22 +42,25 @@ public struct DesiredState: Sendable {
             }
         }
 
-        // Unique names across the directory.
-        var byName: [String: (spec: ServiceSpec, file: String, node: YAMLNode)] = [:]
-        for entry in decoded {
-            if let first = byName[entry.spec.name] {
+        // Unique names across the directory. `byName` holds indices into `decoded` (never copies
+        // of the entries: a ServiceSpec is large, and copying them dominated at 10,000 services).
+        var byName: [String: Int] = [:]
+        byName.reserveCapacity(decoded.count)
+        for (index, entry) in decoded.enumerated() {
+            if let firstIndex = byName[entry.spec.name] {
+                let first = decoded[firstIndex]
                 let mark = Self.valueMark(of: "name", in: entry.node)
                 diagnostics.append(Diagnostic(file: entry.file, at: mark,
                     "service \"\(entry.spec.name)\" is already defined at \(first.file):\(Self.valueMark(of: "name", in: first.node)); service names must be unique across the directory"))
             } else {
-                byName[entry.spec.name] = entry
+                byName[entry.spec.name] = index
             }
             sourceFile[entry.spec.name] = sourceFile[entry.spec.name] ?? entry.file
         }
 
         // Each host+path belongs to one service.
         var routeOwner: [String: (service: String, file: String, mark: () -> SourceMark)] = [:]
-        for entry in decoded where byName[entry.spec.name]?.file == entry.file {
+        for entry in decoded where byName[entry.spec.name].map({ decoded[$0].file }) == entry.file {
             for route in entry.spec.routes {
                 if let owner = routeOwner[route.key] {
                     guard owner.service != entry.spec.name else { continue }
@@ -85,10 +88,10 @@ public struct DesiredState: Sendable {
         }
 
         // No dependency cycles; each cycle is reported once, at its alphabetically first member.
-        let graph = byName.mapValues { $0.spec.dependsOn.filter { byName[$0] != nil } }
+        let graph = byName.mapValues { decoded[$0].spec.dependsOn.filter { byName[$0] != nil } }
         for cycle in DependencyGraph.cycles(in: graph) {
             let first = cycle[0]
-            let entry = byName[first]!
+            let entry = decoded[byName[first]!]
             let index = entry.spec.dependsOn.firstIndex(of: cycle.count > 1 ? cycle[1] : first) ?? 0
             diagnostics.append(Diagnostic(file: entry.file, at: Self.dependsOnMark(index, in: entry.node),
                 "dependency cycle: " + (cycle + [first]).joined(separator: " -> ") + "; remove one of these depends_on entries"))
@@ -97,7 +100,7 @@ public struct DesiredState: Sendable {
         self.diagnostics = diagnostics.sortedByLocation()
         self.failedFiles = Set(self.diagnostics.map(\.file))
         for entry in decoded where failedFiles.contains(entry.file) { servicesInFailedFiles.insert(entry.spec.name) }
-        self.services = byName.values.filter { !failedFiles.contains($0.file) }.map(\.spec).sorted { $0.name < $1.name }
+        self.services = byName.values.filter { !failedFiles.contains(decoded[$0].file) }.map { decoded[$0].spec }.sorted { $0.name < $1.name }
     }
 
     /// For planner tests: a state with the given services and failed files (file → service names).

@@ -7,9 +7,19 @@ extension ServiceSpec {
     /// Deliberately left out: `replicas` (scaling must not replace), `routes`, `health`,
     /// `update`, `depends_on` and `pull` (they steer Flotilla and the proxy, not the container),
     /// so that changing them never restarts a running service.
-    public var canonicalContainerForm: String {
-        var out = "flotilla.spec.v1\n"
-        func field(_ key: String, _ value: String) { out += key + "=" + Self.quote(value) + "\n" }
+    public var canonicalContainerForm: String { String(decoding: canonicalContainerBytes, as: UTF8.self) }
+
+    /// ``canonicalContainerForm`` as UTF-8, built as bytes: this runs for every service on every
+    /// plan, and appending to a `String` piece by piece was a third of the cost of planning.
+    var canonicalContainerBytes: [UInt8] {
+        var out: [UInt8] = Array("flotilla.spec.v1\n".utf8)
+        out.reserveCapacity(512)
+        func field(_ key: String, _ value: String) {
+            out += key.utf8
+            out.append(0x3d)  // =
+            JSONString.append(value, to: &out)
+            out.append(0x0a)
+        }
         field("name", name)
         field("image", image)
         if let command { field("command", "[" + command.map(Self.quote).joined(separator: ",") + "]") } else { field("command", "~") }
@@ -34,7 +44,7 @@ extension ServiceSpec {
     /// A stable digest of ``canonicalContainerForm`` (first 16 hex digits of SHA-256), stored
     /// in each container's labels to tell whether it still matches its manifest.
     public var specHash: String {
-        String(Digests.sha256Hex(Array(canonicalContainerForm.utf8)).prefix(16))
+        String(Digests.sha256Hex(canonicalContainerBytes).prefix(16))
     }
 
     static func quote(_ s: String) -> String { JSONString.quote(s) }
