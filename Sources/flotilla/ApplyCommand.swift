@@ -57,7 +57,7 @@ struct DownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "down",
         abstract: "Remove every container of the project (the manifests are not read).",
-        discussion: "Only containers labelled with this project are touched. Exit 0 when none is left."
+        discussion: "Only containers labelled with this project are touched (with --orchestrator swarm: its Swarm services, then its secrets and networks once their tasks are gone). Exit 0 when none is left; exit 1 names what is."
     )
 
     @OptionGroup var options: ReconcileOptions
@@ -67,8 +67,15 @@ struct DownCommand: AsyncParsableCommand {
         if options.orchestrator == .swarm {
             return try await options.withReconcileLock {
                 let engine = try await options.connect(logger: logger)
-                let removed = try await options.makeSwarmReconciler(engine: engine, logger: logger).down()
+                let swarm = options.makeSwarmReconciler(engine: engine, logger: logger)
+                let removed = try await swarm.down()
                 Console.out("removed \(removed) Swarm services of project \(options.projectName)")
+                let left = try await swarm.leftovers()
+                if !left.isEmpty {
+                    for line in left { Console.error("left: \(line)") }
+                    Console.error("error: \(left.count) \(left.count == 1 ? "object still carries" : "objects still carry") the label \(OwnershipLabel.project)=\(options.projectName)")
+                    throw ExitCode(1)
+                }
             }
         }
         try await options.withReconcileLock {

@@ -25,10 +25,14 @@ final class NginxStack: @unchecked Sendable {
     /// suites ran in parallel: nginx could not bind and the test saw no replies).
     private static let ports = NSLock()
     nonisolated(unsafe) private static var next = 18_000 + Int.random(in: 0..<500)
+    /// A port nothing listens on yet (a proxy a crashed test left behind may hold one).
     static func nextPort() -> Int {
-        ports.withLock {
-            next += 1
-            return next
+        while true {
+            let port = ports.withLock {
+                next += 1
+                return next
+            }
+            if !tcpAccepts(port: port) { return port }
         }
     }
 
@@ -38,9 +42,27 @@ final class NginxStack: @unchecked Sendable {
         try startDaemon()
     }
 
-    /// Starts nginx alone (for `flotilla apply` with ``routeArguments``).
+    /// Starts nginx alone (for `flotilla apply` with ``routeArguments``). It listens on ``port``
+    /// once Flotilla's first route file names it (a failing bind then shows in ``diagnosis()``).
     func startProxy() throws {
         nginx = try spawn(["/usr/sbin/nginx", "-p", proxyDir, "-c", proxyDir + "/nginx.conf", "-g", "daemon off;"])
+    }
+
+    /// What a failing end-to-end check prints: the route file, nginx's error log, whether nginx
+    /// runs, and a direct GET (past nginx) to each upstream the route file names.
+    func diagnosis() async -> String {
+        var out = "routes.conf:\n\(routes)\n\(errorLog)\nnginx pid \(nginx) alive: \(nginx > 0 && kill(nginx, 0) == 0)\n"
+        let ports = Set(routes.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: "server 127.0.0.1:") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        })
+        for port in ports.sorted() {
+            let answer = await httpGet(port: port)
+            out += "direct GET 127.0.0.1:\(port)/ -> \(answer.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer")\n"
+        }
+        let through = await get("probe.invalid")
+        out += "GET through nginx (unknown host) -> \(through.map { "\($0.0)" } ?? "no answer")\n"
+        return out
     }
 
     /// The route options of the daemon, for `apply`: the file, its format, check and reload.
@@ -66,8 +88,16 @@ final class NginxStack: @unchecked Sendable {
 
     var routes: String { (try? String(contentsOfFile: proxyDir + "/routes.conf", encoding: .utf8)) ?? "" }
 
+    /// The last lines of nginx's error log (warnings and errors), for failure messages.
+    var errorLog: String {
+        let text = (try? String(contentsOfFile: proxyDir + "/error.log", encoding: .utf8)) ?? ""
+        return "nginx error.log (last 30 lines):\n" + text.split(separator: "\n").suffix(30).joined(separator: "\n")
+    }
+
     /// GET through nginx with a Host header.
-    func get(_ host: String, _ path: String = "/") async -> (Int, String)? { await proxied(port: port, host: host, path: path) }
+    func get(_ host: String, _ path: String = "/", timeout: Duration = .seconds(3)) async -> (Int, String)? {
+        await proxied(port: port, host: host, path: path, timeout: timeout)
+    }
 
     /// The bodies (trimmed) of the 200 replies among `n` GETs of `/` on `host`, in order.
     func replies(_ host: String, _ n: Int) async -> [String] {
@@ -89,5 +119,19 @@ final class NginxStack: @unchecked Sendable {
             nginx = 0
         }
         return code
+    }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port` (a blocking connect on loopback).
+func tcpAccepts(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }

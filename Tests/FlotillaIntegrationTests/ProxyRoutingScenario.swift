@@ -56,13 +56,13 @@ enum ProxyRoutingScenario {
         #expect(await daemon.waitUntil(timeout: .seconds(30)) {
             let web = await get("/"), api = await get("/api/")
             return web.hasPrefix("200 web-") && api.hasPrefix("200 api-")
-        }, "\(daemon.log)\n\(stack.routes)")
+        }, "\(daemon.log)\n\(stack.routes)\n\(stack.log)")
 
         // Every replica is reached.
         let two = Set(try await webReplicas().map { "web-\($0.hostPort!)" })
         #expect(two.count == 2)
         // A hang guard, not a timing check: on loaded CI cores the proxy can take a while to reach both.
-        #expect(await daemon.waitUntil(timeout: .seconds(60)) { Set(await stack.replies(host, "/", 20)) == two }, "replies should cover \(two)")
+        #expect(await daemon.waitUntil(timeout: .seconds(60)) { Set(await stack.replies(host, "/", 20)) == two }, "replies should cover \(two)\n\(stack.routes)\n\(stack.log)")
 
         // Whole segments: /apiary is web's page, never api's /ary. The prefix is stripped.
         #expect(await get("/apiary") == "200 web-apiary", "\(stack.routes)")

@@ -59,17 +59,20 @@ final class ProxyStack: @unchecked Sendable {
     func start() async throws {
         switch proxy {
         case .caddy:
-            pid = try spawn([proxy.binary, "run", "--config", mainConfigPath, "--adapter", "caddyfile"], environment: environment)
+            pid = try spawn([proxy.binary, "run", "--config", mainConfigPath, "--adapter", "caddyfile"], environment: environment, output: logPath)
         case .haproxy:
             // Master-worker: SIGUSR2 to the master re-reads both files and replaces the worker;
             // a reload that fails keeps the old worker serving.
-            pid = try spawn([proxy.binary, "-W", "-f", mainConfigPath, "-f", routesFile])
+            pid = try spawn([proxy.binary, "-W", "-f", mainConfigPath, "-f", routesFile], output: logPath)
         }
         // Caddy without sites listens only on its admin API; HAProxy's empty table binds the port.
         let probe = proxy == .caddy ? adminPort : port
         let deadline = ContinuousClock.now + .seconds(10)
-        while await httpGet(port: probe) == nil, ContinuousClock.now < deadline {
+        while !tcpAccepts(port: probe), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
+        }
+        guard tcpAccepts(port: probe) else {
+            throw NSError(domain: proxy.rawValue, code: 1, userInfo: [NSLocalizedDescriptionKey: "\(proxy.rawValue) does not listen on 127.0.0.1:\(probe)\n\(log)"])
         }
         daemon = try DaemonProcess(daemonArguments, environment: environment)
     }
@@ -95,6 +98,13 @@ final class ProxyStack: @unchecked Sendable {
     }
 
     var routes: String { (try? String(contentsOfFile: routesFile, encoding: .utf8)) ?? "" }
+
+    /// The proxy's own output (stdout and stderr).
+    var logPath: String { proxyDir + "/proxy.log" }
+    var log: String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return "\(proxy.rawValue) output (last 30 lines):\n" + text.split(separator: "\n").suffix(30).joined(separator: "\n")
+    }
 
     /// GET through the proxy with a Host header, on loopback.
     func get(_ host: String, _ path: String = "/") async -> (Int, String)? {

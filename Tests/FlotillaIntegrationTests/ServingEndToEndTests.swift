@@ -41,17 +41,19 @@ extension EndToEndSuites {
             try stack.write("web.yaml", Self.service(mark: "v1"))
             try stack.start()
             let running = { try await s.containers("web").filter { $0.state == .running } }
-            #expect(await stack.daemon.waitUntil(timeout: .seconds(30)) {
+            let serving = await stack.daemon.waitUntil(timeout: .seconds(30)) {
                 let count = (try? await running().count) ?? 0
                 let seen = Set(await replies(stack, 6))
                 return count == 2 && seen.count == 2
-            }, "\(stack.daemon.log)")
+            }
+            if !serving { Issue.record("two replicas should run and answer through nginx\n\(await stack.diagnosis())\n\(stack.daemon.log)") }
             // Both hosts, and a prefix the proxy strips (/app/healthz reaches the replica as /healthz).
             let www = await stack.get("www.example.test")
             #expect(www?.1.hasPrefix("v1-") == true, "\(String(describing: www)) \(stack.routes) \(stack.daemon.log)")
-            #expect(await stack.get(Self.host, "/app/healthz")?.1 == "ok\n")
-            #expect(await stack.get(Self.host, "/app")?.1.hasPrefix("v1-") == true)
-            #expect(await stack.get(Self.host, "/healthz")?.1 == "ok\n")
+            let stripped = await stack.get(Self.host, "/app/healthz"), app = await stack.get(Self.host, "/app"), healthz = await stack.get(Self.host, "/healthz")
+            #expect(stripped?.1 == "ok\n", "\(String(describing: stripped))")
+            #expect(app?.1.hasPrefix("v1-") == true, "\(String(describing: app))")
+            #expect(healthz?.1 == "ok\n", "\(String(describing: healthz))\n\(stack.routes)")
 
             let victim = try #require(try await running().first)
             let port = try #require(victim.hostPort)
@@ -88,7 +90,8 @@ extension EndToEndSuites {
             try stack.write("web.yaml", Self.service(mark: "v1", extra: canary))
             try stack.start()
             let web = { try await s.containers("web").filter { $0.state == .running } }
-            #expect(await stack.daemon.waitUntil(timeout: .seconds(30)) { Set(await replies(stack, 6)).count == 2 }, "\(stack.daemon.log)")
+            let serving = await stack.daemon.waitUntil(timeout: .seconds(30)) { Set(await replies(stack, 6)).count == 2 }
+            if !serving { Issue.record("both replicas should answer through nginx\n\(await stack.diagnosis())\n\(stack.daemon.log)") }
 
             // v2 starts as one canary beside the two v1 replicas, weighted 20 %.
             try stack.write("web.yaml", Self.service(mark: "v2", extra: canary))

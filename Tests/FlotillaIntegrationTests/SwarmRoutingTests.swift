@@ -81,19 +81,24 @@ struct SwarmRoutingTests {
         let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
         let victim = try #require(tasks.first { $0.nodeID != managerNode } ?? tasks.first)
         #expect(workers.count == 3)
-        let loop = Task { () -> (ok: Int, failed: [String]) in
-            var ok = 0, failed: [String] = []
-            let end = ContinuousClock.now + .seconds(25)
-            while ContinuousClock.now < end {
-                let answer = await stack.get("web.test")
+        // A request that is slow on loaded cores is not lost: each may take up to 15 s (the slowest
+        // is printed); a lost one is an error status or no answer at all.
+        let loop = Task { () -> (ok: Int, failed: [String], slowest: Duration) in
+            var ok = 0, failed: [String] = [], slowest = Duration.zero
+            let clock = ContinuousClock(), end = clock.now + .seconds(25)
+            while clock.now < end {
+                let sent = Date(), started = clock.now
+                let answer = await stack.get("web.test", timeout: .seconds(15))
+                slowest = max(slowest, clock.now - started)
                 if let (status, _) = answer, status == 200 { ok += 1 } else {
-                    failed.append("\(Date()): " + (answer.map { "status \($0.0): \($0.1.prefix(200))" } ?? "no answer"))
+                    failed.append("sent \(sent.timeIntervalSince1970), failed \(Date().timeIntervalSince1970): " + (answer.map { "status \($0.0): \($0.1.prefix(200))" } ?? "no answer"))
                 }
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            return (ok, failed)
+            return (ok, failed, slowest)
         }
         try await Task.sleep(for: .seconds(2))
+        let drainedAt = Date().timeIntervalSince1970
         try await engine.setSwarmNodeAvailability(id: victim.nodeID, "drain")
         drained = victim.nodeID
 
@@ -106,10 +111,9 @@ struct SwarmRoutingTests {
         let liveAfter = try await Self.livePorts(engine, scenario.project)
         #expect(followed, "after the drain: route file \(Self.routedPorts(stack.routes)) vs live \(liveAfter)\n\(daemon.log)")
         let result = await loop.value
-        // Zero in every local run; one clean-clone CI run saw 1 of 1,082 fail (cause not found, see
-        // the README): more than one is a failure.
-        #expect(result.failed.count <= 1 && result.ok > 50, "requests during the drain: \(result.ok) answered, \(result.failed.count) lost: \(result.failed)\nroutes:\n\(stack.routes)\n\(daemon.log)")
-        print("drain: \(result.ok) requests through nginx, \(result.failed.count) lost; route file followed the tasks")
+        let details = "\(result.failed); drain sent at \(drainedAt), victim task \(victim.id) port \(victim.port.map(String.init) ?? "-")\nroutes:\n\(stack.routes)\n\(stack.errorLog)\n\(daemon.log)"
+        #expect(result.failed.isEmpty && result.ok > 50, "requests during the drain: \(result.ok) answered, \(result.failed.count) lost: \(details)")
+        print("drain: \(result.ok) requests through nginx, \(result.failed.count) lost, slowest \(result.slowest); route file followed the tasks")
 
         try await engine.setSwarmNodeAvailability(id: victim.nodeID, "active")
         drained = nil

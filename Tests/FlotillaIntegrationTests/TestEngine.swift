@@ -162,13 +162,14 @@ func shell(_ command: String) throws -> (Int32, String) {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// Starts a long-running child with stdio on /dev/null (and `environment` over this process's);
-/// the caller ends it by PID.
-func spawn(_ argv: [String], environment: [String: String] = [:]) throws -> pid_t {
+/// Starts a long-running child with stdin on /dev/null, stdout and stderr appended to `output`
+/// (or /dev/null), and `environment` over this process's; the caller ends it by PID.
+func spawn(_ argv: [String], environment: [String: String] = [:], output: String? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    for fd: Int32 in [1, 2] { posix_spawn_file_actions_addopen(&actions, fd, output ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644) }
     var pid: pid_t = 0
     let cArgs = argv.map { strdup($0) } + [nil]
     defer { for a in cArgs { free(a) } }

@@ -208,16 +208,30 @@ public struct SwarmReconciler: Sendable {
             removed += 1
             logger.info("removed", metadata: ["service": "\(service.name)"])
         }
-        // Secrets and networks are in use until the removed services' tasks are gone: retry for a while.
-        for _ in 0..<20 {
+        // Secrets and networks are in use until the removed services' tasks are gone (a task's
+        // stop timeout, then Swarm detaches it): retry for up to 60 s; ``leftovers()`` says what stays.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             await pruneSecrets(keeping: [])
             await networks.prune(keeping: [])
-            let secretsLeft = (try? await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project).isEmpty) != true
-            let networksLeft = (try? await engine.ownedNetworks(project: project).isEmpty) != true
-            if !secretsLeft && !networksLeft { break }
+            if (try? await leftovers().isEmpty) == true { break }
             try? await Task.sleep(for: .milliseconds(500))
         }
         return removed
+    }
+
+    /// What still carries the project's label after ``down()``: services, secrets and networks,
+    /// one line each (empty when the project is gone).
+    public func leftovers() async throws -> [String] {
+        var left: [String] = []
+        for service in try await observe() { left.append("Swarm service \(service.name): could not be removed") }
+        for name in try await engine.listSwarmSecrets(label: OwnershipLabel.project, value: project).keys.sorted() {
+            left.append("Swarm secret \(name): still in use by a task that has not stopped")
+        }
+        for network in try await engine.ownedNetworks(project: project) {
+            left.append("network \(network): still in use by a task that has not stopped")
+        }
+        return left
     }
 
     static func name(of action: SwarmPlan.Action) -> String {
