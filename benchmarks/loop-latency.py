@@ -5,7 +5,12 @@
 - container kill -9 -> its replacement running (through the engine's event stream; the
   watchdog is set to 10 minutes so it cannot be what reacts).
 
-Prints median and p99 of each, writes JSON. Usage: loop-latency.py FLOTILLA ENGINE [EDITS] [KILLS]
+Prints p50/p95/p99 of each (nearest-rank percentiles over all samples; ask for at least 100
+so that p99 is not just the maximum), writes every sample as JSON to $OUT.
+Usage: loop-latency.py FLOTILLA ENGINE [EDITS] [KILLS] [PORT_BASE]
+
+The edited service's shell exits on SIGTERM (busybox httpd as PID 1 ignores it, which would make
+every replacement wait out the 1 s stop timeout and measure the image, not Flotilla).
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
@@ -15,18 +20,29 @@ import engine_api
 flotilla, engine = sys.argv[1], sys.argv[2]
 edits = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 kills = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+port_base = int(sys.argv[5]) if len(sys.argv) > 5 else 24000
 sock = engine.replace("unix://", "")
 IMAGE = "localhost/flotilla-test:busybox"
 
 def manifest(mark):
     return f"""name: web
 image: {IMAGE}
-command: ["/bin/sh", "-c", "mkdir -p /w && echo ok > /w/index.html && exec /bin/httpd -f -p ${{PORT}} -h /w"]
+command: ["/bin/sh", "-c", "trap 'exit 0' TERM; mkdir -p /w && echo ok > /w/index.html && /bin/httpd -f -p ${{PORT}} -h /w & wait"]
 network: host
 port: 8080
 health: {{ http: /, interval: 1s, timeout: 1s, retries: 5 }}
 stop_timeout: 1s
 env: {{ MARK: "{mark}" }}
+"""
+
+def kill_manifest(i):
+    # No health check: what is measured is death -> replacement running.
+    return f"""name: k{i}
+image: {IMAGE}
+command: ["/bin/httpd", "-f", "-p", "${{PORT}}", "-h", "/www"]
+network: host
+port: 8080
+stop_timeout: 1s
 """
 
 def api(method, path):
@@ -40,15 +56,16 @@ def running(project, service=None):
     return [c["Id"] for c in cs if c["State"] == "running"]
 
 def pct(values, p):
+    """Nearest-rank percentile."""
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[max(0, min(len(s) - 1, -(-p * len(s) // 100) - 1))]
 
 workdir = tempfile.mkdtemp(prefix="flotilla-bench-loop-")
 project = "bench-loop"
 path = os.path.join(workdir, "web.yaml")
 open(path, "w").write(manifest("0"))
 proc = subprocess.Popen([flotilla, "run", workdir, "--engine", engine, "--project", project,
-                         "--resync-interval", "10m", "--port-range", "24000-24999"],
+                         "--resync-interval", "10m", "--port-range", f"{port_base}-{port_base + 999}"],
                         stderr=subprocess.PIPE, text=True)
 lines, lock = [], threading.Lock()
 def reader():
@@ -79,7 +96,7 @@ try:
     wait_for(lambda: line_after(0, "converged") or line_after(0, "in sync"))
     start_lat, done_lat, kill_lat = [], [], []
     for i in range(1, edits + 1):
-        time.sleep(0.3)
+        time.sleep(0.2)
         t0 = time.monotonic()
         with open(path + ".tmp", "w") as f:
             f.write(manifest(str(i)))
@@ -90,11 +107,10 @@ try:
         done_lat.append((td - t0) * 1000)
     # Kills: one service each, since repeated deaths of one service are (rightly) met with
     # crash-loop backoff, which would measure the backoff instead of the reaction.
-    open(os.path.join(workdir, "kills.yaml"), "w").write("---\n".join(
-        manifest("k").replace("name: web", f"name: k{i}") for i in range(kills)))
-    wait_for(lambda: len(running(project)) == kills + 1, timeout=60)
+    open(os.path.join(workdir, "kills.yaml"), "w").write("---\n".join(kill_manifest(i) for i in range(kills)))
+    wait_for(lambda: len(running(project)) == kills + 1, timeout=180)
     for i in range(kills):
-        time.sleep(0.3)
+        time.sleep(0.2)
         victim = running(project, f"k{i}")[0]
         t0 = time.monotonic()
         api("POST", f"/v1.41/containers/{victim}/kill?signal=KILL")
@@ -108,6 +124,8 @@ finally:
 
 result = {}
 for name, v in [("write_to_reconcile_start_ms", start_lat), ("write_to_converged_ms", done_lat), ("kill_to_replacement_running_ms", kill_lat)]:
-    result[name] = {"n": len(v), "median": round(statistics.median(v), 1), "p99": round(pct(v, 99), 1), "min": round(min(v), 1), "max": round(max(v), 1)}
-    print(f"{name:34s} n={len(v):3d}  median {result[name]['median']:8.1f} ms  p99 {result[name]['p99']:8.1f} ms")
+    result[name] = {"n": len(v), "p50": round(pct(v, 50), 1), "p95": round(pct(v, 95), 1), "p99": round(pct(v, 99), 1),
+                    "min": round(min(v), 1), "max": round(max(v), 1), "samples": [round(x, 1) for x in v]}
+    r = result[name]
+    print(f"{name:34s} n={len(v):3d}  p50 {r['p50']:8.1f}  p95 {r['p95']:8.1f}  p99 {r['p99']:8.1f}  max {r['max']:8.1f} ms", flush=True)
 json.dump(result, open(os.environ.get("OUT", "/dev/null"), "w"), indent=2)

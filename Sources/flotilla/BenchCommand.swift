@@ -27,6 +27,12 @@ struct LoadBench: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @Option(help: "Only write the generated manifests of the first count into this directory, measure nothing.")
+    var writeTo: String?
+
+    @Option(help: "Load this directory (made by --write-to) instead of generating one; for instruction counts under callgrind (toggle on measuredLoadValidatePlan).")
+    var directory: String?
+
     struct Row: Encodable {
         var services: Int
         var files: Int
@@ -34,11 +40,26 @@ struct LoadBench: ParsableCommand {
         var loadMinMS: Double
         var loadMaxMS: Double
         var planMedianMS: Double
+        var planMinMS: Double
+        var planMaxMS: Double
+        /// Load + validate + plan, median over the runs, per service (microseconds).
+        var perServiceMicros: Double
         var peakRSSKiB: Int
     }
 
     func run() throws {
         let counts = services.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if let writeTo {
+            try FileManager.default.createDirectory(atPath: writeTo, withIntermediateDirectories: true)
+            for i in 0..<(counts.first ?? 0) { try Self.manifest(i).write(toFile: "\(writeTo)/svc-\(i).yaml", atomically: false, encoding: .utf8) }
+            return
+        }
+        if let directory {
+            let (state, planned) = Self.measuredLoadValidatePlan(directory: directory)
+            guard state.isValid else { throw ValidationError("manifests did not load cleanly: \(state.diagnostics.prefix(3))") }
+            Console.out("loaded, validated and planned \(state.services.count) services (\(planned) plan actions)")
+            return
+        }
         var rows: [Row] = []
         for n in counts {
             let dir = NSTemporaryDirectory() + "flotilla-bench-\(n)-\(UUID().uuidString.prefix(8))"
@@ -67,8 +88,10 @@ struct LoadBench: ParsableCommand {
             guard let state, state.isValid, state.services.count == n else {
                 throw ValidationError("generated manifests did not load cleanly: \(state?.diagnostics.prefix(3) ?? [])")
             }
+            let totals = zip(loads, plans).map { $0 + $1 }
             rows.append(Row(services: n, files: n, loadMedianMS: Self.median(loads), loadMinMS: loads.min()!, loadMaxMS: loads.max()!,
-                            planMedianMS: Self.median(plans), peakRSSKiB: Self.peakRSSKiB()))
+                            planMedianMS: Self.median(plans), planMinMS: plans.min()!, planMaxMS: plans.max()!,
+                            perServiceMicros: Self.median(totals) * 1000 / Double(n), peakRSSKiB: Self.peakRSSKiB()))
         }
         switch format {
         case .json: Console.out(try JSONOutput.encode(rows))
@@ -98,6 +121,18 @@ struct LoadBench: ParsableCommand {
         labels: { team: t\(i % 7) }
 
         """
+    }
+
+    /// What the callgrind regression guard counts (benchmarks/run): the same work as one timed
+    /// run above, on a directory written beforehand. Not inlined, so callgrind can toggle on it.
+    @inline(never)
+    static func measuredLoadValidatePlan(directory: String) -> (DesiredState, Int) {
+        guard let loaded = try? ManifestDirectoryLoader().load(directory: directory) else { return (DesiredState(files: []), 0) }
+        let observed = loaded.services.map {
+            ObservedContainer(id: $0.name, name: $0.name, service: $0.name, specHash: $0.specHash, state: .running, created: 0)
+        }
+        let plan = Planner.plan(desired: loaded, observed: observed)
+        return (loaded, plan.actions.count)
     }
 
     static func ms(_ d: Duration) -> Double { d.fractionalSeconds * 1000 }
