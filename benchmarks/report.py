@@ -76,8 +76,9 @@ if engine:
            "a no-op `apply` is a new process (the Swift runtime and Foundation load in about 10–20 ms), then four engine calls in "
            "sequence: `/_ping` (API version negotiation), the project-owner volume, and the same container list twice (the "
            "session lists once to report impostors, the controller lists again for its first look); curl makes one call. A cold "
-           "converge waits, per replica, for it to be seen running before the next step of that service, on top of the same "
-           "create+start calls the floor makes.", ""]
+           "converge makes the floor's create+start calls plus, per service, an image inspect and about three list calls "
+           "filtered to the service (a trace of 10 services: 31 lists, 10 image inspects); the engine answers each list by "
+           "walking all of its containers, so this overhead grows with N times N.", ""]
 
 # ---- peers
 if peers:
