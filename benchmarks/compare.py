@@ -26,6 +26,7 @@ ap.add_argument("--docker", help="the Docker Engine API, unix://PATH (loop laten
 ap.add_argument("--podman-dir", help="the private Podman's directory (for podman-compose)")
 ap.add_argument("--quick", action="store_true", help="N = 10, 50; fewer samples")
 ap.add_argument("--sizes", help="override the service counts, e.g. 10,50")
+ap.add_argument("--resume", action="store_true", help="keep the engine rows of results.json for the sizes not run now")
 ap.add_argument("--skip", default="", help="comma-separated sections to skip: engine,peers,load,callgrind,latency")
 args = ap.parse_args()
 QUICK = args.quick
@@ -115,7 +116,7 @@ except Exception:
 results = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
                       f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB, {platform.platform()}",
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "quick": QUICK, "sizes": SIZES}
+           "quick": QUICK, "sizes": SIZES, "loadavg_start": os.getloadavg()}
 git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=HERE).stdout.strip()
 results["commit"] = git("rev-parse", "--short", "HEAD") or "?"
 results["uncommitted_files"] = len([l for l in git("status", "--porcelain", "--untracked-files=no").splitlines() if l.strip()])
@@ -198,6 +199,26 @@ def raw_floor(n):
     return time.monotonic() - t
 
 engine_rows = []
+if args.resume and previous.get("engine"):
+    engine_rows = [e for e in previous["engine"] if e["n"] not in SIZES]
+    results["resumed"] = f"engine rows for N = {', '.join(str(e['n']) for e in engine_rows)} kept from the run of {previous.get('date')} (commit {previous.get('commit')})"
+    say(results["resumed"])
+
+def apply_until_converged(fl, label, n, failures):
+    """One timed `apply`; a failed one is recorded (not hidden), then applied again until the
+    N containers exist, untimed. Returns the timed run's seconds."""
+    t = time.monotonic()
+    r = run(fl, check=False)
+    seconds = time.monotonic() - t
+    if r.returncode != 0:
+        failures.append((r.stdout.strip().splitlines() or ["?"])[-1] + " | " + " ".join(l for l in r.stderr.splitlines() if l.startswith("failed"))[:500])
+        say(f"N={n}: apply exited {r.returncode}: {failures[-1]}")
+        for _ in range(3):
+            if len(containers(label)) == n:
+                break
+            run(fl, check=False)
+    return seconds
+
 if "engine" not in SKIP:
     for n in SIZES:
         work = tempfile.mkdtemp(prefix=f"flotilla-bench-{n}-")
@@ -208,7 +229,7 @@ if "engine" not in SKIP:
         fl = [args.flotilla, "apply", mdir, "--engine", args.engine, "--project", project, "--port-range", "25000-25999",
               "--parallelism", str(PARALLELISM), "--take-over"]
         label = f"io.flotilla.project={project}"
-        cold_f, cold_raw = [], []
+        cold_f, cold_raw, failures = [], [], []
         remove_all(label)
         runs = CONVERGE_RUNS.get(n, 1)
         for r in range(runs):
@@ -218,11 +239,11 @@ if "engine" not in SKIP:
                 if which == "raw":
                     cold_raw.append(raw_floor(n)); remove_all(f"bench.raw={n}")
                 else:
-                    cold_f.append(timed(fl))
+                    cold_f.append(apply_until_converged(fl, label, n, failures))
                     if not (r == runs - 1 and k == len(order) - 1):
                         remove_all(label)
         if len(containers(label)) != n:   # the no-op and the daemon need the N containers running
-            remove_all(label); run(fl)
+            remove_all(label); apply_until_converged(fl, label, n, [])
         say(f"N={n}: cold converge flotilla {statistics.median(cold_f):.2f}s, raw floor {statistics.median(cold_raw):.2f}s "
             f"({statistics.median(cold_f) / statistics.median(cold_raw):.2f}x)")
         # No-op apply vs one bare curl list call (the list `apply` itself makes), interleaved.
@@ -230,19 +251,21 @@ if "engine" not in SKIP:
         curl = ["curl", "-sf", "-o", "/dev/null", "--unix-socket", SOCK, f"http://localhost/v1.41/containers/json?all=true&filters={flt}"]
         noop, floor = [], []
         for _ in range(NOOP_SAMPLES):
-            floor.append(timed(curl)); noop.append(timed(fl))
-        noop_out = run(fl).stdout.strip()
+            floor.append(timed(curl)); noop.append(apply_until_converged(fl, label, n, failures))
+        noop_out = run(fl, check=False).stdout.strip()
         say(f"N={n}: no-op {statistics.median(noop) * 1000:.1f} ms, curl list {statistics.median(floor) * 1000:.1f} ms "
             f"({statistics.median(noop) / statistics.median(floor):.2f}x); apply says: {noop_out[-80:]}")
         daemon = measure_daemon(mdir, project, n)
         say(f"N={n}: daemon {daemon['rss_kib_median'] / 1024:.1f} MiB RSS median (max {daemon['rss_kib_max'] / 1024:.1f}), "
             f"{daemon['cpu_ms_per_cycle']} ms CPU per watchdog cycle over {daemon['watchdog_cycles']} cycles")
-        run([args.flotilla, "down", mdir, "--engine", args.engine, "--project", project])
+        remove_all(label)
+        run([args.flotilla, "down", mdir, "--engine", args.engine, "--project", project], check=False)  # and its owner marker
         shutil.rmtree(work, ignore_errors=True)
         engine_rows.append({"n": n, "cold_flotilla": summary(cold_f), "cold_raw_floor": summary(cold_raw),
                             "cold_ratio": statistics.median(cold_f) / statistics.median(cold_raw),
                             "noop_flotilla": summary(noop), "noop_curl_list": summary(floor),
-                            "noop_ratio": statistics.median(noop) / statistics.median(floor), "noop_summary": noop_out, "daemon": daemon})
+                            "noop_ratio": statistics.median(noop) / statistics.median(floor), "noop_summary": noop_out, "daemon": daemon,
+                            "apply_failures": failures})
         results["engine"] = engine_rows
         save()
 
@@ -334,6 +357,7 @@ if "latency" not in SKIP:
         save()
 
 results["elapsed_seconds"] = round(time.monotonic() - T_START)
+results["loadavg_end"] = os.getloadavg()
 save()
 subprocess.run([sys.executable, os.path.join(HERE, "report.py")], check=True)
 say("wrote benchmarks/RESULTS.md, benchmarks/results.json, benchmarks/scaling.png")

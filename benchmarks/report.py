@@ -17,7 +17,9 @@ md += ["# Benchmark results", "",
        + (f" (plus {R['uncommitted_files']} uncommitted files in the working tree)" if R.get("uncommitted_files") else "") + ",",
        f"{R['machine']}. Engines: Podman {R.get('podman')} (private storage, {R.get('other_containers', 0)} other containers), "
        f"Docker Engine {R.get('docker', '-')}. Peers: docker-compose {R.get('docker_compose')}, podman-compose {R.get('podman_compose')}; "
-       f"Compose v2 is {R.get('compose_v2')}. Whole run: {R.get('elapsed_seconds', 0) / 60:.1f} min.", "",
+       f"Compose v2 is {R.get('compose_v2')}. Whole run: {R.get('elapsed_seconds', 0) / 60:.1f} min"
+       + (f"; load average {R['loadavg_start'][0]:.1f} at the start, {R['loadavg_end'][0]:.1f} at the end (other work on the "
+          f"machine slows every figure, the peers' and the floors' too)" if R.get("loadavg_end") else "") + ".", "",
        "Services are host-network busybox httpd containers on loopback ports; every sample is in `results.json`.", ""]
 
 # ---- goals
@@ -72,6 +74,13 @@ if engine:
                   f"{e['cold_ratio']:.2f}× | {ms(o['median'])} ({o['min'] * 1000:.0f}–{o['max'] * 1000:.0f}) | {ms(cl['median'])} | {e['noop_ratio']:.2f}× | "
                   f"{mib(d['rss_kib_median'])} ({mib(d['rss_kib_max'])}) | {d['cpu_ms_per_cycle']} ms | {d['list_calls_per_cycle']} |")
     md.append("")
+    if R.get("resumed"):
+        md += [f"Resumed run: {R['resumed']}; the other rows, and everything below, are from this run.", ""]
+    for e in engine:
+        for f in e.get("apply_failures", []):
+            md.append(f"- N={e['n']}: an `apply` failed (its time is in the figures; the harness applied again, untimed, until the N containers ran): `{f}`")
+    if any(e.get("apply_failures") for e in engine):
+        md.append("")
     md += ["Where the time goes when a goal is missed (from the code and a trace of the calls, not from this run's numbers): "
            "a no-op `apply` is a new process (the Swift runtime and Foundation load in about 10–20 ms), then four engine calls in "
            "sequence: `/_ping` (API version negotiation), the project-owner volume, and the same container list twice (the "
