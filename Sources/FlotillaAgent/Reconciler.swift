@@ -199,11 +199,13 @@ public struct Reconciler: Sendable {
     /// Converges once: the controller runs until every service has settled or failed.
     /// `promote`/`rollback`: canary decisions to carry out in this run. `only`: limit the run to
     /// these services (and no orphan removal).
+    /// `observed`: the project's replicas just listed by the caller (under the reconcile lock),
+    /// used as the first observation instead of listing again.
     public func apply(_ desired: DesiredState, routes: RouteRefresher? = nil, promote: Set<String> = [], rollback: [String: String] = [:],
-                      only: Set<String>? = nil) async throws -> ApplyReport {
+                      only: Set<String>? = nil, observed: [ObservedContainer]? = nil) async throws -> ApplyReport {
         let controller = makeController(mode: .once, routes: routes)
         await controller.decide(promote: promote, rollback: rollback)
-        try await controller.resync(.startup, only: only)
+        try await controller.resync(.startup, only: only, listed: observed)
         await controller.setDesired(desired, .manifestsChanged, only: only)
         return await controller.run()
     }

@@ -24,11 +24,16 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
+        if options.orchestrator == .auto {
+            var resolved = self
+            resolved.options = try await options.resolvingOrchestrator()
+            return try await resolved.run()
+        }
         if options.orchestrator == .swarm { return try await runSwarm() }
         try await options.withReconcileLock {
             let session = try await options.openSession(claim: true)
             let (reconciler, desired) = (session.reconciler, session.desired)
-            let report = try await reconciler.apply(desired, routes: options.makeRouteRefresher(logger: session.logger))
+            let report = try await reconciler.apply(desired, routes: options.makeRouteRefresher(logger: session.logger), observed: session.observed)
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
             Console.out(report.summary)
             if !report.heldBack.isEmpty {
@@ -63,6 +68,11 @@ struct DownCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
+        if options.orchestrator == .auto {
+            var resolved = self
+            resolved.options = try await options.resolvingOrchestrator()
+            return try await resolved.run()
+        }
         let logger = options.makeLogger()
         if options.orchestrator == .swarm {
             return try await options.withReconcileLock {

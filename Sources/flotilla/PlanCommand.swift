@@ -23,6 +23,11 @@ struct PlanCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func run() async throws {
+        if options.orchestrator == .auto {
+            var resolved = self
+            resolved.options = try await options.resolvingOrchestrator()
+            return try await resolved.run()
+        }
         if options.orchestrator == .swarm {
             return try await withEngineErrors {
                 let (swarm, desired) = try await options.openSwarmSession()

@@ -17,7 +17,7 @@ struct ReconcileOptions: ParsableArguments {
     @Option(help: "Project name; Flotilla owns only containers labelled with it. Default: the manifest directory's name.")
     var project: String?
 
-    @Option(help: ArgumentHelp("containers (one host, the default) or swarm (each service a Swarm service on the manager at --engine; see README \"Many hosts: Swarm\").", valueName: "kind"))
+    @Option(help: ArgumentHelp("containers (one host, the default), swarm (each service a Swarm service on the manager at --engine; see README \"Many hosts: Swarm\"), or auto (swarm when the engine is a Swarm manager, else containers; the choice is logged).", valueName: "kind"))
     var orchestrator: Orchestrator = .containers
 
     @Option(help: "Engine operations run at once.")
@@ -181,10 +181,28 @@ extension ReconcileOptions {
 
 /// Who runs the containers: Flotilla itself on this host, or Docker Swarm across nodes.
 enum Orchestrator: String, ExpressibleByArgument, CaseIterable {
-    case containers, swarm
+    case containers, swarm, auto
 }
 
 extension ReconcileOptions {
+    /// `--orchestrator auto` made concrete: swarm when the engine is a Swarm manager, containers
+    /// otherwise, and the choice logged; `containers` and `swarm` are returned as given. An engine
+    /// that does not answer is an error, never a guess: the container reconciler must not meet a
+    /// Swarm's task containers because a manager was slow to answer.
+    func resolvingOrchestrator() async throws -> ReconcileOptions {
+        guard orchestrator == .auto else { return self }
+        let logger = makeLogger()
+        let (engine, manager) = try await withEngineErrors {
+            let engine = try await connect(logger: logger)
+            return (engine, try await engine.isSwarmManager())
+        }
+        var resolved = self
+        resolved.orchestrator = manager ? .swarm : .containers
+        logger.info("--orchestrator auto: \(resolved.orchestrator == .swarm ? "the engine is a Swarm manager; using swarm mode" : "the engine is not a Swarm manager; using containers mode")",
+                    metadata: ["engine": "\(engine.endpoint)"])
+        return resolved
+    }
+
     func makeSwarmReconciler(engine: EngineClient, logger: Logger) -> SwarmReconciler {
         SwarmReconciler(engine: engine, project: projectName, allowEmpty: allowEmpty, allowMassPrune: allowMassPrune, portRange: portRange.range,
                         store: StateStore(directory: stateDir ?? StateStore.defaultDirectory(project: projectName)), logger: logger)

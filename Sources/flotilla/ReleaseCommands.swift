@@ -77,7 +77,7 @@ enum ReleaseAction: String {
 
     static func run(_ action: ReleaseAction, service givenService: String, options givenOptions: ReconcileOptions) async throws {
         // `flotilla promote DIR SERVICE` (the order of the other commands) is understood too.
-        var (service, options) = (givenService, givenOptions)
+        var (service, options) = (givenService, try await givenOptions.resolvingOrchestrator())
         if ManifestDirectoryLoader.isDirectory(givenService) && !ManifestDirectoryLoader.isDirectory(options.directory) {
             (service, options.directory) = (options.directory, givenService)
         }

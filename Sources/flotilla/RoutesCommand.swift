@@ -28,6 +28,11 @@ struct RoutesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if options.orchestrator == .auto {
+            var resolved = self
+            resolved.options = try await options.resolvingOrchestrator()
+            return try await resolved.run()
+        }
         try await withEngineErrors {
             let table: RouteTable
             let desired: DesiredState

@@ -70,6 +70,11 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if options.orchestrator == .auto {
+            var resolved = self
+            resolved.options = try await options.resolvingOrchestrator()
+            return try await resolved.run()
+        }
         if options.orchestrator == .swarm, !once { return try await runSwarm() }
         if once {
             var apply = ApplyCommand()
@@ -152,7 +157,9 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            Console.error("error: \(error)")
+            // The status server failing (its address taken, say) stops the daemon safely too.
+            let serving = listen.map { " (serving --listen \($0))" } ?? ""
+            Console.error("error: \(error)\(serving); the daemon stopped, containers left running")
             throw ExitCode(1)
         }
         signals.cancel()

@@ -270,6 +270,9 @@ struct ReconcileIntegrationTests {
         #expect(apply.2.contains("created") && apply.2.contains("service=web"))
         let after = try runFlotilla(["plan"] + args)
         #expect(after.0 == 0 && after.1.contains("No changes"))
+        // `--orchestrator auto` on an engine that is no Swarm manager: containers mode, said on stderr.
+        let auto = try runFlotilla(["plan", "--orchestrator", "auto"] + args)
+        #expect(auto.0 == 0 && auto.1.contains("No changes") && auto.2.contains("using containers mode"), "\(auto.1)\n\(auto.2)")
         try s.write("web.yaml", Scenario.httpService("web", replicas: 2, body: "v9"))
         let changed = try runFlotilla(["plan"] + args)
         #expect(changed.0 == 2 && changed.1.contains("~ replace 2") && changed.1.contains("command"))

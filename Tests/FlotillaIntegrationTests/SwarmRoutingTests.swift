@@ -11,17 +11,20 @@ import Testing
 struct SwarmRoutingTests {
     static let manager = ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] ?? ""
 
-    static let web = """
+    /// Host-network httpd tasks answering `body` (a shell word) on `/` and `ok` on `/healthz`.
+    static func web(body: String = "task-$PORT", replicas: Int = 3, extra: String = "") -> String {
+        """
         name: web
         image: \(TestEngine.image)
-        command: ["/bin/sh", "-c", "mkdir -p /w && echo task-$PORT > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
-        replicas: 3
+        command: ["/bin/sh", "-c", "mkdir -p /w && echo \(body) > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
+        replicas: \(replicas)
         port: 8080
         network: host
         health: { http: /healthz, interval: 1s, timeout: 1s, retries: 3 }
         stop_timeout: 2s
-        routes: [{ host: web.test, path: / }]
+        routes: [{ host: web.test, path: / }]\(extra)
         """
+    }
 
     /// The ports in the route file's upstream (all tasks run on 127.0.0.1 here).
     static func routedPorts(_ routes: String) -> Set<Int> {
@@ -41,7 +44,7 @@ struct SwarmRoutingTests {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
         let scenario = try await Scenario(name, ports: ports, engine: engine)
         let stack = try await NginxStack(scenario)
-        try stack.write("web.yaml", Self.web)
+        try stack.write("web.yaml", Self.web())
         try stack.startProxy()
         let daemon = try DaemonProcess(stack.daemonArguments + ["--orchestrator", "swarm"])
         return (engine, scenario, stack, daemon)
@@ -137,7 +140,7 @@ struct SwarmRoutingTests {
         #expect(plan.0 == 0 && plan.1.contains("No changes"), "\(plan.1)\(plan.2)")
         // An update moves every task to the other half of the block (start-first never meets
         // its predecessor's port), and the route file follows.
-        try stack.write("web.yaml", Self.web.replacingOccurrences(of: "replicas: 3", with: "replicas: 3\nenv: { MARK: \"2\" }"))
+        try stack.write("web.yaml", Self.web(extra: "\nenv: { MARK: \"2\" }"))
         let moved = try await daemon.waitUntil(timeout: .seconds(90)) {
             let now = try await Self.livePorts(engine, scenario.project)
             return now.count == 3 && now.isDisjoint(with: live) && Self.routedPorts(stack.routes) == now
@@ -242,18 +245,7 @@ struct SwarmRoutingTests {
     }
 
     static func versioned(_ version: String) -> String {
-        """
-        name: web
-        image: \(TestEngine.image)
-        command: ["/bin/sh", "-c", "mkdir -p /w && echo \(version) > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
-        replicas: 2
-        port: 8080
-        network: host
-        health: { http: /healthz, interval: 1s, timeout: 1s, retries: 3 }
-        stop_timeout: 2s
-        update: { strategy: canary, canary: { replicas: 1, weight: 25 } }
-        routes: [{ host: web.test, path: / }]
-        """
+        web(body: version, replicas: 2, extra: "\nupdate: { strategy: canary, canary: { replicas: 1, weight: 25 } }")
     }
 
     @Test func aCanaryIsASecondSwarmServiceWeightedThroughNginxThenPromotedOrRolledBack() async throws {

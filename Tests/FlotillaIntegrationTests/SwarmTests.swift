@@ -10,6 +10,14 @@ import Testing
 struct SwarmTests {
     static let manager = ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] ?? ""
 
+    /// A new project name with `prefix` and its (empty) manifest folder; its state folder is `dir-state`.
+    static func newProject(_ prefix: String) throws -> (project: String, dir: String) {
+        let project = "\(prefix)\(UInt16.random(in: 0...UInt16.max))"
+        let dir = NSTemporaryDirectory() + project
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return (project, dir)
+    }
+
     func flotilla(_ command: String, _ dir: String, _ project: String) throws -> (Int32, String, String) {
         try runFlotilla([command, dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
     }
@@ -22,9 +30,7 @@ struct SwarmTests {
 
     @Test func applySpreadsTasksRollsChangesRemovesOrphansAndNeverTouchesForeignServices() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let project = "sw\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (project, dir) = try Self.newProject("sw")
         func manifest(_ name: String, replicas: Int, mark: String) -> String {
             "name: \(name)\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nreplicas: \(replicas)\nenv: { MARK: \"\(mark)\" }\nstop_timeout: 1s\n"
         }
@@ -37,7 +43,7 @@ struct SwarmTests {
         let created = try await engine.transport.send(.POST, "/v\(engine.apiVersion)/services/create", body: [UInt8](create))
         #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
         defer {
-            _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+            _ = try? flotilla("down", dir, project)
             Task { _ = try? await engine.transport.send(.DELETE, "/v\(engine.apiVersion)/services/\(foreign)") }
         }
 
@@ -74,6 +80,9 @@ struct SwarmTests {
         // A second apply changes nothing; plan says so with exit 0.
         (code, out, err) = try flotilla("plan", dir, project)
         #expect(code == 0 && out.contains("No changes"), "\(out)\n\(err)")
+        // `--orchestrator auto` sees a Swarm manager, says so, and plans in swarm mode.
+        let auto = try runFlotilla(["plan", dir, "--orchestrator", "auto", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+        #expect(auto.0 == 0 && auto.1.contains("No changes") && auto.2.contains("using swarm mode"), "\(auto.1)\n\(auto.2)")
 
         // An env change is an update Swarm rolls start-first.
         try manifest("web", replicas: 3, mark: "2").write(toFile: dir + "/web.yaml", atomically: true, encoding: .utf8)
@@ -101,7 +110,7 @@ struct SwarmTests {
         #expect(try await service(engine, foreign) != nil, "a foreign service must never be touched")
 
         // down removes the project's services only.
-        let down = try runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+        let down = try flotilla("down", dir, project)
         #expect(down.0 == 0 && down.1.contains("removed 1 Swarm services"), "\(down.1)\(down.2)")
         #expect(try await service(engine, "\(project)_web") == nil)
         #expect(try await service(engine, foreign) != nil)
@@ -110,10 +119,8 @@ struct SwarmTests {
 
     @Test func secretsAreSwarmSecretsAndARotationRollsTheService() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let project = "sws\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let (project, dir) = try Self.newProject("sws")
+        defer { _ = try? flotilla("down", dir, project) }
         try "first-s3cret-value\n".write(toFile: dir + "/pw", atomically: true, encoding: .utf8)
         try "name: db\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nsecrets: { DB_PASSWORD: { file: pw } }\nstop_timeout: 1s\n"
             .write(toFile: dir + "/db.yaml", atomically: true, encoding: .utf8)
@@ -144,10 +151,8 @@ struct SwarmTests {
 
     @Test func placementConstraintsAndGlobalModeDecideTheNodes() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let project = "swp\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let (project, dir) = try Self.newProject("swp")
+        defer { _ = try? flotilla("down", dir, project) }
         let run = "image: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nstop_timeout: 1s\n"
         try "name: pinned\nreplicas: 2\nplacement: { constraints: [\"node.role==manager\"] }\n\(run)".write(toFile: dir + "/pinned.yaml", atomically: true, encoding: .utf8)
         try "name: everywhere\nplacement: { mode: global }\n\(run)".write(toFile: dir + "/everywhere.yaml", atomically: true, encoding: .utf8)
@@ -168,10 +173,8 @@ struct SwarmTests {
     }
 
     @Test func statusWatchFollowsSwarmAndListenSaysItIsNotThereYet() async throws {
-        let project = "sww\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let (project, dir) = try Self.newProject("sww")
+        defer { _ = try? flotilla("down", dir, project) }
         try "name: idle\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nstop_timeout: 1s\n".write(toFile: dir + "/idle.yaml", atomically: true, encoding: .utf8)
         // --watch prints one JSON line per change: "missing" before apply, then running.
         let watch = Process()
@@ -199,10 +202,8 @@ struct SwarmTests {
 
     @Test func namedNetworksAreAttachableOverlayNetworksOfTheProject() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let project = "swn\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let (project, dir) = try Self.newProject("swn")
+        defer { _ = try? flotilla("down", dir, project) }
         let network = "\(project)-backend"
         try "name: api\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 100000\"]\nnetworks: [{ name: \(network), aliases: [backend-api] }]\nstop_timeout: 1s\n"
             .write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
@@ -216,7 +217,7 @@ struct SwarmTests {
         let attached = ((service["Spec"] as? [String: Any])?["TaskTemplate"] as? [String: Any])?["Networks"] as? [[String: Any]] ?? []
         #expect(attached.count == 1 && (attached.first?["Aliases"] as? [String])?.contains("backend-api") == true, "\(attached)")
         // down removes the project's services and, once their tasks are gone, its networks.
-        let down = try runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"])
+        let down = try flotilla("down", dir, project)
         #expect(down.0 == 0, "\(down.2)")
         let gone = try await engine.transport.send(.GET, "/v\(engine.apiVersion)/networks/\(network)")
         #expect(gone.status == 404, "the project's overlay network is removed by down")
@@ -224,10 +225,8 @@ struct SwarmTests {
 
     @Test func anUpdateWhoseTasksFailIsRolledBackBySwarmAndNotRetried() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let project = "swf\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let (project, dir) = try Self.newProject("swf")
+        defer { _ = try? flotilla("down", dir, project) }
         func manifest(_ command: String) -> String {
             "name: api\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"\(command)\"]\nreplicas: 2\nstop_timeout: 1s\n"
         }
@@ -263,10 +262,8 @@ struct SwarmTests {
 
     @Test func aTaskFailingItsHealthCheckIsNeverRouted() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let project = "swh\(UInt16.random(in: 0...UInt16.max))"
-        let dir = NSTemporaryDirectory() + project
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? runFlotilla(["down", dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state"]) }
+        let (project, dir) = try Self.newProject("swh")
+        defer { _ = try? flotilla("down", dir, project) }
         func manifest(_ name: String, health: String) -> String {
             """
             name: \(name)

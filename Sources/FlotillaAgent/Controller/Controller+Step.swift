@@ -32,6 +32,8 @@ extension Controller {
         do {
             containers = try await observe(key)
         } catch {
+            // The process is stopping (its task cancelled): not the engine's trouble.
+            if Task.isCancelled { return .done }
             return engineTrouble(key, error)
         }
         if spec.update.strategy == .canary {
@@ -207,17 +209,24 @@ extension Controller {
 
     // MARK: - Observing
 
-    /// The service's containers: the last full list when it is newer than this process's last
-    /// change to the service, else one list call for the service.
+    /// The service's containers: the last list when it was taken after this process's last
+    /// change to the service (each list serves one step), else a fresh one. A step that looks
+    /// alone lists its service; steps that look at the same time share one list of the project
+    /// (the engine walks all of its containers for every list, filtered or not, so one list per
+    /// service in a wave of N services costs N times N).
     func observe(_ key: String) async throws -> [ObservedContainer] {
-        if let cached = cache[key], let at = cacheAt[key], at > (mutatedAt[key] ?? 0), usedCache.insert(key).inserted {
-            return cached
+        if let cached = freshObservation(key) { return cached }
+        let containers: [ObservedContainer]
+        if observing > 0 || sharedList != nil {
+            try await sharedObservation(for: key)
+            if let cached = freshObservation(key) {
+                containers = cached
+            } else {
+                containers = try await listService(key)
+            }
+        } else {
+            containers = try await listService(key)
         }
-        let containers = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key))
-        logger.debug("engine list", metadata: ["service": "\(key)", "containers": "\(containers.count)"])
-        cache[key] = containers
-        cacheAt[key] = WallClock.nowMS()
-        usedCache.insert(key)
         engineRetryDelay = .milliseconds(500)
         let present = Set(containers.map(\.id))
         for (id, service) in leavingService where service == key && !present.contains(id) {
@@ -229,6 +238,58 @@ extension Controller {
         return containers
     }
 
+    /// The cached list of `key` when it was taken after the service's last change here and has
+    /// not served a step yet (marked as served).
+    func freshObservation(_ key: String) -> [ObservedContainer]? {
+        guard let cached = cache[key], let at = cacheAt[key], at > (mutatedAt[key] ?? 0), usedCache.insert(key).inserted else { return nil }
+        return cached
+    }
+
+    /// One list call for the service alone.
+    func listService(_ key: String) async throws -> [ObservedContainer] {
+        observing += 1
+        defer { observing -= 1 }
+        let startedAt = WallClock.nowMS()
+        let containers = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key))
+        logger.debug("engine list", metadata: ["service": "\(key)", "containers": "\(containers.count)"])
+        if startedAt >= (cacheAt[key] ?? 0) {
+            cache[key] = containers
+            cacheAt[key] = startedAt
+        }
+        usedCache.insert(key)
+        return containers
+    }
+
+    /// Waits for a list of the whole project taken after the service's last change here: the one
+    /// in flight when it is recent enough, else a new one (which later steps may join).
+    func sharedObservation(for key: String) async throws {
+        if let shared = sharedList, shared.startedAt > (mutatedAt[key] ?? 0) {
+            try await shared.task.value
+            return
+        }
+        let startedAt = WallClock.nowMS()
+        let task = Task { try await self.listProject(startedAt: startedAt) }
+        sharedList = (startedAt, task)
+        defer { if sharedList?.startedAt == startedAt { sharedList = nil } }
+        try await task.value
+    }
+
+    /// One list of every owned container, handed to each service as its observation taken at
+    /// `startedAt` (never over a newer one).
+    func listProject(startedAt: Int64) async throws {
+        observing += 1
+        defer { observing -= 1 }
+        let listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project))
+        logger.debug("engine list (shared by the steps looking now)", metadata: ["containers": "\(listed.count)"])
+        var byService: [String: [ObservedContainer]] = [:]
+        for container in listed { byService[container.service, default: []].append(container) }
+        for name in Set(cache.keys).union(byService.keys).union(resolved.specs.keys) where startedAt > (cacheAt[name] ?? 0) {
+            cache[name] = byService[name] ?? []
+            cacheAt[name] = startedAt
+            usedCache.remove(name)
+        }
+    }
+
     /// Exited replicas the engine is about to restart (restart policy): those it says it is
     /// restarting, and those that stopped in the last few seconds with a policy that restarts
     /// them. One the engine has given up on (on-failure:N exhausted, a clean exit under
@@ -236,7 +297,7 @@ extension Controller {
     func restartingByEngine(_ spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> Set<String> {
         guard spec.restartPolicy != .no else { return [] }
         var result = Set<String>()
-        for container in containers where [.exited, .created, .removing].contains(container.state) && !unwatched.contains(container.id) {
+        for container in containers where [.exited, .created, .removing].contains(container.state) && !stoppedBeforeStart.contains(container.id) {
             // Not knowing is not "dead": an inspect that fails on a loaded engine leaves the
             // replica to the engine for this pass (the next one asks again).
             guard let status = try? await engine.restartStatus(of: container.id) else {

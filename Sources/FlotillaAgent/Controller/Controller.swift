@@ -89,10 +89,16 @@ public actor Controller {
     var stopping: Set<String> = []
     /// Services whose cached list was used once (a list serves one step, then a fresh one is read).
     var usedCache: Set<String> = []
+    /// Steps waiting on a list call now, and the project-wide list in flight that steps looking
+    /// at the same time share (see ``observe(_:)``).
+    var observing = 0
+    var sharedList: (startedAt: Int64, task: Task<Void, any Error>)?
     /// Why each queued key was queued (logged with its step).
     var triggers: [String: Trigger] = [:]
     /// Exited replicas found at start-up or after the engine came back: not counted as crashes.
     var unwatched: Set<String> = []
+    /// Of those, the ones found at this process's start: never waited on as "restarting".
+    var stoppedBeforeStart: Set<String> = []
     // Memory between steps.
     var backoff = CrashLoopBackoff()
     var decisions = ReleaseDecisions()
@@ -197,9 +203,12 @@ public actor Controller {
 
     /// Lists every owned container (one engine call) and enqueues every key: the watchdog.
     /// The list serves each key's next step unless that service changed after it was taken.
-    public func resync(_ trigger: Trigger, only: Set<String>? = nil) async throws {
+    /// `listed`: the project's replicas as the caller just listed them (a one-shot `apply` lists
+    /// once for its plan; no second call for the same answer).
+    public func resync(_ trigger: Trigger, only: Set<String>? = nil, listed given: [ObservedContainer]? = nil) async throws {
         if let only { self.only = only }
-        let listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project))
+        let listed: [ObservedContainer]
+        if let given { listed = genuine(given) } else { listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project)) }
         logger.debug("engine list", metadata: ["containers": "\(listed.count)", "reason": "\(trigger)"])
         let now = WallClock.nowMS()
         var byService: [String: [ObservedContainer]] = [:]
@@ -214,7 +223,12 @@ public actor Controller {
             // What exited while no Flotilla watched (a reboot, an engine restart) stopped, it did
             // not crash: no crash-loop count and no canary rollback for it; and after the engine
             // came back, backoff starts over.
-            unwatched.formUnion(listed.filter { $0.state == .exited || $0.state == .dead }.map(\.id))
+            let stopped = listed.filter { $0.state == .exited || $0.state == .dead }.map(\.id)
+            unwatched.formUnion(stopped)
+            // Only a fresh start (a reboot, say) may find replicas the engine will never restart
+            // although they stopped a moment ago; after the event stream merely reconnected, the
+            // engine's restart policy is still at work and is asked as usual.
+            if trigger == .startup { stoppedBeforeStart.formUnion(stopped) }
             if trigger == .engineReconnected { backoff = CrashLoopBackoff() }
         }
         await refreshMarkers()

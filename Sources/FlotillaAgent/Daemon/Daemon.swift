@@ -65,9 +65,9 @@ public final class Daemon: Service, Sendable {
         // Start-up: what is there (exited replicas are adopted), then what is wanted.
         do {
             try await controller.resync(.startup)
-        } catch {
+        } catch where !Task.isCancelled {
             logger.error("engine unreachable at start-up; retrying with the watchdog and the event stream", metadata: ["error": "\(error)"])
-        }
+        } catch {}
         await load(.startup)
 
         await withGracefulShutdownHandler {
@@ -99,7 +99,13 @@ public final class Daemon: Service, Sendable {
                 group.addTask { [self] in await keepWorkingSetSmall() }
                 if systemd.isEnabled { group.addTask { [self] in await notifySystemd() } }
                 // The controller runs until the graceful shutdown stops its queue; then the rest goes.
-                _ = await controller.run()
+                // Cancelled (another service of the process failed, such as the status server
+                // that could not bind): the same safe stop, never steps retried on a cancelled task.
+                _ = await withTaskCancellationHandler {
+                    await controller.run()
+                } onCancel: {
+                    Task { await controller.shutDown() }
+                }
                 group.cancelAll()
             }
         } onGracefulShutdown: { [logger, controller, systemd] in
