@@ -243,7 +243,9 @@ struct ImportComposeTests {
             let (code, _, stderr) = try runFlotilla(["import", "compose", dir + "/" + name, "-o", dir + "/out-" + name])
             let elapsed = ContinuousClock.now - started
             #expect(code == Int32(expected), "\(name): exit \(code)\n\(stderr.prefix(2000))")
-            #expect(elapsed < .seconds(20), "\(name) took \(elapsed)")
+            // A hang guard (quadratic code took minutes): 25 s was seen once with a 500-container
+            // benchmark running beside the suite on the 2 cores.
+            #expect(elapsed < .seconds(60), "\(name) took \(elapsed)")
             #expect(Self.positioned(stderr).filter { !$0.hasPrefix("imported ") }.isEmpty, "\(name): \(Self.positioned(stderr).prefix(5))")
         }
     }

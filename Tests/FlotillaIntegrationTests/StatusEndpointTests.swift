@@ -60,8 +60,13 @@ struct StatusEndpointTests {
             guard let (code, body) = await get(port, "/api/v1/status"), code == 200 else { return nil }
             return try? JSONDecoder().decode(ProjectStatus.self, from: Data(body.utf8))
         }
-        #expect(await daemon.waitUntil(timeout: .seconds(40)) { await api()?.converged == true }, "\(daemon.log)")
-        let fromAPI = try #require(await api())
+        // The converged answer itself is kept: one more request could miss its timeout on loaded cores.
+        var converged: ProjectStatus?
+        #expect(await daemon.waitUntil(timeout: .seconds(40)) {
+            converged = await api()
+            return converged?.converged == true
+        }, "\(daemon.log)")
+        let fromAPI = try #require(converged)
         let web = try #require(fromAPI.services.first)
         #expect((web.desired, web.running, web.ready, web.current, web.revision) == (2, 2, 2, 2, first))
         #expect(web.replicas.map(\.health) == ["ready", "ready"])
