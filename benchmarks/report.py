@@ -61,9 +61,8 @@ if engine:
     md += ["## Podman: cold converge, no-op, daemon, against N", "",
            f"Cold converge: `flotilla apply` on an empty engine vs the raw floor (the same create+start calls straight "
            f"through the API, 4 at a time like Flotilla's default `--parallelism`), median of the runs (min–max). No-op: `flotilla "
-           f"apply` with nothing to do (a whole process: start, `/_ping`, the project-owner check, load + plan, and the list call "
-           f"twice: once for the session, once for the controller's first look) vs `curl --unix-socket` making that list call once "
-           f"(also a whole process), interleaved, medians. Daemon: `flotilla run` adopting the N running containers, "
+           f"apply` with nothing to do (a whole process: start, `/_ping`, the project-owner check, load + plan, the project's "
+           f"container list) vs `curl --unix-socket` making that list call once (also a whole process), interleaved, medians. Daemon: `flotilla run` adopting the N running containers, "
            f"1 s watchdog, debug logs, measured after its start-up trim; CPU per watchdog cycle includes everything the process did.", "",
            "![cost against N](scaling.png)", "",
            "| N | cold converge | raw floor | ratio | no-op | curl list | ratio | daemon RSS median (max) | CPU per cycle | list calls per cycle |",
@@ -81,13 +80,8 @@ if engine:
             md.append(f"- N={e['n']}: an `apply` failed (its time is in the figures; the harness applied again, untimed, until the N containers ran): `{f}`")
     if any(e.get("apply_failures") for e in engine):
         md.append("")
-    md += ["Where the time goes when a goal is missed (from the code and a trace of the calls, not from this run's numbers): "
-           "a no-op `apply` is a new process (the Swift runtime and Foundation load in about 10–20 ms), then four engine calls in "
-           "sequence: `/_ping` (API version negotiation), the project-owner volume, and the same container list twice (the "
-           "session lists once to report impostors, the controller lists again for its first look); curl makes one call. A cold "
-           "converge makes the floor's create+start calls plus, per service, an image inspect and about three list calls "
-           "filtered to the service (a trace of 10 services: 31 lists, 10 image inspects); the engine answers each list by "
-           "walking all of its containers, so this overhead grows with N times N.", ""]
+    md += ["Why a goal is missed, from traces of the calls the binary made, is in the README's Measured section "
+           "(stated with the commit it was traced at; the code moves).", ""]
 
 # ---- peers
 if peers:
