@@ -24,11 +24,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
-        if options.orchestrator == .auto {
-            var resolved = self
-            resolved.options = try await options.resolvingOrchestrator()
-            return try await resolved.run()
-        }
+        if try await runResolvingAuto(\.options) { return }
         if options.orchestrator == .swarm { return try await runSwarm() }
         try await options.withReconcileLock {
             let session = try await options.openSession(claim: true)
@@ -68,11 +64,7 @@ struct DownCommand: AsyncParsableCommand {
     @OptionGroup var options: ReconcileOptions
 
     func run() async throws {
-        if options.orchestrator == .auto {
-            var resolved = self
-            resolved.options = try await options.resolvingOrchestrator()
-            return try await resolved.run()
-        }
+        if try await runResolvingAuto(\.options) { return }
         let logger = options.makeLogger()
         if options.orchestrator == .swarm {
             return try await options.withReconcileLock {
@@ -80,12 +72,7 @@ struct DownCommand: AsyncParsableCommand {
                 let swarm = options.makeSwarmReconciler(engine: engine, logger: logger)
                 let removed = try await swarm.down()
                 Console.out("removed \(removed) Swarm services of project \(options.projectName)")
-                let left = try await swarm.leftovers()
-                if !left.isEmpty {
-                    for line in left { Console.error("left: \(line)") }
-                    Console.error("error: \(left.count) \(left.count == 1 ? "object still carries" : "objects still carry") the label \(OwnershipLabel.project)=\(options.projectName)")
-                    throw ExitCode(1)
-                }
+                try reportLeftovers(try await swarm.leftovers(), one: "object still carries", many: "objects still carry")
             }
         }
         try await options.withReconcileLock {
@@ -95,11 +82,15 @@ struct DownCommand: AsyncParsableCommand {
             let removed = try await reconciler.down()
             let left = try await reconciler.leftovers()
             Console.out("removed \(removed) containers of project \(options.projectName)")
-            if !left.isEmpty {
-                for line in left { Console.error("left: \(line)") }
-                Console.error("error: \(left.count) \(left.count == 1 ? "container still carries" : "containers still carry") the label \(OwnershipLabel.project)=\(options.projectName)")
-                throw ExitCode(1)
-            }
+            try reportLeftovers(left, one: "container still carries", many: "containers still carry")
         }
+    }
+
+    /// What `down` could not remove, a line each, then exit 1; nothing when nothing is left.
+    func reportLeftovers(_ left: [String], one: String, many: String) throws {
+        guard !left.isEmpty else { return }
+        for line in left { Console.error("left: \(line)") }
+        Console.error("error: \(left.count) \(left.count == 1 ? one : many) the label \(OwnershipLabel.project)=\(options.projectName)")
+        throw ExitCode(1)
     }
 }

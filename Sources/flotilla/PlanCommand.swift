@@ -23,11 +23,7 @@ struct PlanCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func run() async throws {
-        if options.orchestrator == .auto {
-            var resolved = self
-            resolved.options = try await options.resolvingOrchestrator()
-            return try await resolved.run()
-        }
+        if try await runResolvingAuto(\.options) { return }
         if options.orchestrator == .swarm {
             return try await withEngineErrors {
                 let (swarm, desired) = try await options.openSwarmSession()

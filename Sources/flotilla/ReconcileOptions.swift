@@ -184,6 +184,18 @@ enum Orchestrator: String, ExpressibleByArgument, CaseIterable {
     case containers, swarm, auto
 }
 
+extension AsyncParsableCommand {
+    /// With `--orchestrator auto`, runs a copy of this command whose options name the orchestrator
+    /// the engine calls for, and returns true; otherwise returns false (the caller goes on).
+    func runResolvingAuto(_ options: WritableKeyPath<Self, ReconcileOptions>) async throws -> Bool {
+        guard self[keyPath: options].orchestrator == .auto else { return false }
+        var resolved = self
+        resolved[keyPath: options] = try await self[keyPath: options].resolvingOrchestrator()
+        try await resolved.run()
+        return true
+    }
+}
+
 extension ReconcileOptions {
     /// `--orchestrator auto` made concrete: swarm when the engine is a Swarm manager, containers
     /// otherwise, and the choice logged; `containers` and `swarm` are returned as given. An engine

@@ -28,11 +28,7 @@ struct RoutesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if options.orchestrator == .auto {
-            var resolved = self
-            resolved.options = try await options.resolvingOrchestrator()
-            return try await resolved.run()
-        }
+        if try await runResolvingAuto(\.options) { return }
         try await withEngineErrors {
             let table: RouteTable
             let desired: DesiredState

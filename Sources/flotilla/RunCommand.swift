@@ -70,11 +70,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if options.orchestrator == .auto {
-            var resolved = self
-            resolved.options = try await options.resolvingOrchestrator()
-            return try await resolved.run()
-        }
+        if try await runResolvingAuto(\.options) { return }
         if options.orchestrator == .swarm, !once { return try await runSwarm() }
         if once {
             var apply = ApplyCommand()

@@ -40,11 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
     var interval: DurationArgument = DurationArgument(span: .seconds(1))
 
     func run() async throws {
-        if options.orchestrator == .auto {
-            var resolved = self
-            resolved.options = try await options.resolvingOrchestrator()
-            return try await resolved.run()
-        }
+        if try await runResolvingAuto(\.options) { return }
         if options.orchestrator == .swarm {
             // Swarm mode: counted from Swarm's tasks and nodes.
             let options = options

@@ -70,23 +70,7 @@ private struct DroppingRelay {
         // The socket file appears at bind(), before listen(): wait until a connection is accepted
         // (CI once connected in between on loaded cores: "Connection refused").
         let deadline = Date().addingTimeInterval(10)
-        while !Self.accepts(socket), Date() < deadline { usleep(20_000) }
-    }
-
-    static func accepts(_ path: String) -> Bool {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in bytes.enumerated() { raw[i] = byte }
-        }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
-        }
+        while !unixSocketAccepts(socket), Date() < deadline { usleep(20_000) }
     }
 
     func stop() { process.stop() }

@@ -52,11 +52,7 @@ final class NginxStack: @unchecked Sendable {
     /// runs, and a direct GET (past nginx) to each upstream the route file names.
     func diagnosis() async -> String {
         var out = "routes.conf:\n\(routes)\n\(errorLog)\nnginx pid \(nginx) alive: \(nginx > 0 && kill(nginx, 0) == 0)\n"
-        let ports = Set(routes.split(separator: "\n").compactMap { line -> Int? in
-            guard let range = line.range(of: "server 127.0.0.1:") else { return nil }
-            return Int(line[range.upperBound...].prefix { $0.isNumber })
-        })
-        for port in ports.sorted() {
+        for port in Self.upstreamPorts(routes).sorted() {
             let answer = await httpGet(port: port)
             out += "direct GET 127.0.0.1:\(port)/ -> \(answer.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer")\n"
         }
@@ -87,6 +83,14 @@ final class NginxStack: @unchecked Sendable {
     }
 
     var routes: String { (try? String(contentsOfFile: proxyDir + "/routes.conf", encoding: .utf8)) ?? "" }
+
+    /// The ports of the `server 127.0.0.1:PORT` lines of an nginx route file's upstreams.
+    static func upstreamPorts(_ routes: String) -> Set<Int> {
+        Set(routes.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: "server 127.0.0.1:") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        })
+    }
 
     /// The last lines of nginx's error log (warnings and errors), for failure messages.
     var errorLog: String {
@@ -122,16 +126,3 @@ final class NginxStack: @unchecked Sendable {
     }
 }
 
-/// Whether something accepts TCP connections on 127.0.0.1:`port` (a blocking connect on loopback).
-func tcpAccepts(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-    }
-}

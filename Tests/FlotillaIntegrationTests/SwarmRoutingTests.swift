@@ -27,12 +27,7 @@ struct SwarmRoutingTests {
     }
 
     /// The ports in the route file's upstream (all tasks run on 127.0.0.1 here).
-    static func routedPorts(_ routes: String) -> Set<Int> {
-        Set(routes.split(separator: "\n").compactMap { line -> Int? in
-            guard let range = line.range(of: "server 127.0.0.1:") else { return nil }
-            return Int(line[range.upperBound...].prefix { $0.isNumber })
-        })
-    }
+    static func routedPorts(_ routes: String) -> Set<Int> { NginxStack.upstreamPorts(routes) }
 
     /// Ports of the live tasks on serving nodes, as Swarm reports them.
     static func livePorts(_ engine: EngineClient, _ project: String) async throws -> Set<Int> {
