@@ -80,30 +80,57 @@ public struct EngineClient: Sendable {
         if let service { labels.append("\(OwnershipLabel.service)=\(service)") }
         let filters = String(decoding: try JSONSerialization.data(withJSONObject: ["label": labels]), as: UTF8.self)
         let response = try await call(.GET, "/containers/json?all=true&filters=" + Self.percentEncode(filters), timeout: Timeouts.list)
-        let summaries = try decode([ContainerSummaryDTO].self, response)
-        let serviceFilter = service
-        return summaries.compactMap { summary in
-            let labels = summary.labels ?? [:]
-            guard labels[label] == value, let service = labels[OwnershipLabel.service] else { return nil }
-            if let wanted = serviceFilter, wanted != service { return nil }
-            let mainPort = labels[OwnershipLabel.containerPort].flatMap(Int.init)
-            let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
-                ?? summary.ports?.first { $0.publicPort != nil && $0.publicPort != 0 && (mainPort == nil || $0.privatePort == mainPort) }?.publicPort
+        return try decode([ContainerSummaryDTO].self, response).compactMap { summary in
             let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
-            var container = ObservedContainer(
-                id: summary.id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
-                state: ContainerState(engineState: summary.state ?? ""),
-                created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? (summary.created ?? 0) * 1000, hostPort: hostPort,
-                canonicalSpec: labels[OwnershipLabel.canonicalSpec],
-                role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular,
-                checks: labels[OwnershipLabel.checks].flatMap(ReplicaChecks.init(label:))
-            )
-            container.source = labels[OwnershipLabel.source]
-            container.seal = labels[OwnershipLabel.seal]
-            container.revision = labels[OwnershipLabel.revision]
-            container.engineCreated = (summary.created ?? 0) * 1000
-            return container
+            let published = (summary.ports ?? []).compactMap { port in port.publicPort.flatMap { $0 == 0 ? nil : (port.privatePort, $0) } }
+            return Self.observed(id: summary.id, name: name, labels: summary.labels ?? [:], state: summary.state ?? "",
+                                 engineCreatedMS: (summary.created ?? 0) * 1000, published: published,
+                                 owner: (label, value), service: service)
         }
+    }
+
+    /// One container as ``listContainers(label:value:service:)`` would report it, from its inspect
+    /// document (one cheap call, where a list walks every container on Podman); nil when it is
+    /// gone or does not carry `label=value`.
+    public func observeContainer(_ id: String, label: String, value: String) async throws -> ObservedContainer? {
+        let response = try await send(.GET, "/containers/\(id)/json", timeout: Timeouts.inspect)
+        if response.status == 404 { return nil }
+        try Self.check(response)
+        let inspect = try decode(ContainerInspectDTO.self, response)
+        var published: [(Int?, Int)] = []
+        for (key, bindings) in inspect.networkSettings?.ports ?? [:] {
+            guard key.hasSuffix("/tcp"), let privatePort = Int(key.dropLast(4)) else { continue }
+            for binding in bindings ?? [] { if let port = binding.hostPort.flatMap(Int.init), port > 0 { published.append((privatePort, port)) } }
+        }
+        let created = inspect.created.flatMap(Self.parseTimestamp).map { $0 / 1000 * 1000 } ?? 0
+        return Self.observed(id: inspect.id, name: inspect.name.hasPrefix("/") ? String(inspect.name.dropFirst()) : inspect.name,
+                             labels: inspect.config?.labels ?? [:], state: inspect.state?.status ?? "", engineCreatedMS: created,
+                             published: published, owner: (label, value), service: nil)
+    }
+
+    /// A container from its labels and what the engine says of it; nil when it is not the owner's
+    /// (or not `service`'s).
+    static func observed(id: String, name: String, labels: [String: String], state: String, engineCreatedMS: Int64,
+                         published: [(privatePort: Int?, publicPort: Int)], owner: (label: String, value: String),
+                         service wanted: String?) -> ObservedContainer? {
+        guard labels[owner.label] == owner.value, let service = labels[OwnershipLabel.service] else { return nil }
+        if let wanted, wanted != service { return nil }
+        let mainPort = labels[OwnershipLabel.containerPort].flatMap(Int.init)
+        let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
+            ?? published.first { mainPort == nil || $0.privatePort == mainPort }?.publicPort
+        var container = ObservedContainer(
+            id: id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
+            state: ContainerState(engineState: state),
+            created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? engineCreatedMS, hostPort: hostPort,
+            canonicalSpec: labels[OwnershipLabel.canonicalSpec],
+            role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular,
+            checks: labels[OwnershipLabel.checks].flatMap(ReplicaChecks.init(label:))
+        )
+        container.source = labels[OwnershipLabel.source]
+        container.seal = labels[OwnershipLabel.seal]
+        container.revision = labels[OwnershipLabel.revision]
+        container.engineCreated = engineCreatedMS
+        return container
     }
 
     /// Every host port that a container on this engine holds or will hold when it starts: the

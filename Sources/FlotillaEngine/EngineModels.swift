@@ -44,6 +44,37 @@ struct ContainerSummaryDTO: Decodable, Sendable {
     }
 }
 
+/// The part of a container's inspect document that ``EngineClient/observeContainer(_:label:value:)`` reads.
+struct ContainerInspectDTO: Decodable, Sendable {
+    struct State: Decodable, Sendable {
+        var status: String?
+        enum CodingKeys: String, CodingKey { case status = "Status" }
+    }
+    struct Config: Decodable, Sendable {
+        var labels: [String: String]?
+        enum CodingKeys: String, CodingKey { case labels = "Labels" }
+    }
+    struct NetworkSettings: Decodable, Sendable {
+        struct Binding: Decodable, Sendable {
+            var hostPort: String?
+            enum CodingKeys: String, CodingKey { case hostPort = "HostPort" }
+        }
+        var ports: [String: [Binding]?]?
+        enum CodingKeys: String, CodingKey { case ports = "Ports" }
+    }
+
+    var id: String
+    var name: String
+    var created: String?
+    var state: State?
+    var config: Config?
+    var networkSettings: NetworkSettings?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id", name = "Name", created = "Created", state = "State", config = "Config", networkSettings = "NetworkSettings"
+    }
+}
+
 struct ContainerCreateDTO: Encodable, Sendable {
     struct HostConfig: Encodable, Sendable {
         struct Binding: Encodable, Sendable {

@@ -65,6 +65,34 @@ struct PortAllocatorTests {
         #expect(lists.withLock { $0 } <= 5, "\(lists.withLock { $0 }) lists for 20 allocations")
     }
 
+    /// A list serves later allocations for a few seconds (one list per allocation made a cold
+    /// start of 500 services quadratic on Podman), except for a port another process claimed
+    /// since that list began: listed again, so its new container is seen.
+    @Test func aRecentListServesLaterAllocationsUnlessTheirPortWasClaimedSince() async throws {
+        let claims = NSTemporaryDirectory() + "flotilla-ports-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: claims) }
+        let engine = FakeEngine()
+        let lists = Mutex(0)
+        let a = PortAllocator(range: 27900...27919, taken: [], claimDirectory: claims) {
+            lists.withLock { $0 += 1 }
+            return engine.ports.withLock { $0 }
+        }
+        for _ in 0..<5 {
+            let port = try await a.allocate()
+            engine.create(port)
+            await a.settle(port)
+        }
+        #expect(lists.withLock { $0 } == 1, "\(lists.withLock { $0 }) lists for 5 allocations")
+        // Another process places a replica on the port `a` would take next.
+        let b = PortAllocator(range: 27905...27905, taken: [], claimDirectory: claims) { engine.ports.withLock { $0 } }
+        let theirs = try await b.allocate()
+        engine.create(theirs)
+        await b.settle(theirs)
+        let next = try await a.allocate()
+        #expect(next == 27906 && theirs == 27905, "a took \(next), b took \(theirs)")
+        #expect(lists.withLock { $0 } == 2, "the claimed port was listed again")
+    }
+
     /// A claim is held until the replica exists: a second allocator skips the port meanwhile.
     @Test func aClaimedPortIsSkippedUntilSettled() async throws {
         let claims = NSTemporaryDirectory() + "flotilla-ports-\(UUID().uuidString)"

@@ -16,6 +16,13 @@ extension Controller {
         var createFailure: String?
         /// The engine did not answer: no crash count, retried with the engine's backoff.
         var engineUnavailable = false
+        /// What changed on the engine, by container id (complete only when ``isComplete``).
+        var createdIDs: [String] = []
+        var startedIDs: [String] = []
+        var removedIDs: Set<String> = []
+
+        /// Every action was carried out: the change is known exactly.
+        var isComplete: Bool { failedActions == 0 && createFailure == nil && !engineUnavailable }
     }
 
     func execute(_ step: ServiceStep, plan: ServicePlan) async -> StepOutcome {
@@ -63,10 +70,12 @@ extension Controller {
             outcome.replaced += results.replaced
             outcome.failedActions += results.failed
             if results.unavailable { outcome.engineUnavailable = true }
+            outcome.removedIDs = Set(removals.map(\.0.id))
         }
         for container in starts {
             do {
                 try await replicas.start(container)
+                outcome.startedIDs.append(container.id)
             } catch {
                 logger.error("start failed", metadata: ["service": "\(spec.name)", "container": "\(container.name)", "error": "\(error)"])
                 if EngineError.isUnavailable(error) { outcome.engineUnavailable = true } else { outcome.failedActions += 1 }
@@ -74,7 +83,8 @@ extension Controller {
         }
         for (count, role) in creates {
             let made = await create(count, role: role, spec: spec, inRollout: plan.live.contains { $0.specHash != spec.specHash })
-            outcome.created += made.created
+            outcome.created += made.ids.count
+            outcome.createdIDs += made.ids
             if let failure = made.failure { outcome.createFailure = failure }
             if made.unavailable { outcome.engineUnavailable = true }
         }
@@ -128,13 +138,13 @@ extension Controller {
     }
 
     /// Creates `count` replicas at once: image and networks first, then create + start each.
-    func create(_ count: Int, role: ReplicaRole, spec: ServiceSpec, inRollout: Bool) async -> (created: Int, failure: String?, unavailable: Bool) {
+    func create(_ count: Int, role: ReplicaRole, spec: ServiceSpec, inRollout: Bool) async -> (ids: [String], failure: String?, unavailable: Bool) {
         do {
             try await images.ensure(spec.image, policy: spec.pull)
             try await networks.ensure(for: spec)
         } catch {
             logger.error("image or network not available", metadata: ["service": "\(spec.name)", "image": "\(spec.image)", "error": "\(error)"])
-            return (0, "\(error)", EngineError.isUnavailable(error))
+            return ([], "\(error)", EngineError.isUnavailable(error))
         }
         if role == .canary {
             logger.info("canary release", metadata: ["service": "\(spec.name)", "canaries": "\(count)", "weight": "\(spec.update.canary.weight)%"])
@@ -158,18 +168,18 @@ extension Controller {
             for await result in group { all.append(result) }
             return all
         }
-        var created = 0
+        var ids: [String] = []
         var failure: String?
         var unavailable = false
         for result in results {
             switch result {
-            case .success: created += 1
+            case .success(let id): ids.append(id)
             case .failure(let error):
-                if error.engineUnavailable { unavailable = true } else { failure = "\(count - created) of \(count) new replicas could not be created: \(error)" }
+                if error.engineUnavailable { unavailable = true } else { failure = "\(count - ids.count) of \(count) new replicas could not be created: \(error)" }
             }
         }
-        if created > 0 && (role == .canary || !inRollout) { report.created += created }
-        return (created, failure, unavailable)
+        if !ids.isEmpty && (role == .canary || !inRollout) { report.created += ids.count }
+        return (ids, failure, unavailable)
     }
 
     /// A service no longer in the manifests: its containers go (gracefully), its decisions are
@@ -182,6 +192,7 @@ extension Controller {
         } catch {
             return engineTrouble(key, error)
         }
+        let observedAt = cacheAt[key] ?? 0
         var next = decisions
         next.forget(service: key)
         save(next)
@@ -197,6 +208,9 @@ extension Controller {
         await monitor.forget(service: key)
         let results = await remove(containers.map { ($0, .orphan, .graceful) }, spec: nil)
         mutatedAt[key] = WallClock.nowMS()
+        var outcome = StepOutcome(failedActions: results.failed, engineUnavailable: results.unavailable)
+        outcome.removedIDs = Set(containers.map(\.id))
+        await track(key, observed: containers, observedAt: observedAt, outcome: outcome)
         report.removed += results.removed
         report.changedServices.insert(key)
         routes?.requestRefresh()

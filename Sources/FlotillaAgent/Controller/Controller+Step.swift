@@ -36,6 +36,7 @@ extension Controller {
             if Task.isCancelled { return .done }
             return engineTrouble(key, error)
         }
+        let observedAt = cacheAt[key] ?? 0
         if spec.update.strategy == .canary {
             // `flotilla promote`/`rollback` may have decided meanwhile, in another process.
             if let store { decisions = store.loadDecisions() }
@@ -106,6 +107,7 @@ extension Controller {
         if !step.actions.isEmpty {
             stepResults[key] = "changed"
             mutatedAt[key] = WallClock.nowMS()
+            await track(key, observed: containers, observedAt: observedAt, outcome: outcome)
             report.changedServices.insert(key)
             routes?.requestRefresh()
         }
@@ -217,7 +219,9 @@ extension Controller {
     func observe(_ key: String) async throws -> [ObservedContainer] {
         if let cached = freshObservation(key) { return cached }
         let containers: [ObservedContainer]
-        if observing > 0 || sharedList != nil {
+        if let known = knownContainers(key) {
+            containers = try await inspect(known, of: key)
+        } else if observing > 0 || sharedList != nil {
             try await sharedObservation(for: key)
             if let cached = freshObservation(key) {
                 containers = cached
@@ -238,11 +242,65 @@ extension Controller {
         return containers
     }
 
-    /// The cached list of `key` when it was taken after the service's last change here and has
-    /// not served a step yet (marked as served).
+    /// The cached list of `key` when it holds the service's last change here and has not served
+    /// a step yet (marked as served).
     func freshObservation(_ key: String) -> [ObservedContainer]? {
-        guard let cached = cache[key], let at = cacheAt[key], at > (mutatedAt[key] ?? 0), usedCache.insert(key).inserted else { return nil }
+        guard isCurrent(key), let cached = cache[key], usedCache.insert(key).inserted else { return nil }
         return cached
+    }
+
+    /// The cache of `key` was taken after this process last changed the service, or holds that change.
+    func isCurrent(_ key: String) -> Bool {
+        guard let at = cacheAt[key] else { return false }
+        return at > (mutatedAt[key] ?? 0) || tracked.contains(key)
+    }
+
+    /// Once mode holds the project lock for its whole run, so no other Flotilla adds replicas
+    /// meanwhile: the service's containers are the ones this process last knew, each looked at
+    /// again by inspection (one cheap call each, where Podman's list walks every container on the
+    /// engine: a list per step made a cold start of 500 services quadratic). The daemon lists
+    /// (a CLI command may have changed the project between its steps). Nil: list instead.
+    func knownContainers(_ key: String) -> [ObservedContainer]? {
+        guard config.mode == .once, isCurrent(key), let known = cache[key], known.count <= 8 else { return nil }
+        return known
+    }
+
+    /// Each of `known` as the engine shows it now (gone ones left out); cached as the service's list.
+    func inspect(_ known: [ObservedContainer], of key: String) async throws -> [ObservedContainer] {
+        let startedAt = WallClock.nowMS()
+        let engine = engine, project = config.project
+        var now: [ObservedContainer] = []
+        for container in known {
+            if let seen = try await engine.observeContainer(container.id, label: OwnershipLabel.project, value: project) { now.append(seen) }
+        }
+        if startedAt >= (cacheAt[key] ?? 0) {
+            cache[key] = now
+            cacheAt[key] = startedAt
+        }
+        usedCache.insert(key)
+        return now
+    }
+
+    /// After a step's change: the service's cache becomes what its step saw, less what it removed,
+    /// plus what it created or started (inspected), so the follow-up step needs no list. Only
+    /// when every action succeeded and no engine event came for the service since that look.
+    func track(_ key: String, observed: [ObservedContainer], observedAt: Int64, outcome: StepOutcome) async {
+        tracked.remove(key)
+        guard outcome.isComplete, (eventAt[key] ?? 0) < observedAt else { return }
+        let changed = Set(outcome.startedIDs).union(outcome.removedIDs)
+        var after = observed.filter { !changed.contains($0.id) }
+        for id in outcome.startedIDs + outcome.createdIDs {
+            do {
+                if let seen = try await engine.observeContainer(id, label: OwnershipLabel.project, value: config.project) { after.append(seen) }
+            } catch {
+                return  // not known exactly: the next step lists
+            }
+        }
+        guard let mutated = mutatedAt[key], (cacheAt[key] ?? 0) <= mutated, (eventAt[key] ?? 0) < observedAt else { return }
+        cache[key] = after
+        cacheAt[key] = mutated
+        tracked.insert(key)
+        usedCache.remove(key)
     }
 
     /// One list call for the service alone.
@@ -255,6 +313,7 @@ extension Controller {
         if startedAt >= (cacheAt[key] ?? 0) {
             cache[key] = containers
             cacheAt[key] = startedAt
+            tracked.remove(key)
         }
         usedCache.insert(key)
         return containers
@@ -281,13 +340,21 @@ extension Controller {
         defer { observing -= 1 }
         let listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project))
         logger.debug("engine list (shared by the steps looking now)", metadata: ["containers": "\(listed.count)"])
+        take(projectList: listed, startedAt: startedAt)
+    }
+
+    /// A list of every owned container, begun at `startedAt`: each service's observation, except
+    /// where the cache already holds something newer.
+    func take(projectList listed: [ObservedContainer], startedAt: Int64) {
         var byService: [String: [ObservedContainer]] = [:]
         for container in listed { byService[container.service, default: []].append(container) }
         for name in Set(cache.keys).union(byService.keys).union(resolved.specs.keys) where startedAt > (cacheAt[name] ?? 0) {
             cache[name] = byService[name] ?? []
             cacheAt[name] = startedAt
             usedCache.remove(name)
+            tracked.remove(name)
         }
+        projectListedAt = max(projectListedAt ?? 0, startedAt)
     }
 
     /// Exited replicas the engine is about to restart (restart policy): those it says it is

@@ -89,6 +89,14 @@ public actor Controller {
     var stopping: Set<String> = []
     /// Services whose cached list was used once (a list serves one step, then a fresh one is read).
     var usedCache: Set<String> = []
+    /// Services whose cache already holds this process's last change to them (what the step's
+    /// list showed, less what it removed, plus what it created or started, as inspected): current
+    /// although not newer than the change.
+    var tracked: Set<String> = []
+    /// When the last list of the whole project began: a service it did not show had no container.
+    var projectListedAt: Int64?
+    /// When an engine event last came for each service.
+    var eventAt: [String: Int64] = [:]
     /// Steps waiting on a list call now, and the project-wide list in flight that steps looking
     /// at the same time share (see ``observe(_:)``).
     var observing = 0
@@ -184,6 +192,14 @@ public actor Controller {
                                    ownedServices: ownedServices, allowMassPrune: config.allowMassPrune)
         var changed = Set<String>()
         for (name, spec) in next.specs where resolved.specs[name] != spec { changed.insert(name) }
+        // A new service the last project list did not show has no container as of that list.
+        if let projectListedAt {
+            for name in next.specs.keys where cache[name] == nil && projectListedAt > (mutatedAt[name] ?? 0) {
+                cache[name] = []
+                cacheAt[name] = projectListedAt
+                usedCache.remove(name)
+            }
+        }
         for name in resolved.specs.keys where next.specs[name] == nil { changed.insert(name) }
         if next.suspendOrphans != resolved.suspendOrphans || !desiredLoaded { changed.formUnion(cache.keys) }
         // A changed dependency may unblock its dependents.
@@ -208,16 +224,11 @@ public actor Controller {
     public func resync(_ trigger: Trigger, only: Set<String>? = nil, listed given: [ObservedContainer]? = nil) async throws {
         if let only { self.only = only }
         let listed: [ObservedContainer]
+        // Stamped with when the list began: a step's change made while it was in flight is newer.
+        let startedAt = WallClock.nowMS()
         if let given { listed = genuine(given) } else { listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project)) }
         logger.debug("engine list", metadata: ["containers": "\(listed.count)", "reason": "\(trigger)"])
-        let now = WallClock.nowMS()
-        var byService: [String: [ObservedContainer]] = [:]
-        for container in listed { byService[container.service, default: []].append(container) }
-        for name in Set(cache.keys).union(byService.keys) {
-            cache[name] = byService[name] ?? []
-            cacheAt[name] = now
-            usedCache.remove(name)
-        }
+        take(projectList: listed, startedAt: startedAt)
         await replicas.ports.markTaken(listed.compactMap(\.hostPort))
         if trigger == .startup || trigger == .engineReconnected {
             // What exited while no Flotilla watched (a reboot, an engine restart) stopped, it did
@@ -233,7 +244,7 @@ public actor Controller {
         }
         await refreshMarkers()
         engineRetryDelay = .milliseconds(500)
-        await enqueue(Set(resolved.specs.keys).union(byService.keys), trigger)
+        await enqueue(Set(resolved.specs.keys).union(listed.map(\.service)), trigger)
     }
 
     /// Whether a container's death is news: not a removal by this process, and not reported
@@ -288,6 +299,12 @@ public actor Controller {
 
     /// Something happened to a service's containers (an engine event, a probe change).
     public func touch(_ service: String, _ trigger: Trigger) async {
+        if case .engineEvent = trigger {
+            // What the cache holds is from before the event: the next step lists.
+            usedCache.insert(service)
+            tracked.remove(service)
+            eventAt[service] = WallClock.nowMS()
+        }
         await enqueue([service], trigger)
     }
 
