@@ -97,11 +97,14 @@ public struct EngineClient: Sendable {
         if response.status == 404 { return nil }
         try Self.check(response)
         let inspect = try decode(ContainerInspectDTO.self, response)
-        var published: [(Int?, Int)] = []
+        // In a stable order (a dictionary has none): the routed port is picked by its label
+        // whenever the container has one.
+        var published: [(privatePort: Int?, publicPort: Int)] = []
         for (key, bindings) in inspect.networkSettings?.ports ?? [:] {
-            guard key.hasSuffix("/tcp"), let privatePort = Int(key.dropLast(4)) else { continue }
+            guard let privatePort = key.split(separator: "/").first.flatMap({ Int($0) }) else { continue }
             for binding in bindings ?? [] { if let port = binding.hostPort.flatMap(Int.init), port > 0 { published.append((privatePort, port)) } }
         }
+        published.sort { ($0.privatePort ?? 0, $0.publicPort) < ($1.privatePort ?? 0, $1.publicPort) }
         let created = inspect.created.flatMap(Self.parseTimestamp).map { $0 / 1000 * 1000 } ?? 0
         return Self.observed(id: inspect.id, name: inspect.name.hasPrefix("/") ? String(inspect.name.dropFirst()) : inspect.name,
                              labels: inspect.config?.labels ?? [:], state: inspect.state?.status ?? "", engineCreatedMS: created,

@@ -72,6 +72,13 @@ struct PortAllocatorTests {
         let claims = NSTemporaryDirectory() + "flotilla-ports-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: claims) }
         let engine = FakeEngine()
+        // Claim files left by earlier runs, last stamped an hour ago.
+        try FileManager.default.createDirectory(atPath: claims, withIntermediateDirectories: true)
+        for port in 27900...27919 {
+            #expect(FileManager.default.createFile(atPath: claims + "/\(port).lock", contents: nil))
+            var times = [timeval(tv_sec: time(nil) - 3600, tv_usec: 500_000), timeval(tv_sec: time(nil) - 3600, tv_usec: 500_000)]
+            #expect(utimes(claims + "/\(port).lock", &times) == 0)
+        }
         let lists = Mutex(0)
         let a = PortAllocator(range: 27900...27919, taken: [], claimDirectory: claims) {
             lists.withLock { $0 += 1 }

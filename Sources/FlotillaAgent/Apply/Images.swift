@@ -36,6 +36,9 @@ actor Images {
         seen[image] = .now
     }
 
+    /// The image may be gone (a create failed): ask the engine again next time.
+    func forget(_ image: String) { seen[image] = nil }
+
     private func pull(_ image: String) async throws {
         let clock = ContinuousClock(), start = clock.now
         logger.info("pulling image", metadata: ["image": "\(image)"])

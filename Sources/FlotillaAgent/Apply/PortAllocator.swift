@@ -21,8 +21,9 @@ import Glibc
 /// since that list began: each claimer stamps the file (its mtime) when it claims and again when
 /// its replica exists, so a port another process placed a replica on after the list is listed
 /// again. What a reused list can miss: a container of something other than Flotilla created
-/// since and not started (a started one holds its port, which ``isBound(_:)`` sees), and one
-/// whose creator crashed between creating it and stamping its claim.
+/// since (seen by ``isBound(_:)`` only once something listens on its port), and one whose
+/// creator crashed between creating it and stamping its claim. Every Flotilla on the host must
+/// stamp: after an upgrade from a version that did not, restart its daemons (the unit does).
 public actor PortAllocator {
     public let range: ClosedRange<Int>
     private var taken: Set<Int>
@@ -69,11 +70,18 @@ public actor PortAllocator {
             taken.insert(port)
             // Listed after the claim (see the type's comment), unless the last list is recent and
             // no one claimed this port since it began; one list serves the rest of this call.
+            let now = Self.realtimeNanoseconds()
             if let snapshot, claim.lastClaimed < snapshot.beganAt - Self.clockSlack,
-               Self.realtimeNanoseconds() - snapshot.beganAt < Self.snapshotLifetime {
+               now >= snapshot.beganAt, now - snapshot.beganAt < Self.snapshotLifetime {
                 used = snapshot.ports
             } else if used == nil || claimDirectory != nil {
-                used = try await list(coveringClaimsUntil: claim.lastClaimed)
+                do {
+                    used = try await list(coveringClaimsUntil: claim.lastClaimed)
+                } catch {
+                    unclaim(claim.fd)
+                    taken.remove(port)
+                    throw error
+                }
             }
             if used?.contains(port) == true {
                 unclaim(claim.fd)
@@ -166,7 +174,12 @@ public actor PortAllocator {
             return nil
         }
         var info = stat()
-        let lastClaimed = made ? 0 : fstat(fd, &info) == 0 ? Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) : Int64.max
+        var lastClaimed = Int64.max
+        if made {
+            lastClaimed = 0
+        } else if fstat(fd, &info) == 0, info.st_mtim.tv_nsec != 0 {  // whole seconds: a file system too coarse to tell
+            lastClaimed = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        }
         futimens(fd, nil)  // claimed now: other processes' lists older than this do not serve it
         return (fd, lastClaimed)
     }

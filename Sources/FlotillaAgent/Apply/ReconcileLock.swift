@@ -37,6 +37,32 @@ public struct ReconcileLock: Sendable {
         if fd >= 0 { close(fd) }
     }
 
+    /// How many times a CLI command has let go of the project (read from the lock file, which
+    /// every exclusive holder bumps as it lets go): the daemon, seeing it change, knows another
+    /// process may have changed the project, and trusts none of its earlier observations.
+    /// Nil when it cannot be read.
+    public static func generation(_ fd: Int32) -> UInt64? {
+        guard fd >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 24)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count >= 0 else { return nil }
+        return UInt64(String(decoding: buffer.prefix(count), as: UTF8.self)) ?? 0
+    }
+
+    /// ``generation(_:)`` now, without taking the lock.
+    public func currentGeneration() -> UInt64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        defer { if fd >= 0 { close(fd) } }
+        return Self.generation(fd)
+    }
+
+    /// Held exclusively: one more generation.
+    static func bump(_ fd: Int32) {
+        let next = Array(String((generation(fd) ?? 0) &+ 1).utf8)
+        _ = next.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = ftruncate(fd, off_t(next.count))
+    }
+
     /// Held for the daemon's lifetime: a second `flotilla run` of the same project is refused.
     /// Returns the descriptor to keep open, or nil when another daemon holds it; throws when the
     /// lock files cannot be opened (the steps' shared lock would silently not work either).
@@ -75,7 +101,10 @@ public struct ReconcileLock: Sendable {
     public func withLock<T: Sendable>(logger: Logger, _ body: () async throws -> T) async throws -> T {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw OpenError(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }  // closing releases the lock
+        defer {
+            Self.bump(fd)  // the daemon's observations from before this are not to be trusted
+            close(fd)  // closing releases the lock
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             logger.info("waiting for another flotilla working on this project", metadata: ["lock": "\(path)"])
             // Blocking flock on a thread of its own, never on the cooperative pool.

@@ -143,6 +143,7 @@ extension Controller {
             try await images.ensure(spec.image, policy: spec.pull)
             try await networks.ensure(for: spec)
         } catch {
+            if Task.isCancelled { return ([], nil, false) }  // the process is stopping: nothing to report
             logger.error("image or network not available", metadata: ["service": "\(spec.name)", "image": "\(spec.image)", "error": "\(error)"])
             return ([], "\(error)", EngineError.isUnavailable(error))
         }
@@ -178,6 +179,7 @@ extension Controller {
                 if error.engineUnavailable { unavailable = true } else { failure = "\(count - ids.count) of \(count) new replicas could not be created: \(error)" }
             }
         }
+        if failure != nil { await images.forget(spec.image) }
         if !ids.isEmpty && (role == .canary || !inRollout) { report.created += ids.count }
         return (ids, failure, unavailable)
     }
@@ -186,13 +188,12 @@ extension Controller {
     /// forgotten. Left alone while prune safety suspends orphan removal.
     func reconcileOrphan(_ key: String, trigger: Trigger) async -> Requeue {
         guard resolved.isOrphan(key) else { return .done }
-        let containers: [ObservedContainer]
+        let containers: [ObservedContainer], observedAt: Int64
         do {
-            containers = try await observe(key)
+            (containers, observedAt) = try await observe(key)
         } catch {
             return engineTrouble(key, error)
         }
-        let observedAt = cacheAt[key] ?? 0
         var next = decisions
         next.forget(service: key)
         save(next)

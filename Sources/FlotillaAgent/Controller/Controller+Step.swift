@@ -11,7 +11,22 @@ extension Controller {
         // A CLI command (`promote`, `apply`, …) holds the project: look again shortly.
         guard let fd = lock.trySharedLock() else { return later(key, .milliseconds(500), "project locked by a flotilla command") }
         defer { lock.release(fd) }
+        noteLockGeneration(ReconcileLock.generation(fd))
         return await step(key)
+    }
+
+    /// A CLI command held the project since the last look (see ``ReconcileLock/generation(_:)``):
+    /// it may have created, started or removed replicas, which no event says (only deaths and
+    /// removals are watched), so every observation from before is listed again.
+    func noteLockGeneration(_ generation: UInt64?) {
+        guard let generation else { return }
+        if let known = lockGeneration, known != generation {
+            logger.debug("project was changed by a flotilla command; observing it afresh", metadata: ["generation": "\(generation)"])
+            usedCache.formUnion(cache.keys)
+            tracked = []
+            projectListedAt = nil
+        }
+        lockGeneration = generation
     }
 
     /// One step, measured: `flotilla_reconciles_total{result,trigger}` and its duration.
@@ -28,15 +43,14 @@ extension Controller {
         let trigger = triggers.removeValue(forKey: key) ?? .followUp
         if config.mode == .once && finished.contains(key) { return .done }
         guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
-        let containers: [ObservedContainer]
+        let containers: [ObservedContainer], observedAt: Int64
         do {
-            containers = try await observe(key)
+            (containers, observedAt) = try await observe(key)
         } catch {
             // The process is stopping (its task cancelled): not the engine's trouble.
             if Task.isCancelled { return .done }
             return engineTrouble(key, error)
         }
-        let observedAt = cacheAt[key] ?? 0
         if spec.update.strategy == .canary {
             // `flotilla promote`/`rollback` may have decided meanwhile, in another process.
             if let store { decisions = store.loadDecisions() }
@@ -102,6 +116,8 @@ extension Controller {
             ])
         }
         let outcome = await execute(step, plan: plan)
+        // The process is stopping (its task cancelled): what failed for that is no news.
+        if Task.isCancelled { return .done }
         report.removed += outcome.removed
         report.replaced += outcome.replaced
         if !step.actions.isEmpty {
@@ -216,30 +232,33 @@ extension Controller {
     /// alone lists its service; steps that look at the same time share one list of the project
     /// (the engine walks all of its containers for every list, filtered or not, so one list per
     /// service in a wave of N services costs N times N).
-    func observe(_ key: String) async throws -> [ObservedContainer] {
-        if let cached = freshObservation(key) { return cached }
-        let containers: [ObservedContainer]
-        if let known = knownContainers(key) {
-            containers = try await inspect(known, of: key)
+    func observe(_ key: String) async throws -> (containers: [ObservedContainer], at: Int64) {
+        // `at`: when what is returned was observed, taken before any other await (a list begun
+        // meanwhile may stamp the cache newer than this observation).
+        let observed: (containers: [ObservedContainer], at: Int64)
+        if let cached = freshObservation(key) {
+            observed = (cached, cacheAt[key] ?? 0)
+        } else if let known = knownContainers(key) {
+            observed = try await inspect(known, of: key)
         } else if observing > 0 || sharedList != nil {
             try await sharedObservation(for: key)
             if let cached = freshObservation(key) {
-                containers = cached
+                observed = (cached, cacheAt[key] ?? 0)
             } else {
-                containers = try await listService(key)
+                observed = try await listService(key)
             }
         } else {
-            containers = try await listService(key)
+            observed = try await listService(key)
         }
         engineRetryDelay = .milliseconds(500)
-        let present = Set(containers.map(\.id))
+        let present = Set(observed.containers.map(\.id))
         for (id, service) in leavingService where service == key && !present.contains(id) {
             leaving.remove(id)
             stopping.remove(id)
             leavingService[id] = nil
         }
-        await replicas.ports.markTaken(containers.compactMap(\.hostPort))
-        return containers
+        await replicas.ports.markTaken(observed.containers.compactMap(\.hostPort))
+        return observed
     }
 
     /// The cached list of `key` when it holds the service's last change here and has not served
@@ -266,7 +285,7 @@ extension Controller {
     }
 
     /// Each of `known` as the engine shows it now (gone ones left out); cached as the service's list.
-    func inspect(_ known: [ObservedContainer], of key: String) async throws -> [ObservedContainer] {
+    func inspect(_ known: [ObservedContainer], of key: String) async throws -> (containers: [ObservedContainer], at: Int64) {
         let startedAt = WallClock.nowMS()
         let engine = engine, project = config.project
         var now: [ObservedContainer] = []
@@ -278,7 +297,7 @@ extension Controller {
             cacheAt[key] = startedAt
         }
         usedCache.insert(key)
-        return now
+        return (now, startedAt)
     }
 
     /// After a step's change: the service's cache becomes what its step saw, less what it removed,
@@ -304,7 +323,7 @@ extension Controller {
     }
 
     /// One list call for the service alone.
-    func listService(_ key: String) async throws -> [ObservedContainer] {
+    func listService(_ key: String) async throws -> (containers: [ObservedContainer], at: Int64) {
         observing += 1
         defer { observing -= 1 }
         let startedAt = WallClock.nowMS()
@@ -316,7 +335,7 @@ extension Controller {
             tracked.remove(key)
         }
         usedCache.insert(key)
-        return containers
+        return (containers, startedAt)
     }
 
     /// Waits for a list of the whole project taken after the service's last change here: the one

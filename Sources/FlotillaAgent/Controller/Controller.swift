@@ -97,6 +97,8 @@ public actor Controller {
     var projectListedAt: Int64?
     /// When an engine event last came for each service.
     var eventAt: [String: Int64] = [:]
+    /// The project lock's generation at the last look (daemon mode; see ``noteLockGeneration(_:)``).
+    var lockGeneration: UInt64?
     /// Steps waiting on a list call now, and the project-wide list in flight that steps looking
     /// at the same time share (see ``observe(_:)``).
     var observing = 0
@@ -226,6 +228,8 @@ public actor Controller {
         let listed: [ObservedContainer]
         // Stamped with when the list began: a step's change made while it was in flight is newer.
         let startedAt = WallClock.nowMS()
+        // A list is as good as the project lock's generation it was taken under.
+        if let lock = config.sharedLock { noteLockGeneration(lock.currentGeneration()) }
         if let given { listed = genuine(given) } else { listed = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project)) }
         logger.debug("engine list", metadata: ["containers": "\(listed.count)", "reason": "\(trigger)"])
         take(projectList: listed, startedAt: startedAt)

@@ -8,12 +8,15 @@ import Glibc
 /// Reads a manifest directory from disk: finds the manifest files, reads them with a size limit
 /// and parses them with libyaml; the pure ``DesiredState`` does the validating.
 public struct ManifestDirectoryLoader: Sendable {
-    public var maxFileSize: Int
-    public var parser: YAMLDocumentParser
+    public var maxFileSize: Int { didSet { memo = LoadMemo() } }
+    public var parser: YAMLDocumentParser { didSet { memo = LoadMemo() } }
     /// Where secret files may come from and which host paths may be mounted.
-    public var access: HostAccess
+    public var access: HostAccess { didSet { memo = LoadMemo() } }
     /// Keys the digests that stand for secret values (the host's key, from the state directory).
-    public var digestKey: SecretDigestKey
+    public var digestKey: SecretDigestKey { didSet { memo = LoadMemo() } }
+    /// The last load, reused while nothing it read changes (shared by copies of this loader;
+    /// any change of the settings above starts a new one).
+    var memo = LoadMemo()
 
     public init(maxFileSize: Int = 1 << 20, parser: YAMLDocumentParser = YAMLDocumentParser(), access: HostAccess = HostAccess(),
                 digestKey: SecretDigestKey = .ephemeral) {
@@ -36,31 +39,48 @@ public struct ManifestDirectoryLoader: Sendable {
     /// Loads every manifest file below `directory`. Throws only when the directory itself is
     /// missing; every problem inside it is a diagnostic of the returned state.
     public func load(directory: String) throws -> DesiredState {
-        DesiredState(files: try readFiles(directory: directory),
-                     secrets: FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory),
-                     mounts: access.mountPolicy, digestKey: digestKey)
+        let raw = try readRaw(directory: directory)
+        let secrets = FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory)
+        if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy) { return same }
+        let reads = RecordingSecretReader(secrets), paths = RecordingResolver()
+        let state = DesiredState(files: raw.map(parse), secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey)
+        memo.remember(state, directory: directory, files: raw, secretReads: reads.reads.withLock { $0 }, resolved: paths.resolved.withLock { $0 })
+        return state
     }
 
     public func readFiles(directory: String) throws -> [ManifestFile] {
+        try readRaw(directory: directory).map(parse)
+    }
+
+    /// Every manifest file's bytes (or why it cannot be read), sorted by path.
+    func readRaw(directory: String) throws -> [RawManifest] {
         guard Self.isDirectory(directory) else { throw LoadError.notADirectory(directory) }
         let (paths, problems) = Self.scan(directory)
         // What cannot be read is an error of its own (prune safety then holds), never "no services".
-        return paths.map { read(relative: $0, root: directory) }
-            + problems.map { ManifestFile(path: $0.path, documents: [], diagnostics: [Diagnostic(file: $0.path, line: 1, column: 1, message: $0.message)]) }
+        return paths.map { read(relative: $0, root: directory) } + problems.map { RawManifest(path: $0.path, content: .unreadable($0.message)) }
     }
 
-    func read(relative: String, root: String) -> ManifestFile {
+    func read(relative: String, root: String) -> RawManifest {
         let full = (root as NSString).appendingPathComponent(relative)
         guard let handle = FileHandle(forReadingAtPath: full) else {
-            return ManifestFile(path: relative, documents: [], diagnostics: [Diagnostic(file: relative, line: 1, column: 1, message: "cannot read file (permission denied or removed while loading)")])
+            return RawManifest(path: relative, content: .unreadable("cannot read file (permission denied or removed while loading)"))
         }
         defer { try? handle.close() }
         let data = (try? handle.read(upToCount: maxFileSize + 1)) ?? Data()
         guard data.count <= maxFileSize else {
-            return ManifestFile(path: relative, documents: [], diagnostics: [Diagnostic(file: relative, line: 1, column: 1, message: "file is larger than \(maxFileSize) bytes; split it into several manifest files")])
+            return RawManifest(path: relative, content: .unreadable("file is larger than \(maxFileSize) bytes; split it into several manifest files"))
         }
-        let (documents, diagnostics) = parser.parse([UInt8](data), file: relative)
-        return ManifestFile(path: relative, documents: documents, diagnostics: diagnostics)
+        return RawManifest(path: relative, content: .bytes([UInt8](data)))
+    }
+
+    func parse(_ raw: RawManifest) -> ManifestFile {
+        switch raw.content {
+        case .unreadable(let message):
+            return ManifestFile(path: raw.path, documents: [], diagnostics: [Diagnostic(file: raw.path, line: 1, column: 1, message: message)])
+        case .bytes(let bytes):
+            let (documents, diagnostics) = parser.parse(bytes, file: raw.path)
+            return ManifestFile(path: raw.path, documents: documents, diagnostics: diagnostics)
+        }
     }
 
     /// Manifest files below `root`, relative to it, sorted (see ``scan(_:)``).

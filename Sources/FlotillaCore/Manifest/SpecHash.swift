@@ -44,7 +44,7 @@ extension ServiceSpec {
     /// A stable digest of ``canonicalContainerForm`` (first 16 hex digits of SHA-256), stored
     /// in each container's labels to tell whether it still matches its manifest.
     public var specHash: String {
-        String(Digests.sha256Hex(canonicalContainerBytes).prefix(16))
+        memo.get { String(Digests.sha256Hex(canonicalContainerBytes).prefix(16)) }
     }
 
     static func quote(_ s: String) -> String { JSONString.quote(s) }

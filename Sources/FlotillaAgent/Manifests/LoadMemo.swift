@@ -1,0 +1,86 @@
+import FlotillaCore
+import Synchronization
+
+/// The last load of a manifest directory and everything it read: the files' bytes, each secret
+/// file's content and each host path's real path (the mount policy checks those). A load that reads exactly the same again gets the same desired state
+/// without parsing or validating anything: the watchdog loads the directory at every tick (a
+/// safety net for missed file events and for secret files outside the watched folder), and at
+/// 500 services parsing and validating was a sixth of its cycle, every cycle the same answer.
+public final class LoadMemo: Sendable {
+    struct Entry: Sendable {
+        var directory: String
+        var files: [RawManifest]
+        var secretReads: [SecretRead]
+        var resolved: [(path: String, real: String)]
+        var state: DesiredState
+    }
+
+    private let last = Mutex<Entry?>(nil)
+    /// Loads answered from memory.
+    let hits = Mutex(0)
+
+    public init() {}
+
+    /// The remembered state when `files` are what it was loaded from, every secret file it read
+    /// still reads the same and every host path it resolved still resolves the same.
+    func state(directory: String, files: [RawManifest], secrets: any SecretReader, mounts: MountPolicy) -> DesiredState? {
+        guard let entry = last.withLock({ $0 }), entry.directory == directory, entry.files == files else { return nil }
+        for read in entry.secretReads where secrets.read(read.path, from: read.file) != read.result { return nil }
+        for (path, real) in entry.resolved where mounts.resolve(path) != real { return nil }
+        hits.withLock { $0 += 1 }
+        return entry.state
+    }
+
+    func remember(_ state: DesiredState, directory: String, files: [RawManifest], secretReads: [SecretRead], resolved: [(path: String, real: String)]) {
+        last.withLock { $0 = Entry(directory: directory, files: files, secretReads: secretReads, resolved: resolved, state: state) }
+    }
+}
+
+/// One manifest file as read from disk, before parsing: its bytes, or why it could not be read.
+struct RawManifest: Sendable, Equatable {
+    enum Content: Sendable, Equatable {
+        case bytes([UInt8])
+        case unreadable(String)
+    }
+
+    var path: String
+    var content: Content
+}
+
+/// One secret file read while validating, and what it gave.
+struct SecretRead: Sendable, Equatable {
+    var path: String
+    var file: String
+    var result: Result<String, SecretReadError>
+}
+
+/// Passes host paths through to a mount policy's resolver and keeps a record of each.
+final class RecordingResolver: Sendable {
+    let resolved = Mutex<[(path: String, real: String)]>([])
+
+    /// `policy` with its resolver recorded here.
+    func recording(_ policy: MountPolicy) -> MountPolicy {
+        var recorded = policy
+        let inner = policy.resolve
+        recorded.resolve = { [self] path in
+            let real = inner(path)
+            resolved.withLock { $0.append((path, real)) }
+            return real
+        }
+        return recorded
+    }
+}
+
+/// Passes reads through to another reader and keeps a record of each (for ``LoadMemo``).
+final class RecordingSecretReader: SecretReader {
+    let inner: any SecretReader
+    let reads = Mutex<[SecretRead]>([])
+
+    init(_ inner: any SecretReader) { self.inner = inner }
+
+    func read(_ path: String, from file: String) -> Result<String, SecretReadError> {
+        let result = inner.read(path, from: file)
+        reads.withLock { $0.append(SecretRead(path: path, file: file, result: result)) }
+        return result
+    }
+}
