@@ -133,6 +133,15 @@ _, listed = api("GET", "/v1.41/containers/json?all=true")
 results["other_containers"] = len(json.loads(listed))
 say(f"flotilla {args.flotilla}; Podman {results['podman']}, Docker {results.get('docker')}; sizes {SIZES}")
 
+# Where the run's time goes: the seconds from each section's start to the next one's.
+section_starts = []
+def mark(name):
+    section_starts.append((name, time.monotonic()))
+
+def section_seconds():
+    ends = [t for _, t in section_starts[1:]] + [time.monotonic()]
+    return {name: round(end - start) for (name, start), end in zip(section_starts, ends)}
+
 def save():
     json.dump(results, open(os.path.join(HERE, "results.json"), "w"), indent=1)
 
@@ -219,6 +228,7 @@ def apply_until_converged(fl, label, n, failures):
             run(fl, check=False)
     return seconds
 
+mark("engine")
 if "engine" not in SKIP:
     for n in SIZES:
         work = tempfile.mkdtemp(prefix=f"flotilla-bench-{n}-")
@@ -273,6 +283,7 @@ if "engine" not in SKIP:
 # Peers: docker-compose 1.29 (through the same Podman API) and podman-compose (the podman CLI on
 # the same storage), cold `up -d` and `up -d` with nothing to do.
 peer_rows = []
+mark("peers")
 if "peers" not in SKIP:
     pc_args = []
     for n in PEER_SIZES:
@@ -302,6 +313,7 @@ if "peers" not in SKIP:
 # ---------------------------------------------------------------------------------------------
 # load + validate + plan, no engine: one process per size.
 load_rows = []
+mark("load")
 if "load" not in SKIP:
     for n in LOAD_SIZES:
         r = json.loads(run([args.flotilla, "bench", "load", "--services", str(n), "--runs", str(LOAD_RUNS), "--format", "json"]).stdout)[0]
@@ -314,6 +326,7 @@ if "load" not in SKIP:
 
 # The regression guard: instructions of load + validate + plan of 1,000 services under callgrind
 # (deterministic hashing; only the measured function is counted).
+mark("callgrind")
 if "callgrind" not in SKIP:
     d = tempfile.mkdtemp(prefix="flotilla-bench-callgrind-")
     run([args.flotilla, "bench", "load", "--services", "1000", "--write-to", os.path.join(d, "m")])
@@ -343,6 +356,7 @@ if "callgrind" not in SKIP:
 
 # ---------------------------------------------------------------------------------------------
 # Loop latency on both engines.
+mark("latency")
 if "latency" not in SKIP:
     results["latency"] = {}
     for engine_name, engine in [("podman", args.engine), ("docker", args.docker)]:
@@ -356,6 +370,7 @@ if "latency" not in SKIP:
         os.unlink(out)
         save()
 
+results["section_seconds"] = section_seconds()
 results["elapsed_seconds"] = round(time.monotonic() - T_START)
 results["loadavg_end"] = os.getloadavg()
 save()
