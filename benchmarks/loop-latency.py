@@ -96,7 +96,7 @@ try:
     wait_for(lambda: line_after(0, "converged") or line_after(0, "in sync"))
     start_lat, done_lat, kill_lat = [], [], []
     for i in range(1, edits + 1):
-        time.sleep(0.2)
+        time.sleep(0.05)
         t0 = time.monotonic()
         with open(path + ".tmp", "w") as f:
             f.write(manifest(str(i)))
@@ -110,7 +110,7 @@ try:
     open(os.path.join(workdir, "kills.yaml"), "w").write("---\n".join(kill_manifest(i) for i in range(kills)))
     wait_for(lambda: len(running(project)) == kills + 1, timeout=180)
     for i in range(kills):
-        time.sleep(0.2)
+        time.sleep(0.05)
         victim = running(project, f"k{i}")[0]
         t0 = time.monotonic()
         api("POST", f"/v1.41/containers/{victim}/kill?signal=KILL")

@@ -11,7 +11,7 @@ import Testing
 @Suite("The daemon's observations and CLI commands", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"), .serialized)
 struct ObservationCacheTests {
     @Test func aServiceACommandStartedWhileTheDaemonWaitedIsNotStartedTwice() async throws {
-        let s = try await Scenario("afresh", ports: 22900...22999)
+        let s = try await Scenario("afresh", ports: 22900...22949)
         defer { Task { await s.cleanup() } }
         try s.write("a.yaml", Scenario.httpService("a"))
         let reconciler = s.reconciler
@@ -40,6 +40,38 @@ struct ObservationCacheTests {
         #expect(created.isEmpty, "the daemon created \(created.compactMap(\.container))")
         let b = try await s.containers("b")
         #expect(b.count == 1, "\(b.map(\.name))")
+        await daemon.shutDown()
+        _ = await running.value
+        await s.cleanup()
+    }
+
+    /// A watchdog pass over a service at rest whose containers are as they were is answered
+    /// without planning; one whose replica died (no event stream here) is stepped, and the
+    /// replica replaced.
+    @Test func aWatchdogPassOverAnUnchangedServiceIsCheapAndADeathIsStillSeen() async throws {
+        let s = try await Scenario("idle", ports: 22950...22999)
+        defer { Task { await s.cleanup() } }
+        try s.write("a.yaml", Scenario.httpService("a"))
+        let reconciler = s.reconciler
+        let daemon = reconciler.makeController(mode: .daemon, routes: nil)
+        let running = Task { await daemon.run() }
+        try await daemon.resync(.startup)
+        await daemon.setDesired(try reconciler.loadDesired(), .startup)
+        #expect(await eventually { (try? await s.containers("a").filter { $0.state == .running }.count) == 1 })
+        try await Task.sleep(for: .seconds(3))  // probes settled: the service is at rest
+        try await daemon.resync(.watchdog)
+        #expect(await eventually { await daemon.idleWatchdogSteps >= 1 }, "a watchdog pass over a service at rest is answered idle")
+        let before = await daemon.idleWatchdogSteps
+
+        let victim = try #require(try await s.containers("a").first)
+        _ = try await s.engine.transport.send(.POST, "/v\(s.engine.apiVersion)/containers/\(victim.id)/kill?signal=KILL")
+        #expect(await eventually { (try? await s.containers("a").first { $0.id == victim.id }?.state) != .running })
+        try await daemon.resync(.watchdog)
+        #expect(await eventually {
+            let live = (try? await s.containers("a")) ?? []
+            return live.count == 1 && live[0].id != victim.id && live[0].state == .running
+        }, "the dead replica is replaced")
+        #expect(await daemon.idleWatchdogSteps == before)
         await daemon.shutDown()
         _ = await running.value
         await s.cleanup()

@@ -25,6 +25,7 @@ extension Controller {
             usedCache.formUnion(cache.keys)
             tracked = []
             projectListedAt = nil
+            idleInputs = [:]
         }
         lockGeneration = generation
     }
@@ -41,6 +42,9 @@ extension Controller {
 
     func stepBody(_ key: String) async -> Requeue {
         let trigger = triggers.removeValue(forKey: key) ?? .followUp
+        let onlyWatchdog = trigger == .watchdog && !askedBesidesWatchdog.contains(key)
+        askedBesidesWatchdog.remove(key)
+        let idle = idleInputs.removeValue(forKey: key)
         if config.mode == .once && finished.contains(key) { return .done }
         guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
         let containers: [ObservedContainer], observedAt: Int64
@@ -50,6 +54,11 @@ extension Controller {
             // The process is stopping (its task cancelled): not the engine's trouble.
             if Task.isCancelled { return .done }
             return engineTrouble(key, error)
+        }
+        if onlyWatchdog, let idle, idle.spec == spec, Set(idle.containers) == Set(containers) {
+            idleInputs[key] = idle
+            idleWatchdogSteps += 1
+            return .done  // the same inputs as the last step that found nothing to do
         }
         if spec.update.strategy == .canary {
             // `flotilla promote`/`rollback` may have decided meanwhile, in another process.
@@ -150,8 +159,16 @@ extension Controller {
             countedCrashes.formUnion(step.crashedReplicas)
         }
         logBackoff(key, step: step, now: now)
-        return config.mode == .once ? onceRequeue(key, step: step, outcome: outcome, unreadyDependencies: unreadyDependencies)
+        let requeue = config.mode == .once ? onceRequeue(key, step: step, outcome: outcome, unreadyDependencies: unreadyDependencies)
             : daemonRequeue(key, step: step, outcome: outcome, recheck: recheck, now: now)
+        // Only a service at rest is remembered: nothing done, nothing awaited, no failure, and
+        // every replica running (an exited one may be the engine's to restart or give up on,
+        // which its list entry does not show).
+        if requeue == .done, step.actions.isEmpty, step.isSettled, step.failure == nil, lastFailure[key] == nil,
+           containers.allSatisfy({ $0.state == .running }) {
+            idleInputs[key] = (spec, containers)
+        }
+        return requeue
     }
 
     // MARK: - When to look again

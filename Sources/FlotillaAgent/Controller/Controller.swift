@@ -97,6 +97,14 @@ public actor Controller {
     var projectListedAt: Int64?
     /// When an engine event last came for each service.
     var eventAt: [String: Int64] = [:]
+    /// Per service, what its last step saw when it found nothing to do and nothing to wait for
+    /// (every replica running): a watchdog pass that sees the same is answered without planning
+    /// again (at 500 services, planning every one was a third of each watchdog cycle).
+    var idleInputs: [String: (spec: ServiceSpec, containers: [ObservedContainer])] = [:]
+    /// Watchdog passes answered from ``idleInputs`` (for tests and the benchmarks' reasoning).
+    public internal(set) var idleWatchdogSteps = 0
+    /// Services something other than the watchdog asked to look at since their last step.
+    var askedBesidesWatchdog: Set<String> = []
     /// The project lock's generation at the last look (daemon mode; see ``noteLockGeneration(_:)``).
     var lockGeneration: UInt64?
     /// Steps waiting on a list call now, and the project-wide list in flight that steps looking
@@ -326,6 +334,7 @@ public actor Controller {
             firstLookDeadline = .now + .seconds(30)
         }
         for key in keys where triggers[key] == nil || triggers[key]!.isRoutine { triggers[key] = trigger }
+        if trigger != .watchdog { askedBesidesWatchdog.formUnion(keys) }
         await queue.add(keys)
     }
 

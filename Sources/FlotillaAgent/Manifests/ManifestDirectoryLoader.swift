@@ -43,13 +43,16 @@ public struct ManifestDirectoryLoader: Sendable {
         let secrets = FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory)
         if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy) { return same }
         let reads = RecordingSecretReader(secrets), paths = RecordingResolver()
-        let state = DesiredState(files: raw.map(parse), secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey)
+        let parser = parser
+        let files = raw.concurrentMap { Self.parse($0, with: parser) }
+        let state = DesiredState(files: files, secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey)
         memo.remember(state, directory: directory, files: raw, secretReads: reads.reads.withLock { $0 }, resolved: paths.resolved.withLock { $0 })
         return state
     }
 
     public func readFiles(directory: String) throws -> [ManifestFile] {
-        try readRaw(directory: directory).map(parse)
+        let parser = parser
+        return try readRaw(directory: directory).concurrentMap { Self.parse($0, with: parser) }
     }
 
     /// Every manifest file's bytes (or why it cannot be read), sorted by path.
@@ -73,7 +76,7 @@ public struct ManifestDirectoryLoader: Sendable {
         return RawManifest(path: relative, content: .bytes([UInt8](data)))
     }
 
-    func parse(_ raw: RawManifest) -> ManifestFile {
+    static func parse(_ raw: RawManifest, with parser: YAMLDocumentParser) -> ManifestFile {
         switch raw.content {
         case .unreadable(let message):
             return ManifestFile(path: raw.path, documents: [], diagnostics: [Diagnostic(file: raw.path, line: 1, column: 1, message: message)])

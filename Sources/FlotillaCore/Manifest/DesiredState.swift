@@ -30,12 +30,25 @@ public struct DesiredState: Sendable {
                 digestKey: SecretDigestKey = .ephemeral) {
         var decoded: [(spec: ServiceSpec, file: String, node: YAMLNode)] = []
         var diagnostics: [Diagnostic] = []
-        for file in manifestFiles.sorted(by: { $0.path < $1.path }) {
+        let sorted = manifestFiles.sorted(by: { $0.path < $1.path })
+        // Every document is decoded on its own (in parallel: a tenth of a second at 10,000
+        // services on one core); the results are then taken in file order, as written.
+        var documents: [(file: String, node: YAMLNode)] = []
+        for file in sorted {
             files.append(file.path)
+            for document in file.documents where document.scalar?.isNull != true {  // an empty document ("---" alone)
+                documents.append((file.path, document))
+            }
+        }
+        let results = documents.concurrentMap { document in
+            ServiceDecoder.decode(document.node, file: document.file, secrets: secrets, mounts: mounts, digestKey: digestKey)
+        }
+        var next = 0
+        for file in sorted {
             diagnostics += file.diagnostics
-            for document in file.documents {
-                if document.scalar?.isNull == true { continue }  // an empty document ("---" alone)
-                let (spec, problems) = ServiceDecoder.decode(document, file: file.path, secrets: secrets, mounts: mounts, digestKey: digestKey)
+            while next < documents.count && documents[next].file == file.path {
+                let ((spec, problems), document) = (results[next], documents[next].node)
+                next += 1
                 diagnostics += problems
                 if let spec { decoded.append((spec, file.path, document)) }
                 else if let name = Self.declaredName(in: document) { sourceFile[name] = file.path; servicesInFailedFiles.insert(name) }
@@ -100,8 +113,11 @@ public struct DesiredState: Sendable {
         self.diagnostics = diagnostics.sortedByLocation()
         self.failedFiles = Set(self.diagnostics.map(\.file))
         for entry in decoded where failedFiles.contains(entry.file) { servicesInFailedFiles.insert(entry.spec.name) }
-        self.services = byName.values.filter { !failedFiles.contains(decoded[$0].file) }.map { decoded[$0].spec }.sorted { $0.name < $1.name }
+        // Sorted as indices: moving whole specs around costs a retain and a release per field.
+        self.services = byName.values.filter { !failedFiles.contains(decoded[$0].file) }
+            .sorted { decoded[$0].spec.name < decoded[$1].spec.name }.map { decoded[$0].spec }
     }
+
 
     /// For planner tests: a state with the given services and failed files (file → service names).
     mutating func setForTesting(services: [ServiceSpec], failedFiles: [String: [String]]) {
