@@ -13,13 +13,7 @@ struct ObservationCacheTests {
     @Test func aServiceACommandStartedWhileTheDaemonWaitedIsNotStartedTwice() async throws {
         let s = try await Scenario("afresh", ports: 22900...22949)
         defer { Task { await s.cleanup() } }
-        try s.write("a.yaml", Scenario.httpService("a"))
-        let reconciler = s.reconciler
-        let daemon = reconciler.makeController(mode: .daemon, routes: nil)
-        let running = Task { await daemon.run() }
-        try await daemon.resync(.startup)
-        await daemon.setDesired(try reconciler.loadDesired(), .startup)
-        #expect(await eventually { (try? await s.containers("a").count) == 1 })
+        let (reconciler, daemon, running) = try await startDaemon(s)
 
         // A command (say `flotilla apply`) holds the project, and in the meantime the daemon
         // loads a new service, whose step finds the project locked; the command starts it.
@@ -51,13 +45,7 @@ struct ObservationCacheTests {
     @Test func aWatchdogPassOverAnUnchangedServiceIsCheapAndADeathIsStillSeen() async throws {
         let s = try await Scenario("idle", ports: 22950...22999)
         defer { Task { await s.cleanup() } }
-        try s.write("a.yaml", Scenario.httpService("a"))
-        let reconciler = s.reconciler
-        let daemon = reconciler.makeController(mode: .daemon, routes: nil)
-        let running = Task { await daemon.run() }
-        try await daemon.resync(.startup)
-        await daemon.setDesired(try reconciler.loadDesired(), .startup)
-        #expect(await eventually { (try? await s.containers("a").filter { $0.state == .running }.count) == 1 })
+        let (_, daemon, running) = try await startDaemon(s)
         try await Task.sleep(for: .seconds(3))  // probes settled: the service is at rest
         try await daemon.resync(.watchdog)
         #expect(await eventually { await daemon.idleWatchdogSteps >= 1 }, "a watchdog pass over a service at rest is answered idle")
@@ -75,6 +63,19 @@ struct ObservationCacheTests {
         await daemon.shutDown()
         _ = await running.value
         await s.cleanup()
+    }
+
+    /// A daemon-mode controller in this process (no event stream) on a service `a` of one
+    /// replica, started and running.
+    func startDaemon(_ s: Scenario) async throws -> (Reconciler, Controller, Task<ApplyReport, Never>) {
+        try s.write("a.yaml", Scenario.httpService("a"))
+        let reconciler = s.reconciler
+        let daemon = reconciler.makeController(mode: .daemon, routes: nil)
+        let running = Task { await daemon.run() }
+        try await daemon.resync(.startup)
+        await daemon.setDesired(try reconciler.loadDesired(), .startup)
+        #expect(await eventually { (try? await s.containers("a").filter { $0.state == .running }.count) == 1 })
+        return (reconciler, daemon, running)
     }
 
     func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
