@@ -208,8 +208,19 @@ def raw_floor(n):
         list(ex.map(one, range(n)))
     return time.monotonic() - t
 
+# --resume with --skip: the skipped sections' results are kept from the previous run (and said so).
+kept = [k for k in ("engine", "peers", "latency", "load", "callgrind") if args.resume and k in SKIP and previous.get(k)]
+if kept:
+    for k in kept:
+        results[k] = previous[k]
+    results["kept"] = {"sections": kept, "date": previous.get("kept", {}).get("date", previous.get("date")),
+                       "commit": previous.get("kept", {}).get("commit", previous.get("commit")),
+                       "elapsed_seconds": previous.get("kept", {}).get("elapsed_seconds", previous.get("elapsed_seconds")),
+                       "section_seconds": previous.get("kept", {}).get("section_seconds", previous.get("section_seconds"))}
+    say(f"kept from the run of {results['kept']['date']} (commit {results['kept']['commit']}): {', '.join(kept)}")
+
 engine_rows = []
-if args.resume and previous.get("engine"):
+if args.resume and previous.get("engine") and "engine" not in SKIP:
     engine_rows = [e for e in previous["engine"] if e["n"] not in SIZES]
     results["resumed"] = f"engine rows for N = {', '.join(str(e['n']) for e in engine_rows)} kept from the run of {previous.get('date')} (commit {previous.get('commit')})"
     say(results["resumed"])

@@ -18,7 +18,10 @@ md += ["# Benchmark results", "",
        f"{R['machine']}. Engines: Podman {R.get('podman')} (private storage, {R.get('other_containers', 0)} other containers), "
        f"Docker Engine {R.get('docker', '-')}. Peers: docker-compose {R.get('docker_compose')}, podman-compose {R.get('podman_compose')}; "
        f"Compose v2 is {R.get('compose_v2')}. Whole run: {R.get('elapsed_seconds', 0) / 60:.1f} min"
-       + (" (" + ", ".join(f"{k} {v / 60:.1f}" for k, v in R["section_seconds"].items()) + " min)" if R.get("section_seconds") else "")
+       + (" (" + ", ".join(f"{k} {v / 60:.1f}" for k, v in R["section_seconds"].items() if k not in R.get("kept", {}).get("sections", [])) + " min)" if R.get("section_seconds") else "")
+       + (f"; the {', '.join(R['kept']['sections'])} sections are kept from the full run of {R['kept']['date']} (commit {R['kept']['commit']}, "
+          f"{R['kept']['elapsed_seconds'] / 60:.1f} min: " + ", ".join(f"{k} {v / 60:.1f}" for k, v in (R['kept'].get('section_seconds') or {}).items()) + " min)"
+          if R.get("kept") else "")
        + (f"; load average {R['loadavg_start'][0]:.1f} at the start, {R['loadavg_end'][0]:.1f} at the end (other work on the "
           f"machine slows every figure, the peers' and the floors' too)" if R.get("loadavg_end") else "") + ".", "",
        "Services are host-network busybox httpd containers on loopback ports; every sample is in `results.json`.", ""]

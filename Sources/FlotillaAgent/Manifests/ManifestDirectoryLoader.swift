@@ -44,7 +44,7 @@ public struct ManifestDirectoryLoader: Sendable {
         if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy) { return same }
         let reads = RecordingSecretReader(secrets), paths = RecordingResolver()
         let parser = parser
-        let files = raw.concurrentMap { Self.parse($0, with: parser) }
+        let files = raw.map { Self.parse($0, with: parser) }
         let state = DesiredState(files: files, secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey)
         memo.remember(state, directory: directory, files: raw, secretReads: reads.reads.withLock { $0 }, resolved: paths.resolved.withLock { $0 })
         return state
@@ -52,7 +52,7 @@ public struct ManifestDirectoryLoader: Sendable {
 
     public func readFiles(directory: String) throws -> [ManifestFile] {
         let parser = parser
-        return try readRaw(directory: directory).concurrentMap { Self.parse($0, with: parser) }
+        return try readRaw(directory: directory).map { Self.parse($0, with: parser) }
     }
 
     /// Every manifest file's bytes (or why it cannot be read), sorted by path.
