@@ -44,7 +44,7 @@ struct StatusEndpointTests {
         _ = try git(s.directory, "commit -qm one")
         let first = String(try git(s.directory, "rev-parse HEAD").prefix(12))
         let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
-                                        "--port-range", "25100-25189", "--listen", "127.0.0.1:\(port)", "--resync-interval", "2s"])
+                                        "--port-range", "25100-25189", "--listen", "127.0.0.1:\(port)", "--resync-interval", "5s"])
         var stopped = false
         defer { if !stopped { Task { _ = await daemon.stop(); await s.cleanup() } } }
 
@@ -82,7 +82,10 @@ struct StatusEndpointTests {
 
         // /metrics parses with a real Prometheus parser and says what runs.
         let metrics = { () async throws -> [Sample] in
-            let (code, body) = try #require(await get(port, "/metrics"))
+            // A loaded CI machine may keep one answer past the client's 2 s: asked again, a few times.
+            var answer = await get(port, "/metrics")
+            for _ in 0..<4 where answer == nil { answer = await get(port, "/metrics") }
+            let (code, body) = try #require(answer)
             try #require(code == 200)
             return try Self.parseMetrics(body)
         }
