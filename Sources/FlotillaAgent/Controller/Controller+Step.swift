@@ -304,17 +304,22 @@ extension Controller {
     /// Each of `known` as the engine shows it now (gone ones left out); cached as the service's list.
     func inspect(_ known: [ObservedContainer], of key: String) async throws -> (containers: [ObservedContainer], at: Int64) {
         let startedAt = WallClock.nowMS()
-        let engine = engine, project = config.project
-        var now: [ObservedContainer] = []
-        for container in known {
-            if let seen = try await engine.observeContainer(container.id, label: OwnershipLabel.project, value: project) { now.append(seen) }
-        }
+        let now = try await inspect(ids: known.map(\.id))
         if startedAt >= (cacheAt[key] ?? 0) {
             cache[key] = now
             cacheAt[key] = startedAt
         }
         usedCache.insert(key)
         return (now, startedAt)
+    }
+
+    /// These containers as the engine shows them now, one inspection each; gone ones left out.
+    func inspect(ids: [String]) async throws -> [ObservedContainer] {
+        var seen: [ObservedContainer] = []
+        for id in ids {
+            if let container = try await engine.observeContainer(id, label: OwnershipLabel.project, value: config.project) { seen.append(container) }
+        }
+        return seen
     }
 
     /// After a step's change: the service's cache becomes what its step saw, less what it removed,
@@ -324,14 +329,9 @@ extension Controller {
         tracked.remove(key)
         guard outcome.isComplete, (eventAt[key] ?? 0) < observedAt else { return }
         let changed = Set(outcome.startedIDs).union(outcome.removedIDs)
-        var after = observed.filter { !changed.contains($0.id) }
-        for id in outcome.startedIDs + outcome.createdIDs {
-            do {
-                if let seen = try await engine.observeContainer(id, label: OwnershipLabel.project, value: config.project) { after.append(seen) }
-            } catch {
-                return  // not known exactly: the next step lists
-            }
-        }
+        // Not known exactly (an inspection failed): the next step lists.
+        guard let seen = try? await inspect(ids: outcome.startedIDs + outcome.createdIDs) else { return }
+        let after = observed.filter { !changed.contains($0.id) } + seen
         guard let mutated = mutatedAt[key], (cacheAt[key] ?? 0) <= mutated, (eventAt[key] ?? 0) < observedAt else { return }
         cache[key] = after
         cacheAt[key] = mutated
