@@ -51,6 +51,12 @@ struct ReconcileOptions: ParsableArguments {
     @Option(name: .customLong("routes-reload"), help: ArgumentHelp("Command that makes the proxy reload, e.g. \"nginx -s reload\". No shell. Once for all files, or once per --routes.", valueName: "command"))
     var routeReloads: [String] = []
 
+    @Option(name: .customLong("routes-reload-interval"),
+            help: ArgumentHelp("Least time between two reloads of the proxy; changes meanwhile are folded into the next one.",
+                               discussion: "A proxy told to reload while it is still reloading may drop the request (HAProxy's master loses a SIGUSR2 that arrives within a few hundred milliseconds of the last one) and keep serving the previous file. The first change after a quiet spell is reloaded at once.",
+                               valueName: "duration"))
+    var routesReloadInterval: DurationArgument = DurationArgument(span: .seconds(1))
+
     @Option(help: ArgumentHelp("Where decisions that must survive reboots and prunes are kept (rollbacks, canaries, promotions, the last route table).",
                                discussion: "Default: /var/lib/flotilla/<project>. Losing it is safe: rollback markers also live on the engine, and a canary is never shipped because of it.",
                                valueName: "dir"))
@@ -108,7 +114,7 @@ struct ReconcileOptions: ParsableArguments {
             RouteOutput(format: pick(routeFormats, i) ?? .nginx,
                         writer: RouteFileWriter(path: file, check: pick(routeChecks, i), reload: pick(routeReloads, i)))
         }
-        return RouteRefresher(outputs: outputs, listen: proxyListen, logger: logger)
+        return RouteRefresher(outputs: outputs, listen: proxyListen, reloadInterval: .milliseconds(routesReloadInterval.span.milliseconds), logger: logger)
     }
 
     func makeReconciler(engine: EngineClient, logger: Logger) -> Reconciler {

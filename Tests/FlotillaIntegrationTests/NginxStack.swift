@@ -112,6 +112,14 @@ final class NginxStack: @unchecked Sendable {
         return bodies
     }
 
+    /// Whether nginx's last reload is over: `nginx -s reload` only signals the master, and a worker
+    /// of the previous configuration accepts connections until it has handled its own signal
+    /// (it then renames itself "is shutting down" and closes its listeners). Ask after a reply
+    /// from the new configuration has been seen: the master has then started the new worker.
+    var reloadSettled: Bool {
+        processTree(of: nginx).dropFirst().filter { $0.commandLine == "nginx: worker process" }.count == 1
+    }
+
     /// Stops the daemon (its exit code) and nginx.
     @discardableResult
     func stop() async -> Int32 {

@@ -53,16 +53,20 @@ enum ProxyRoutingScenario {
         }
         func webReplicas() async throws -> [ObservedContainer] { try await s.containers("web").filter { $0.state == .running && $0.hostPort != nil } }
 
-        #expect(await daemon.waitUntil(timeout: .seconds(30)) {
+        let serving = await daemon.waitUntil(timeout: .seconds(30)) {
             let web = await get("/"), api = await get("/api/")
             return web.hasPrefix("200 web-") && api.hasPrefix("200 api-")
-        }, "\(daemon.log)\n\(stack.routes)\n\(stack.log)")
+        }
+        let servingDiagnosis = serving ? "" : await stack.diagnosis()
+        #expect(serving, "\(daemon.log)\n\(servingDiagnosis)")
 
         // Every replica is reached.
         let two = Set(try await webReplicas().map { "web-\($0.hostPort!)" })
         #expect(two.count == 2)
         // A hang guard, not a timing check: on loaded CI cores the proxy can take a while to reach both.
-        #expect(await daemon.waitUntil(timeout: .seconds(60)) { Set(await stack.replies(host, "/", 20)) == two }, "replies should cover \(two)\n\(stack.routes)\n\(stack.log)")
+        let covered = await daemon.waitUntil(timeout: .seconds(60)) { Set(await stack.replies(host, "/", 20)) == two }
+        let coveredDiagnosis = covered ? "" : await stack.diagnosis()
+        #expect(covered, "replies should cover \(two)\n\(coveredDiagnosis)")
 
         // Whole segments: /apiary is web's page, never api's /ary. The prefix is stripped.
         #expect(await get("/apiary") == "200 web-apiary", "\(stack.routes)")

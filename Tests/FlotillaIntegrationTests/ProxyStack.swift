@@ -106,6 +106,27 @@ final class ProxyStack: @unchecked Sendable {
         return "\(proxy.rawValue) output (last 30 lines):\n" + text.split(separator: "\n").suffix(30).joined(separator: "\n")
     }
 
+    /// What a failing end-to-end check prints: the route file, the proxy's output, whether it
+    /// runs (and its workers), who listens on its port, and a direct GET (past the proxy) to
+    /// each target the route file names.
+    func diagnosis() async -> String {
+        var out = "\(routes)\n\(log)\n\(proxy.rawValue) pid \(pid) alive: \(pid > 0 && kill(pid, 0) == 0)\n"
+        out += "processes: " + processTree(of: pid).map { "\($0.pid) [\($0.commandLine)]" }.joined(separator: ", ") + "\n"
+        out += "listening on \(port): " + ((try? shell("ss -Hltnp 'sport = :\(port)'").1.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "?") + "\n"
+        let targets = Set(routes.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: "127.0.0.1:"), !line.contains("bind") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }).subtracting([port, adminPort])
+        for target in targets.sorted() {
+            let answer = await httpGet(port: target)
+            out += "direct GET 127.0.0.1:\(target)/ -> \(answer.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer")\n"
+        }
+        let started = ContinuousClock.now
+        let through = await get(ProxyRoutingScenario.host, "/")
+        out += "GET / through \(proxy.rawValue) -> \(through.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer") after \(ContinuousClock.now - started)\n"
+        return out
+    }
+
     /// GET through the proxy with a Host header, on loopback.
     func get(_ host: String, _ path: String = "/") async -> (Int, String)? {
         guard let (status, body) = await proxied(port: port, host: host, path: path) else { return nil }

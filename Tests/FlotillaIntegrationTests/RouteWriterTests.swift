@@ -2,6 +2,7 @@ import FlotillaAgent
 import FlotillaCore
 import FlotillaYAML
 import Foundation
+import Logging
 import Testing
 
 @Suite("Route file writer and the proxies' own validators")
@@ -149,6 +150,53 @@ struct RouteWriterTests {
             let result = await CommandRunner.run("haproxy -c -f \(base) -f \(dir)/routes.cfg")
             #expect(result.succeeded, "\(name): \(result.output)")
         }
+    }
+
+    /// A real HAProxy in master-worker mode drops a SIGUSR2 that arrives while it is still
+    /// reloading, and keeps serving the previous file for good. Two tables published back to back
+    /// (as replicas becoming ready one after another give) must both reach it: the second reload
+    /// waits for the reload interval. Without the spacing, `b.test` stays unrouted (404).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy not installed"))
+    func reloadsAreSpacedSoHAProxyLoadsTheLastTable() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = NginxStack.nextPort(), listen = "127.0.0.1:\(port)"
+        let base = dir + "/base.cfg", routes = dir + "/routes.cfg", reloads = dir + "/reloads"
+        try "global\n    maxconn 64\n\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n"
+            .write(toFile: base, atomically: true, encoding: .utf8)
+        try RouteFormat.haproxy.render(RouteTable(entries: []), listen: listen).write(toFile: routes, atomically: true, encoding: .utf8)
+        let haproxy = try spawn(["/usr/sbin/haproxy", "-W", "-f", base, "-f", routes], output: dir + "/haproxy.log")
+        defer {
+            kill(haproxy, SIGTERM)
+            var status: Int32 = 0
+            waitpid(haproxy, &status, 0)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !tcpAccepts(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+
+        // A route to a port where nothing listens answers 503; a host without a route, 404.
+        func entry(_ host: String) -> RouteTable.Entry {
+            RouteTable.Entry(host: host, path: "/", service: host.replacingOccurrences(of: ".", with: "-"),
+                             targets: [RouteTable.Target(port: NginxStack.nextPort(), container: "c-\(host)")])
+        }
+        let refresher = RouteRefresher(
+            outputs: [RouteOutput(format: .haproxy, writer: RouteFileWriter(path: routes, check: "haproxy -c -q -f \(base) -f {file}",
+                                                                            reload: "/bin/sh -c 'date +%s.%N >> \(reloads) && kill -USR2 \(haproxy)'"))],
+            listen: listen, reloadInterval: .seconds(1), logger: Logger(label: "test"))
+        await refresher.publish(RouteTable(entries: [entry("a.test")]))
+        await refresher.publish(RouteTable(entries: [entry("a.test"), entry("b.test")]))
+
+        let times = try String(contentsOfFile: reloads, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        #expect(times.count == 2 && times[1] - times[0] >= 0.95, "reload times \(times)")
+        var answers: [Int] = []
+        let settled = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < settled {
+            answers.append(await proxied(port: port, host: "b.test", path: "/")?.0 ?? -1)
+            if answers.last == 503 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let log = (try? String(contentsOfFile: dir + "/haproxy.log", encoding: .utf8)) ?? ""
+        #expect(answers.last == 503, "b.test answered \(answers.suffix(5)) (404: HAProxy still runs the first table)\n\(log)")
     }
 
     @Test func traefikFileIsStructurallySound() throws {

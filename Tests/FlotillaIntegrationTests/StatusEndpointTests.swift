@@ -220,6 +220,8 @@ struct StatusEndpointTests {
         watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: watchFile))
         watch.standardError = FileHandle.nullDevice
         try watch.run()
+        // `--watch` runs until told to stop: a failed expectation below must not leave it behind.
+        defer { if watch.isRunning { watch.terminate() } }
         try await Task.sleep(for: .seconds(2))
 
         let victim = try #require(try await s.containers("web").first)

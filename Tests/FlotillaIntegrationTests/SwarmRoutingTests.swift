@@ -68,7 +68,9 @@ struct SwarmRoutingTests {
         #expect(converged, "route file \(Self.routedPorts(stack.routes)) vs live tasks \(liveNow)\n\(daemon.log)")
         let first = Self.routedPorts(stack.routes)
         #expect(first.count == 3 && first.allSatisfy { (24600...24999).contains($0) }, "\(first)")
-        let answering = await daemon.waitUntil(timeout: .seconds(20)) { Set(await stack.replies("web.test", 12)).count == 3 }
+        // Every task answers, and no worker of nginx's configuration before it (no target: 503)
+        // still takes requests: `nginx -s reload` returns before the old worker stops accepting.
+        let answering = await daemon.waitUntil(timeout: .seconds(20)) { Set(await stack.replies("web.test", 12)).count == 3 && stack.reloadSettled }
         let sample = await stack.replies("web.test", 12)
         #expect(answering, "every task answers through nginx: \(sample)")
 

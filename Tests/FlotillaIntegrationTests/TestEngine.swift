@@ -162,6 +162,26 @@ func shell(_ command: String) throws -> (Int32, String) {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// `root` and its descendants (breadth first) with their command lines, read from /proc.
+func processTree(of root: pid_t) -> [(pid: pid_t, commandLine: String)] {
+    var parent: [pid_t: pid_t] = [:]
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 2, let ppid = pid_t(fields[1]) { parent[pid] = ppid }
+    }
+    var tree = [root], frontier = [root]
+    while !frontier.isEmpty {
+        frontier = parent.filter { frontier.contains($0.value) }.map(\.key).sorted()
+        tree += frontier
+    }
+    return tree.map { pid in
+        let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self) } ?? "gone"
+        return (pid, line.trimmingCharacters(in: .whitespaces))
+    }
+}
+
 /// Starts a long-running child with stdin on /dev/null, stdout and stderr appended to `output`
 /// (or /dev/null), and `environment` over this process's; the caller ends it by PID.
 func spawn(_ argv: [String], environment: [String: String] = [:], output: String? = nil) throws -> pid_t {

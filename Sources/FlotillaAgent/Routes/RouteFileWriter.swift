@@ -26,6 +26,14 @@ public struct RouteFileWriter: Sendable {
         case checkFailed(String)
         case reloadFailed(String)
         case writeFailed(String)
+
+        /// The new file is live (and the reload hook, if any, was run).
+        public var wentLive: Bool {
+            switch self {
+            case .written, .reloadFailed: true
+            case .unchanged, .checkFailed, .writeFailed: false
+            }
+        }
     }
 
     /// Stands for the candidate's path in ``check``.
@@ -62,6 +70,11 @@ public struct RouteFileWriter: Sendable {
             FlotillaMetrics.routeFile("reload_failure")
         }
         return outcome
+    }
+
+    /// Whether `content` differs from the live file (what ``update(to:)`` would write).
+    public func differs(from content: String) -> Bool {
+        FileManager.default.contents(atPath: path) != Data(content.utf8)
     }
 
     func write(_ content: String) async -> Outcome {

@@ -31,6 +31,8 @@ public actor RouteRefresher {
     let outputs: [RouteOutput]
     let listen: String
     let settleTime: Duration
+    /// The least time between two proxy reloads (see ``publish(_:)``).
+    let reloadInterval: Duration
     let logger: Logger
     let prober = HealthProber()
     /// The daemon's continuous probes; without it readiness is probed at each refresh.
@@ -44,11 +46,14 @@ public actor RouteRefresher {
     private var completed: UInt64 = 0
     /// When the pass in progress started (nil: idle).
     private var passStarted: ContinuousClock.Instant?
+    /// When the last reload hook ended.
+    private var lastReload: ContinuousClock.Instant?
 
-    public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), logger: Logger) {
+    public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), reloadInterval: Duration = .seconds(1), logger: Logger) {
         self.outputs = outputs
         self.listen = listen
         self.settleTime = settleTime
+        self.reloadInterval = reloadInterval
         self.logger = logger
         (requests, requestContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -120,7 +125,14 @@ public actor RouteRefresher {
 
     /// Writes `table` to every route output (each only when its content changes, checked and
     /// reloaded by its hooks) and keeps it as the last table. Swarm mode builds its tables from
-    /// tasks and hands them here, through the same writer, checks and logs.
+    /// tasks and hands them here, through the same writer, checks and logs. Callers never
+    /// overlap (``run()`` and Swarm's route loop are each one task).
+    ///
+    /// A write that reloads the proxy waits until ``reloadInterval`` has passed since the last
+    /// reload: a proxy told to reload while it is still reloading may drop the request and keep
+    /// the previous file for good (HAProxy's master loses a SIGUSR2 that arrives within a few
+    /// hundred milliseconds of the one before). The table is rendered after the wait, so what
+    /// changed meanwhile goes out in that one reload.
     public func publish(_ table: RouteTable) async {
         guard !outputs.isEmpty else { return }
         if table != lastTable, let store {
@@ -129,9 +141,18 @@ public actor RouteRefresher {
             }
         }
         lastTable = table
-        for output in outputs {
-            let content = output.format.render(table, listen: listen)
+        let contents = outputs.map { $0.format.render(table, listen: listen) }
+        if let lastReload, zip(outputs, contents).contains(where: { $0.writer.reload != nil && $0.writer.differs(from: $1) }) {
+            let wait = reloadInterval - (ContinuousClock.now - lastReload)
+            if wait > .zero {
+                logger.debug("proxy reload spaced", metadata: ["wait": "\(wait)"])
+                try? await Task.sleep(for: wait)
+                if Task.isCancelled { return }
+            }
+        }
+        for (output, content) in zip(outputs, contents) {
             let outcome = await output.writer.update(to: content)
+            if output.writer.reload != nil, outcome.wentLive { lastReload = .now }
             switch outcome {
             case .unchanged:
                 break
