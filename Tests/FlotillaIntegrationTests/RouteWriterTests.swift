@@ -162,7 +162,7 @@ struct RouteWriterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let port = NginxStack.nextPort(), listen = "127.0.0.1:\(port)"
         let base = dir + "/base.cfg", routes = dir + "/routes.cfg", reloads = dir + "/reloads"
-        try "global\n    maxconn 64\n\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n"
+        try "global\n    maxconn 64\n\ndefaults\n    mode http\n    retries 0\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n"
             .write(toFile: base, atomically: true, encoding: .utf8)
         try RouteFormat.haproxy.render(RouteTable(entries: []), listen: listen).write(toFile: routes, atomically: true, encoding: .utf8)
         let haproxy = try spawn(["/usr/sbin/haproxy", "-W", "-f", base, "-f", routes], output: dir + "/haproxy.log")
@@ -174,7 +174,8 @@ struct RouteWriterTests {
         let deadline = ContinuousClock.now + .seconds(10)
         while !tcpAccepts(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
 
-        // A route to a port where nothing listens answers 503; a host without a route, 404.
+        // A route to a port where nothing listens answers 503 (at once: `retries 0`, else HAProxy
+        // retries a refused connection after a turn-around of up to 1 s each); a host without a route, 404.
         func entry(_ host: String) -> RouteTable.Entry {
             RouteTable.Entry(host: host, path: "/", service: host.replacingOccurrences(of: ".", with: "-"),
                              targets: [RouteTable.Target(port: NginxStack.nextPort(), container: "c-\(host)")])
@@ -189,9 +190,9 @@ struct RouteWriterTests {
         let times = try String(contentsOfFile: reloads, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
         #expect(times.count == 2 && times[1] - times[0] >= 0.95, "reload times \(times)")
         var answers: [Int] = []
-        let settled = ContinuousClock.now + .seconds(10)
+        let settled = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < settled {
-            answers.append(await proxied(port: port, host: "b.test", path: "/")?.0 ?? -1)
+            answers.append(await proxied(port: port, host: "b.test", path: "/", timeout: .seconds(8))?.0 ?? -1)
             if answers.last == 503 { break }
             try await Task.sleep(for: .milliseconds(200))
         }
