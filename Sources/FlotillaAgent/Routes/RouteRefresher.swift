@@ -131,8 +131,9 @@ public actor RouteRefresher {
     /// A write that reloads the proxy waits until ``reloadInterval`` has passed since the last
     /// reload: a proxy told to reload while it is still reloading may drop the request and keep
     /// the previous file for good (HAProxy's master loses a SIGUSR2 that arrives within a few
-    /// hundred milliseconds of the one before). The table is rendered after the wait, so what
-    /// changed meanwhile goes out in that one reload.
+    /// hundred milliseconds of the one before). Requests made meanwhile fold into the next pass,
+    /// spaced the same way. The wait does not count as the pass's running time, which
+    /// ``refreshAndWait(timeout:)`` reads to tell a hanging hook.
     public func publish(_ table: RouteTable) async {
         guard !outputs.isEmpty else { return }
         if table != lastTable, let store {
@@ -148,6 +149,7 @@ public actor RouteRefresher {
                 logger.debug("proxy reload spaced", metadata: ["wait": "\(wait)"])
                 try? await Task.sleep(for: wait)
                 if Task.isCancelled { return }
+                if passStarted != nil { passStarted = .now }
             }
         }
         for (output, content) in zip(outputs, contents) {
