@@ -83,12 +83,13 @@ struct FaultToleranceTests {
         let healedAfter = clock.now - killed
         print("fast's killed replica was replaced (running) \(Self.seconds(healedAfter)) after the kill, while slow's rollout waited (contract < 2s)")
         #expect(replaced, "\(daemon.log)")
-        // Measured 0.5-1.2 s (printed above); the bound guards a stall behind the slow rollout
-        // (which waits 25 s), about 10x the usual time, as loaded CI cores once took 6.15 s.
-        #expect(healedAfter < .seconds(10), "\(Self.lines(daemon, ["service=fast", "service=slow", "slow:", "fast:"]))")
+        // Measured 0.5-1.2 s idle (printed above); on loaded CI cores Podman's create call alone
+        // took 6 s once (healed after 10.6 s, the step began 1.5 s after the death). What proves
+        // that fast did not wait for slow is below: it healed while slow's rollout still waited.
+        #expect(healedAfter < .seconds(20), "\(Self.lines(daemon, ["service=fast", "service=slow", "slow:", "fast:"]))")
 
         // And slow's rollout was still waiting: the old replica is there, the new one not ready.
-        #expect(clock.now - edited < .seconds(24), "the measurement must fall inside slow's wait")
+        #expect(clock.now - edited < .seconds(24), "the measurement must fall inside slow's wait\n\(Self.lines(daemon, ["service=fast", "service=slow", "slow:", "fast:"]))")
         let slowNow = try await s.containers("slow")
         #expect(slowNow.contains { $0.id == slowOld.id && $0.state == .running }, "old replica of slow gone: \(slowNow.map(\.name))")
         #expect(slowNow.contains { $0.id == slowNew.id })
