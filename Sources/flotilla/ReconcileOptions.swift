@@ -114,7 +114,7 @@ struct ReconcileOptions: ParsableArguments {
             RouteOutput(format: pick(routeFormats, i) ?? .nginx,
                         writer: RouteFileWriter(path: file, check: pick(routeChecks, i), reload: pick(routeReloads, i)))
         }
-        return RouteRefresher(outputs: outputs, listen: proxyListen, reloadInterval: .milliseconds(routesReloadInterval.span.milliseconds), logger: logger)
+        return RouteRefresher(outputs: outputs, listen: proxyListen, reloadInterval: routesReloadInterval.duration, logger: logger)
     }
 
     func makeReconciler(engine: EngineClient, logger: Logger) -> Reconciler {

@@ -122,7 +122,7 @@ struct RunCommand: AsyncParsableCommand {
         ])
         let daemon = Daemon(
             reconciler: reconciler,
-            options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds),
+            options: .init(resyncInterval: resyncInterval.duration, debounce: debounce.duration,
                            routes: options.makeRouteRefresher(logger: logger)),
             logger: logger
         )
@@ -198,7 +198,7 @@ struct RunCommand: AsyncParsableCommand {
                 for diagnostic in state.diagnostics { logger.error("\(diagnostic.description)") }
                 return state
             },
-            options: .init(resyncInterval: .milliseconds(resyncInterval.span.milliseconds), debounce: .milliseconds(debounce.span.milliseconds),
+            options: .init(resyncInterval: resyncInterval.duration, debounce: debounce.duration,
                            routes: options.makeRouteRefresher(logger: logger)),
             lock: ReconcileLock(project: options.projectName), logger: logger)
         var configuration = ServiceGroupConfiguration(services: [.init(service: daemon)], logger: logger)
@@ -263,4 +263,5 @@ struct DurationArgument: ExpressibleByArgument {
         self.span = span
     }
     var defaultValueDescription: String { span.description }
+    var duration: Duration { .milliseconds(span.milliseconds) }
 }

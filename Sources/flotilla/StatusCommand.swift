@@ -80,7 +80,7 @@ struct StatusCommand: AsyncParsableCommand {
                 Console.out(screen)
                 shown = screen
             }
-            try await Task.sleep(for: .milliseconds(interval.span.milliseconds))
+            try await Task.sleep(for: interval.duration)
         }
     }
 

@@ -52,10 +52,7 @@ final class NginxStack: @unchecked Sendable {
     /// runs, and a direct GET (past nginx) to each upstream the route file names.
     func diagnosis() async -> String {
         var out = "routes.conf:\n\(routes)\n\(errorLog)\nnginx pid \(nginx) alive: \(nginx > 0 && kill(nginx, 0) == 0)\n"
-        for port in Self.upstreamPorts(routes).sorted() {
-            let answer = await httpGet(port: port)
-            out += "direct GET 127.0.0.1:\(port)/ -> \(answer.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer")\n"
-        }
+        out += await directAnswers(Self.upstreamPorts(routes).sorted())
         let through = await get("probe.invalid")
         out += "GET through nginx (unknown host) -> \(through.map { "\($0.0)" } ?? "no answer")\n"
         return out

@@ -117,10 +117,7 @@ final class ProxyStack: @unchecked Sendable {
             guard let range = line.range(of: "127.0.0.1:"), !line.contains("bind") else { return nil }
             return Int(line[range.upperBound...].prefix { $0.isNumber })
         }).subtracting([port, adminPort])
-        for target in targets.sorted() {
-            let answer = await httpGet(port: target)
-            out += "direct GET 127.0.0.1:\(target)/ -> \(answer.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer")\n"
-        }
+        out += await directAnswers(targets.sorted())
         let started = ContinuousClock.now
         let through = await get(ProxyRoutingScenario.host, "/")
         out += "GET / through \(proxy.rawValue) -> \(through.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer") after \(ContinuousClock.now - started)\n"

@@ -163,25 +163,10 @@ struct SwarmRoutingTests {
     /// A host lost at once: SIGKILL to the node's dockerd, its containerd, its container shims
     /// and the containers' processes (whose command lines do not name the node).
     static func killNode(_ folder: String) {
-        var parent: [pid_t: pid_t] = [:], commandLine: [pid_t: String] = [:]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry) else { continue }
-            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
-                let fields = stat[stat.index(after: close)...].split(separator: " ")
-                if fields.count > 2, let ppid = pid_t(fields[1]) { parent[pid] = ppid }
-            }
-            if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") {
-                commandLine[pid] = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            }
-        }
-        let node = Set(commandLine.filter { $0.value.contains(folder + "/") }.map(\.key))
-        // Everything below those processes, breadth first.
-        var doomed = node, frontier = node
-        while !frontier.isEmpty {
-            let children = Set(parent.filter { frontier.contains($0.value) }.map(\.key)).subtracting(doomed)
-            doomed.formUnion(children)
-            frontier = children
-        }
+        let table = processTable()
+        // The node's processes and everything below them.
+        let node = table.filter { $0.value.commandLine.contains(folder + "/") }.map(\.key)
+        let doomed = Set(node.flatMap { processTree(of: $0, in: table).map(\.pid) })
         for pid in doomed { kill(pid, SIGKILL) }
     }
 

@@ -164,24 +164,38 @@ func shell(_ command: String) throws -> (Int32, String) {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// `root` and its descendants (breadth first) with their command lines, read from /proc.
-func processTree(of root: pid_t) -> [(pid: pid_t, commandLine: String)] {
-    var parent: [pid_t: pid_t] = [:]
+/// Every process on the host: its parent and its command line (arguments joined by spaces), from /proc.
+func processTable() -> [pid_t: (parent: pid_t, commandLine: String)] {
+    var table: [pid_t: (parent: pid_t, commandLine: String)] = [:]
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
         guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { continue }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        if fields.count > 2, let ppid = pid_t(fields[1]) { parent[pid] = ppid }
+        guard fields.count > 2, let ppid = pid_t(fields[1]) else { continue }
+        let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self) } ?? ""
+        table[pid] = (ppid, line.trimmingCharacters(in: .whitespaces))
     }
+    return table
+}
+
+/// `root` and its descendants (breadth first) with their command lines.
+func processTree(of root: pid_t, in table: [pid_t: (parent: pid_t, commandLine: String)] = processTable()) -> [(pid: pid_t, commandLine: String)] {
     var tree = [root], frontier = [root]
     while !frontier.isEmpty {
-        frontier = parent.filter { frontier.contains($0.value) }.map(\.key).sorted()
+        frontier = table.filter { frontier.contains($0.value.parent) }.map(\.key).sorted()
         tree += frontier
     }
-    return tree.map { pid in
-        let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self) } ?? "gone"
-        return (pid, line.trimmingCharacters(in: .whitespaces))
+    return tree.map { ($0, table[$0]?.commandLine ?? "gone") }
+}
+
+/// One line per port: what a direct GET to 127.0.0.1:PORT/ (past any proxy) answers.
+func directAnswers(_ ports: [Int]) async -> String {
+    var out = ""
+    for port in ports {
+        let answer = await httpGet(port: port)
+        out += "direct GET 127.0.0.1:\(port)/ -> \(answer.map { "\($0.0) \($0.1.prefix(60))" } ?? "no answer")\n"
     }
+    return out
 }
 
 /// Starts a long-running child with stdin on /dev/null, stdout and stderr appended to `output`
