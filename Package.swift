@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "flotilla", targets: ["flotilla"]),
+        .executable(name: "flotilla-sim", targets: ["flotilla-sim"]),
         .library(name: "FlotillaCore", targets: ["FlotillaCore"]),
     ],
     dependencies: [
@@ -62,6 +63,16 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The deterministic simulator: an in-memory engine, a seeded scheduler on virtual time,
+        // workloads and invariants around the real controller, daemon loop and route writer.
+        .target(
+            name: "FlotillaSimulation",
+            dependencies: [
+                "FlotillaCore", "FlotillaEngine", "FlotillaAgent",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "flotilla-sim", dependencies: ["FlotillaSimulation"]),
         .executableTarget(
             name: "flotilla",
             dependencies: [

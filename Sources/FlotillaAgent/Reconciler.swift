@@ -16,6 +16,12 @@ public struct Reconciler: Sendable {
         public var stateDirectory: String?
         /// Allow removing more than half of the project's services at once (`--allow-mass-prune`).
         public var allowMassPrune: Bool
+        /// Carries out the replicas' health checks (the network; the simulator's replicas).
+        public var prober: any HealthProbing = HealthProber()
+        /// Where the project lock lives (nil: `/run/flotilla`, or the temp folder).
+        public var lockDirectory: String?
+        /// Where host-port claims are kept (nil: none, a single process).
+        public var portClaimDirectory: String? = ReconcileLock.defaultDirectory() + "/ports"
 
         public init(parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1), stateDirectory: String? = nil,
                     allowMassPrune: Bool = false) {
@@ -27,7 +33,7 @@ public struct Reconciler: Sendable {
         }
     }
 
-    public let engine: EngineClient
+    public let engine: any ContainerEngine
     public let directory: String
     public let project: String
     public let loader: ManifestDirectoryLoader
@@ -46,14 +52,14 @@ public struct Reconciler: Sendable {
     public let seal: ReplicaSeal?
 
     /// The loader's digest key is replaced by the key kept in the state directory.
-    public init(engine: EngineClient, directory: String, project: String, options: Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
+    public init(engine: any ContainerEngine, directory: String, project: String, options: Options, allowEmpty: Bool, logger: Logger, loader: ManifestDirectoryLoader = ManifestDirectoryLoader()) {
         self.engine = engine
         self.directory = directory
         self.project = project
         self.options = options
         self.allowEmpty = allowEmpty
         self.logger = logger
-        self.lock = ReconcileLock(project: project)
+        self.lock = ReconcileLock(project: project, directory: options.lockDirectory)
         var loader = loader
         var problem: String?
         var seal: ReplicaSeal?
@@ -193,6 +199,8 @@ public struct Reconciler: Sendable {
         configuration.allowMassPrune = options.allowMassPrune
         configuration.seal = seal
         configuration.source = source
+        configuration.prober = options.prober
+        configuration.portClaimDirectory = options.portClaimDirectory
         return Controller(engine: engine, configuration: configuration, logger: logger, routes: routes, store: stateStore)
     }
 

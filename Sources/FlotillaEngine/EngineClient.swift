@@ -113,7 +113,7 @@ public struct EngineClient: Sendable {
 
     /// A container from its labels and what the engine says of it; nil when it is not the owner's
     /// (or not `service`'s).
-    static func observed(id: String, name: String, labels: [String: String], state: String, engineCreatedMS: Int64,
+    public static func observed(id: String, name: String, labels: [String: String], state: String, engineCreatedMS: Int64,
                          published: [(privatePort: Int?, publicPort: Int)], owner: (label: String, value: String),
                          service wanted: String?) -> ObservedContainer? {
         guard labels[owner.label] == owner.value, let service = labels[OwnershipLabel.service] else { return nil }

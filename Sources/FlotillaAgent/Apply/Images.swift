@@ -6,13 +6,13 @@ import Logging
 /// An image found present is taken as present for a few seconds: a cold start of 500 services
 /// of one image asked the engine 500 times (9 ms each on Podman), each time the same answer.
 actor Images {
-    let engine: EngineClient
+    let engine: any ContainerEngine
     let logger: Logger
     /// When each image was last found present (or pulled).
-    private var seen: [String: ContinuousClock.Instant] = [:]
+    private var seen: [String: AgentClock.Instant] = [:]
     static let remembered = Duration.seconds(10)
 
-    init(engine: EngineClient, logger: Logger) {
+    init(engine: any ContainerEngine, logger: Logger) {
         self.engine = engine
         self.logger = logger
     }
@@ -40,7 +40,7 @@ actor Images {
     func forget(_ image: String) { seen[image] = nil }
 
     private func pull(_ image: String) async throws {
-        let clock = ContinuousClock(), start = clock.now
+        let clock = AgentClock(), start = clock.now
         logger.info("pulling image", metadata: ["image": "\(image)"])
         try await engine.pullImage(image)
         logger.info("pulled image", metadata: ["image": "\(image)", "duration": "\(Replicas.format(clock.now - start))"])
@@ -49,7 +49,7 @@ actor Images {
 
 /// Named networks: created before the replicas that join them, removed when nothing joins them.
 struct Networks: Sendable {
-    let engine: EngineClient
+    let engine: any ContainerEngine
     let project: String
     let logger: Logger
     /// `bridge` on one host; `overlay` (attachable) for Swarm services.

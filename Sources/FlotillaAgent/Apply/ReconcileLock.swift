@@ -107,12 +107,9 @@ public struct ReconcileLock: Sendable {
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             logger.info("waiting for another flotilla working on this project", metadata: ["lock": "\(path)"])
-            // Blocking flock on a thread of its own, never on the cooperative pool.
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
-                    done.resume()
-                }
+            // Polled on the agent's clock (never a blocked thread, and the simulator can run it).
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                try await AgentClock.sleep(for: .milliseconds(50))
             }
         }
         return try await body()

@@ -7,7 +7,7 @@ import Logging
 /// place, graceful stop + remove. Every call is bounded by the shared limiter; a failed create
 /// or start cleans up after itself, so it leaves nothing behind.
 struct Replicas: Sendable {
-    let engine: EngineClient
+    let engine: any ContainerEngine
     let project: String
     let limiter: ConcurrencyLimiter
     let ports: PortAllocator
@@ -25,7 +25,7 @@ struct Replicas: Sendable {
     /// Creates and starts one replica; returns its id. On any failure the container is removed
     /// again and its port released.
     func create(_ spec: ServiceSpec, role: ReplicaRole, revision: String? = nil) async throws -> String {
-        let clock = ContinuousClock(), start = clock.now
+        let clock = AgentClock(), start = clock.now
         let name = "\(project)-\(spec.name)-\(Self.randomSuffix())"
         var hostPort: Int?
         var id: String?
@@ -70,7 +70,7 @@ struct Replicas: Sendable {
 
     /// Stops (SIGTERM, then SIGKILL after `stopTimeout` seconds; at once for `.kill`) and removes.
     func remove(_ container: ObservedContainer, reason: String, stop: ServiceStep.StopMode, stopTimeout: Int, decidedAt: String? = nil) async throws {
-        let clock = ContinuousClock(), start = clock.now
+        let clock = AgentClock(), start = clock.now
         try await limiter.run {
             if container.state.isLive || container.state == .restarting {
                 do {
@@ -107,7 +107,7 @@ struct Replicas: Sendable {
     }
 
     static func randomSuffix() -> String {
-        String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8)
+        String(Entropy.next(), radix: 16).leftPadded(to: 8)
     }
 
     static func format(_ d: Duration) -> String { String(format: "%.2fs", d.fractionalSeconds) }

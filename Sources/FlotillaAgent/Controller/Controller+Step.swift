@@ -33,7 +33,7 @@ extension Controller {
     /// One step, measured: `flotilla_reconciles_total{result,trigger}` and its duration.
     func step(_ key: String) async -> Requeue {
         let trigger = triggers[key] ?? .followUp
-        let start = ContinuousClock.now
+        let start = AgentClock.now
         stepResults[key] = "idle"
         let requeue = await stepBody(key)
         FlotillaMetrics.reconcile(result: stepResults.removeValue(forKey: key) ?? "idle", trigger: trigger.kind, duration: .now - start)

@@ -36,6 +36,10 @@ public actor Controller {
         public var seal: ReplicaSeal?
         /// The manifest directory, recorded on every new replica.
         public var source: String?
+        /// Carries out the replicas' health checks.
+        public var prober: any HealthProbing = HealthProber()
+        /// Where host-port claims are kept (shared by every Flotilla on the host).
+        public var portClaimDirectory: String? = ReconcileLock.defaultDirectory() + "/ports"
 
         public init(project: String, mode: Mode, workers: Int = 8, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999,
                     settleTime: Duration = .seconds(1), allowEmpty: Bool = false, sharedLock: ReconcileLock? = nil) {
@@ -50,7 +54,7 @@ public actor Controller {
         }
     }
 
-    let engine: EngineClient
+    let engine: any ContainerEngine
     let config: Configuration
     let logger: Logger
     let store: StateStore?
@@ -137,10 +141,10 @@ public actor Controller {
     /// probed once), the route files are left as they are, so a restart never writes a table of
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
     var firstLook: Set<String>?
-    var firstLookDeadline = ContinuousClock.now + .seconds(30)
+    var firstLookDeadline = AgentClock.now + .seconds(30)
     /// Services changed by a step and not settled since (when each began): "converged" is logged
     /// when they settle.
-    var converging: [String: ContinuousClock.Instant] = [:]
+    var converging: [String: AgentClock.Instant] = [:]
     /// Each service's ready replicas at its last step (a change refreshes the routes).
     var lastReady: [String: Set<String>] = [:]
     /// Per service, the replicas failing readiness at the last step (the status page's red dots).
@@ -154,14 +158,14 @@ public actor Controller {
     /// Containers with the project's labels that are not its replicas (each reported once).
     var impostors: Set<String> = []
 
-    public init(engine: EngineClient, configuration: Configuration, logger: Logger, routes: RouteRefresher?, store: StateStore?) {
+    public init(engine: any ContainerEngine, configuration: Configuration, logger: Logger, routes: RouteRefresher?, store: StateStore?) {
         self.engine = engine
         self.config = configuration
         self.logger = logger
         self.store = store
         self.routes = routes
         let limiter = ConcurrencyLimiter(limit: configuration.parallelism)
-        let ports = PortAllocator(range: configuration.portRange, taken: [], claimDirectory: ReconcileLock.defaultDirectory() + "/ports") {
+        let ports = PortAllocator(range: configuration.portRange, taken: [], claimDirectory: configuration.portClaimDirectory) {
             try await engine.hostPortsInUse()
         }
         replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger,
@@ -170,7 +174,7 @@ public actor Controller {
         networks = Networks(engine: engine, project: configuration.project, logger: logger)
         let (changes, continuation) = AsyncStream.makeStream(of: ProbeMonitor.Change.self)
         probeChanges = changes
-        monitor = ProbeMonitor(logger: logger) { continuation.yield($0) }
+        monitor = ProbeMonitor(prober: configuration.prober, logger: logger) { continuation.yield($0) }
         decisions = store?.loadDecisions() ?? ReleaseDecisions()
     }
 
@@ -271,7 +275,7 @@ public actor Controller {
     /// had its first step (or 30 s passed). `READY=1` for systemd.
     public var firstReconcileDone: Bool {
         guard desiredLoaded, let firstLook else { return false }
-        return firstLook.isEmpty || ContinuousClock.now >= firstLookDeadline
+        return firstLook.isEmpty || AgentClock.now >= firstLookDeadline
     }
 
     /// A one-line summary for systemd's `STATUS=`: services, ready replicas, problems.
@@ -348,7 +352,7 @@ public actor Controller {
     /// Runs the workers (and the probe-change listener) until ``shutDown()``. In once mode,
     /// returns when every key has settled or failed, with the report.
     public func run() async -> ApplyReport {
-        let clock = ContinuousClock(), start = clock.now
+        let clock = AgentClock(), start = clock.now
         let probes = Task { await self.followProbes() }
         var writer: Task<Void, Never>?
         if let routes {
@@ -408,7 +412,7 @@ public actor Controller {
     /// What the route writer builds the table from: the last observation, without the replicas
     /// being removed; services of broken files with unknown specs keep their last routes.
     func routeInputs() -> RouteRefresher.Inputs? {
-        if let firstLook, !firstLook.isEmpty, ContinuousClock.now < firstLookDeadline { return nil }
+        if let firstLook, !firstLook.isEmpty, AgentClock.now < firstLookDeadline { return nil }
         let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }
         return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: resolved.frozen)
     }

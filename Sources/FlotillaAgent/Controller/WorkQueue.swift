@@ -83,7 +83,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         timerDue = next
         timer = Task { [weak self] in
             let wait = max(0, next - WallClock.nowMS())
-            try? await Task.sleep(for: .milliseconds(wait))
+            try? await AgentClock.sleep(for: .milliseconds(wait))
             if Task.isCancelled { return }
             await self?.fire()
         }

@@ -20,8 +20,12 @@ public final class Daemon: Service, Sendable {
         public var debounce: Duration
         /// Rewrites the route files whenever the routed replicas change.
         public var routes: RouteRefresher?
+        /// What reports changes under the manifest directory (nil: inotify, ``ManifestWatcher``).
+        public var changes: (any ManifestChangeSource)?
 
-        public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), routes: RouteRefresher? = nil) {
+        public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), routes: RouteRefresher? = nil,
+                    changes: (any ManifestChangeSource)? = nil) {
+            self.changes = changes
             self.resyncInterval = resyncInterval
             self.debounce = debounce
             self.routes = routes
@@ -54,7 +58,7 @@ public final class Daemon: Service, Sendable {
     }
 
     public func run() async throws {
-        let watcher = ManifestWatcher(root: reconciler.directory) { [logger] problem in
+        let watcher = options.changes ?? ManifestWatcher(root: reconciler.directory) { [logger] problem in
             logger.warning("manifest watch incomplete", metadata: ["problem": "\(problem)"])
         }
         try watcher.start()
@@ -80,7 +84,7 @@ public final class Daemon: Service, Sendable {
                 }
                 group.addTask { [self] in
                     while !Task.isCancelled {
-                        do { try await Task.sleep(for: options.resyncInterval) } catch { return }
+                        do { try await AgentClock.sleep(for: options.resyncInterval) } catch { return }
                         logger.debug("watchdog tick")
                         // Moved elsewhere on purpose (`--take-over`): this daemon must stop touching it.
                         if case .foreign(let owner)? = try? await reconciler.ownership() {
@@ -125,11 +129,11 @@ public final class Daemon: Service, Sendable {
     func keepWorkingSetSmall() async {
         let controller = controller
         while !Task.isCancelled, !(await controller.firstReconcileDone) {
-            do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+            do { try await AgentClock.sleep(for: .milliseconds(500)) } catch { return }
         }
         var pause: Duration = .seconds(5)
         while !Task.isCancelled {
-            do { try await Task.sleep(for: pause) } catch { return }
+            do { try await AgentClock.sleep(for: pause) } catch { return }
             let advised = WorkingSet.release()
             logger.debug("working set released", metadata: ["advised_mib": "\(advised >> 20)"])
             pause = .seconds(300)
@@ -141,7 +145,7 @@ public final class Daemon: Service, Sendable {
     func notifySystemd() async {
         let controller = controller
         while !Task.isCancelled, !(await controller.firstReconcileDone) {
-            do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
+            do { try await AgentClock.sleep(for: .milliseconds(100)) } catch { return }
         }
         systemd.ready()
         var lastStatus = ""
@@ -154,14 +158,14 @@ public final class Daemon: Service, Sendable {
                 // then restarts the daemon, as it should.
                 let alive = await withTaskGroup(of: Bool.self) { group in
                     group.addTask { await controller.ping() }
-                    group.addTask { try? await Task.sleep(for: interval); return false }
+                    group.addTask { try? await AgentClock.sleep(for: interval); return false }
                     let first = await group.next() ?? false
                     group.cancelAll()
                     return first
                 }
                 if alive { systemd.watchdog() }
             }
-            do { try await Task.sleep(for: tick) } catch { return }
+            do { try await AgentClock.sleep(for: tick) } catch { return }
         }
     }
 
@@ -209,7 +213,7 @@ public final class Daemon: Service, Sendable {
                         // Docker sends `die` a moment before its list shows the container as
                         // exited: look again shortly after, until the list has settled.
                         for delay in [250, 500, 1000] {
-                            try? await Task.sleep(for: .milliseconds(delay))
+                            try? await AgentClock.sleep(for: .milliseconds(delay))
                             await controller.touch(service, trigger)
                         }
                     }
@@ -220,7 +224,7 @@ public final class Daemon: Service, Sendable {
             }
             if Task.isCancelled { return }
             if connected { delay = .milliseconds(500) }
-            do { try await Task.sleep(for: delay) } catch { return }
+            do { try await AgentClock.sleep(for: delay) } catch { return }
             delay = min(delay * 2, .seconds(10))
         }
     }

@@ -7,8 +7,8 @@ public actor Debouncer {
     private let window: Duration
     private let maxWait: Duration
     private let action: @Sendable () async -> Void
-    private var deadline: ContinuousClock.Instant?
-    private var latest: ContinuousClock.Instant?
+    private var deadline: AgentClock.Instant?
+    private var latest: AgentClock.Instant?
     private var timer: Task<Void, Never>?
 
     public init(window: Duration, maxWait: Duration = .seconds(5), action: @escaping @Sendable () async -> Void) {
@@ -18,7 +18,7 @@ public actor Debouncer {
     }
 
     public func fire() {
-        let now = ContinuousClock.now
+        let now = AgentClock.now
         if latest == nil { latest = now + maxWait }
         deadline = Self.deadline(now: now, window: window, latest: latest!)
         guard timer == nil else { return }
@@ -26,8 +26,8 @@ public actor Debouncer {
     }
 
     private func wait() async {
-        while let deadline, ContinuousClock.now < deadline {
-            try? await Task.sleep(until: deadline, clock: .continuous)
+        while let deadline, AgentClock.now < deadline {
+            try? await AgentClock().sleep(until: deadline)
             if Task.isCancelled { return }
         }
         timer = nil
@@ -37,7 +37,7 @@ public actor Debouncer {
     }
 
     /// When a call at `now` fires: after the quiet `window`, but never after the burst's `latest`.
-    static func deadline(now: ContinuousClock.Instant, window: Duration, latest: ContinuousClock.Instant) -> ContinuousClock.Instant {
+    static func deadline(now: AgentClock.Instant, window: Duration, latest: AgentClock.Instant) -> AgentClock.Instant {
         min(now + window, latest)
     }
 

@@ -1,14 +1,25 @@
 import FlotillaCore
 import FlotillaEngine
 
-/// Probes a replica from the host, as the manifest's `health` says: `http` is a GET on
-/// 127.0.0.1:<host port><path> (2xx and 3xx healthy), `tcp` a connect.
-public struct HealthProber: Sendable {
-    public init() {}
+/// How a replica's health check is carried out: the seam between the probes' bookkeeping
+/// (``ProbeMonitor``, the route writer) and the network, or the simulator's replicas.
+///
+/// Contract: ``run(_:port:)`` answers within about the check's timeout (a replica that does not
+/// answer is unhealthy, never a hang) and never throws; `detail` is what an operator reads.
+public protocol HealthProbing: Sendable {
+    func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool, detail: String)
+}
 
+extension HealthProbing {
     public func probe(_ check: HealthCheck, port: Int) async -> Bool {
         await run(check, port: port).healthy
     }
+}
+
+/// Probes a replica from the host, as the manifest's `health` says: `http` is a GET on
+/// 127.0.0.1:<host port><path> (2xx and 3xx healthy), `tcp` a connect.
+public struct HealthProber: HealthProbing {
+    public init() {}
 
     /// The probe's outcome, and what the operator should read about it ("HTTP 503",
     /// "no answer within 2s", "connection refused").

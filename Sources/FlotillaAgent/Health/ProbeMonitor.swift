@@ -27,13 +27,14 @@ public actor ProbeMonitor {
         var tasks: [Task<Void, Never>] = []
     }
 
-    let prober = HealthProber()
+    let prober: any HealthProbing
     let limiter: ConcurrencyLimiter
     let logger: Logger
     let onChange: @Sendable (Change) -> Void
     var entries: [String: Entry] = [:]
 
-    public init(concurrency: Int = 16, logger: Logger, onChange: @escaping @Sendable (Change) -> Void) {
+    public init(concurrency: Int = 16, prober: any HealthProbing = HealthProber(), logger: Logger, onChange: @escaping @Sendable (Change) -> Void) {
+        self.prober = prober
         self.limiter = ConcurrencyLimiter(limit: concurrency)
         self.logger = logger
         self.onChange = onChange
@@ -115,7 +116,7 @@ public actor ProbeMonitor {
     func loop(_ id: String, every interval: TimeSpan, roles: [Role]) -> Task<Void, Never> {
         Task {
             while !Task.isCancelled {
-                do { try await Task.sleep(for: .milliseconds(interval.milliseconds)) } catch { return }
+                do { try await AgentClock.sleep(for: .milliseconds(interval.milliseconds)) } catch { return }
                 await self.probeOnce(id, roles: roles)
             }
         }

@@ -147,7 +147,7 @@ public enum CommandRunner {
         var reader = PipeReader(fd: readFD)
         defer { close(readFD) }
 
-        let clock = ContinuousClock()
+        let clock = AgentClock()
         let deadline = clock.now.advanced(by: timeout)
         var exited = false, timedOut = false, cancelled = false
 
@@ -329,7 +329,7 @@ public enum CommandRunner {
         /// Reads what is in the pipe right now, for at most `budget` (a grandchild may keep
         /// writing forever).
         mutating func drain(for budget: Duration) {
-            let clock = ContinuousClock()
+            let clock = AgentClock()
             let end = clock.now.advanced(by: budget)
             while !eof && clock.now < end {
                 if readAvailable(upTo: 256 * 1024) == 0 { return }

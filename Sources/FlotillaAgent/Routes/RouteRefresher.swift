@@ -34,7 +34,7 @@ public actor RouteRefresher {
     /// The least time between two proxy reloads (see ``publish(_:)``).
     let reloadInterval: Duration
     let logger: Logger
-    let prober = HealthProber()
+    let prober: any HealthProbing
     /// The daemon's continuous probes; without it readiness is probed at each refresh.
     var monitor: ProbeMonitor?
     var store: StateStore?
@@ -45,11 +45,12 @@ public actor RouteRefresher {
     private var wanted: UInt64 = 0
     private var completed: UInt64 = 0
     /// When the pass in progress started (nil: idle).
-    private var passStarted: ContinuousClock.Instant?
+    private var passStarted: AgentClock.Instant?
     /// When the last reload hook ended.
-    private var lastReload: ContinuousClock.Instant?
+    private var lastReload: AgentClock.Instant?
 
-    public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), reloadInterval: Duration = .seconds(1), logger: Logger) {
+    public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), reloadInterval: Duration = .seconds(1), prober: any HealthProbing = HealthProber(), logger: Logger) {
+        self.prober = prober
         self.outputs = outputs
         self.listen = listen
         self.settleTime = settleTime
@@ -84,10 +85,10 @@ public actor RouteRefresher {
         wanted += 1
         let target = wanted
         requestContinuation.yield()
-        if let passStarted, ContinuousClock.now - passStarted > .seconds(2) { return }
-        let deadline = ContinuousClock.now + timeout
-        while completed < target && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        if let passStarted, AgentClock.now - passStarted > .seconds(2) { return }
+        let deadline = AgentClock.now + timeout
+        while completed < target && AgentClock.now < deadline {
+            try? await AgentClock.sleep(for: .milliseconds(20))
         }
     }
 
@@ -99,7 +100,7 @@ public actor RouteRefresher {
             if Task.isCancelled { return }
             // Fold a burst (replicas becoming ready one after another) into one write and one
             // proxy reload.
-            try? await Task.sleep(for: Self.burstWindow)
+            try? await AgentClock.sleep(for: Self.burstWindow)
             // Stopping: never write a table from a half-stopped daemon (probes gone = no target).
             if Task.isCancelled { return }
             let target = wanted
@@ -144,10 +145,10 @@ public actor RouteRefresher {
         lastTable = table
         let contents = outputs.map { $0.format.render(table, listen: listen) }
         if let lastReload, zip(outputs, contents).contains(where: { $0.writer.reload != nil && $0.writer.differs(from: $1) }) {
-            let wait = reloadInterval - (ContinuousClock.now - lastReload)
+            let wait = reloadInterval - (AgentClock.now - lastReload)
             if wait > .zero {
                 logger.debug("proxy reload spaced", metadata: ["wait": "\(wait)"])
-                try? await Task.sleep(for: wait)
+                try? await AgentClock.sleep(for: wait)
                 if Task.isCancelled { return }
                 if passStarted != nil { passStarted = .now }
             }
@@ -176,7 +177,7 @@ public actor RouteRefresher {
     /// without a monitor) or, without one, have run for the settle time.
     /// `routedOnly`: only replicas of services with routes (what a route file needs); else every
     /// running replica (what `status` counts).
-    public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: HealthProber,
+    public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: any HealthProbing,
                                        monitor: ProbeMonitor? = nil, routedOnly: Bool = true) async -> Set<String> {
         let specs = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let now = WallClock.nowMS()

@@ -88,7 +88,7 @@ public final class SwarmDaemon: Service, Sendable {
                 }
                 group.addTask { [self] in
                     while !Task.isCancelled {
-                        do { try await Task.sleep(for: options.resyncInterval) } catch { return }
+                        do { try await AgentClock.sleep(for: options.resyncInterval) } catch { return }
                         requestApply("watchdog")
                     }
                 }
@@ -96,7 +96,7 @@ public final class SwarmDaemon: Service, Sendable {
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         routeContinuation.yield()
-                        do { try await Task.sleep(for: options.taskPoll) } catch { return }
+                        do { try await AgentClock.sleep(for: options.taskPoll) } catch { return }
                     }
                 }
                 group.addTask { [self] in await followEvents() }
@@ -122,7 +122,7 @@ public final class SwarmDaemon: Service, Sendable {
             guard let held = lock.trySharedLock() else {
                 logger.debug("project locked by a flotilla command; applying shortly")
                 Task { [self] in
-                    try? await Task.sleep(for: .milliseconds(500))
+                    try? await AgentClock.sleep(for: .milliseconds(500))
                     requestApply(reason)
                 }
                 return
@@ -188,7 +188,7 @@ public final class SwarmDaemon: Service, Sendable {
                 if Task.isCancelled { return }
                 logger.warning("Swarm event stream lost; reconnecting (the task poll and the watchdog go on)", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
             }
-            do { try await Task.sleep(for: delay) } catch { return }
+            do { try await AgentClock.sleep(for: delay) } catch { return }
             delay = min(delay * 2, .seconds(10))
         }
     }

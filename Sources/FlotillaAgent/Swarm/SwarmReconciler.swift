@@ -210,12 +210,12 @@ public struct SwarmReconciler: Sendable {
         }
         // Secrets and networks are in use until the removed services' tasks are gone (a task's
         // stop timeout, then Swarm detaches it): retry for up to 60 s; ``leftovers()`` says what stays.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
+        let deadline = AgentClock.now + .seconds(60)
+        while AgentClock.now < deadline {
             await pruneSecrets(keeping: [])
             await networks.prune(keeping: [])
             if (try? await leftovers().isEmpty) == true { break }
-            try? await Task.sleep(for: .milliseconds(500))
+            try? await AgentClock.sleep(for: .milliseconds(500))
         }
         return removed
     }

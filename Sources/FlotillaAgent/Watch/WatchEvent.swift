@@ -84,3 +84,16 @@ public enum WatchEventClassifier {
         return .ignore
     }
 }
+
+/// What tells the daemon that the manifest directory changed: inotify (``ManifestWatcher``), or
+/// the simulator's commits.
+///
+/// Contract: after ``start()`` returns, every later change under the root yields at least one
+/// event on ``events`` (several changes may fold into one); ``stop()`` ends the stream.
+public protocol ManifestChangeSource: AnyObject, Sendable {
+    var events: AsyncStream<WatchEvent> { get }
+    func start() throws
+    func stop()
+}
+
+extension ManifestWatcher: ManifestChangeSource {}

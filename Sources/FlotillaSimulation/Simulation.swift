@@ -1,0 +1,24 @@
+import FlotillaAgent
+import Foundation
+
+/// Runs seeds, one after another, each in a world of its own on ``SimScheduler``.
+public enum Simulation {
+    public struct Outcome: Sendable {
+        public var seed: UInt64
+        public var failure: String?
+        public var trace: [String]
+    }
+
+    /// One seed from a clean scheduler: the same seed gives the same outcome and trace.
+    public static func run(seed: UInt64, events: Int = 30, echo: Bool = false) async -> Outcome {
+        SimScheduler.shared.reset(seed: seed)
+        SimRuntime.names = .init(generator: SplitMix64(seed: seed ^ 0xA11CE))
+        let trace = Trace()
+        trace.echo = echo
+        let root = NSTemporaryDirectory() + "flotilla-sim-\(getpid())"
+        let world = World(seed: seed, trace: trace, root: root)
+        let failure = await world.run(events: events)
+        try? FileManager.default.removeItem(atPath: root)
+        return Outcome(seed: seed, failure: failure, trace: trace.lines)
+    }
+}

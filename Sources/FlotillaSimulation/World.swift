@@ -1,0 +1,449 @@
+import FlotillaAgent
+import FlotillaCore
+import FlotillaEngine
+import Foundation
+import Logging
+
+/// One seed's world: a manifest directory, the in-memory engine, the real daemon (controller,
+/// loop, route writer) and CLI commands beside it, a workload of commits and faults drawn
+/// from the seed, and the invariants checked as it runs.
+public final class World: @unchecked Sendable {
+    /// A service as the workload last committed it.
+    struct Intent: Equatable {
+        var name: String
+        var image = "sim/app:1"
+        var replicas = 2
+        var routed = true
+        var readiness = true
+        var canary = false
+        var restartAlways = false
+        var yaml: String {
+            var text = "name: \(name)\nimage: \(image)\nreplicas: \(replicas)\nport: 8080\nstop_timeout: 5s\n"
+            if restartAlways { text += "restart_policy: always\n" }
+            if routed { text += "routes:\n  - host: \(name).test\n    path: /\n" }
+            if readiness { text += "health:\n  readiness: { http: /ready, interval: 1s, retries: 1 }\n" }
+            if canary { text += "update: { strategy: canary, canary: { replicas: 1, weight: 20 } }\n" }
+            return text
+        }
+    }
+
+    public let seed: UInt64
+    let trace: Trace
+    let engine: SimEngine
+    var rng: SplitMix64
+    let root: String
+    var manifests: String { root + "/manifests" }
+    var stateDir: String { root + "/state" }
+    var routeFile: String { root + "/routes.json" }
+    let parallelism = 2
+
+    /// What each file holds as committed (nil content: broken on purpose).
+    var intents: [String: Intent] = [:]
+    var broken: Set<String> = []
+    /// Services deleted together in a commit that prune safety holds back.
+    var heldBack: Set<String> = []
+    /// Replicas allowed per service right now (the larger of the last two commits').
+    var replicaBound: [String: Int] = [:]
+    var failure: String?
+    var process = 0
+    var daemon: (task: Task<Void, Never>, process: Int)?
+    var changes = SimChangeFeed()
+    /// When each container died other than by a client's stop (a kill, a reboot).
+    var crashedAt: [String: Int64] = [:]
+    var lastRoutes: [String: (service: String, targets: [String])] = [:]
+    var lastRouteText = ""
+    var callsAtLastCheck = 0
+    var lastCheckMS: Int64 = 0
+
+    public init(seed: UInt64, trace: Trace, root: String) {
+        self.seed = seed
+        self.trace = trace
+        self.root = root
+        rng = SplitMix64(seed: seed)
+        engine = SimEngine(seed: seed)
+        engine.images = ["sim/app:1", "sim/app:2", "sim/app:3", "sim/app:4"]
+        engine.unpullable = ["sim/missing:1"]
+    }
+
+    func chance(_ p: Double) -> Bool { Double(rng.next() % 1_000_000) / 1_000_000 < p }
+    func random(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(rng.next() % UInt64(range.count)) }
+    func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+
+    func fail(_ invariant: String, _ detail: String) {
+        guard failure == nil else { return }
+        failure = "\(invariant): \(detail)"
+        trace.add("INVARIANT BROKEN: \(invariant): \(detail)")
+    }
+
+    // MARK: - The scenario
+
+    /// Runs the seed's workload, then a quiet spell, and returns the first broken invariant.
+    public func run(events: Int) async -> String? {
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        engine.log = { [trace] in trace.add($0) }
+        engine.willStop = { [unowned self] box, process in self.checkStop(box, by: process) }
+        let names = ["web", "api", "shop", "cache"].prefix(random(2...4))
+        for name in names {
+            var intent = Intent(name: name)
+            intent.replicas = random(1...3)
+            intent.routed = name != "cache"
+            intent.readiness = chance(0.6)
+            intent.canary = chance(0.3)
+            intent.restartAlways = chance(0.3)
+            write(intent)
+        }
+        trace.add("seed \(seed): services \(names.joined(separator: ", "))")
+        startDaemon()
+        let checker = Task { [unowned self] in
+            while !Task.isCancelled {
+                try? await AgentClock.sleep(for: .milliseconds(100))
+                self.checkPeriodic()
+            }
+        }
+        for _ in 0..<events where failure == nil {
+            try? await AgentClock.sleep(for: .milliseconds(random(100...20_000)))
+            await act()
+        }
+        // Faults stop: the engine heals, broken files are fixed, the daemon runs.
+        engine.faults = SimEngine.Faults()
+        for file in broken.sorted() { if let intent = intents[file] { write(intent) } }
+        if daemon == nil { startDaemon() }
+        changes.fire()
+        trace.add("quiet: faults stopped")
+        try? await AgentClock.sleep(for: .seconds(180))
+        if failure == nil { checkConverged() }
+        checker.cancel()
+        await stopDaemon(kill: false)
+        return failure
+    }
+
+    func act() async {
+        let roll = random(0...99)
+        switch roll {
+        case 0..<14: commitChange()
+        case 14..<20: commitBroken()
+        case 20..<24: commitMassDeletion()
+        case 24..<34: killReplica()
+        case 34..<40: flipHealth()
+        case 40..<50: engineFaults()
+        case 50..<54: engine.dropEventStreams(); trace.add("fault: event streams dropped")
+        case 54..<60: await restartDaemon(kill: chance(0.5), keepState: chance(0.7))
+        case 60..<63: await reboot()
+        case 63..<75: await command()
+        case 75..<80: await freezeEngine()
+        default: commitChange()
+        }
+    }
+
+    // MARK: - Commits
+
+    func write(_ intent: Intent) {
+        let file = intent.name + ".yaml"
+        let old = intents[file]
+        intents[file] = intent
+        broken.remove(file)
+        heldBack.remove(intent.name)
+        replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
+        _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(intent.yaml.utf8))
+    }
+
+    func commitChange() {
+        guard let file = intents.keys.sorted().randomElement(using: &rng), var intent = intents[file] else { return }
+        switch random(0...3) {
+        case 0: intent.replicas = random(0...3)
+        case 1, 2: intent.image = pick(["sim/app:1", "sim/app:2", "sim/app:3", "sim/app:4", "sim/missing:1"])
+        default: intent.readiness.toggle()
+        }
+        trace.add("commit: \(file) image=\(intent.image) replicas=\(intent.replicas) readiness=\(intent.readiness)")
+        write(intent)
+        changes.fire()
+    }
+
+    func commitBroken() {
+        guard let file = intents.keys.sorted().randomElement(using: &rng) else { return }
+        broken.insert(file)
+        let text = chance(0.5) ? "name: [unclosed\nimage: x\n" : "name: \(file.dropLast(5))\nimage: sim/app:1\nreplicas: -4\n"
+        _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(text.utf8))
+        trace.add("commit: \(file) broken")
+        changes.fire()
+    }
+
+    func commitMassDeletion() {
+        let files = intents.keys.sorted()
+        guard files.count >= 2 else { return }
+        let gone = files.prefix(files.count - 1)
+        for file in gone {
+            try? FileManager.default.removeItem(atPath: manifests + "/" + file)
+            heldBack.insert(String(file.dropLast(5)))
+        }
+        trace.add("commit: deleted \(gone.joined(separator: ", ")) (more than half: held back)")
+        changes.fire()
+    }
+
+    // MARK: - Faults
+
+    func killReplica() {
+        let running = engine.ordered.filter(\.isRunning)
+        guard !running.isEmpty else { return }
+        let box = pick(running)
+        trace.add("fault: kill -9 \(box.name)")
+        crashedAt[box.name] = WallClock.nowMS()
+        engine.exit(box.id, code: 137)
+    }
+
+    func flipHealth() {
+        let running = engine.ordered.filter(\.isRunning)
+        guard !running.isEmpty else { return }
+        let box = pick(running)
+        trace.add("fault: \(box.name) \(box.unhealthy ? "healthy again" : "unhealthy")")
+        engine.setUnhealthy(box.id, !box.unhealthy)
+    }
+
+    func engineFaults() {
+        var faults = SimEngine.Faults()
+        if chance(0.5) { faults.serverError = 0.05 }
+        if chance(0.5) { faults.lostAnswer = 0.05 }
+        if chance(0.5) { faults.slow = 0.1 }
+        faults.eventDrop = chance(0.5) ? 0.1 : 0
+        faults.eventDuplicate = 0.1
+        faults.eventDelayMS = random(0...2000)
+        engine.faults = faults
+        trace.add("fault: engine errors 500=\(faults.serverError) lost=\(faults.lostAnswer) slow=\(faults.slow) events drop=\(faults.eventDrop) delay≤\(faults.eventDelayMS)ms")
+    }
+
+    func freezeEngine() async {
+        let seconds = random(1...20)
+        trace.add("fault: engine unreachable for \(seconds)s")
+        engine.faults.down = true
+        engine.dropEventStreams()
+        try? await AgentClock.sleep(for: .seconds(seconds))
+        engine.faults.down = false
+        trace.add("engine reachable again")
+    }
+
+    func reboot() async {
+        trace.add("fault: host reboot")
+        await stopDaemon(kill: true)
+        for box in engine.ordered where box.isRunning { crashedAt[box.name] = WallClock.nowMS() }
+        await engine.restartEngine(downFor: .seconds(random(1...5)))
+        startDaemon()
+    }
+
+    // MARK: - Processes
+
+    func options() -> Reconciler.Options {
+        var options = Reconciler.Options(parallelism: parallelism, settleTime: .seconds(1), stateDirectory: stateDir)
+        options.prober = SimProber(engine: engine)
+        options.portClaimDirectory = nil
+        options.lockDirectory = root
+        return options
+    }
+
+    func makeReconciler(_ name: String) -> (Reconciler, Logger, Int) {
+        process += 1
+        let logger = Logger(label: "sim") { _ in TraceLogHandler(trace: trace, process: "\(name)#\(process)") }
+        let reconciler = Reconciler(engine: engine.handle(process: process), directory: manifests, project: "sim", options: options(),
+                                    allowEmpty: false, logger: logger)
+        return (reconciler, logger, process)
+    }
+
+    func routeWriter(_ logger: Logger) -> RouteRefresher {
+        RouteRefresher(outputs: [RouteOutput(format: .json, writer: RouteFileWriter(path: routeFile))], listen: "127.0.0.1:80",
+                       settleTime: .seconds(1), prober: SimProber(engine: engine), logger: logger)
+    }
+
+    func startDaemon() {
+        let (reconciler, logger, process) = makeReconciler("daemon")
+        trace.add("daemon#\(process) starting")
+        changes = SimChangeFeed()
+        let daemon = Daemon(reconciler: reconciler, options: Daemon.Options(routes: routeWriter(logger), changes: changes), logger: logger)
+        let task = Task {
+            do {
+                try await reconciler.claimOwnership(claim: true)
+                try await daemon.run()
+            } catch {
+                logger.error("daemon failed", metadata: ["error": "\(error)"])
+            }
+        }
+        self.daemon = (task, process)
+    }
+
+    func stopDaemon(kill: Bool) async {
+        guard let daemon else { return }
+        self.daemon = nil
+        trace.add("daemon#\(daemon.process) \(kill ? "SIGKILL" : "SIGTERM")")
+        if kill { engine.deadProcesses.insert(daemon.process) }
+        daemon.task.cancel()
+        if await !finishes(within: .seconds(120), { await daemon.task.value }) {
+            fail("daemon stops", "daemon#\(daemon.process) still running 120s after \(kill ? "SIGKILL" : "SIGTERM")")
+        }
+    }
+
+    func restartDaemon(kill: Bool, keepState: Bool) async {
+        await stopDaemon(kill: kill)
+        if !keepState {
+            try? FileManager.default.removeItem(atPath: stateDir)
+            trace.add("state directory lost")
+        }
+        try? await AgentClock.sleep(for: .milliseconds(random(0...3000)))
+        startDaemon()
+    }
+
+    /// `flotilla promote`/`rollback`/`apply` beside the daemon, as the CLI runs them.
+    func command() async {
+        let canaries = intents.values.filter(\.canary).map(\.name).sorted()
+        let kind = canaries.isEmpty ? "apply" : pick(["promote", "rollback", "apply"])
+        let service = canaries.isEmpty ? "" : pick(canaries)
+        let (reconciler, logger, process) = makeReconciler(kind)
+        trace.add("command#\(process): flotilla \(kind) \(service)")
+        let ended = await finishes(within: .seconds(600)) {
+            do {
+                try await reconciler.lock.withLock(logger: logger) {
+                    try await reconciler.claimOwnership(claim: true)
+                    let desired = try await reconciler.load()
+                    let observed = try await reconciler.observe()
+                    if kind == "apply" {
+                        let report = try await reconciler.apply(desired, routes: self.routeWriter(logger), observed: observed)
+                        logger.info("apply ended", metadata: ["failures": "\(report.failures.count)"])
+                    } else {
+                        let report = try await reconciler.apply(desired, routes: self.routeWriter(logger), promote: kind == "promote" ? [service] : [],
+                                                                rollback: kind == "rollback" ? [service: "flotilla rollback"] : [:], only: [service])
+                        logger.info("\(kind) ended", metadata: ["failures": "\(report.failures.count)"])
+                    }
+                }
+            } catch {
+                logger.info("command failed", metadata: ["error": "\(error)"])
+            }
+        }
+        if !ended { fail("every command ends", "flotilla \(kind) \(service) still running after 600s") }
+    }
+
+    /// Whether `body` finishes within `limit` of virtual time (it is left running otherwise).
+    func finishes(within limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let done = Flag()
+        let work = Task { await body(); done.set() }
+        let deadline = AgentClock.now + limit
+        while !done.value, AgentClock.now < deadline {
+            try? await AgentClock.sleep(for: .milliseconds(50))
+        }
+        if !done.value { work.cancel() }
+        return done.value
+    }
+
+    // MARK: - Invariants
+
+    func routes() -> [String: (service: String, targets: [String])] {
+        guard let data = FileManager.default.contents(atPath: routeFile),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let entries = json["routes"] as? [[String: Any]] else { return [:] }
+        var result: [String: (String, [String])] = [:]
+        for entry in entries {
+            let host = entry["host"] as? String ?? "", service = entry["service"] as? String ?? ""
+            let targets = (entry["targets"] as? [[String: Any]] ?? []).compactMap { $0["container"] as? String }
+            result[host] = (service, targets)
+        }
+        return result
+    }
+
+    /// A replica the proxy may send to, by the same rules Flotilla uses (probe, or settle time).
+    func isReady(_ box: SimEngine.Box) -> Bool {
+        guard box.isRunning, !box.unhealthy else { return false }
+        return WallClock.nowMS() - box.startedMS >= 1200
+    }
+
+    /// Flotilla stops a running replica: the route file must not name it, and a rolling update
+    /// never takes an old replica away before a new one is ready.
+    func checkStop(_ box: SimEngine.Box, by process: Int) {
+        for (host, route) in routes() where route.targets.contains(box.name) {
+            fail("routes only name live replicas", "\(box.name) stopped by process \(process) while \(host) routes to it")
+        }
+        let service = box.service
+        guard let intent = intents[service + ".yaml"], !broken.contains(service + ".yaml"), !intent.canary, intent.replicas > 0 else { return }
+        // An image change is a rolling update (start-first): the old replica goes only after a
+        // replica of the new image is ready.
+        let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
+        guard box.blueprint.image != intent.image, isReady(box), intent.image != "sim/missing:1" else { return }
+        if !boxes.contains(where: { $0.blueprint.image == intent.image && isReady($0) }) {
+            fail("rolling update keeps a ready replica", "\(box.name) (old spec) stopped while no replica of the new spec of \(service) was ready")
+        }
+    }
+
+    func checkPeriodic() {
+        let now = WallClock.nowMS()
+        // No busy loop: engine calls per virtual second.
+        if now - lastCheckMS >= 1000 {
+            if engine.calls - callsAtLastCheck > 400 * Int(now - lastCheckMS) / 1000 + 400 {
+                fail("no busy loop", "\(engine.calls - callsAtLastCheck) engine calls in \(now - lastCheckMS) ms")
+            }
+            callsAtLastCheck = engine.calls
+            lastCheckMS = now
+        }
+        // Never more live replicas than the rules allow.
+        for (service, bound) in replicaBound {
+            let live = engine.ordered.filter { $0.service == service && $0.isRunning }.count
+            let canary = intents[service + ".yaml"]?.canary == true ? 1 : 0
+            if live > bound + parallelism + canary {
+                fail("replicas ≤ replicas + parallelism", "\(service) has \(live) running replicas (bound \(bound) + \(parallelism) + \(canary))")
+            }
+        }
+        let current = routes()
+        let byName = Dictionary(engine.ordered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (host, route) in current {
+            for target in route.targets {
+                if let box = byName[target], box.isRunning { continue }
+                if let died = crashedAt[target] ?? byName[target]?.finishedMS, now - died < 15_000, byName[target]?.stoppedByClient != true { continue }
+                fail("routes only name live replicas", "\(host) routes to \(target), which is \(byName[target].map { "\($0.state)" } ?? "gone")")
+            }
+        }
+        // A route that loses its last target: only when its service has no ready replica left,
+        // or was removed from the manifests for good.
+        for (host, before) in lastRoutes where !before.targets.isEmpty {
+            let after = current[host]
+            guard after == nil || after!.targets.isEmpty else { continue }
+            let file = before.service + ".yaml"
+            let removedForGood = intents[file] == nil || (!FileManager.default.fileExists(atPath: manifests + "/" + file) && !heldBack.contains(before.service))
+            if removedForGood { continue }
+            if intents[file]?.replicas == 0 || intents[file]?.routed == false { continue }
+            let ready = engine.ordered.filter { $0.service == before.service && isReady($0) }
+            if !ready.isEmpty {
+                let why = broken.contains(file) ? " (its file is broken)" : heldBack.contains(before.service) ? " (its deletion is held back)" : ""
+                fail("a broken or held-back file never unroutes its services",
+                     "\(host) lost its targets while \(ready.map(\.name).joined(separator: ", ")) \(ready.count == 1 ? "is" : "are") ready\(why)")
+            }
+        }
+        lastRoutes = current
+    }
+
+    func checkConverged() {
+        for (file, intent) in intents.sorted(by: { $0.key < $1.key }) where FileManager.default.fileExists(atPath: manifests + "/" + file) {
+            let live = engine.ordered.filter { $0.service == intent.name && $0.isRunning }
+            let images = Set(live.map(\.blueprint.image))
+            if intent.image == "sim/missing:1" { continue }
+            if intent.canary {
+                if live.count < intent.replicas { fail("converged once faults stop", "\(intent.name): \(live.count) running, want \(intent.replicas)") }
+                continue
+            }
+            if live.count != intent.replicas || (intent.replicas > 0 && images != [intent.image]) {
+                fail("converged once faults stop", "\(intent.name): \(live.count) running of \(images.sorted()), want \(intent.replicas) of \(intent.image)")
+            }
+        }
+    }
+}
+
+/// A flag set by one task, read by another (all on the simulator's one thread).
+final class Flag: @unchecked Sendable {
+    private(set) var value = false
+    func set() { value = true }
+}
+
+/// Manifest commits, told to the daemon as inotify would.
+public final class SimChangeFeed: ManifestChangeSource, @unchecked Sendable {
+    public let events: AsyncStream<WatchEvent>
+    private let continuation: AsyncStream<WatchEvent>.Continuation
+
+    public init() { (events, continuation) = AsyncStream.makeStream(of: WatchEvent.self, bufferingPolicy: .bufferingNewest(8)) }
+    public func start() throws {}
+    public func stop() {}
+    public func fire() { continuation.yield(WatchEvent(.manifestChanged, path: "manifests")) }
+}
