@@ -349,7 +349,8 @@ public final class World: @unchecked Sendable {
     /// A replica the proxy may send to, by the same rules Flotilla uses (probe, or settle time).
     func isReady(_ box: SimEngine.Box) -> Bool {
         guard box.isRunning, !box.unhealthy else { return false }
-        return WallClock.nowMS() - box.startedMS >= 1200
+        if box.labels[OwnershipLabel.checks]?.contains("readiness") == true { return true }
+        return WallClock.nowMS() - box.startedMS >= 1000
     }
 
     /// Flotilla stops a running replica: the route file must not name it, and a rolling update

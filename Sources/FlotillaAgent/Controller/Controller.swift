@@ -414,7 +414,18 @@ public actor Controller {
     func routeInputs() -> RouteRefresher.Inputs? {
         if let firstLook, !firstLook.isEmpty, AgentClock.now < firstLookDeadline { return nil }
         let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }
-        return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: resolved.frozen)
+        return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: keptRoutes)
+    }
+
+    /// Services whose last routes stay as they are: not in force (their file is broken, their
+    /// removal is held back by the prune budget) and not to be removed either. A syntax error
+    /// names no service, so while orphan removal is suspended every unknown service with
+    /// replicas keeps its routes (simulator seeds 1 and 2 before this: its routes went, its
+    /// containers stayed).
+    var keptRoutes: Set<String> {
+        var kept = resolved.frozen.union(resolved.heldBack)
+        for (name, containers) in cache where resolved.specs[name] == nil && !containers.isEmpty && !resolved.isOrphan(name) { kept.insert(name) }
+        return kept
     }
 
     /// `down`: every owned container, stopped gracefully and removed; then the project's networks.
