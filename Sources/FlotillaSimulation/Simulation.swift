@@ -16,6 +16,7 @@ public enum Simulation {
         let trace = Trace()
         trace.echo = echo
         let root = NSTemporaryDirectory() + "flotilla-sim-\(getpid())"
+        trace.root = root
         let world = World(seed: seed, trace: trace, root: root)
         let failure = await world.run(events: events)
         try? FileManager.default.removeItem(atPath: root)

@@ -1,4 +1,5 @@
 import FlotillaAgent
+import Foundation
 import Logging
 
 /// The events of one seed, stamped with virtual time: the failure report's context, and what
@@ -6,10 +7,13 @@ import Logging
 public final class Trace: @unchecked Sendable {
     public private(set) var lines: [String] = []
     public var echo = false
+    /// The seed's folder, shown as `$SIM` (its name holds the process id).
+    public var root = ""
     public init() {}
 
     public func add(_ line: String) {
-        let stamped = "[\(SimScheduler.shared.stamp)] \(line)"
+        let text = root.isEmpty ? line : line.replacingOccurrences(of: root, with: "$SIM")
+        let stamped = "[\(SimScheduler.shared.stamp)] \(text)"
         lines.append(stamped)
         if echo { print(stamped) }
     }

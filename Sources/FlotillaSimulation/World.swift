@@ -40,8 +40,13 @@ public final class World: @unchecked Sendable {
     /// What each file holds as committed (nil content: broken on purpose).
     var intents: [String: Intent] = [:]
     var broken: Set<String> = []
-    /// Services deleted together in a commit that prune safety holds back.
-    var heldBack: Set<String> = []
+    /// Services whose files are deleted while the prune budget holds them back (more than one
+    /// and more than half of the services gone at once, as ``Planner/resolve`` decides).
+    var heldBack: Set<String> {
+        let gone = intents.keys.filter { !FileManager.default.fileExists(atPath: manifests + "/" + $0) }
+        guard gone.count > 1, gone.count * 2 > intents.count else { return [] }
+        return Set(gone.map { String($0.dropLast(5)) })
+    }
     /// Replicas allowed per service right now (the larger of the last two commits').
     var replicaBound: [String: Int] = [:]
     var failure: String?
@@ -54,6 +59,10 @@ public final class World: @unchecked Sendable {
     var lastRouteText = ""
     var callsAtLastCheck = 0
     var lastCheckMS: Int64 = 0
+    /// When each file broke or was deleted in a held-back commit, and when the state directory
+    /// was last lost: a daemon that lost its last route table cannot keep routes it never saw.
+    var brokenAt: [String: Int64] = [:]
+    var stateLostAt: Int64 = -1
 
     public init(seed: UInt64, trace: Trace, root: String) {
         self.seed = seed
@@ -143,7 +152,6 @@ public final class World: @unchecked Sendable {
         let old = intents[file]
         intents[file] = intent
         broken.remove(file)
-        heldBack.remove(intent.name)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(intent.yaml.utf8))
     }
@@ -163,6 +171,7 @@ public final class World: @unchecked Sendable {
     func commitBroken() {
         guard let file = intents.keys.sorted().randomElement(using: &rng) else { return }
         broken.insert(file)
+        brokenAt[file] = WallClock.nowMS()
         let text = chance(0.5) ? "name: [unclosed\nimage: x\n" : "name: \(file.dropLast(5))\nimage: sim/app:1\nreplicas: -4\n"
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(text.utf8))
         trace.add("commit: \(file) broken")
@@ -175,7 +184,7 @@ public final class World: @unchecked Sendable {
         let gone = files.prefix(files.count - 1)
         for file in gone {
             try? FileManager.default.removeItem(atPath: manifests + "/" + file)
-            heldBack.insert(String(file.dropLast(5)))
+            brokenAt[file] = WallClock.nowMS()
         }
         trace.add("commit: deleted \(gone.joined(separator: ", ")) (more than half: held back)")
         changes.fire()
@@ -284,6 +293,7 @@ public final class World: @unchecked Sendable {
         await stopDaemon(kill: kill)
         if !keepState {
             try? FileManager.default.removeItem(atPath: stateDir)
+            stateLostAt = WallClock.nowMS()
             trace.add("state directory lost")
         }
         try? await AgentClock.sleep(for: .milliseconds(random(0...3000)))
@@ -406,6 +416,7 @@ public final class World: @unchecked Sendable {
             let removedForGood = intents[file] == nil || (!FileManager.default.fileExists(atPath: manifests + "/" + file) && !heldBack.contains(before.service))
             if removedForGood { continue }
             if intents[file]?.replicas == 0 || intents[file]?.routed == false { continue }
+            if (broken.contains(file) || heldBack.contains(before.service)), stateLostAt >= (brokenAt[file] ?? 0) { continue }
             let ready = engine.ordered.filter { $0.service == before.service && isReady($0) }
             if !ready.isEmpty {
                 let why = broken.contains(file) ? " (its file is broken)" : heldBack.contains(before.service) ? " (its deletion is held back)" : ""
