@@ -10,9 +10,9 @@ struct DebouncerTests {
         // The decision, without timing: each call moves the deadline to `now + window`, but
         // never past the burst's first call + maxWait (before: always `now + window`, so calls
         // every 50 ms with a 100 ms window postponed the action forever).
-        let t0 = ContinuousClock.now
+        let t0 = AgentClock.now
         let latest = t0 + .seconds(1)
-        var deadlines: [ContinuousClock.Instant] = []
+        var deadlines: [AgentClock.Instant] = []
         for i in 0..<100 {  // a call every 50 ms for 5 s
             deadlines.append(Debouncer.deadline(now: t0 + .milliseconds(50 * i), window: .milliseconds(100), latest: latest))
         }
