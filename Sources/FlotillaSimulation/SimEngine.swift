@@ -51,7 +51,11 @@ public final class SimEngine: @unchecked Sendable {
         public init() {}
     }
 
-    public var faults = Faults()
+    public var faults = Faults() {
+        didSet { if oldValue.down && !faults.down { backAt = now } }
+    }
+    /// When the engine last came back after being down (Unix ms).
+    public private(set) var backAt: Int64 = 0
     public private(set) var containers: [String: Box] = [:]
     /// Containers in creation order (a stable listing order).
     private var order: [String] = []

@@ -43,9 +43,11 @@ public final class World: @unchecked Sendable {
     /// Services whose files are deleted while the prune budget holds them back (more than one
     /// and more than half of the services gone at once, as ``Planner/resolve`` decides).
     var heldBack: Set<String> {
-        let gone = intents.keys.filter { !FileManager.default.fileExists(atPath: manifests + "/" + $0) }
-        guard gone.count > 1, gone.count * 2 > intents.count else { return [] }
-        return Set(gone.map { String($0.dropLast(5)) })
+        let owned = Set(engine.ordered.map(\.service))
+        let gone = intents.keys.filter { !FileManager.default.fileExists(atPath: manifests + "/" + $0) }.map { String($0.dropLast(5)) }
+        let leaving = owned.intersection(gone)
+        guard leaving.count > 1, leaving.count * 2 > owned.count else { return [] }
+        return leaving
     }
     /// Replicas allowed per service right now (the larger of the last two commits').
     var replicaBound: [String: Int] = [:]
@@ -56,6 +58,8 @@ public final class World: @unchecked Sendable {
     /// When each container died other than by a client's stop (a kill, a reboot).
     var crashedAt: [String: Int64] = [:]
     var lastRoutes: [String: (service: String, targets: [String])] = [:]
+    /// Ready replicas that left the routes, and when: each must be removed soon after.
+    var unrouted: [String: (host: String, since: Int64)] = [:]
     var lastRouteText = ""
     var callsAtLastCheck = 0
     var lastCheckMS: Int64 = 0
@@ -63,6 +67,9 @@ public final class World: @unchecked Sendable {
     /// was last lost: a daemon that lost its last route table cannot keep routes it never saw.
     var brokenAt: [String: Int64] = [:]
     var stateLostAt: Int64 = -1
+    /// When each service's file last came back (after a deletion or a breakage): removals the
+    /// daemon began before that are its earlier decision, carried out.
+    var backAt: [String: Int64] = [:]
 
     public init(seed: UInt64, trace: Trace, root: String) {
         self.seed = seed
@@ -150,6 +157,7 @@ public final class World: @unchecked Sendable {
     func write(_ intent: Intent) {
         let file = intent.name + ".yaml"
         let old = intents[file]
+        if broken.contains(file) || !FileManager.default.fileExists(atPath: manifests + "/" + file) { backAt[intent.name] = WallClock.nowMS() }
         intents[file] = intent
         broken.remove(file)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
@@ -374,7 +382,8 @@ public final class World: @unchecked Sendable {
         // An image change is a rolling update (start-first): the old replica goes only after a
         // replica of the new image is ready.
         let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
-        guard box.blueprint.image != intent.image, isReady(box), intent.image != "sim/missing:1" else { return }
+        guard box.blueprint.image != intent.image, isReady(box), intent.image != "sim/missing:1",
+              WallClock.nowMS() - (backAt[service] ?? -60_000) > 30_000 else { return }
         if !boxes.contains(where: { $0.blueprint.image == intent.image && isReady($0) }) {
             fail("rolling update keeps a ready replica", "\(box.name) (old spec) stopped while no replica of the new spec of \(service) was ready")
         }
@@ -403,28 +412,47 @@ public final class World: @unchecked Sendable {
         for (host, route) in current {
             for target in route.targets {
                 if let box = byName[target], box.isRunning { continue }
-                if let died = crashedAt[target] ?? byName[target]?.finishedMS, now - died < 15_000, byName[target]?.stoppedByClient != true { continue }
+                // A replica that died by itself: the daemon learns it from an event, or from the
+                // watchdog's list when the event was lost (30 s), once the engine answers again.
+                if let died = crashedAt[target] ?? byName[target]?.finishedMS, byName[target]?.stoppedByClient != true,
+                   now - max(died, engine.backAt) < 35_000 { continue }
                 fail("routes only name live replicas", "\(host) routes to \(target), which is \(byName[target].map { "\($0.state)" } ?? "gone")")
             }
         }
-        // A route that loses its last target: only when its service has no ready replica left,
-        // or was removed from the manifests for good.
-        for (host, before) in lastRoutes where !before.targets.isEmpty {
-            let after = current[host]
-            guard after == nil || after!.targets.isEmpty else { continue }
-            let file = before.service + ".yaml"
-            let removedForGood = intents[file] == nil || (!FileManager.default.fileExists(atPath: manifests + "/" + file) && !heldBack.contains(before.service))
-            if removedForGood { continue }
-            if intents[file]?.replicas == 0 || intents[file]?.routed == false { continue }
-            if (broken.contains(file) || heldBack.contains(before.service)), stateLostAt >= (brokenAt[file] ?? 0) { continue }
-            let ready = engine.ordered.filter { $0.service == before.service && isReady($0) }
-            if !ready.isEmpty {
-                let why = broken.contains(file) ? " (its file is broken)" : heldBack.contains(before.service) ? " (its deletion is held back)" : ""
-                fail("a broken or held-back file never unroutes its services",
-                     "\(host) lost its targets while \(ready.map(\.name).joined(separator: ", ")) \(ready.count == 1 ? "is" : "are") ready\(why)")
+        // A ready replica leaves the routes only on its way out: removed by Flotilla soon after
+        // (out of the routes first, then SIGTERM), or no longer ready, or its service no longer
+        // routed. A broken file or a held-back deletion keeps its services' routes.
+        let routedNow = Set(current.values.flatMap(\.targets))
+        for (host, before) in lastRoutes {
+            for target in before.targets where !routedNow.contains(target) && unrouted[target] == nil {
+                unrouted[target] = (host, now)
+            }
+        }
+        for (target, (host, since)) in unrouted.sorted(by: { $0.key < $1.key }) {
+            guard let box = byName[target], box.isRunning, !box.unhealthy, !box.stoppedByClient, !routedNow.contains(target),
+                  stillRouted(box.service) else {
+                unrouted[target] = nil
+                continue
+            }
+            if now - since > 10_000 {
+                let file = box.service + ".yaml"
+                let why = broken.contains(file) ? " (its file is broken)" : heldBack.contains(box.service) ? " (its deletion is held back)" : ""
+                fail("a ready replica leaves the routes only to be removed", "\(target) left \(host) \(now - since) ms ago, is ready and still runs\(why)")
             }
         }
         lastRoutes = current
+    }
+
+    /// Whether the service's routes are still wanted: routed in the manifests (or kept: broken
+    /// file, held-back deletion), not scaled to zero, and not removed for good. A daemon that lost
+    /// its state directory since the file broke cannot keep routes it never saw.
+    func stillRouted(_ service: String) -> Bool {
+        let file = service + ".yaml"
+        guard let intent = intents[file], intent.routed, intent.replicas > 0 else { return false }
+        let present = FileManager.default.fileExists(atPath: manifests + "/" + file)
+        if !present && !heldBack.contains(service) { return false }
+        if broken.contains(file) || !present { return stateLostAt < (brokenAt[file] ?? 0) }
+        return true
     }
 
     func checkConverged() {

@@ -75,6 +75,7 @@ extension Controller {
         for container in starts {
             do {
                 try await replicas.start(container)
+                startedAt[container.id] = WallClock.nowMS()
                 outcome.startedIDs.append(container.id)
             } catch {
                 logger.error("start failed", metadata: ["service": "\(spec.name)", "container": "\(container.name)", "error": "\(error)"])
@@ -133,7 +134,10 @@ extension Controller {
                 if EngineError.isUnavailable(error) { unavailable = true } else { failed += 1 }
             }
         }
-        for (container, _, _) in removals { await monitor.forget(container.id) }
+        for (container, _, _) in removals {
+            await monitor.forget(container.id)
+            startedAt[container.id] = nil
+        }
         return (removed, replaced, failed, unavailable)
     }
 
@@ -179,6 +183,8 @@ extension Controller {
                 if error.engineUnavailable { unavailable = true } else { failure = "\(count - ids.count) of \(count) new replicas could not be created: \(error)" }
             }
         }
+        let started = WallClock.nowMS()
+        for id in ids { startedAt[id] = started }
         if failure != nil { await images.forget(spec.image) }
         if !ids.isEmpty && (role == .canary || !inRollout) { report.created += ids.count }
         return (ids, failure, unavailable)

@@ -268,6 +268,7 @@ extension Controller {
             observed = try await listService(key)
         }
         engineRetryDelay = .milliseconds(500)
+        looked.insert(key)
         let present = Set(observed.containers.map(\.id))
         for (id, service) in leavingService where service == key && !present.contains(id) {
             leaving.remove(id)
@@ -417,12 +418,22 @@ extension Controller {
     func readiness(of spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> [String: Readiness] {
         var result: [String: Readiness] = [:]
         let settle = config.settleTime.wholeMilliseconds
-        for container in containers {
+        for container in containers.map(settling) {
             let hasCheck = ReplicaChecks.of(container, spec: spec).readiness != nil && container.hostPort != nil
             let probe = hasCheck ? await monitor.readinessState(of: container.id) : nil
             result[container.id] = Readiness.of(container, probe: probe, hasCheck: hasCheck, settleMS: settle, now: now)
         }
         return result
+    }
+
+    /// The replica with its settle time counted from when this process saw it start, where that
+    /// is later than its creation label (an engine slow to start it: simulator seed 55 took an
+    /// old replica away 5 ms after its replacement started).
+    func settling(_ container: ObservedContainer) -> ObservedContainer {
+        guard let started = startedAt[container.id], started > container.created else { return container }
+        var container = container
+        container.created = started
+        return container
     }
 
     /// Dependencies that want replicas but have no ready one (as last observed).

@@ -142,6 +142,10 @@ public actor Controller {
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
     var firstLook: Set<String>?
     var firstLookDeadline = AgentClock.now + .seconds(30)
+    /// When this process saw each of its new or restarted replicas start (Unix ms).
+    var startedAt: [String: Int64] = [:]
+    /// Services observed at least once by a step of this process.
+    var looked: Set<String> = []
     /// Services changed by a step and not settled since (when each began): "converged" is logged
     /// when they settle.
     var converging: [String: AgentClock.Instant] = [:]
@@ -356,7 +360,7 @@ public actor Controller {
         let probes = Task { await self.followProbes() }
         var writer: Task<Void, Never>?
         if let routes {
-            await routes.connect(source: { [weak self] in await self?.routeInputs() }, monitor: monitor, store: store)
+            await routes.connect(source: { [weak self] in await self?.routeInputs() }, monitor: monitor, store: store, lock: config.sharedLock)
             writer = Task { await routes.run() }
             routes.requestRefresh()
         }
@@ -392,7 +396,10 @@ public actor Controller {
             let requeue = await reconcile(key)
             // A first look is over when a step found nothing more to do at once (a step that
             // acted is looked at again before its result counts: its list is from before it).
-            if requeue != .now, firstLook?.remove(key) != nil, firstLook?.isEmpty == true { routes?.requestRefresh() }
+            // A step that observed nothing (project locked, engine unavailable) is no first look.
+            if requeue != .now, looked.contains(key) || resolved.specs[key] == nil, firstLook?.remove(key) != nil, firstLook?.isEmpty == true {
+                routes?.requestRefresh()
+            }
             switch requeue {
             case .done: await queue.done(key, requeueAfter: nil)
             case .now: await queue.done(key, requeueAfter: .zero)
@@ -411,9 +418,18 @@ public actor Controller {
 
     /// What the route writer builds the table from: the last observation, without the replicas
     /// being removed; services of broken files with unknown specs keep their last routes.
-    func routeInputs() -> RouteRefresher.Inputs? {
-        if let firstLook, !firstLook.isEmpty, AgentClock.now < firstLookDeadline { return nil }
-        let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }
+    func routeInputs() async -> RouteRefresher.Inputs? {
+        // A CLI command changed the project since this process last looked: what it holds is
+        // older than the table the command wrote. Look again first (the steps ask for a pass).
+        if let lock = config.sharedLock, let known = lockGeneration, let now = lock.currentGeneration(), now != known {
+            noteLockGeneration(now)
+            await enqueue(Set(resolved.specs.keys).union(cache.keys), .followUp)
+            return nil
+        }
+        // A removal waiting for its replica to leave the routes is never held back by this
+        // (simulator seed 2: a replica stopped while the file still routed to it).
+        if let firstLook, !firstLook.isEmpty, AgentClock.now < firstLookDeadline, leaving.isEmpty { return nil }
+        let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }.map(settling)
         return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: keptRoutes)
     }
 
@@ -425,6 +441,9 @@ public actor Controller {
     var keptRoutes: Set<String> {
         var kept = resolved.frozen.union(resolved.heldBack)
         for (name, containers) in cache where resolved.specs[name] == nil && !containers.isEmpty && !resolved.isOrphan(name) { kept.insert(name) }
+        // Never observed yet (the start-up list failed): nothing is known of its replicas, so
+        // its last routes stand rather than a route with zero targets.
+        for name in resolved.specs.keys where cacheAt[name] == nil { kept.insert(name) }
         return kept
     }
 

@@ -39,6 +39,7 @@ public actor RouteRefresher {
     var monitor: ProbeMonitor?
     var store: StateStore?
     var source: (@Sendable () async -> Inputs?)?
+    var passLock: ReconcileLock?
     public private(set) var lastTable: RouteTable?
     private let requests: AsyncStream<Void>
     private let requestContinuation: AsyncStream<Void>.Continuation
@@ -62,7 +63,11 @@ public actor RouteRefresher {
     public func use(_ monitor: ProbeMonitor) { self.monitor = monitor }
 
     /// Where each pass reads its inputs, and where the last table is kept.
-    public func connect(source: @escaping @Sendable () async -> Inputs?, monitor: ProbeMonitor?, store: StateStore?) {
+    /// `lock`: the daemon's project lock. Each pass holds it shared, and a pass while a CLI
+    /// command holds it (and writes the same route files from its own, fresher observation) is
+    /// put off until the command let go.
+    public func connect(source: @escaping @Sendable () async -> Inputs?, monitor: ProbeMonitor?, store: StateStore?, lock: ReconcileLock? = nil) {
+        self.passLock = lock
         self.source = source
         self.monitor = monitor
         self.store = store
@@ -104,11 +109,25 @@ public actor RouteRefresher {
             // Stopping: never write a table from a half-stopped daemon (probes gone = no target).
             if Task.isCancelled { return }
             let target = wanted
+            var held: Int32?
+            if let passLock {
+                // A CLI command holds the project and writes these files itself (simulator seed
+                // 48: the daemon's older table put back a replica `promote` was stopping).
+                guard let fd = passLock.trySharedLock() else {
+                    Task { [weak self] in
+                        try? await AgentClock.sleep(for: .milliseconds(250))
+                        self?.requestRefresh()
+                    }
+                    continue
+                }
+                held = fd
+            }
             passStarted = .now
             if let inputs = await source?(), !Task.isCancelled {
                 await refresh(services: inputs.services, observed: inputs.observed, keeping: inputs.keeping)
             }
             passStarted = nil
+            if let held { passLock?.release(held) }
             completed = max(completed, target)
         }
     }
@@ -119,7 +138,16 @@ public actor RouteRefresher {
         let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober, monitor: monitor)
         var table = RouteTable.build(services: services, observed: observed, ready: ready)
         if let lastTable, !keeping.isEmpty {
-            table = RouteTable(entries: table.entries + lastTable.entries.filter { keeping.contains($0.service) })
+            // A kept service's last routes replace what this pass would build for it.
+            // Its targets still live (a kept replica that died leaves them like any other).
+            let live = Set(observed.filter(\.state.isLive).map(\.name))
+            let kept = lastTable.entries.filter { keeping.contains($0.service) }.map { entry in
+                var entry = entry
+                entry.targets = entry.targets.filter { live.contains($0.container) }
+                return entry
+            }
+            let keptServices = Set(kept.map(\.service))
+            table = RouteTable(entries: table.entries.filter { !keptServices.contains($0.service) } + kept)
         }
         await publish(table)
     }
@@ -174,7 +202,7 @@ public actor RouteRefresher {
     }
 
     /// Running replicas that pass their readiness check (the monitor's verdict, or a probe now
-    /// without a monitor) or, without one, have run for the settle time.
+    /// where the monitor does not probe it) or, without one, have run for the settle time.
     /// `routedOnly`: only replicas of services with routes (what a route file needs); else every
     /// running replica (what `status` counts).
     public static func readyContainers(services: [ServiceSpec], observed: [ObservedContainer], settleTime: Duration, prober: any HealthProbing,
@@ -191,7 +219,10 @@ public actor RouteRefresher {
                     // Each replica by its own checks (an old one keeps the checks it was made with).
                     if let readiness = ReplicaChecks.of(container, spec: spec).readiness {
                         guard let port else { return nil }
-                        if let monitor { return await monitor.readiness(of: container.id) == .passing ? container.id : nil }
+                        // The monitor's verdict where it probes the replica; a probe now where it
+                        // does not (a `promote` of one service probes only that one: the others'
+                        // replicas lost their routes, simulator seed 4).
+                        if let status = await monitor?.readiness(of: container.id) { return status == .passing ? container.id : nil }
                         return await prober.probe(readiness, port: port) ? container.id : nil
                     }
                     return now - container.created >= settleMS ? container.id : nil
