@@ -268,8 +268,9 @@ public struct EngineClient: Sendable {
         let object = try await inspectContainer(id)
         let state = object["State"] as? [String: Any] ?? [:]
         let finished = (state["FinishedAt"] as? String).flatMap(Self.parseTimestamp)
+        let started = (state["StartedAt"] as? String).flatMap(Self.parseTimestamp)
         return EngineRestart(restarting: state["Restarting"] as? Bool ?? false, restartCount: object["RestartCount"] as? Int ?? 0,
-                             exitCode: state["ExitCode"] as? Int ?? 0, finishedAt: finished)
+                             exitCode: state["ExitCode"] as? Int ?? 0, finishedAt: finished, startedAt: started)
     }
 
     /// `2026-12-01T05:00:00.123456789Z` (or with an offset) → Unix ms; nil for the zero time.

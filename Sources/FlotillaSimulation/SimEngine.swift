@@ -359,7 +359,8 @@ public final class SimEngine: @unchecked Sendable {
         public func restartStatus(of id: String) async throws -> EngineRestart {
             try await engine.enter(process, "inspect")
             guard let box = engine.containers[id] else { throw EngineError.notFound("no such container: \(id)") }
-            return EngineRestart(restarting: box.state == "restarting", restartCount: box.restartCount, exitCode: box.exitCode, finishedAt: box.finishedMS)
+            return EngineRestart(restarting: box.state == "restarting", restartCount: box.restartCount, exitCode: box.exitCode, finishedAt: box.finishedMS,
+                                 startedAt: box.startedMS > 0 ? box.startedMS : nil)
         }
         public func ensureNetwork(_ name: String, project: String, driver: String) async throws -> Bool {
             try await engine.enter(process, "network")

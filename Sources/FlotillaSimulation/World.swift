@@ -274,13 +274,19 @@ public final class World: @unchecked Sendable {
         let (reconciler, logger, process) = makeReconciler("daemon")
         trace.add("daemon#\(process) starting")
         changes = SimChangeFeed()
-        let daemon = Daemon(reconciler: reconciler, options: Daemon.Options(routes: routeWriter(logger), changes: changes), logger: logger)
+        let changes = changes, routes = routeWriter(logger)
+        // As systemd runs it (`Restart=on-failure`): a daemon that failed to start is started again.
         let task = Task {
-            do {
-                try await reconciler.claimOwnership(claim: true)
-                try await daemon.run()
-            } catch {
-                logger.error("daemon failed", metadata: ["error": "\(error)"])
+            while !Task.isCancelled {
+                do {
+                    try await reconciler.claimOwnership(claim: true)
+                    let daemon = Daemon(reconciler: reconciler, options: Daemon.Options(routes: routes, changes: changes), logger: logger)
+                    try await daemon.run()
+                    return
+                } catch {
+                    logger.error("daemon failed; restarted in 2s", metadata: ["error": "\(error)"])
+                    try? await AgentClock.sleep(for: .seconds(2))
+                }
             }
         }
         self.daemon = (task, process)
@@ -378,7 +384,8 @@ public final class World: @unchecked Sendable {
             fail("routes only name live replicas", "\(box.name) stopped by process \(process) while \(host) routes to it")
         }
         let service = box.service
-        guard let intent = intents[service + ".yaml"], !broken.contains(service + ".yaml"), !intent.canary, intent.replicas > 0 else { return }
+        guard let intent = intents[service + ".yaml"], !broken.contains(service + ".yaml"), !intent.canary, intent.replicas > 0,
+              FileManager.default.fileExists(atPath: manifests + "/" + service + ".yaml") else { return }
         // An image change is a rolling update (start-first): the old replica goes only after a
         // replica of the new image is ready.
         let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
@@ -434,7 +441,7 @@ public final class World: @unchecked Sendable {
                 unrouted[target] = nil
                 continue
             }
-            if now - since > 10_000 {
+            if !engine.faults.down, now - max(since, engine.backAt) > 10_000 {
                 let file = box.service + ".yaml"
                 let why = broken.contains(file) ? " (its file is broken)" : heldBack.contains(box.service) ? " (its deletion is held back)" : ""
                 fail("a ready replica leaves the routes only to be removed", "\(target) left \(host) \(now - since) ms ago, is ready and still runs\(why)")
@@ -461,7 +468,9 @@ public final class World: @unchecked Sendable {
             let images = Set(live.map(\.blueprint.image))
             if intent.image == "sim/missing:1" { continue }
             if intent.canary {
-                if live.count < intent.replicas { fail("converged once faults stop", "\(intent.name): \(live.count) running, want \(intent.replicas)") }
+                // A canary waits for `promote` (or its rollback) by design, even when no old
+                // replica is left beside it: only "something runs" is converged here.
+                if intent.replicas > 0 && live.isEmpty { fail("converged once faults stop", "\(intent.name): nothing running, want \(intent.replicas)") }
                 continue
             }
             if live.count != intent.replicas || (intent.replicas > 0 && images != [intent.image]) {

@@ -142,6 +142,8 @@ public actor Controller {
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
     var firstLook: Set<String>?
     var firstLookDeadline = AgentClock.now + .seconds(30)
+    /// A list of the whole project has answered since start-up.
+    var everListedProject = false
     /// When this process saw each of its new or restarted replicas start (Unix ms).
     var startedAt: [String: Int64] = [:]
     /// Services observed at least once by a step of this process.
@@ -430,7 +432,12 @@ public actor Controller {
         // (simulator seed 2: a replica stopped while the file still routed to it).
         if let firstLook, !firstLook.isEmpty, AgentClock.now < firstLookDeadline, leaving.isEmpty { return nil }
         let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }.map(settling)
-        return RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: keptRoutes)
+        var inputs = RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: keptRoutes)
+        // Simulator seed 150: the start-up list failed, and services whose deletion was held
+        // back lost their routes (their replicas unknown, so not held back either).
+        inputs.keepingUnknown = !everListedProject
+        inputs.unobserved = inputs.keeping.filter { cacheAt[$0] == nil }
+        return inputs
     }
 
     /// Services whose last routes stay as they are: not in force (their file is broken, their

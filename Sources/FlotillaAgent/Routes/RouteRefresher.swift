@@ -20,6 +20,12 @@ public actor RouteRefresher {
         /// Services whose manifest failed to load and whose spec is unknown: their last routes
         /// are kept as they were (prune safety applies to routes too).
         public var keeping: Set<String>
+        /// Nothing is known yet of which other services have replicas (no list of the whole
+        /// project has answered): every service not in `services` keeps its last routes too.
+        public var keepingUnknown = false
+        /// Kept services this process has not observed: their last targets stand as they are
+        /// (the others lose the targets that are no longer live).
+        public var unobserved: Set<String> = []
 
         public init(services: [ServiceSpec], observed: [ObservedContainer], keeping: Set<String>) {
             self.services = services
@@ -124,7 +130,14 @@ public actor RouteRefresher {
             }
             passStarted = .now
             if let inputs = await source?(), !Task.isCancelled {
-                await refresh(services: inputs.services, observed: inputs.observed, keeping: inputs.keeping)
+                var keeping = inputs.keeping, unobserved = inputs.unobserved
+                if inputs.keepingUnknown, let lastTable {
+                    let known = Set(inputs.services.map(\.name)).union(inputs.observed.map(\.service))
+                    let unknown = lastTable.entries.map(\.service).filter { !known.contains($0) }
+                    keeping.formUnion(unknown)
+                    unobserved.formUnion(unknown)
+                }
+                await refresh(services: inputs.services, observed: inputs.observed, keeping: keeping, unobserved: unobserved)
             }
             passStarted = nil
             if let held { passLock?.release(held) }
@@ -133,7 +146,7 @@ public actor RouteRefresher {
     }
 
     /// One pass from the given state. Nil observed (engine unreachable) keeps the last files.
-    public func refresh(services: [ServiceSpec], observed: [ObservedContainer]?, keeping: Set<String> = []) async {
+    public func refresh(services: [ServiceSpec], observed: [ObservedContainer]?, keeping: Set<String> = [], unobserved: Set<String> = []) async {
         guard !outputs.isEmpty, let observed else { return }
         let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober, monitor: monitor)
         var table = RouteTable.build(services: services, observed: observed, ready: ready)
@@ -143,7 +156,7 @@ public actor RouteRefresher {
             let live = Set(observed.filter(\.state.isLive).map(\.name))
             let kept = lastTable.entries.filter { keeping.contains($0.service) }.map { entry in
                 var entry = entry
-                entry.targets = entry.targets.filter { live.contains($0.container) }
+                if !unobserved.contains(entry.service) { entry.targets = entry.targets.filter { live.contains($0.container) } }
                 return entry
             }
             let keptServices = Set(kept.map(\.service))

@@ -12,7 +12,11 @@ public struct EngineRestart: Sendable, Hashable {
     /// restarted". Podman restarts from a cleanup process that can lag by seconds on a busy host.
     public static let window: Int64 = 10_000
 
-    public init(restarting: Bool, restartCount: Int, exitCode: Int, finishedAt: Int64?) {
+    /// When it last started (Unix ms), if the engine says.
+    public var startedAt: Int64?
+
+    public init(restarting: Bool, restartCount: Int, exitCode: Int, finishedAt: Int64?, startedAt: Int64? = nil) {
+        self.startedAt = startedAt
         self.restarting = restarting
         self.restartCount = restartCount
         self.exitCode = exitCode
