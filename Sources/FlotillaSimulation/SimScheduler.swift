@@ -37,8 +37,10 @@ final class SimScheduler: MainExecutor, TaskExecutor, SchedulingExecutor, TimeSo
     /// Jobs run since the virtual clock last moved: a busy loop shows as a huge number.
     public private(set) var jobsAtThisInstant = 0
     public private(set) var jobsRun = 0
-    /// Called when a job is about to run with the virtual clock stuck for too long.
-    public var busyLimit = 2_000_000
+    /// Jobs at one virtual instant beyond which the seed is a busy loop (time never moves).
+    var busyLimit = 2_000_000
+    /// Told once the limit is passed (it reports and ends the process).
+    var onBusy: (() -> Void)?
 
     /// Forgets every job and timer and starts virtual time over, for the next seed. The
     /// tasks left suspended by the previous seed are never resumed.
@@ -104,6 +106,10 @@ final class SimScheduler: MainExecutor, TaskExecutor, SchedulingExecutor, TimeSo
                 return ready.remove(at: index)
             }
             guard let next else { return }
+            if jobsAtThisInstant > busyLimit, let onBusy {
+                self.onBusy = nil
+                onBusy()
+            }
             unsafe next.runSynchronously(on: asUnownedSerialExecutor())
         }
     }

@@ -18,8 +18,21 @@ public enum Simulation {
         let root = NSTemporaryDirectory() + "flotilla-sim-\(getpid())"
         trace.root = root
         let world = World(seed: seed, trace: trace, root: root)
+        SimScheduler.shared.onBusy = {
+            trace.add("INVARIANT BROKEN: no busy loop: virtual time stuck after \(SimScheduler.shared.busyLimit) jobs")
+            say("seed \(seed) FAILED: no busy loop: virtual time stuck at \(SimScheduler.shared.stamp)")
+            for line in trace.lines.suffix(25) { say("    " + line) }
+            say("stopped at seed \(seed): a busy loop never yields to the clock")
+            exit(1)
+        }
         let failure = await world.run(events: events)
         try? FileManager.default.removeItem(atPath: root)
         return Outcome(seed: seed, failure: failure, trace: trace.lines)
     }
+}
+
+/// One line on standard output, written at once (a failure shows as it is found, also when the
+/// output goes to a file or a pipe).
+public func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

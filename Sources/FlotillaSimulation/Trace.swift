@@ -15,7 +15,7 @@ public final class Trace: @unchecked Sendable {
         let text = root.isEmpty ? line : line.replacingOccurrences(of: root, with: "$SIM")
         let stamped = "[\(SimScheduler.shared.stamp)] \(text)"
         lines.append(stamped)
-        if echo { print(stamped) }
+        if echo { say(stamped) }
     }
 
     public func last(_ count: Int) -> [String] { Array(lines.suffix(count)) }

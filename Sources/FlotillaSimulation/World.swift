@@ -70,6 +70,8 @@ public final class World: @unchecked Sendable {
     /// When each service's file last came back (after a deletion or a breakage): removals the
     /// daemon began before that are its earlier decision, carried out.
     var backAt: [String: Int64] = [:]
+    /// Each service's images before a commit changed them, and when.
+    var imageHistory: [String: [(at: Int64, image: String)]] = [:]
 
     public init(seed: UInt64, trace: Trace, root: String) {
         self.seed = seed
@@ -158,6 +160,7 @@ public final class World: @unchecked Sendable {
         let file = intent.name + ".yaml"
         let old = intents[file]
         if broken.contains(file) || !FileManager.default.fileExists(atPath: manifests + "/" + file) { backAt[intent.name] = WallClock.nowMS() }
+        if let old, old.image != intent.image { imageHistory[intent.name, default: []].append((WallClock.nowMS(), old.image)) }
         intents[file] = intent
         broken.remove(file)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
@@ -373,7 +376,10 @@ public final class World: @unchecked Sendable {
     /// A replica the proxy may send to, by the same rules Flotilla uses (probe, or settle time).
     func isReady(_ box: SimEngine.Box) -> Bool {
         guard box.isRunning, !box.unhealthy else { return false }
+        // Probed with its own checks, or (health is not in the spec hash) with the manifest's
+        // when it runs the manifest's spec.
         if box.labels[OwnershipLabel.checks]?.contains("readiness") == true { return true }
+        if let intent = intents[box.service + ".yaml"], intent.readiness, intent.image == box.blueprint.image { return true }
         return WallClock.nowMS() - box.startedMS >= 1000
     }
 
@@ -391,7 +397,10 @@ public final class World: @unchecked Sendable {
         let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
         guard box.blueprint.image != intent.image, isReady(box), intent.image != "sim/missing:1",
               WallClock.nowMS() - (backAt[service] ?? -60_000) > 30_000 else { return }
-        if !boxes.contains(where: { $0.blueprint.image == intent.image && isReady($0) }) {
+        // The spec in force may still be the one before a commit made a moment ago (debounce,
+        // a load in flight): a ready replica of either counts.
+        let recent = Set((imageHistory[service] ?? []).filter { WallClock.nowMS() - $0.at < 5_000 }.map(\.image)).union([intent.image])
+        if !boxes.contains(where: { recent.contains($0.blueprint.image) && $0.blueprint.image != box.blueprint.image && isReady($0) }) {
             fail("rolling update keeps a ready replica", "\(box.name) (old spec) stopped while no replica of the new spec of \(service) was ready")
         }
     }

@@ -43,7 +43,7 @@ while let arg = args.popFirst() {
     case "--events": events = Int(value(arg))
     case "--seed": single = value(arg)
     case "--trace": trace = true
-    case "-h", "--help": print(usage); exit(0)
+    case "-h", "--help": say(usage); exit(0)
     default:
         FileHandle.standardError.write(Data("error: unknown argument \(arg)\n\n\(usage)\n".utf8))
         exit(64)
@@ -61,17 +61,17 @@ Task { @Sendable in
         let outcome = await Simulation.run(seed: seed, events: events, echo: trace && single != nil)
         if let failure = outcome.failure {
             failures += 1
-            print("seed \(seed) FAILED: \(failure)")
+            say("seed \(seed) FAILED: \(failure)")
             if !(trace && single != nil) {
-                print("  last events (replay: scripts/simulate --seed \(seed) --trace):")
-                for line in outcome.trace.suffix(25) { print("    " + line) }
+                say("  last events (replay: scripts/simulate --seed \(seed) --trace):")
+                for line in outcome.trace.suffix(25) { say("    " + line) }
             }
         }
     }
-    print("\(range.count) seeds, \(failures) failures")
+    say("\(range.count) seeds, \(failures) failures")
     FileHandle.standardError.write(Data(String(format: "(%.1f s)\n", Date().timeIntervalSince(started)).utf8))
     exit(failures == 0 ? 0 : 1)
 }
 try SimRuntime.run()
-print("simulator stopped: no task left to run (a deadlock)")
+say("simulator stopped: no task left to run (a deadlock)")
 exit(2)

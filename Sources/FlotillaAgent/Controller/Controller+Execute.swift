@@ -193,7 +193,14 @@ extension Controller {
     /// A service no longer in the manifests: its containers go (gracefully), its decisions are
     /// forgotten. Left alone while prune safety suspends orphan removal.
     func reconcileOrphan(_ key: String, trigger: Trigger) async -> Requeue {
-        guard resolved.isOrphan(key) else { return .done }
+        guard resolved.isOrphan(key) else {
+            // Kept (broken file, held-back removal): its replicas stay, and what they are is kept
+            // current, since the prune budget counts the services that still have replicas and
+            // kept routes follow the live ones (simulator seed 351: a removed service's stale
+            // list held another service back).
+            if cache[key]?.isEmpty == false, (try? await observe(key)) != nil, cache[key]?.isEmpty == true { cache[key] = nil }
+            return .done
+        }
         let containers: [ObservedContainer], observedAt: Int64
         do {
             (containers, observedAt) = try await observe(key)

@@ -26,6 +26,8 @@ extension Controller {
             tracked = []
             projectListedAt = nil
             idleInputs = [:]
+            awaitingRelist = true
+            observedSinceChange = []
         }
         lockGeneration = generation
     }
@@ -104,6 +106,15 @@ extension Controller {
                 break
             }
         }
+        // A replica still settling joins the routes when its settle time ends: look again then,
+        // whatever the step waits for (simulator seed 199: a replica started again after a kill
+        // stayed out of the routes, nothing else asking for a step).
+        let settlesAt = readiness.values.compactMap { if case .settling(let until) = $0 { until } else { nil } }.min()
+        if let settlesAt, recheck == nil || settlesAt + 50 < recheck! { recheck = settlesAt + 50 }
+        // A replica the engine's restart policy is bringing back: its start is no news (no event
+        // Flotilla follows), so look again shortly, to probe and route it (simulator seed 57:
+        // out of the routes until the watchdog, while a crash-loop backoff of the service waited).
+        if !restarting.isEmpty, recheck == nil || now + 1000 < recheck! { recheck = now + 1000 }
         let unreadyDependencies = await unreadyDependencies(of: spec, now: now)
         let step = RolloutStep.next(plan, readiness: ready, unreadyDependencies: unreadyDependencies)
         remember(phase: plan.phase, of: spec, rolledBack: plan.markRolledBack != nil)
@@ -191,7 +202,7 @@ extension Controller {
             }
             if delay == nil || ms < delay! { (delay, why) = (ms, reason) }
         }
-        if let recheck, delay == nil || recheck - now < delay! { (delay, why) = (recheck - now, "canary auto-promotion due") }
+        if let recheck, delay == nil || recheck - now < delay! { (delay, why) = (recheck - now, "recheck due (canary auto-promotion, settle time, engine restarting a replica)") }
         guard let delay else { return .done }
         return later(key, .milliseconds(max(0, delay)), why)
     }
@@ -269,6 +280,7 @@ extension Controller {
         }
         engineRetryDelay = .milliseconds(500)
         looked.insert(key)
+        observedSinceChange.insert(key)
         // No removal of this service is in flight (one step per key at a time): what is still
         // marked leaving is gone, or its removal failed and this step decides again (before:
         // a replica whose removal failed stayed out of the routes for good).
@@ -395,6 +407,10 @@ extension Controller {
         }
         projectListedAt = max(projectListedAt ?? 0, startedAt)
         everListedProject = true
+        if awaitingRelist {
+            awaitingRelist = false
+            routes?.requestRefresh()
+        }
     }
 
     /// Exited replicas the engine is about to restart (restart policy): those it says it is

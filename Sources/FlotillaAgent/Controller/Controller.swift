@@ -142,6 +142,13 @@ public actor Controller {
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
     var firstLook: Set<String>?
     var firstLookDeadline = AgentClock.now + .seconds(30)
+    /// A CLI command changed the project since the last list of the whole project: no route
+    /// table is written from the cache until one answered (see ``routeInputs()``).
+    var awaitingRelist = false
+    var relisting: Task<Void, Never>?
+    /// Services observed since a CLI command last changed the project.
+    var observedSinceChange: Set<String> = []
+    func relisted() { relisting = nil }
     /// A list of the whole project has answered since start-up.
     var everListedProject = false
     /// When this process saw each of its new or restarted replicas start (Unix ms).
@@ -423,10 +430,21 @@ public actor Controller {
     func routeInputs() async -> RouteRefresher.Inputs? {
         // A CLI command changed the project since this process last looked: what it holds is
         // older than the table the command wrote. Look again first (the steps ask for a pass).
-        if let lock = config.sharedLock, let known = lockGeneration, let now = lock.currentGeneration(), now != known {
-            noteLockGeneration(now)
-            await enqueue(Set(resolved.specs.keys).union(cache.keys), .followUp)
-            return nil
+        if let lock = config.sharedLock { noteLockGeneration(lock.currentGeneration()) }
+        if awaitingRelist {
+            // The command wrote the routes from its own, newer observation; this cache is older
+            // (simulator seed 351: a pass routed to a replica the command had removed). Every
+            // service is listed afresh before the next full table.
+            if relisting == nil {
+                relisting = Task {
+                    try? await self.resync(.followUp)
+                    self.relisted()
+                }
+            }
+            // Meanwhile only a removal waiting for its replica to leave the routes gets a table:
+            // the command's (from the state directory), with the services observed since then
+            // built afresh.
+            guard !leaving.isEmpty else { return nil }
         }
         // A removal waiting for its replica to leave the routes is never held back by this
         // (simulator seed 2: a replica stopped while the file still routed to it).
@@ -435,8 +453,15 @@ public actor Controller {
         var inputs = RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: keptRoutes)
         // Simulator seed 150: the start-up list failed, and services whose deletion was held
         // back lost their routes (their replicas unknown, so not held back either).
-        inputs.keepingUnknown = !everListedProject
+        inputs.withdrawn = Set(cache.values.joined().filter { leaving.contains($0.id) }.map(\.name))
+        inputs.keepingUnknown = !everListedProject || awaitingRelist
         inputs.unobserved = inputs.keeping.filter { cacheAt[$0] == nil }
+        if awaitingRelist {
+            let stale = Set(resolved.specs.keys).subtracting(observedSinceChange)
+            inputs.keeping.formUnion(stale)
+            inputs.unobserved.formUnion(stale)
+            inputs.lastTableFromStore = true
+        }
         return inputs
     }
 

@@ -26,6 +26,11 @@ public actor RouteRefresher {
         /// Kept services this process has not observed: their last targets stand as they are
         /// (the others lose the targets that are no longer live).
         public var unobserved: Set<String> = []
+        /// Another process wrote the routes since this one did: its table, kept in the state
+        /// directory, is the last table.
+        public var lastTableFromStore = false
+        /// Replicas being removed (by name): never routed, kept routes or not.
+        public var withdrawn: Set<String> = []
 
         public init(services: [ServiceSpec], observed: [ObservedContainer], keeping: Set<String>) {
             self.services = services
@@ -99,7 +104,10 @@ public actor RouteRefresher {
         if let passStarted, AgentClock.now - passStarted > .seconds(2) { return }
         let deadline = AgentClock.now + timeout
         while completed < target && AgentClock.now < deadline {
-            try? await AgentClock.sleep(for: .milliseconds(20))
+            // Cancelled (the process stops): the sleep throws at once, so waiting on would spin
+            // until the deadline (simulator seed 322 never ended: time does not pass while a
+            // job spins).
+            do { try await AgentClock.sleep(for: .milliseconds(20)) } catch { return }
         }
     }
 
@@ -130,6 +138,7 @@ public actor RouteRefresher {
             }
             passStarted = .now
             if let inputs = await source?(), !Task.isCancelled {
+                if inputs.lastTableFromStore, let stored = store?.loadRoutes() { lastTable = stored }
                 var keeping = inputs.keeping, unobserved = inputs.unobserved
                 if inputs.keepingUnknown, let lastTable {
                     let known = Set(inputs.services.map(\.name)).union(inputs.observed.map(\.service))
@@ -137,7 +146,7 @@ public actor RouteRefresher {
                     keeping.formUnion(unknown)
                     unobserved.formUnion(unknown)
                 }
-                await refresh(services: inputs.services, observed: inputs.observed, keeping: keeping, unobserved: unobserved)
+                await refresh(services: inputs.services, observed: inputs.observed, keeping: keeping, unobserved: unobserved, withdrawn: inputs.withdrawn)
             }
             passStarted = nil
             if let held { passLock?.release(held) }
@@ -146,7 +155,8 @@ public actor RouteRefresher {
     }
 
     /// One pass from the given state. Nil observed (engine unreachable) keeps the last files.
-    public func refresh(services: [ServiceSpec], observed: [ObservedContainer]?, keeping: Set<String> = [], unobserved: Set<String> = []) async {
+    public func refresh(services: [ServiceSpec], observed: [ObservedContainer]?, keeping: Set<String> = [], unobserved: Set<String> = [],
+                        withdrawn: Set<String> = []) async {
         guard !outputs.isEmpty, let observed else { return }
         let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober, monitor: monitor)
         var table = RouteTable.build(services: services, observed: observed, ready: ready)
@@ -157,6 +167,7 @@ public actor RouteRefresher {
             let kept = lastTable.entries.filter { keeping.contains($0.service) }.map { entry in
                 var entry = entry
                 if !unobserved.contains(entry.service) { entry.targets = entry.targets.filter { live.contains($0.container) } }
+                entry.targets = entry.targets.filter { !withdrawn.contains($0.container) }
                 return entry
             }
             let keptServices = Set(kept.map(\.service))

@@ -215,7 +215,7 @@ public struct SwarmReconciler: Sendable {
             await pruneSecrets(keeping: [])
             await networks.prune(keeping: [])
             if (try? await leftovers().isEmpty) == true { break }
-            try? await AgentClock.sleep(for: .milliseconds(500))
+            do { try await AgentClock.sleep(for: .milliseconds(500)) } catch { break }  // cancelled: no spinning
         }
         return removed
     }
