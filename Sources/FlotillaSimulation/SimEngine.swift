@@ -52,7 +52,7 @@ public final class SimEngine: @unchecked Sendable {
     }
 
     public var faults = Faults() {
-        didSet { if oldValue.down && !faults.down { backAt = now } }
+        didSet { if (oldValue.down && !faults.down) || (oldValue.serverError >= 1 && faults.serverError < 1) { backAt = now } }
     }
     /// When the engine last came back after being down (Unix ms).
     public private(set) var backAt: Int64 = 0

@@ -149,7 +149,8 @@ public final class World: @unchecked Sendable {
         case 54..<60: await restartDaemon(kill: chance(0.5), keepState: chance(0.7))
         case 60..<63: await reboot()
         case 63..<75: await command()
-        case 75..<80: await freezeEngine()
+        case 75..<78: await freezeEngine()
+        case 78..<80: await refuseEverything()
         default: commitChange()
         }
     }
@@ -240,6 +241,25 @@ public final class World: @unchecked Sendable {
         try? await AgentClock.sleep(for: .seconds(seconds))
         engine.faults.down = false
         trace.add("engine reachable again")
+    }
+
+    /// The engine answers 500 to every call for a while (a full disk, a broken storage driver),
+    /// with a command running meanwhile now and then: it must end.
+    func refuseEverything() async {
+        let seconds = chance(0.3) ? random(600...900) : random(5...90)
+        trace.add("fault: engine answers 500 to everything for \(seconds)s")
+        let before = engine.faults
+        // Half the time a command is under way when the refusals begin (its first list answered).
+        let running: Task<Void, Never>? = chance(0.5) ? Task {
+            self.commitChange()  // something for the command to do
+            await self.command()
+        } : nil
+        if running != nil { try? await AgentClock.sleep(for: .milliseconds(random(0...400))) }
+        engine.faults.serverError = 1
+        try? await AgentClock.sleep(for: .seconds(seconds))
+        engine.faults = before
+        trace.add("engine answers again")
+        await running?.value
     }
 
     func reboot() async {
@@ -450,7 +470,7 @@ public final class World: @unchecked Sendable {
                 unrouted[target] = nil
                 continue
             }
-            if !engine.faults.down, now - max(since, engine.backAt) > 10_000 {
+            if !engine.faults.down, engine.faults.serverError < 1, now - max(since, engine.backAt) > 10_000 {
                 let file = box.service + ".yaml"
                 let why = broken.contains(file) ? " (its file is broken)" : heldBack.contains(box.service) ? " (its deletion is held back)" : ""
                 fail("a ready replica leaves the routes only to be removed", "\(target) left \(host) \(now - since) ms ago, is ready and still runs\(why)")

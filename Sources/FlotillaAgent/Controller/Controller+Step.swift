@@ -207,12 +207,27 @@ extension Controller {
         return later(key, .milliseconds(max(0, delay)), why)
     }
 
+    /// A one-shot command's engine refusals of a service in a row: true once they reach the limit.
+    func noteOnceTrouble(_ key: String) -> Bool {
+        onceTroubles[key, default: 0] += 1
+        return onceTroubles[key]! >= Self.onceTroubleLimit
+    }
+
+    static let onceTroubleLimit = 3
+
+    func onceFailure(_ key: String, _ why: String) -> Requeue {
+        report.failures[key] = why
+        logger.error("service did not converge", metadata: ["service": "\(key)", "reason": "\(why)"])
+        finished.insert(key)
+        return .done
+    }
+
     func onceRequeue(_ key: String, step: ServiceStep, outcome: StepOutcome, unreadyDependencies: [String]) -> Requeue {
-        func fail(_ why: String) -> Requeue {
-            report.failures[key] = why
-            logger.error("service did not converge", metadata: ["service": "\(key)", "reason": "\(why)"])
-            finished.insert(key)
-            return .done
+        func fail(_ why: String) -> Requeue { onceFailure(key, why) }
+        if outcome.failedActions > 0 {
+            if noteOnceTrouble(key) { return fail("the engine refused \(outcome.failedActions) action(s), \(Self.onceTroubleLimit) steps in a row") }
+        } else {
+            onceTroubles[key] = nil
         }
         if let failure = step.failure ?? outcome.createFailure { return fail(failure) }
         if step.crashed && createdThisRun[key, default: 0] > 0 { return fail("new replicas did not become ready") }
@@ -237,6 +252,9 @@ extension Controller {
     func engineTrouble(_ key: String, _ error: (any Error)?) -> Requeue {
         stepResults[key] = "engine_unavailable"
         if let error, !EngineError.isUnavailable(error) {
+            // A one-shot command gives up after a few refusals in a row: `apply` must end
+            // (before: it retried every 2 s for as long as the engine answered 500).
+            if config.mode == .once, noteOnceTrouble(key) { return onceFailure(key, "engine refused a request \(Self.onceTroubleLimit) times: \(error)") }
             logger.error("engine refused a request; retrying", metadata: ["service": "\(key)", "error": "\(error)"])
             return later(key, .seconds(2), "engine error")
         }
@@ -245,8 +263,9 @@ extension Controller {
             finished.insert(key)
             return .done
         }
-        let delay = engineRetryDelay
-        engineRetryDelay = min(engineRetryDelay * 2, .seconds(10))
+        // Per service: one service's trouble does not slow another's retries.
+        let delay = engineRetryDelay[key] ?? .milliseconds(500)
+        engineRetryDelay[key] = min(delay * 2, .seconds(10))
         logger.warning("engine unavailable; will retry (nothing counted as a crash)", metadata: [
             "service": "\(key)", "retry_in": "\(delay)", "error": "\(error.map { "\($0)" } ?? "request failed")",
         ])
@@ -278,7 +297,7 @@ extension Controller {
         } else {
             observed = try await listService(key)
         }
-        engineRetryDelay = .milliseconds(500)
+        engineRetryDelay[key] = nil
         looked.insert(key)
         observedSinceChange.insert(key)
         // No removal of this service is in flight (one step per key at a time): what is still

@@ -125,7 +125,10 @@ public actor Controller {
     var backoff = CrashLoopBackoff()
     var decisions = ReleaseDecisions()
     var engineMarkers: [String: String] = [:]
-    var engineRetryDelay = Duration.milliseconds(500)
+    /// Per service, the delay before the next retry while the engine is unavailable.
+    var engineRetryDelay: [String: Duration] = [:]
+    /// Once mode: engine refusals per service in a row (the command gives up at a limit).
+    var onceTroubles: [String: Int] = [:]
     var lastNotes: [String: String] = [:]
     /// The crash-loop backoff deadline last logged per service.
     var lastBackoff: [String: Int64] = [:]
@@ -272,7 +275,7 @@ public actor Controller {
             if trigger == .engineReconnected { backoff = CrashLoopBackoff() }
         }
         await refreshMarkers()
-        engineRetryDelay = .milliseconds(500)
+        engineRetryDelay = [:]
         await enqueue(Set(resolved.specs.keys).union(listed.map(\.service)), trigger)
     }
 
