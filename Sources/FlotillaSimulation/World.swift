@@ -70,8 +70,6 @@ public final class World: @unchecked Sendable {
     /// When each service's file last came back (after a deletion or a breakage): removals the
     /// daemon began before that are its earlier decision, carried out.
     var backAt: [String: Int64] = [:]
-    /// Each service's images before a commit changed them, and when.
-    var imageHistory: [String: [(at: Int64, image: String)]] = [:]
 
     public init(seed: UInt64, trace: Trace, root: String) {
         self.seed = seed
@@ -161,7 +159,6 @@ public final class World: @unchecked Sendable {
         let file = intent.name + ".yaml"
         let old = intents[file]
         if broken.contains(file) || !FileManager.default.fileExists(atPath: manifests + "/" + file) { backAt[intent.name] = WallClock.nowMS() }
-        if let old, old.image != intent.image { imageHistory[intent.name, default: []].append((WallClock.nowMS(), old.image)) }
         intents[file] = intent
         broken.remove(file)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
@@ -412,16 +409,16 @@ public final class World: @unchecked Sendable {
         let service = box.service
         guard let intent = intents[service + ".yaml"], !broken.contains(service + ".yaml"), !intent.canary, intent.replicas > 0,
               FileManager.default.fileExists(atPath: manifests + "/" + service + ".yaml") else { return }
-        // An image change is a rolling update (start-first): the old replica goes only after a
-        // replica of the new image is ready.
+        // An image change is a rolling update (start-first): an old replica goes only once a new
+        // one is ready, or while as many other replicas as the manifest asks for are ready (the
+        // service is scaled down as well).
         let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
         guard box.blueprint.image != intent.image, isReady(box), intent.image != "sim/missing:1",
               WallClock.nowMS() - (backAt[service] ?? -60_000) > 30_000 else { return }
-        // The spec in force may still be the one before a commit made a moment ago (debounce,
-        // a load in flight): a ready replica of either counts.
-        let recent = Set((imageHistory[service] ?? []).filter { WallClock.nowMS() - $0.at < 5_000 }.map(\.image)).union([intent.image])
-        if !boxes.contains(where: { recent.contains($0.blueprint.image) && $0.blueprint.image != box.blueprint.image && isReady($0) }) {
-            fail("rolling update keeps a ready replica", "\(box.name) (old spec) stopped while no replica of the new spec of \(service) was ready")
+        let ready = boxes.filter(isReady)
+        if ready.count < intent.replicas, !ready.contains(where: { $0.blueprint.image == intent.image }) {
+            fail("rolling update keeps a ready replica",
+                 "\(box.name) (old spec) stopped, leaving \(ready.count) ready replica(s) of \(service), which wants \(intent.replicas)")
         }
     }
 

@@ -21,11 +21,12 @@ public struct ReconcileLock: Sendable {
         path = folder + "/flotilla-" + project + ".lock"
     }
 
-    /// Takes the lock shared, if no one holds it exclusively: the descriptor to ``release(_:)``
-    /// (-1 when the lock file cannot be opened: work unlocked, as ``withLock`` does), nil when held.
+    /// Takes the lock shared, if no one holds it exclusively: the descriptor to ``release(_:)``,
+    /// or nil when it is held, or when the lock file cannot be opened (a symlink planted there,
+    /// a folder made read-only): then nothing may run unlocked, as ``withLock`` refuses too.
     public func trySharedLock() -> Int32? {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return -1 }
+        guard fd >= 0 else { return nil }
         guard flock(fd, LOCK_SH | LOCK_NB) == 0 else {
             close(fd)
             return nil

@@ -9,7 +9,10 @@ extension Controller {
     func reconcile(_ key: String) async -> Requeue {
         guard let lock = config.sharedLock else { return await step(key) }
         // A CLI command (`promote`, `apply`, …) holds the project: look again shortly.
-        guard let fd = lock.trySharedLock() else { return later(key, .milliseconds(500), "project locked by a flotilla command") }
+        guard let fd = lock.trySharedLock() else {
+            // Held by a CLI command (or the lock file cannot be opened: never work unlocked).
+            return later(key, .milliseconds(500), "project locked by a flotilla command (or its lock file \(lock.path) cannot be opened)")
+        }
         defer { lock.release(fd) }
         noteLockGeneration(ReconcileLock.generation(fd))
         return await step(key)
@@ -512,10 +515,15 @@ extension Controller {
     }
 
     func save(_ next: ReleaseDecisions) {
-        guard next != decisions else { return }
+        // Written again after a failed write even when unchanged (a full disk that got space back).
+        guard next != decisions || decisionsUnsaved else { return }
         decisions = next
         guard let store else { return }
-        do { try store.save(next) } catch {
+        do {
+            try store.save(next)
+            decisionsUnsaved = false
+        } catch {
+            decisionsUnsaved = true
             logger.error("cannot save the state directory; decisions live in memory and on the engine only", metadata: ["error": "\(error)"])
         }
     }

@@ -124,6 +124,8 @@ public actor Controller {
     // Memory between steps.
     var backoff = CrashLoopBackoff()
     var decisions = ReleaseDecisions()
+    /// The last write of ``decisions`` to the state directory failed.
+    var decisionsUnsaved = false
     var engineMarkers: [String: String] = [:]
     /// Per service, the delay before the next retry while the engine is unavailable.
     var engineRetryDelay: [String: Duration] = [:]
