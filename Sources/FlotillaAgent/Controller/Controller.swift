@@ -150,10 +150,10 @@ public actor Controller {
     /// A CLI command changed the project since the last list of the whole project: no route
     /// table is written from the cache until one answered (see ``routeInputs()``).
     var awaitingRelist = false
+    /// That list, in flight.
     var relisting: Task<Void, Never>?
     /// Services observed since a CLI command last changed the project.
     var observedSinceChange: Set<String> = []
-    func relisted() { relisting = nil }
     /// A list of the whole project has answered since start-up.
     var everListedProject = false
     /// When this process saw each of its new or restarted replicas start (Unix ms).
@@ -433,8 +433,8 @@ public actor Controller {
     /// What the route writer builds the table from: the last observation, without the replicas
     /// being removed; services of broken files with unknown specs keep their last routes.
     func routeInputs() async -> RouteRefresher.Inputs? {
-        // A CLI command changed the project since this process last looked: what it holds is
-        // older than the table the command wrote. Look again first (the steps ask for a pass).
+        // Has a CLI command changed the project since this process last looked? (Then
+        // ``awaitingRelist`` is set until a list of the whole project answered.)
         if let lock = config.sharedLock { noteLockGeneration(lock.currentGeneration()) }
         if awaitingRelist {
             // The command wrote the routes from its own, newer observation; this cache is older
@@ -469,6 +469,8 @@ public actor Controller {
         }
         return inputs
     }
+
+    func relisted() { relisting = nil }
 
     /// Services whose last routes stay as they are: not in force (their file is broken, their
     /// removal is held back by the prune budget) and not to be removed either. A syntax error
