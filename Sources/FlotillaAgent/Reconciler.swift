@@ -22,6 +22,8 @@ public struct Reconciler: Sendable {
         public var lockDirectory: String?
         /// Where host-port claims are kept (nil: none, a single process).
         public var portClaimDirectory: String? = ReconcileLock.defaultDirectory() + "/ports"
+        /// Which commit the manifests are at, read at every load.
+        public var revisions: any RevisionReading = GitRevisionReader()
 
         public init(parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999, settleTime: Duration = .seconds(1), stateDirectory: String? = nil,
                     allowMassPrune: Bool = false) {
@@ -148,7 +150,7 @@ public struct Reconciler: Sendable {
     /// ``loadDesired()`` and the git revision the manifests are at.
     public func load() async throws -> DesiredState {
         var state = try loadDesired()
-        state.revision = await GitRevision.read(directory: directory)?.description
+        state.revision = await options.revisions.revision(of: directory)
         return state
     }
 

@@ -70,12 +70,20 @@ public final class World: @unchecked Sendable {
     /// When each service's file last came back (after a deletion or a breakage): removals the
     /// daemon began before that are its earlier decision, carried out.
     var backAt: [String: Int64] = [:]
+    /// Commits so far, and when the last one landed (each load reads the number as its revision).
+    var commits = 0
+    var committedAt: Int64 = 0
+    /// The running daemon's controller, and when it was made.
+    var inForce: (controller: Controller, since: Int64)?
+    /// How long each load's `git status` takes (its own stream: the workload's stays as it was).
+    var gitLatency: SplitMix64
 
     public init(seed: UInt64, trace: Trace, root: String) {
         self.seed = seed
         self.trace = trace
         self.root = root
         rng = SplitMix64(seed: seed)
+        gitLatency = SplitMix64(seed: seed ^ 0x6769_7473_7461_7475)
         engine = SimEngine(seed: seed)
         engine.images = ["sim/app:1", "sim/app:2", "sim/app:3", "sim/app:4"]
         engine.unpullable = ["sim/missing:1"]
@@ -112,9 +120,12 @@ public final class World: @unchecked Sendable {
         trace.add("seed \(seed): services \(names.joined(separator: ", "))")
         startDaemon()
         let checker = Task { [unowned self] in
+            var ticks = 0
             while !Task.isCancelled {
                 try? await AgentClock.sleep(for: .milliseconds(100))
                 self.checkPeriodic()
+                ticks += 1
+                if ticks % 10 == 0 { await self.checkNewestCommit() }
             }
         }
         for _ in 0..<events where failure == nil {
@@ -163,6 +174,12 @@ public final class World: @unchecked Sendable {
         broken.remove(file)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(intent.yaml.utf8))
+        committed()
+    }
+
+    func committed() {
+        commits += 1
+        committedAt = WallClock.nowMS()
     }
 
     func commitChange() {
@@ -183,6 +200,7 @@ public final class World: @unchecked Sendable {
         brokenAt[file] = WallClock.nowMS()
         let text = chance(0.5) ? "name: [unclosed\nimage: x\n" : "name: \(file.dropLast(5))\nimage: sim/app:1\nreplicas: -4\n"
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(text.utf8))
+        committed()
         trace.add("commit: \(file) broken")
         changes.fire()
     }
@@ -195,6 +213,7 @@ public final class World: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: manifests + "/" + file)
             brokenAt[file] = WallClock.nowMS()
         }
+        committed()
         trace.add("commit: deleted \(gone.joined(separator: ", ")) (more than half: held back)")
         changes.fire()
     }
@@ -274,6 +293,7 @@ public final class World: @unchecked Sendable {
         options.prober = SimProber(engine: engine)
         options.portClaimDirectory = nil
         options.lockDirectory = root
+        options.revisions = SimRevisions(world: self)
         return options
     }
 
@@ -301,6 +321,7 @@ public final class World: @unchecked Sendable {
                 do {
                     try await reconciler.claimOwnership(claim: true)
                     let daemon = Daemon(reconciler: reconciler, options: Daemon.Options(routes: routes, changes: changes), logger: logger)
+                    self.inForce = (daemon.controller, WallClock.nowMS())
                     try await daemon.run()
                     return
                 } catch {
@@ -315,6 +336,7 @@ public final class World: @unchecked Sendable {
     func stopDaemon(kill: Bool) async {
         guard let daemon else { return }
         self.daemon = nil
+        inForce = nil
         trace.add("daemon#\(daemon.process) \(kill ? "SIGKILL" : "SIGTERM")")
         if kill { engine.deadProcesses.insert(daemon.process) }
         daemon.task.cancel()
@@ -413,7 +435,8 @@ public final class World: @unchecked Sendable {
         // one is ready, or while as many other replicas as the manifest asks for are ready (the
         // service is scaled down as well).
         let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
-        guard box.blueprint.image != intent.image, isReady(box), intent.image != "sim/missing:1",
+        // (A replica stopped within a second of its start was never judged ready: a failed create.)
+        guard box.blueprint.image != intent.image, isReady(box), WallClock.nowMS() - box.startedMS >= 1000, intent.image != "sim/missing:1",
               WallClock.nowMS() - (backAt[service] ?? -60_000) > 30_000 else { return }
         let ready = boxes.filter(isReady)
         if ready.count < intent.replicas, !ready.contains(where: { $0.blueprint.image == intent.image }) {
@@ -476,6 +499,21 @@ public final class World: @unchecked Sendable {
         lastRoutes = current
     }
 
+    /// The newest commit is in force within one debounce after its load (a load reads the files,
+    /// then takes up to 2 s for `git status`): an older load that finished later never wins.
+    func checkNewestCommit() async {
+        guard let (controller, since) = inForce else { return }
+        let now = WallClock.nowMS(), want = commits
+        // A daemon starting loads once at start-up, and only then follows the changes.
+        guard now - committedAt > 100 + 2000 + 1000, now - since > 2 * (100 + 2000) + 2000 else { return }
+        let running = await controller.revisionInForce
+        guard inForce?.controller === controller, want == commits else { return }
+        let have = running.flatMap { Int($0.dropFirst()) } ?? 0
+        if have < want {
+            fail("the newest commit is in force", "commit c\(want) landed \(now - committedAt) ms ago; the daemon runs \(running ?? "none")")
+        }
+    }
+
     /// Whether the service's routes are still wanted: routed in the manifests (or kept: broken
     /// file, held-back deletion), not scaled to zero, and not removed for good. A daemon that lost
     /// its state directory since the file broke cannot keep routes it never saw.
@@ -503,6 +541,17 @@ public final class World: @unchecked Sendable {
                 fail("converged once faults stop", "\(intent.name): \(live.count) running of \(images.sorted()), want \(intent.replicas) of \(intent.image)")
             }
         }
+    }
+}
+
+/// A load's revision: the number of the last commit when its files were read, answered after
+/// `git status`'s latency (0-2 s, from the seed).
+struct SimRevisions: RevisionReading, @unchecked Sendable {
+    unowned let world: World
+    func revision(of directory: String) async -> String? {
+        let commit = world.commits
+        try? await AgentClock.sleep(for: .milliseconds(Int(world.gitLatency.next() % 2001)))
+        return "c\(commit)"
     }
 }
 

@@ -50,9 +50,11 @@ public struct ReconcileLock: Sendable {
         return UInt64(String(decoding: buffer.prefix(count), as: UTF8.self)) ?? 0
     }
 
-    /// ``generation(_:)`` now, without taking the lock.
+    /// ``generation(_:)`` now, without taking the lock. No lock file yet: no command has let go
+    /// of the project, generation 0 (not "unknown": the first command's bump must be noticed).
     public func currentGeneration() -> UInt64? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 && errno == ENOENT { return 0 }
         defer { if fd >= 0 { close(fd) } }
         return Self.generation(fd)
     }

@@ -75,6 +75,8 @@ public actor Controller {
     var desiredGeneration: UInt64 = 0
     /// The git revision of the manifests in force (labels and action logs).
     var revision: String?
+    /// The revision of the manifests in force (the simulator checks the newest commit wins).
+    public var revisionInForce: String? { revision }
     /// The last manifests loaded (for ``status(project:)``).
     var lastDesired: DesiredState?
     /// Once mode: the services this run is limited to (`promote`, `rollback`).

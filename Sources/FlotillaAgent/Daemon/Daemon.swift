@@ -243,8 +243,12 @@ actor ManifestLoads {
         self.logger = logger
     }
 
+    /// The load and the number it took when it began: loads overlap (a watchdog tick and a
+    /// commit), and the controller keeps only the highest number, so a load that began earlier
+    /// and finished later never replaces a newer one.
     func next() async -> (DesiredState, UInt64)? {
         generation += 1
+        let taken = generation
         let desired: DesiredState
         do {
             desired = try await reconciler.load()
@@ -260,7 +264,7 @@ actor ManifestLoads {
             }
             lastDiagnostics = diagnostics
         }
-        return (desired, generation)
+        return (desired, taken)
     }
 }
 
