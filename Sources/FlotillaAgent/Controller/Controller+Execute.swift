@@ -89,7 +89,7 @@ extension Controller {
             if let failure = made.failure { outcome.createFailure = failure }
             if made.unavailable { outcome.engineUnavailable = true }
         }
-        if outcome.created > 0 { createdThisRun[spec.name, default: 0] += outcome.created }
+        if outcome.created > 0 { services[spec.name].createdThisRun += outcome.created }
         return outcome
     }
 
@@ -173,11 +173,15 @@ extension Controller {
             logger.info("rolling update", metadata: ["service": "\(spec.name)", "new": "\(count)", "order": "\(spec.update.order.rawValue)"])
         }
         let replicas = replicas, revision = revision
-        let results = await withTaskGroup(of: Result<String, Replicas.CreateError>.self) { group in
+        // Each replica's start is stamped when its own start answered, not when the batch did
+        // (simulator seed 329: a slow third start pushed two routed replicas' settle time back,
+        // and they left the routes).
+        let results = await withTaskGroup(of: Result<(id: String, startedAt: Int64), Replicas.CreateError>.self) { group in
             for _ in 0..<count {
                 group.addTask {
                     do {
-                        return .success(try await replicas.create(spec, role: role, revision: revision))
+                        let id = try await replicas.create(spec, role: role, revision: revision)
+                        return .success((id, WallClock.nowMS()))
                     } catch let error as Replicas.CreateError {
                         return .failure(error)
                     } catch {
@@ -185,7 +189,7 @@ extension Controller {
                     }
                 }
             }
-            var all: [Result<String, Replicas.CreateError>] = []
+            var all: [Result<(id: String, startedAt: Int64), Replicas.CreateError>] = []
             for await result in group { all.append(result) }
             return all
         }
@@ -194,13 +198,13 @@ extension Controller {
         var unavailable = false
         for result in results {
             switch result {
-            case .success(let id): ids.append(id)
+            case .success(let created):
+                ids.append(created.id)
+                startedAt[created.id] = created.startedAt
             case .failure(let error):
                 if error.engineUnavailable { unavailable = true } else { failure = "\(count - ids.count) of \(count) new replicas could not be created: \(error)" }
             }
         }
-        let started = WallClock.nowMS()
-        for id in ids { startedAt[id] = started }
         if failure != nil { await images.forget(spec.image) }
         if !ids.isEmpty && (role == .canary || !inRollout) { report.created += ids.count }
         return (ids, failure, unavailable)
@@ -214,7 +218,9 @@ extension Controller {
             // current, since the prune budget counts the services that still have replicas and
             // kept routes follow the live ones (simulator seed 351: a removed service's stale
             // list held another service back).
-            if cache[key]?.isEmpty == false, (try? await observe(key)) != nil, cache[key]?.isEmpty == true { cache[key] = nil }
+            if observations.containers(key)?.isEmpty == false, (try? await observe(key)) != nil, observations.containers(key)?.isEmpty == true {
+                observations.forget(key)
+            }
             return .done
         }
         let containers: [ObservedContainer], observedAt: Int64
@@ -231,13 +237,13 @@ extension Controller {
             engineMarkers[key] = nil
         }
         guard !containers.isEmpty else {
-            cache[key] = nil
+            observations.forget(key)
             return .done
         }
         logger.info("reconcile step", metadata: ["service": "\(key)", "reason": "\(trigger)", "phase": "orphan", "actions": "\(containers.count)"])
         await monitor.forget(service: key)
         let results = await remove(containers.map { ($0, .orphan, .graceful) }, spec: nil)
-        mutatedAt[key] = WallClock.nowMS()
+        observations.changed(key, at: WallClock.nowMS())
         var outcome = StepOutcome(failedActions: results.failed, engineUnavailable: results.unavailable)
         outcome.removedIDs = Set(containers.map(\.id))
         await track(key, observed: containers, observedAt: observedAt, outcome: outcome)

@@ -25,32 +25,36 @@ extension Controller {
         guard let generation else { return }
         if let known = lockGeneration, known != generation {
             logger.debug("project was changed by a flotilla command; observing it afresh", metadata: ["generation": "\(generation)"])
-            usedCache.formUnion(cache.keys)
-            tracked = []
-            projectListedAt = nil
-            idleInputs = [:]
+            observations.distrustAll()
+            services.updateAll {
+                $0.idle = nil
+                $0.observedSinceChange = false
+            }
             awaitingRelist = true
-            observedSinceChange = []
         }
         lockGeneration = generation
     }
 
     /// One step, measured: `flotilla_reconciles_total{result,trigger}` and its duration.
     func step(_ key: String) async -> Requeue {
-        let trigger = triggers[key] ?? .followUp
+        let trigger = services[key].trigger ?? .followUp
         let start = AgentClock.now
-        stepResults[key] = "idle"
+        services[key].stepResult = "idle"
         let requeue = await stepBody(key)
-        FlotillaMetrics.reconcile(result: stepResults.removeValue(forKey: key) ?? "idle", trigger: trigger.kind, duration: .now - start)
+        FlotillaMetrics.reconcile(result: services[key].stepResult ?? "idle", trigger: trigger.kind, duration: .now - start)
+        services[key].stepResult = nil
         return requeue
     }
 
     func stepBody(_ key: String) async -> Requeue {
-        let trigger = triggers.removeValue(forKey: key) ?? .followUp
-        let onlyWatchdog = trigger == .watchdog && !askedBesidesWatchdog.contains(key)
-        askedBesidesWatchdog.remove(key)
-        let idle = idleInputs.removeValue(forKey: key)
-        if config.mode == .once && finished.contains(key) { return .done }
+        // Read and reset before the first await: a trigger that comes meanwhile is the next step's.
+        let trigger = services[key].trigger ?? .followUp
+        let onlyWatchdog = trigger == .watchdog && !services[key].askedBesidesWatchdog
+        let idle = services[key].idle
+        services[key].trigger = nil
+        services[key].askedBesidesWatchdog = false
+        services[key].idle = nil
+        if config.mode == .once && services[key].finished { return .done }
         guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
         let containers: [ObservedContainer], observedAt: Int64
         do {
@@ -61,7 +65,7 @@ extension Controller {
             return engineTrouble(key, error)
         }
         if onlyWatchdog, let idle, idle.spec == spec, Set(idle.containers) == Set(containers) {
-            idleInputs[key] = idle
+            services[key].idle = idle
             idleWatchdogSteps += 1
             return .done  // the same inputs as the last step that found nothing to do
         }
@@ -80,9 +84,9 @@ extension Controller {
         // that moment) joins them now.
         let readyNow = Set(readiness.filter { $0.value == .ready }.map(\.key))
         FlotillaMetrics.replicas(service: key, desired: spec.replicas, running: containers.filter { $0.state == .running }.count, ready: readyNow.count)
-        lastFailing[key] = Set(readiness.filter { $0.value.isFailing }.map(\.key))
-        if readyNow != lastReady[key] {
-            lastReady[key] = readyNow
+        services[key].failing = Set(readiness.filter { $0.value.isFailing }.map(\.key))
+        if readyNow != services[key].ready {
+            services[key].ready = readyNow
             routes?.requestRefresh()
         }
 
@@ -127,8 +131,9 @@ extension Controller {
             logger.info("reconcile step", metadata: [
                 "service": "\(key)", "reason": "\(trigger)", "phase": "\(plan.phase.rawValue)", "actions": "\(step.actions.count)",
             ])
-            if converging[key] == nil { converging[key] = .now }
-        } else if step.isSettled, let since = converging.removeValue(forKey: key) {
+            if services[key].convergingSince == nil { services[key].convergingSince = .now }
+        } else if step.isSettled, let since = services[key].convergingSince {
+            services[key].convergingSince = nil
             logger.info("converged", metadata: [
                 "service": "\(key)", "replicas": "\(plan.live.count)", "duration": "\(Replicas.format(.now - since))",
             ])
@@ -144,23 +149,23 @@ extension Controller {
         report.removed += outcome.removed
         report.replaced += outcome.replaced
         if !step.actions.isEmpty {
-            stepResults[key] = "changed"
-            mutatedAt[key] = WallClock.nowMS()
+            services[key].stepResult = "changed"
+            observations.changed(key, at: WallClock.nowMS())
             await track(key, observed: containers, observedAt: observedAt, outcome: outcome)
             report.changedServices.insert(key)
             routes?.requestRefresh()
         }
         if outcome.engineUnavailable { return engineTrouble(key, nil) }
-        if step.failure != nil || outcome.createFailure != nil || outcome.failedActions > 0 { stepResults[key] = "failed" }
+        if step.failure != nil || outcome.createFailure != nil || outcome.failedActions > 0 { services[key].stepResult = "failed" }
         if config.mode == .daemon, let failure = step.failure ?? outcome.createFailure {
             // Once per failure, not once per step or event while it lasts.
-            if lastFailure[key] != failure {
-                lastFailure[key] = failure
+            if services[key].lastFailure != failure {
+                services[key].lastFailure = failure
                 logger.warning("service did not converge; retrying after backoff", metadata: ["service": "\(key)", "reason": "\(failure)"])
                 actions.record("failed", service: key, reason: failure, revision: revision)
             }
         } else if step.isSettled {
-            lastFailure[key] = nil
+            services[key].lastFailure = nil
         }
         if step.crashed || outcome.createFailure != nil {
             report.crashed.insert(key)
@@ -178,9 +183,9 @@ extension Controller {
         // Only a service at rest is remembered: nothing done, nothing awaited, no failure, and
         // every replica running (an exited one may be the engine's to restart or give up on,
         // which its list entry does not show).
-        if requeue == .done, step.actions.isEmpty, step.isSettled, step.failure == nil, lastFailure[key] == nil,
+        if requeue == .done, step.actions.isEmpty, step.isSettled, step.failure == nil, services[key].lastFailure == nil,
            containers.allSatisfy({ $0.state == .running }) {
-            idleInputs[key] = (spec, containers)
+            services[key].idle = (spec, containers)
         }
         return requeue
     }
@@ -212,8 +217,8 @@ extension Controller {
 
     /// A one-shot command's engine refusals of a service in a row: true once they reach the limit.
     func noteOnceTrouble(_ key: String) -> Bool {
-        onceTroubles[key, default: 0] += 1
-        return onceTroubles[key]! >= Self.onceTroubleLimit
+        services[key].onceTroubles += 1
+        return services[key].onceTroubles >= Self.onceTroubleLimit
     }
 
     static let onceTroubleLimit = 3
@@ -221,7 +226,7 @@ extension Controller {
     func onceFailure(_ key: String, _ why: String) -> Requeue {
         report.failures[key] = why
         logger.error("service did not converge", metadata: ["service": "\(key)", "reason": "\(why)"])
-        finished.insert(key)
+        services[key].finished = true
         return .done
     }
 
@@ -230,30 +235,30 @@ extension Controller {
         if outcome.failedActions > 0 {
             if noteOnceTrouble(key) { return fail("the engine refused \(outcome.failedActions) action(s), \(Self.onceTroubleLimit) steps in a row") }
         } else {
-            onceTroubles[key] = nil
+            services[key].onceTroubles = 0
         }
         if let failure = step.failure ?? outcome.createFailure { return fail(failure) }
-        if step.crashed && createdThisRun[key, default: 0] > 0 { return fail("new replicas did not become ready") }
+        if step.crashed && services[key].createdThisRun > 0 { return fail("new replicas did not become ready") }
         if let failed = unreadyDependencies.first(where: { report.failures[$0] != nil }) {
             return fail("not started: dependency \(failed) is not healthy")
         }
         if !step.actions.isEmpty { return later(key, .zero, "follow-up") }
         if step.isSettled {
-            finished.insert(key)
+            services[key].finished = true
             return .done
         }
         return later(key, .milliseconds(250), "waiting")
     }
 
     func later(_ key: String, _ delay: Duration, _ why: String) -> Requeue {
-        if triggers[key] == nil { triggers[key] = delay == .zero ? .followUp : .requeue(why) }
+        if services[key].trigger == nil { services[key].trigger = delay == .zero ? .followUp : .requeue(why) }
         return delay == .zero ? .now : .after(delay)
     }
 
     /// The engine did not answer: not the service's fault, so no crash count; retry with a
     /// growing delay (reset by the next successful list).
     func engineTrouble(_ key: String, _ error: (any Error)?) -> Requeue {
-        stepResults[key] = "engine_unavailable"
+        services[key].stepResult = "engine_unavailable"
         if let error, !EngineError.isUnavailable(error) {
             // A one-shot command gives up after a few refusals in a row: `apply` must end
             // (before: it retried every 2 s for as long as the engine answered 500).
@@ -263,12 +268,12 @@ extension Controller {
         }
         if config.mode == .once {
             report.failures[key] = "engine unavailable\(error.map { ": \($0)" } ?? "")"
-            finished.insert(key)
+            services[key].finished = true
             return .done
         }
         // Per service: one service's trouble does not slow another's retries.
-        let delay = engineRetryDelay[key] ?? .milliseconds(500)
-        engineRetryDelay[key] = min(delay * 2, .seconds(10))
+        let delay = services[key].engineRetryDelay ?? .milliseconds(500)
+        services[key].engineRetryDelay = min(delay * 2, .seconds(10))
         logger.warning("engine unavailable; will retry (nothing counted as a crash)", metadata: [
             "service": "\(key)", "retry_in": "\(delay)", "error": "\(error.map { "\($0)" } ?? "request failed")",
         ])
@@ -286,23 +291,23 @@ extension Controller {
         // `at`: when what is returned was observed, taken before any other await (a list begun
         // meanwhile may stamp the cache newer than this observation).
         let observed: (containers: [ObservedContainer], at: Int64)
-        if let cached = freshObservation(key) {
-            observed = (cached, cacheAt[key] ?? 0)
+        if let fresh = observations.takeFresh(key) {
+            observed = fresh
         } else if let known = knownContainers(key) {
             observed = try await inspect(known, of: key)
         } else if observing > 0 || sharedList != nil {
             try await sharedObservation(for: key)
-            if let cached = freshObservation(key) {
-                observed = (cached, cacheAt[key] ?? 0)
+            if let fresh = observations.takeFresh(key) {
+                observed = fresh
             } else {
                 observed = try await listService(key)
             }
         } else {
             observed = try await listService(key)
         }
-        engineRetryDelay[key] = nil
-        looked.insert(key)
-        observedSinceChange.insert(key)
+        services[key].engineRetryDelay = nil
+        services[key].looked = true
+        services[key].observedSinceChange = true
         // No removal of this service is in flight (one step per key at a time): what is still
         // marked leaving is gone, or its removal failed and this step decides again (before:
         // a replica whose removal failed stayed out of the routes for good).
@@ -315,26 +320,13 @@ extension Controller {
         return observed
     }
 
-    /// The cached list of `key` when it holds the service's last change here and has not served
-    /// a step yet (marked as served).
-    func freshObservation(_ key: String) -> [ObservedContainer]? {
-        guard isCurrent(key), let cached = cache[key], usedCache.insert(key).inserted else { return nil }
-        return cached
-    }
-
-    /// The cache of `key` was taken after this process last changed the service, or holds that change.
-    func isCurrent(_ key: String) -> Bool {
-        guard let at = cacheAt[key] else { return false }
-        return at > (mutatedAt[key] ?? 0) || tracked.contains(key)
-    }
-
     /// Once mode holds the project lock for its whole run, so no other Flotilla adds replicas
     /// meanwhile: the service's containers are the ones this process last knew, each looked at
     /// again by inspection (one cheap call each, where Podman's list walks every container on the
     /// engine: a list per step made a cold start of 500 services quadratic). The daemon lists
     /// (a CLI command may have changed the project between its steps). Nil: list instead.
     func knownContainers(_ key: String) -> [ObservedContainer]? {
-        guard config.mode == .once, isCurrent(key), let known = cache[key], known.count <= 8 else { return nil }
+        guard config.mode == .once, observations.isCurrent(key), let known = observations.containers(key), known.count <= 8 else { return nil }
         return known
     }
 
@@ -342,11 +334,7 @@ extension Controller {
     func inspect(_ known: [ObservedContainer], of key: String) async throws -> (containers: [ObservedContainer], at: Int64) {
         let startedAt = WallClock.nowMS()
         let now = try await inspect(ids: known.map(\.id))
-        if startedAt >= (cacheAt[key] ?? 0) {
-            cache[key] = now
-            cacheAt[key] = startedAt
-        }
-        usedCache.insert(key)
+        observations.observed(key, now, at: startedAt, byList: false)
         return (now, startedAt)
     }
 
@@ -363,17 +351,13 @@ extension Controller {
     /// plus what it created or started (inspected), so the follow-up step needs no list. Only
     /// when every action succeeded and no engine event came for the service since that look.
     func track(_ key: String, observed: [ObservedContainer], observedAt: Int64, outcome: StepOutcome) async {
-        tracked.remove(key)
-        guard outcome.isComplete, (eventAt[key] ?? 0) < observedAt else { return }
+        observations.untrack(key)
+        guard outcome.isComplete, !observations.eventSince(key, observedAt) else { return }
         let changed = Set(outcome.startedIDs).union(outcome.removedIDs)
         // Not known exactly (an inspection failed): the next step lists.
         guard let seen = try? await inspect(ids: outcome.startedIDs + outcome.createdIDs) else { return }
-        let after = observed.filter { !changed.contains($0.id) } + seen
-        guard let mutated = mutatedAt[key], (cacheAt[key] ?? 0) <= mutated, (eventAt[key] ?? 0) < observedAt else { return }
-        cache[key] = after
-        cacheAt[key] = mutated
-        tracked.insert(key)
-        usedCache.remove(key)
+        // After the await: taken only if nothing newer came meanwhile (the cache's rule).
+        observations.track(key, containers: observed.filter { !changed.contains($0.id) } + seen, observedAt: observedAt)
     }
 
     /// One list call for the service alone.
@@ -383,19 +367,14 @@ extension Controller {
         let startedAt = WallClock.nowMS()
         let containers = genuine(try await engine.listContainers(label: OwnershipLabel.project, value: config.project, service: key))
         logger.debug("engine list", metadata: ["service": "\(key)", "containers": "\(containers.count)"])
-        if startedAt >= (cacheAt[key] ?? 0) {
-            cache[key] = containers
-            cacheAt[key] = startedAt
-            tracked.remove(key)
-        }
-        usedCache.insert(key)
+        observations.observed(key, containers, at: startedAt, byList: true)
         return (containers, startedAt)
     }
 
     /// Waits for a list of the whole project taken after the service's last change here: the one
     /// in flight when it is recent enough, else a new one (which later steps may join).
     func sharedObservation(for key: String) async throws {
-        if let shared = sharedList, shared.startedAt > (mutatedAt[key] ?? 0) {
+        if let shared = sharedList, shared.startedAt > (observations[key].changedAt ?? 0) {
             try await shared.task.value
             return
         }
@@ -419,15 +398,7 @@ extension Controller {
     /// A list of every owned container, begun at `startedAt`: each service's observation, except
     /// where the cache already holds something newer.
     func take(projectList listed: [ObservedContainer], startedAt: Int64) {
-        var byService: [String: [ObservedContainer]] = [:]
-        for container in listed { byService[container.service, default: []].append(container) }
-        for name in Set(cache.keys).union(byService.keys).union(resolved.specs.keys) where startedAt > (cacheAt[name] ?? 0) {
-            cache[name] = byService[name] ?? []
-            cacheAt[name] = startedAt
-            usedCache.remove(name)
-            tracked.remove(name)
-        }
-        projectListedAt = max(projectListedAt ?? 0, startedAt)
+        observations.observedProject(listed, startedAt: startedAt, known: Set(resolved.specs.keys))
         everListedProject = true
         if awaitingRelist {
             awaitingRelist = false
@@ -495,7 +466,7 @@ extension Controller {
         var unready: [String] = []
         for name in spec.dependsOn {
             guard let dependency = resolved.specs[name], dependency.replicas > 0 else { continue }
-            let readiness = await readiness(of: dependency, (cache[name] ?? []).filter { !leaving.contains($0.id) }, now: now)
+            let readiness = await readiness(of: dependency, (observations.containers(name) ?? []).filter { !leaving.contains($0.id) }, now: now)
             if !readiness.values.contains(.ready) { unready.append(name) }
         }
         return unready
@@ -531,8 +502,8 @@ extension Controller {
     func logNotes(_ plan: ServicePlan, step: ServiceStep, now: Int64) {
         if step.waits.contains(where: { if case .backoff = $0 { return true } else { return false } }) { return }  // see logBackoff
         let note = plan.note
-        guard lastNotes[plan.name] != note else { return }
-        lastNotes[plan.name] = note
+        guard services[plan.name].lastNote != note else { return }
+        services[plan.name].lastNote = note
         if let note { logger.warning("\(note)") }
     }
 
@@ -540,8 +511,8 @@ extension Controller {
     /// not one per step while it counts down or per event that passes by.
     func logBackoff(_ key: String, step: ServiceStep, now: Int64) {
         let waiting = step.waits.contains { if case .backoff = $0 { return true } else { return false } }
-        guard waiting || step.crashed, let until = backoff.blockedUntil(key, now: now), lastBackoff[key] != until else { return }
-        lastBackoff[key] = until
+        guard waiting || step.crashed, let until = backoff.blockedUntil(key, now: now), services[key].lastBackoff != until else { return }
+        services[key].lastBackoff = until
         FlotillaMetrics.crashLoopBackoff(service: key)
         actions.record("crash-loop", service: key, reason: "next attempt in \((until - now + 999) / 1000)s", revision: revision)
         logger.warning("\(key): crash loop, next attempt in \((until - now + 999) / 1000)s", metadata: [

@@ -81,69 +81,18 @@ public actor Controller {
     var lastDesired: DesiredState?
     /// Once mode: the services this run is limited to (`promote`, `rollback`).
     var only: Set<String>?
-    // Observed state: the last list per service, when the last full list was taken, and when
-    // each service was last changed by this process (a list older than that is not trusted).
-    var cache: [String: [ObservedContainer]] = [:]
-    var cacheAt: [String: Int64] = [:]
-    var mutatedAt: [String: Int64] = [:]
-    /// Replicas being removed: out of the routes from the moment their removal starts.
-    var leaving: Set<String> = []
-    var leavingService: [String: String] = [:]
-    /// Replicas this process is stopping (live when their removal began): their death is no news.
-    /// A dead replica being pruned is not among them, so its death is reported whichever of its
-    /// event and the prune comes first.
-    var stopping: Set<String> = []
-    /// Services whose cached list was used once (a list serves one step, then a fresh one is read).
-    var usedCache: Set<String> = []
-    /// Services whose cache already holds this process's last change to them (what the step's
-    /// list showed, less what it removed, plus what it created or started, as inspected): current
-    /// although not newer than the change.
-    var tracked: Set<String> = []
-    /// When the last list of the whole project began: a service it did not show had no container.
-    var projectListedAt: Int64?
-    /// When an engine event last came for each service.
-    var eventAt: [String: Int64] = [:]
-    /// Per service, what its last step saw when it found nothing to do and nothing to wait for
-    /// (every replica running): a watchdog pass that sees the same is answered without planning
-    /// again (at 500 services, planning every one was a third of each watchdog cycle).
-    var idleInputs: [String: (spec: ServiceSpec, containers: [ObservedContainer])] = [:]
-    /// Watchdog passes answered from ``idleInputs`` (for tests and the benchmarks' reasoning).
+    /// Each service's memory between steps: why it is queued, what it saw, what it waits for.
+    var services = ServiceStates()
+    /// What the engine last showed of each service, with its freshness rules.
+    var observations = ObservationCache()
+    /// Watchdog passes answered from a service's idle inputs (for tests and the benchmarks' reasoning).
     public internal(set) var idleWatchdogSteps = 0
-    /// Services something other than the watchdog asked to look at since their last step.
-    var askedBesidesWatchdog: Set<String> = []
     /// The project lock's generation at the last look (daemon mode; see ``noteLockGeneration(_:)``).
     var lockGeneration: UInt64?
     /// Steps waiting on a list call now, and the project-wide list in flight that steps looking
     /// at the same time share (see ``observe(_:)``).
     var observing = 0
     var sharedList: (startedAt: Int64, task: Task<Void, any Error>)?
-    /// Why each queued key was queued (logged with its step).
-    var triggers: [String: Trigger] = [:]
-    /// Exited replicas found at start-up or after the engine came back: not counted as crashes.
-    var unwatched: Set<String> = []
-    /// Of those, the ones found at this process's start: never waited on as "restarting".
-    var stoppedBeforeStart: Set<String> = []
-    // Memory between steps.
-    var backoff = CrashLoopBackoff()
-    var decisions = ReleaseDecisions()
-    /// The last write of ``decisions`` to the state directory failed.
-    var decisionsUnsaved = false
-    var engineMarkers: [String: String] = [:]
-    /// Per service, the delay before the next retry while the engine is unavailable.
-    var engineRetryDelay: [String: Duration] = [:]
-    /// Once mode: engine refusals per service in a row (the command gives up at a limit).
-    var onceTroubles: [String: Int] = [:]
-    var lastNotes: [String: String] = [:]
-    /// The crash-loop backoff deadline last logged per service.
-    var lastBackoff: [String: Int64] = [:]
-    /// The last "did not converge" reason logged per service (logged again only when it changes).
-    var lastFailure: [String: String] = [:]
-    /// Replicas whose crash was counted toward backoff.
-    var countedCrashes: Set<String> = []
-    /// Each step's result for its metric (steps of different keys interleave).
-    var stepResults: [String: String] = [:]
-    /// Deaths already logged (by container id).
-    var reportedDeaths: Set<String> = []
     /// Services not yet looked at since start-up: until each had its first step (its replicas
     /// probed once), the route files are left as they are, so a restart never writes a table of
     /// not-yet-probed replicas (a 503 or a lost canary weight for a moment). 30 s at most.
@@ -154,29 +103,38 @@ public actor Controller {
     var awaitingRelist = false
     /// That list, in flight.
     var relisting: Task<Void, Never>?
-    /// Services observed since a CLI command last changed the project.
-    var observedSinceChange: Set<String> = []
     /// A list of the whole project has answered since start-up.
     var everListedProject = false
+    // Project-wide memory between steps.
+    var backoff = CrashLoopBackoff()
+    var decisions = ReleaseDecisions()
+    /// The last write of ``decisions`` to the state directory failed.
+    var decisionsUnsaved = false
+    var engineMarkers: [String: String] = [:]
+    // Each replica's memory (by container id).
+    /// Replicas being removed (and their services): out of the routes from the moment their removal starts.
+    var leaving: Set<String> = []
+    var leavingService: [String: String] = [:]
+    /// Replicas this process is stopping (live when their removal began): their death is no news.
+    /// A dead replica being pruned is not among them, so its death is reported whichever of its
+    /// event and the prune comes first.
+    var stopping: Set<String> = []
+    /// Exited replicas found at start-up or after the engine came back: not counted as crashes.
+    var unwatched: Set<String> = []
+    /// Of those, the ones found at this process's start: never waited on as "restarting".
+    var stoppedBeforeStart: Set<String> = []
+    /// Replicas whose crash was counted toward backoff.
+    var countedCrashes: Set<String> = []
+    /// Deaths already logged (by container id).
+    var reportedDeaths: Set<String> = []
     /// When this process saw each of its new or restarted replicas start (Unix ms).
     var startedAt: [String: Int64] = [:]
-    /// Services observed at least once by a step of this process.
-    var looked: Set<String> = []
-    /// Services changed by a step and not settled since (when each began): "converged" is logged
-    /// when they settle.
-    var converging: [String: AgentClock.Instant] = [:]
-    /// Each service's ready replicas at its last step (a change refreshes the routes).
-    var lastReady: [String: Set<String>] = [:]
-    /// Per service, the replicas failing readiness at the last step (the status page's red dots).
-    var lastFailing: [String: Set<String>] = [:]
+    /// Containers with the project's labels that are not its replicas (each reported once).
+    var impostors: Set<String> = []
     // Once mode.
     var promote: Set<String> = []
     var rollback: [String: String] = [:]
     var report = ApplyReport()
-    var finished: Set<String> = []
-    var createdThisRun: [String: Int] = [:]
-    /// Containers with the project's labels that are not its replicas (each reported once).
-    var impostors: Set<String> = []
 
     public init(engine: any ContainerEngine, configuration: Configuration, logger: Logger, routes: RouteRefresher?, store: StateStore?) {
         self.engine = engine
@@ -220,22 +178,16 @@ public actor Controller {
         for spec in desired.services { if let file = desired.sourceFile[spec.name] { byFile[file, default: []].append(spec) } }
         for (file, specs) in byFile { lastGood[file] = specs }
 
-        let owned = cache.values.reduce(0) { $0 + $1.count }
-        let ownedServices = Set(cache.filter { !$0.value.isEmpty }.keys)
+        let owned = observations.allContainers.count
+        let ownedServices = Set(observations.records.filter { $0.value.containers?.isEmpty == false }.keys)
         let next = Planner.resolve(desired, lastGoodSpecs: lastGood, allowEmpty: config.allowEmpty, ownedContainers: owned,
                                    ownedServices: ownedServices, allowMassPrune: config.allowMassPrune)
         var changed = Set<String>()
         for (name, spec) in next.specs where resolved.specs[name] != spec { changed.insert(name) }
         // A new service the last project list did not show has no container as of that list.
-        if let projectListedAt {
-            for name in next.specs.keys where cache[name] == nil && projectListedAt > (mutatedAt[name] ?? 0) {
-                cache[name] = []
-                cacheAt[name] = projectListedAt
-                usedCache.remove(name)
-            }
-        }
+        for name in next.specs.keys { observations.absentFromProjectList(name) }
         for name in resolved.specs.keys where next.specs[name] == nil { changed.insert(name) }
-        if next.suspendOrphans != resolved.suspendOrphans || !desiredLoaded { changed.formUnion(cache.keys) }
+        if next.suspendOrphans != resolved.suspendOrphans || !desiredLoaded { changed.formUnion(observations.observedServices) }
         // A changed dependency may unblock its dependents.
         for (name, spec) in next.specs where spec.dependsOn.contains(where: changed.contains) { changed.insert(name) }
         // Prune-safety notes when they change, not at every watchdog tick.
@@ -279,7 +231,7 @@ public actor Controller {
             if trigger == .engineReconnected { backoff = CrashLoopBackoff() }
         }
         await refreshMarkers()
-        engineRetryDelay = [:]
+        services.updateAll { $0.engineRetryDelay = nil }
         await enqueue(Set(resolved.specs.keys).union(listed.map(\.service)), trigger)
     }
 
@@ -302,7 +254,7 @@ public actor Controller {
     public var summary: String {
         let specs = resolved.specs.values
         let desired = specs.reduce(0) { $0 + $1.replicas }
-        let ready = specs.reduce(0) { $0 + (lastReady[$1.name]?.count ?? 0) }
+        let ready = specs.reduce(0) { $0 + services[$1.name].ready.count }
         var line = "\(specs.count) services, \(ready)/\(desired) replicas ready"
         let looping = specs.filter { backoff.blockedUntil($0.name, now: WallClock.nowMS()) != nil }.map(\.name).sorted()
         if !looping.isEmpty { line += "; crash loop: " + looping.joined(separator: ", ") }
@@ -320,14 +272,14 @@ public actor Controller {
         options.rolledBack = decisions.rolledBack.merging(engineMarkers) { a, _ in a }
         options.releases = decisions.releases
         options.allowMassPrune = config.allowMassPrune
-        let observed = cache.values.joined().filter { !leaving.contains($0.id) }
-        let plan = Planner.plan(desired: desired, observed: Array(observed), options: options)
-        let ready = lastReady.values.reduce(into: Set<String>()) { $0.formUnion($1) }
-        let failing = lastFailing.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        let observed = observations.allContainers.filter { !leaving.contains($0.id) }
+        let plan = Planner.plan(desired: desired, observed: observed, options: options)
+        let ready = services.byKey.values.reduce(into: Set<String>()) { $0.formUnion($1.ready) }
+        let failing = services.byKey.values.reduce(into: Set<String>()) { $0.formUnion($1.failing) }
         var backoffs: [String: Int64] = [:]
         for service in plan.services { if let until = backoff.blockedUntil(service.name, now: now) { backoffs[service.name] = until } }
         return ProjectStatus(project: project, desired: desired, plan: plan, ready: { ready.contains($0.id) },
-                             failing: { failing.contains($0.id) }, backoff: backoffs, failures: lastFailure)
+                             failing: { failing.contains($0.id) }, backoff: backoffs, failures: services.byKey.compactMapValues(\.lastFailure))
     }
 
     /// Answers at once unless the controller is stuck (the systemd watchdog's question).
@@ -337,9 +289,7 @@ public actor Controller {
     public func touch(_ service: String, _ trigger: Trigger) async {
         if case .engineEvent = trigger {
             // What the cache holds is from before the event: the next step lists.
-            usedCache.insert(service)
-            tracked.remove(service)
-            eventAt[service] = WallClock.nowMS()
+            observations.eventCame(service, at: WallClock.nowMS())
         }
         await enqueue([service], trigger)
     }
@@ -357,8 +307,10 @@ public actor Controller {
             firstLook = (firstLook ?? []).union(keys)
             firstLookDeadline = .now + .seconds(30)
         }
-        for key in keys where triggers[key] == nil || triggers[key]!.isRoutine { triggers[key] = trigger }
-        if trigger != .watchdog { askedBesidesWatchdog.formUnion(keys) }
+        for key in keys {
+            if services[key].trigger?.isRoutine ?? true { services[key].trigger = trigger }
+            if trigger != .watchdog { services[key].askedBesidesWatchdog = true }
+        }
         await queue.add(keys)
     }
 
@@ -413,7 +365,7 @@ public actor Controller {
             // A first look is over when a step found nothing more to do at once (a step that
             // acted is looked at again before its result counts: its list is from before it).
             // A step that observed nothing (project locked, engine unavailable) is no first look.
-            if requeue != .now, looked.contains(key) || resolved.specs[key] == nil, firstLook?.remove(key) != nil, firstLook?.isEmpty == true {
+            if requeue != .now, services[key].looked || resolved.specs[key] == nil, firstLook?.remove(key) != nil, firstLook?.isEmpty == true {
                 routes?.requestRefresh()
             }
             switch requeue {
@@ -456,15 +408,15 @@ public actor Controller {
         // A removal waiting for its replica to leave the routes is never held back by this
         // (simulator seed 2: a replica stopped while the file still routed to it).
         if let firstLook, !firstLook.isEmpty, AgentClock.now < firstLookDeadline, leaving.isEmpty { return nil }
-        let observed = cache.values.joined().filter { $0.state.isLive && !leaving.contains($0.id) }.map(settling)
-        var inputs = RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: Array(observed), keeping: keptRoutes)
+        let observed = observations.allContainers.filter { $0.state.isLive && !leaving.contains($0.id) }.map(settling)
+        var inputs = RouteRefresher.Inputs(services: Array(resolved.specs.values), observed: observed, keeping: keptRoutes)
         // Simulator seed 150: the start-up list failed, and services whose deletion was held
         // back lost their routes (their replicas unknown, so not held back either).
-        inputs.withdrawn = Set(cache.values.joined().filter { leaving.contains($0.id) }.map(\.name))
+        inputs.withdrawn = Set(observations.allContainers.filter { leaving.contains($0.id) }.map(\.name))
         inputs.keepingUnknown = !everListedProject || awaitingRelist
-        inputs.unobserved = inputs.keeping.filter { cacheAt[$0] == nil }
+        inputs.unobserved = inputs.keeping.filter { observations[$0].observedAt == nil }
         if awaitingRelist {
-            let stale = Set(resolved.specs.keys).subtracting(observedSinceChange)
+            let stale = Set(resolved.specs.keys.filter { !services[$0].observedSinceChange })
             inputs.keeping.formUnion(stale)
             inputs.unobserved.formUnion(stale)
             inputs.lastTableFromStore = true
@@ -481,10 +433,12 @@ public actor Controller {
     /// containers stayed).
     var keptRoutes: Set<String> {
         var kept = resolved.frozen.union(resolved.heldBack)
-        for (name, containers) in cache where resolved.specs[name] == nil && !containers.isEmpty && !resolved.isOrphan(name) { kept.insert(name) }
+        for (name, record) in observations.records where resolved.specs[name] == nil && record.containers?.isEmpty == false && !resolved.isOrphan(name) {
+            kept.insert(name)
+        }
         // Never observed yet (the start-up list failed): nothing is known of its replicas, so
         // its last routes stand rather than a route with zero targets.
-        for name in resolved.specs.keys where cacheAt[name] == nil { kept.insert(name) }
+        for name in resolved.specs.keys where observations[name].observedAt == nil { kept.insert(name) }
         return kept
     }
 
