@@ -58,70 +58,54 @@ public final class Daemon: Service, Sendable {
     }
 
     public func run() async throws {
-        let watcher = options.changes ?? ManifestWatcher(root: reconciler.directory) { [logger] problem in
+        let changes = options.changes ?? ManifestWatcher(root: reconciler.directory) { [logger] problem in
             logger.warning("manifest watch incomplete", metadata: ["problem": "\(problem)"])
         }
-        try watcher.start()
-        defer { watcher.stop() }
+        let loop = DaemonLoop(changes: changes, debounce: options.debounce, resyncInterval: options.resyncInterval, logger: logger)
         let controller = controller
-        let debouncer = Debouncer(window: options.debounce) { [self] in await load(.manifestsChanged) }
-
-        // Start-up: what is there (exited replicas are adopted), then what is wanted.
-        do {
-            try await controller.resync(.startup)
-        } catch where !Task.isCancelled {
-            logger.error("engine unreachable at start-up; retrying with the watchdog and the event stream", metadata: ["error": "\(error)"])
-        } catch {}
-        await load(.startup)
-
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { [logger] in
-                    for await event in watcher.events {
-                        logger.debug("manifest event", metadata: ["kind": "\(event.kind)", "path": "\(event.path)"])
-                        await debouncer.fire()
-                    }
-                }
-                group.addTask { [self] in
-                    while !Task.isCancelled {
-                        do { try await AgentClock.sleep(for: options.resyncInterval) } catch { return }
-                        logger.debug("watchdog tick")
-                        // Moved elsewhere on purpose (`--take-over`): this daemon must stop touching it.
-                        if case .foreign(let owner)? = try? await reconciler.ownership() {
-                            await lostTo.set(owner)
-                            logger.error("project taken over by another manifest directory; stopping", metadata: ["project": "\(reconciler.project)", "owner": "\(owner)"])
-                            await controller.shutDown()
-                            return
-                        }
-                        await load(.watchdog)
-                        do { try await controller.resync(.watchdog) } catch {
-                            logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-                group.addTask { [self] in await followEngineEvents() }
-                group.addTask { [self] in await keepWorkingSetSmall() }
-                if systemd.isEnabled { group.addTask { [self] in await notifySystemd() } }
-                // The controller runs until the graceful shutdown stops its queue; then the rest goes.
-                // Cancelled (another service of the process failed, such as the status server
-                // that could not bind): the same safe stop, never steps retried on a cancelled task.
-                _ = await withTaskCancellationHandler {
-                    await controller.run()
-                } onCancel: {
-                    Task { await controller.shutDown() }
-                }
-                group.cancelAll()
+        var beside: [@Sendable () async -> Void] = [{ [self] in await followEngineEvents() }, { [self] in await keepWorkingSetSmall() }]
+        if systemd.isEnabled { beside.append { [self] in await notifySystemd() } }
+        try await loop.run(onChange: { [self] in await load(.manifestsChanged) }, onWatchdog: { [self] in await watchdog() }, beside: beside) { [self] in
+            // Start-up: what is there (exited replicas are adopted), then what is wanted.
+            do {
+                try await controller.resync(.startup)
+            } catch where !Task.isCancelled {
+                logger.error("engine unreachable at start-up; retrying with the watchdog and the event stream", metadata: ["error": "\(error)"])
+            } catch {}
+            await load(.startup)
+            // The controller runs until the graceful shutdown stops its queue; then the rest goes.
+            // Cancelled (another service of the process failed, such as the status server
+            // that could not bind): the same safe stop, never steps retried on a cancelled task.
+            _ = await withTaskCancellationHandler {
+                await controller.run()
+            } onCancel: {
+                Task { await controller.shutDown() }
             }
-        } onGracefulShutdown: { [logger, controller, systemd] in
+        } onShutdown: { [logger, controller, systemd] in
             systemd.stopping()
             logger.info("stopping at a safe point: no new steps; steps in flight finish")
             Task { await controller.shutDown() }
         }
-        await debouncer.cancel()
         if let owner = await lostTo.value {
             throw Reconciler.OwnershipError(description: "project \"\(reconciler.project)\" is now managed from \(owner); this daemon stopped")
         }
         logger.info("stopped; containers left running for the next start to adopt")
+    }
+
+    /// The watchdog's tick: the manifests and every service looked at again. False once the
+    /// project was moved elsewhere on purpose (`--take-over`): this daemon must stop touching it.
+    func watchdog() async -> Bool {
+        if case .foreign(let owner)? = try? await reconciler.ownership() {
+            await lostTo.set(owner)
+            logger.error("project taken over by another manifest directory; stopping", metadata: ["project": "\(reconciler.project)", "owner": "\(owner)"])
+            await controller.shutDown()
+            return false
+        }
+        await load(.watchdog)
+        do { try await controller.resync(.watchdog) } catch {
+            logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["error": "\(error)"])
+        }
+        return true
     }
 
     /// Idle memory: once the first reconcile has settled, then every few minutes, the pages only
@@ -177,55 +161,37 @@ public final class Daemon: Service, Sendable {
 
     // MARK: - Engine events
 
-    /// Follows the engine's event stream; reconnects with backoff, resuming from the last event
-    /// seen so that nothing is missed, and relists after every reconnect.
+    /// Follows the engine's event stream (``DaemonLoop/followEvents(_:logger:reconnected:stream:)``),
+    /// resuming from the last event seen so that nothing is missed, and relists after every reconnect.
     func followEngineEvents() async {
         // Replay from just before the start-up list, so nothing between that list and the
         // subscription is missed (the engine's `since` has one-second resolution).
         var since: Int64? = WallClock.nowMS() / 1000 - 1
-        var delay = Duration.milliseconds(500)
-        var everConnected = false
         let controller = controller
-        while !Task.isCancelled {
-            var connected = false
-            do {
-                try await reconciler.engine.streamEvents(project: reconciler.project, since: since) {
-                    connected = true
-                    if everConnected {
-                        logger.info("engine event stream reconnected")
-                        Task { try? await controller.resync(.engineReconnected) }
-                    }
-                    everConnected = true
-                } onEvent: { event in
-                    since = max(since ?? 0, event.time)
-                    guard event.kind != .other, let service = event.service else { return }
-                    let trigger = Trigger.engineEvent(action: "\(service) \(event.action)")
-                    Task {
-                        // A death Flotilla did not cause is news, with its exit code.
-                        var metadata: Logger.Metadata = [
-                            "service": "\(service)", "container": "\(event.name ?? String(event.containerID.prefix(12)))", "action": "\(event.action)",
-                        ]
-                        if let code = event.exitCode { metadata["exit_code"] = "\(code)" }
-                        let news = event.kind == .died ? await controller.deathIsNews(event.containerID) : false
-                        let expected = !news
-                        logger.log(level: expected ? .debug : .warning, event.kind == .died ? "container exited" : "container removed", metadata: metadata)
+        await DaemonLoop.followEvents("engine event stream", logger: logger) {
+            Task { try? await controller.resync(.engineReconnected) }
+        } stream: { connected in
+            try await reconciler.engine.streamEvents(project: reconciler.project, since: since, onConnected: connected) { event in
+                since = max(since ?? 0, event.time)
+                guard event.kind != .other, let service = event.service else { return }
+                let trigger = Trigger.engineEvent(action: "\(service) \(event.action)")
+                Task { [logger] in
+                    // A death Flotilla did not cause is news, with its exit code.
+                    var metadata: Logger.Metadata = [
+                        "service": "\(service)", "container": "\(event.name ?? String(event.containerID.prefix(12)))", "action": "\(event.action)",
+                    ]
+                    if let code = event.exitCode { metadata["exit_code"] = "\(code)" }
+                    let news = event.kind == .died ? await controller.deathIsNews(event.containerID) : false
+                    logger.log(level: news ? .warning : .debug, event.kind == .died ? "container exited" : "container removed", metadata: metadata)
+                    await controller.touch(service, trigger)
+                    // Docker sends `die` a moment before its list shows the container as
+                    // exited: look again shortly after, until the list has settled.
+                    for delay in [250, 500, 1000] {
+                        try? await AgentClock.sleep(for: .milliseconds(delay))
                         await controller.touch(service, trigger)
-                        // Docker sends `die` a moment before its list shows the container as
-                        // exited: look again shortly after, until the list has settled.
-                        for delay in [250, 500, 1000] {
-                            try? await AgentClock.sleep(for: .milliseconds(delay))
-                            await controller.touch(service, trigger)
-                        }
                     }
                 }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("engine event stream lost; reconnecting", metadata: ["error": "\(error)", "in": "\(delay)"])
             }
-            if Task.isCancelled { return }
-            if connected { delay = .milliseconds(500) }
-            do { try await AgentClock.sleep(for: delay) } catch { return }
-            delay = min(delay * 2, .seconds(10))
         }
     }
 }

@@ -26,9 +26,12 @@ public final class SwarmDaemon: Service, Sendable {
         public var debounce: Duration
         public var taskPoll: Duration
         public var routes: RouteRefresher?
+        /// What reports changes under the manifest directory (nil: inotify, ``ManifestWatcher``).
+        public var changes: (any ManifestChangeSource)?
 
         public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), taskPoll: Duration = .seconds(1),
-                    routes: RouteRefresher? = nil) {
+                    routes: RouteRefresher? = nil, changes: (any ManifestChangeSource)? = nil) {
+            self.changes = changes
             self.resyncInterval = resyncInterval
             self.debounce = debounce
             self.taskPoll = taskPoll
@@ -74,44 +77,32 @@ public final class SwarmDaemon: Service, Sendable {
     let pending = Box<SwarmCanaryDecision.Decisions>()
 
     public func run() async throws {
-        let watcher = ManifestWatcher(root: directory) { [logger] problem in
+        let changes = options.changes ?? ManifestWatcher(root: directory) { [logger] problem in
             logger.warning("manifest watch incomplete", metadata: ["problem": "\(problem)"])
         }
-        try watcher.start()
-        defer { watcher.stop() }
-        let debouncer = Debouncer(window: options.debounce) { [self] in requestApply("manifests changed") }
+        let loop = DaemonLoop(changes: changes, debounce: options.debounce, resyncInterval: options.resyncInterval, logger: logger)
         requestApply("start-up")
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await _ in watcher.events { await debouncer.fire() }
+        let beside: [@Sendable () async -> Void] = [
+            { [self] in await refreshRoutes() },
+            { [self] in
+                while !Task.isCancelled {
+                    routeContinuation.yield()
+                    do { try await AgentClock.sleep(for: options.taskPoll) } catch { return }
                 }
-                group.addTask { [self] in
-                    while !Task.isCancelled {
-                        do { try await AgentClock.sleep(for: options.resyncInterval) } catch { return }
-                        requestApply("watchdog")
-                    }
-                }
-                group.addTask { [self] in await refreshRoutes() }
-                group.addTask { [self] in
-                    while !Task.isCancelled {
-                        routeContinuation.yield()
-                        do { try await AgentClock.sleep(for: options.taskPoll) } catch { return }
-                    }
-                }
-                group.addTask { [self] in await followEvents() }
-                for await reason in requests {
-                    if Task.isCancelled { break }
-                    await applyOnce(reason)
-                }
-                group.cancelAll()
+            },
+            { [self] in await followEvents() },
+        ]
+        try await loop.run(onChange: { [self] in requestApply("manifests changed") },
+                           onWatchdog: { [self] in requestApply("watchdog"); return true }, beside: beside) { [self] in
+            for await reason in requests {
+                if Task.isCancelled { break }
+                await applyOnce(reason)
             }
-        } onGracefulShutdown: { [logger, requestContinuation, routeContinuation] in
+        } onShutdown: { [logger, requestContinuation, routeContinuation] in
             logger.info("stopping; the Swarm services keep running")
             requestContinuation.finish()
             routeContinuation.finish()
         }
-        await debouncer.cancel()
         logger.info("stopped")
     }
 
@@ -160,36 +151,25 @@ public final class SwarmDaemon: Service, Sendable {
         }
     }
 
-    /// Service and node events, reconnecting with backoff; a reconnect is an apply (events
-    /// may have been missed meanwhile).
+    /// Service and node events (``DaemonLoop/followEvents(_:logger:reconnected:stream:)``); a
+    /// reconnect is an apply (events may have been missed meanwhile).
     func followEvents() async {
-        var delay = Duration.milliseconds(500)
-        var everConnected = false
         let prefix = swarm.project + "_"
-        while !Task.isCancelled {
-            do {
-                try await swarm.engine.streamSwarmEvents {
-                    if everConnected { requestApply("event stream reconnected") }
-                    everConnected = true
-                    delay = .milliseconds(500)
-                } onEvent: { event in
-                    switch event.type {
-                    case "service" where event.name.hasPrefix(prefix) && event.action != "create":
-                        logger.debug("service event", metadata: ["service": "\(event.name)", "action": "\(event.action)"])
-                        requestApply("service \(event.name) \(event.action)")
-                        routeContinuation.yield()
-                    case "node":
-                        logger.info("node event", metadata: ["node": "\(event.name)", "action": "\(event.action)"])
-                        routeContinuation.yield()
-                    default: break
-                    }
+        await DaemonLoop.followEvents("Swarm event stream", logger: logger) { [self] in
+            requestApply("event stream reconnected")
+        } stream: { connected in
+            try await swarm.engine.streamSwarmEvents(onConnected: connected) { event in
+                switch event.type {
+                case "service" where event.name.hasPrefix(prefix) && event.action != "create":
+                    logger.debug("service event", metadata: ["service": "\(event.name)", "action": "\(event.action)"])
+                    requestApply("service \(event.name) \(event.action)")
+                    routeContinuation.yield()
+                case "node":
+                    logger.info("node event", metadata: ["node": "\(event.name)", "action": "\(event.action)"])
+                    routeContinuation.yield()
+                default: break
                 }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("Swarm event stream lost; reconnecting (the task poll and the watchdog go on)", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
             }
-            do { try await AgentClock.sleep(for: delay) } catch { return }
-            delay = min(delay * 2, .seconds(10))
         }
     }
 
