@@ -68,7 +68,7 @@ enum StatusPage {
           + (s.revision ? " · " + esc(s.revision) : "") + (s.routes.length ? " · " + s.routes.map(esc).join(", ") : "") + "</div>" + extra + "</div>";
       }).join("") || "<p>No services.</p>";
       document.getElementById("problems").innerHTML =
-        st.orphans.map(o => '<div class="meta">orphan: ' + esc(o.container) + " (" + esc(o.service) + ", " + esc(o.state) + ")</div>").join("")
+        st.orphans.map(o => '<div class="meta">orphan: ' + esc(o.container) + " (" + esc(o.service) + ", " + esc(o.state) + (o.held_back ? ", removal held back" : "") + ")</div>").join("")
         + st.errors.map(e => '<div class="err">' + esc(e) + "</div>").join("");
       const routes = st.services.flatMap(s => s.routes.map(r => '<tr class="route"><td>' + esc(r) + "</td><td>→ " + esc(s.name)
         + '</td><td class="meta">' + s.ready + " ready" + (s.canary_weight ? " · canary " + s.canary_weight + "%" : "") + "</td></tr>"));

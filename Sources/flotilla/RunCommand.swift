@@ -86,15 +86,8 @@ struct RunCommand: AsyncParsableCommand {
             FlotillaMetrics.buildInfo(version: FlotillaVersion.string)
         }
         let logger = options.makeLogger()
-        // SIGTERM/SIGINT before the service group runs (connecting, loading): nothing has been
-        // changed yet, so stopping is just exiting 0.
-        let early = SignalHandlers()
-        for signalNumber in [SIGTERM, SIGINT] {
-            early.on(signalNumber) {
-                logger.info("stopped during start-up; nothing was changed")
-                Foundation.exit(0)
-            }
-        }
+        let stop = StopSignals(logger: logger)
+        defer { stop.cancel() }
         guard ManifestDirectoryLoader.isDirectory(options.directory) else {
             Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
             throw ExitCode(1)
@@ -143,11 +136,11 @@ struct RunCommand: AsyncParsableCommand {
             StateStore(directory: options.stateDir ?? StateStore.defaultDirectory(project: options.projectName)).saveDaemonAddress(address.description)
         }
         var configuration = ServiceGroupConfiguration(services: services, logger: logger)
-        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        configuration.gracefulShutdownSignals = []  // ``StopSignals`` triggers it, with no gap
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.logging.keys = .init()
         let group = ServiceGroup(configuration: configuration)
-        early.cancel()
+        stop.handOver(to: group)
         let signals = SignalHandlers()
         signals.on(SIGHUP) { daemon.requestReconcile() }
         do {
@@ -168,6 +161,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(64)
         }
         let logger = options.makeLogger()
+        let stop = StopSignals(logger: logger)
+        defer { stop.cancel() }
         guard ManifestDirectoryLoader.isDirectory(options.directory) else {
             Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
             throw ExitCode(1)
@@ -202,13 +197,15 @@ struct RunCommand: AsyncParsableCommand {
                            routes: options.makeRouteRefresher(logger: logger)),
             lock: ReconcileLock(project: options.projectName), logger: logger)
         var configuration = ServiceGroupConfiguration(services: [.init(service: daemon)], logger: logger)
-        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        configuration.gracefulShutdownSignals = []  // ``StopSignals`` triggers it, with no gap
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.logging.keys = .init()
+        let group = ServiceGroup(configuration: configuration)
+        stop.handOver(to: group)
         let signals = SignalHandlers()
         signals.on(SIGHUP) { daemon.requestApply("SIGHUP") }
         do {
-            try await ServiceGroup(configuration: configuration).run()
+            try await group.run()
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)
@@ -239,6 +236,32 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// Signal handling through DispatchSource (no `signal()` closures that capture state).
+/// SIGTERM/SIGINT for the daemon's whole life, one handler and no gap: before the service group
+/// exists (connecting, loading), nothing has been changed, so stopping is exiting 0; after, it is
+/// the group's graceful shutdown (remembered even before the group runs). Before this, the
+/// start-up handler was cancelled before the group's own was installed, and a SIGTERM in between
+/// was ignored (the disposition left at SIG_IGN): the daemon ran on.
+final class StopSignals: @unchecked Sendable {
+    private let lock = NSLock()
+    private var group: ServiceGroup?
+    private let handlers = SignalHandlers()
+
+    init(logger: Logger) {
+        for signalNumber in [SIGTERM, SIGINT] {
+            handlers.on(signalNumber) { [self] in
+                guard let group = lock.withLock({ self.group }) else {
+                    logger.info("stopped during start-up; nothing was changed")
+                    Foundation.exit(0)
+                }
+                Task { await group.triggerGracefulShutdown() }
+            }
+        }
+    }
+
+    func handOver(to group: ServiceGroup) { lock.withLock { self.group = group } }
+    func cancel() { handlers.cancel() }
+}
+
 final class SignalHandlers: @unchecked Sendable {
     private let queue = DispatchQueue(label: "flotilla.signals")
     private var sources: [any DispatchSourceSignal] = []

@@ -15,7 +15,8 @@ struct StatusCommand: AsyncParsableCommand {
         engine and from one readiness probe of each running replica (a \
         replica without a readiness check is ready once it has run for a second), never from the \
         manifest: a killed replica shows as missing until it is replaced. Then the orphans (containers \
-        of services no longer in the manifests) and every manifest error. Changes nothing.
+        of services no longer in the manifests; "removal held back" when prune safety keeps them, \
+        as after most manifests were deleted at once) and every manifest error. Changes nothing.
 
         Columns: DESIRED (the manifest's replicas), RUNNING, READY (running and passing readiness), \
         CURRENT (running replicas of the manifest's current spec), PHASE (steady, converging, rolling, \
@@ -24,7 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
 
         Exit codes: 0 everything converged and ready, 2 not (yet), 1 error. --format json prints \
         {"project", "manifest_revision", "services": [{"name", "desired", "running", "ready", "current", \
-        "phase", "canary_weight", "revision", "revisions", "routes", ...}], "orphans": [...], "errors": [...], "converged"}.
+        "phase", "canary_weight", "revision", "revisions", "routes", ...}], "orphans": [{"container", "service", "state", "held_back"}], "errors": [...], "converged"}.
         """
     )
 
@@ -146,7 +147,10 @@ struct StatusCommand: AsyncParsableCommand {
             row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined()
         }
         if status.services.isEmpty { lines.append("(no services)") }
-        for orphan in status.orphans { lines.append("orphan: \(orphan.container) (service \(orphan.service), \(orphan.state))") }
+        for orphan in status.orphans {
+            let held = orphan.heldBack == true ? "; removal held back by prune safety, see the daemon's log" : ""
+            lines.append("orphan: \(orphan.container) (service \(orphan.service), \(orphan.state)\(held))")
+        }
         for error in status.errors { lines.append("error: \(error)") }
         lines.append("project \(status.project)" + (status.manifestRevision.map { ", manifests at \($0)" } ?? "") + ": "
                      + (status.converged ? "converged" : "not converged"))

@@ -121,6 +121,11 @@ struct PlannerTests {
         let plan = Planner.plan(desired: state([all[0]]), observed: observed)
         #expect(plan.orphans.isEmpty)
         #expect(plan.notes.contains { $0.contains("9 of the project's 10 services would be removed") && $0.contains("--allow-mass-prune") })
+        // Kept running, and never "converged" while held back (before: status said converged, exit 0).
+        #expect(plan.heldOrphans.count == 9)
+        let status = ProjectStatus(project: "p", desired: state([all[0]]), plan: plan, ready: { _ in true })
+        #expect(!status.converged)
+        #expect(status.orphans.count == 9 && status.orphans.allSatisfy { $0.heldBack == true })
         #expect(Planner.resolve(state([all[0]]), lastGoodSpecs: [:], allowEmpty: false, ownedContainers: 10, ownedServices: Set(all.map(\.name))).heldBack.count == 9)
         // On purpose: removed.
         #expect(Planner.plan(desired: state([all[0]]), observed: observed, options: .init(allowMassPrune: true)).orphans.count == 9)

@@ -9,6 +9,10 @@ public struct Plan: Sendable {
     public var levels: [[String]]
     /// Services whose rollback marker no longer applies (their manifest changed or is gone).
     public var staleMarkers: [String]
+    /// Owned containers of services no longer in the manifests whose removal prune safety holds
+    /// back (a mass deletion, an empty or broken manifest directory): left running, and the
+    /// project is not in sync while they are there.
+    public var heldOrphans: [ObservedContainer] = []
 
     public init(services: [ServicePlan], orphans: [ObservedContainer], notes: [String], levels: [[String]], staleMarkers: [String] = []) {
         self.services = services

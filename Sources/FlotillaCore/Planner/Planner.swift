@@ -152,12 +152,11 @@ public enum Planner {
         var staleMarkers = options.rolledBack.filter { specs[$0.key] == nil && !frozen.contains($0.key) }.map(\.key)
         staleMarkers += services.filter(\.clearMarker).map(\.name)
 
-        var orphans: [ObservedContainer] = []
-        if !suspendOrphans {
-            orphans = observed.filter { specs[$0.service] == nil && !frozen.contains($0.service) }
-                .sorted { ($0.service, $0.name) < ($1.service, $1.name) }
-        }
-        return Plan(services: services, orphans: orphans, notes: notes, levels: levels, staleMarkers: staleMarkers.sorted())
+        let gone = observed.filter { specs[$0.service] == nil && !frozen.contains($0.service) }
+            .sorted { ($0.service, $0.name) < ($1.service, $1.name) }
+        var plan = Plan(services: services, orphans: suspendOrphans ? [] : gone, notes: notes, levels: levels, staleMarkers: staleMarkers.sorted())
+        if suspendOrphans { plan.heldOrphans = gone }
+        return plan
     }
 
     public static func planService(_ spec: ServiceSpec, observed: [ObservedContainer], options: Options) -> ServicePlan {

@@ -55,6 +55,12 @@ public struct ProjectStatus: Sendable, Hashable, Codable {
         public var container: String
         public var service: String
         public var state: String
+        /// Its removal is held back by prune safety (`held_back`; absent when it is not).
+        public var heldBack: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case container, service, state, heldBack = "held_back"
+        }
     }
 
     public var project: String
@@ -82,7 +88,10 @@ public struct ProjectStatus: Sendable, Hashable, Codable {
         self.project = project
         manifestRevision = desired.revision
         errors = desired.diagnostics.map(\.description)
+        // Held-back removals count as orphans too: the project is not in sync while they run
+        // (before: a mass deletion held back said "converged", exit 0).
         orphans = plan.orphans.map { Orphan(container: $0.name, service: $0.service, state: $0.state.rawValue) }
+            + plan.heldOrphans.map { Orphan(container: $0.name, service: $0.service, state: $0.state.rawValue, heldBack: true) }
         services = plan.services.sorted { $0.name < $1.name }.map { service in
             let spec = service.spec
             let running = (service.live + service.unhealthy).filter { $0.state == .running }
