@@ -322,19 +322,26 @@ public struct EngineClient: Sendable {
     /// Rollback markers: labelled volumes that say "the canary of spec hash H of service S was
     /// rolled back", so that the decision outlives any Flotilla process. Service → hash.
     public func rollbackMarkers(project: String) async throws -> [String: String] {
-        let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)","\#(OwnershipLabel.rolledBackHash)"]}"#
-        let response = try await call(.GET, "/volumes?filters=" + Self.percentEncode(filters))
-        let list = try decode(VolumeListDTO.self, response)
         var result: [String: String] = [:]
-        for volume in list.volumes ?? [] {
-            guard let labels = volume.labels, labels[OwnershipLabel.project] == project,
-                  let service = labels[OwnershipLabel.service], let hash = labels[OwnershipLabel.rolledBackHash] else { continue }
+        for volume in try await markerVolumes(project: project) {
+            guard let labels = volume.labels, let service = labels[OwnershipLabel.service], let hash = labels[OwnershipLabel.rolledBackHash] else { continue }
             result[service] = hash
         }
         return result
     }
 
-    public static func rollbackMarkerName(project: String, service: String) -> String { "flotilla-rollback-\(project)-\(service)" }
+    /// The project's marker volumes (found by their labels, whatever their names).
+    func markerVolumes(project: String) async throws -> [NamedObjectDTO] {
+        let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)","\#(OwnershipLabel.rolledBackHash)"]}"#
+        let response = try await call(.GET, "/volumes?filters=" + Self.percentEncode(filters))
+        return (try decode(VolumeListDTO.self, response).volumes ?? []).filter { $0.labels?[OwnershipLabel.project] == project }
+    }
+
+    /// `flotilla-rollback-<project>.<service>`: a service name is a DNS label (no dot), so the
+    /// last dot tells the two apart. (Before: a dash, and project `shop` with service `api-v2`
+    /// shared one volume with project `shop-api` and service `v2`: one project's rollback was not
+    /// recorded, and clearing it removed the other's.)
+    public static func rollbackMarkerName(project: String, service: String) -> String { "flotilla-rollback-\(project).\(service)" }
 
     /// Records that `hash` of `service` was rolled back (replacing an older marker).
     public func setRollbackMarker(project: String, service: String, hash: String) async throws {
@@ -349,10 +356,14 @@ public struct EngineClient: Sendable {
         _ = try await call(.POST, "/volumes/create", body: try JSONEncoder().encode(body))
     }
 
+    /// Removes the service's markers, found by their labels (a marker made under the older
+    /// naming goes too), never another project's.
     public func clearRollbackMarker(project: String, service: String) async throws {
-        let response = try await send(.DELETE, "/volumes/\(Self.percentEncode(Self.rollbackMarkerName(project: project, service: service)))")
-        if response.status == 404 { return }
-        try Self.check(response)
+        for volume in try await markerVolumes(project: project) where volume.labels?[OwnershipLabel.service] == service {
+            let response = try await send(.DELETE, "/volumes/\(Self.percentEncode(volume.name))")
+            if response.status == 404 { continue }
+            try Self.check(response)
+        }
     }
 
     // MARK: - Project owner marker

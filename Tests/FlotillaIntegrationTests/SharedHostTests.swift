@@ -8,6 +8,25 @@ import Testing
 /// directory that manages it, and containers that merely carry its labels are left alone.
 @Suite("Sharing a host", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"))
 struct SharedHostTests {
+    /// Rollback markers of project `P` with service `api-v2` and of project `P-api` with service
+    /// `v2` had one volume name: one project's rollback was not recorded, and clearing it removed
+    /// the other's.
+    @Test func rollbackMarkersOfTwoProjectsNeverShareAVolume() async throws {
+        let engine = try await TestEngine.client()
+        let p = "mark\(UInt32.random(in: 0...UInt32.max))"
+        let q = p + "-api"
+        defer { Task { for (project, service) in [(p, "api-v2"), (q, "v2")] { try? await engine.clearRollbackMarker(project: project, service: service) } } }
+        try await engine.setRollbackMarker(project: p, service: "api-v2", hash: "h1")
+        try await engine.setRollbackMarker(project: q, service: "v2", hash: "h2")
+        #expect(try await engine.rollbackMarkers(project: p) == ["api-v2": "h1"])
+        #expect(try await engine.rollbackMarkers(project: q) == ["v2": "h2"])
+        try await engine.clearRollbackMarker(project: q, service: "v2")
+        #expect(try await engine.rollbackMarkers(project: q) == [:])
+        #expect(try await engine.rollbackMarkers(project: p) == ["api-v2": "h1"], "clearing one project's marker removed the other's")
+        try await engine.clearRollbackMarker(project: p, service: "api-v2")
+        #expect(try await engine.rollbackMarkers(project: p) == [:])
+    }
+
     /// Two checkouts with the same folder name got the same default project and pruned each
     /// other's containers as orphans.
     @Test func twoCheckoutsWithOneProjectNameNeverTouchEachOther() async throws {
