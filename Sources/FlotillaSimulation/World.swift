@@ -49,7 +49,9 @@ public final class World: @unchecked Sendable {
         guard leaving.count > 1, leaving.count * 2 > owned.count else { return [] }
         return leaving
     }
-    /// Replicas allowed per service right now (the larger of the last two commits').
+    /// Replicas allowed per service right now: the largest of the commits since the service was
+    /// last seen within the newest commit's bound (commits in quick succession may each be only
+    /// partly carried out).
     var replicaBound: [String: Int] = [:]
     var failure: String?
     var process = 0
@@ -172,7 +174,7 @@ public final class World: @unchecked Sendable {
         if broken.contains(file) || !FileManager.default.fileExists(atPath: manifests + "/" + file) { backAt[intent.name] = WallClock.nowMS() }
         intents[file] = intent
         broken.remove(file)
-        replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0)
+        replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0, replicaBound[intent.name] ?? 0)
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(intent.yaml.utf8))
         committed()
     }
@@ -462,6 +464,8 @@ public final class World: @unchecked Sendable {
             if live > bound + parallelism + canary {
                 fail("replicas ≤ replicas + parallelism", "\(service) has \(live) running replicas (bound \(bound) + \(parallelism) + \(canary))")
             }
+            // Within the newest commit's bound: from now on that is the bound.
+            if let wanted = intents[service + ".yaml"]?.replicas, live <= wanted + parallelism + canary { replicaBound[service] = wanted }
         }
         let current = routes()
         let byName = Dictionary(engine.ordered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

@@ -52,6 +52,9 @@ public actor RouteRefresher {
     var source: (@Sendable () async -> Inputs?)?
     var passLock: ReconcileLock?
     public private(set) var lastTable: RouteTable?
+    /// Each kept service's entries as they were when it began to be kept (its targets filtered by
+    /// what is live at each pass, never narrowed for good).
+    var keptEntries: [String: [RouteTable.Entry]] = [:]
     private let requests: AsyncStream<Void>
     private let requestContinuation: AsyncStream<Void>.Continuation
     private var wanted: UInt64 = 0
@@ -138,7 +141,10 @@ public actor RouteRefresher {
             }
             passStarted = .now
             if let inputs = await source?(), !Task.isCancelled {
-                if inputs.lastTableFromStore, let stored = store?.loadRoutes() { lastTable = stored }
+                if inputs.lastTableFromStore, let stored = store?.loadRoutes(), stored != lastTable {
+                    lastTable = stored
+                    keptEntries = [:]  // another process's table: kept entries are taken from it afresh
+                }
                 var keeping = inputs.keeping, unobserved = inputs.unobserved
                 if inputs.keepingUnknown, let lastTable {
                     let known = Set(inputs.services.map(\.name)).union(inputs.observed.map(\.service))
@@ -160,11 +166,17 @@ public actor RouteRefresher {
         guard !outputs.isEmpty, let observed else { return }
         let ready = await Self.readyContainers(services: services, observed: observed, settleTime: settleTime, prober: prober, monitor: monitor)
         var table = RouteTable.build(services: services, observed: observed, ready: ready)
-        if let lastTable, !keeping.isEmpty {
+        keptEntries = keptEntries.filter { keeping.contains($0.key) }
+        for service in keeping where keptEntries[service] == nil {
+            if let entries = lastTable?.entries.filter({ $0.service == service }), !entries.isEmpty { keptEntries[service] = entries }
+        }
+        if !keptEntries.isEmpty {
             // A kept service's last routes replace what this pass would build for it.
-            // Its targets still live (a kept replica that died leaves them like any other).
+            // Its targets still live (a kept replica that died leaves them like any other, and
+            // comes back when the engine restarts it: simulator seed 669, a replica of a broken
+            // file's service killed and restarted by its policy stayed out of the routes).
             let live = Set(observed.filter(\.state.isLive).map(\.name))
-            let kept = lastTable.entries.filter { keeping.contains($0.service) }.map { entry in
+            let kept = keptEntries.keys.sorted().flatMap { keptEntries[$0]! }.map { entry in
                 var entry = entry
                 if !unobserved.contains(entry.service) { entry.targets = entry.targets.filter { live.contains($0.container) } }
                 entry.targets = entry.targets.filter { !withdrawn.contains($0.container) }
