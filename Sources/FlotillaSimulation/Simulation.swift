@@ -15,7 +15,10 @@ public enum Simulation {
         SimRuntime.names = .init(generator: SplitMix64(seed: seed ^ 0xA11CE))
         let trace = Trace()
         trace.echo = echo
-        let root = NSTemporaryDirectory() + "flotilla-sim-\(getpid())"
+        // In memory where there is a tmpfs (the manifests, route file, state and lock files are
+        // real files, written and read all the time).
+        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm/" : NSTemporaryDirectory()
+        let root = base + "flotilla-sim-\(getpid())"
         trace.root = root
         let world = World(seed: seed, trace: trace, root: root)
         SimScheduler.shared.onBusy = {

@@ -62,7 +62,9 @@ public final class World: @unchecked Sendable {
     var lastRoutes: [String: (service: String, targets: [String])] = [:]
     /// Ready replicas that left the routes, and when: each must be removed soon after.
     var unrouted: [String: (host: String, since: Int64)] = [:]
-    var lastRouteText = ""
+    /// The route file as last read, and what it says (read at every check: parsed when it changed).
+    var lastRouteData: Data?
+    var lastRouteEntries: [String: (service: String, targets: [String])] = [:]
     var callsAtLastCheck = 0
     var lastCheckMS: Int64 = 0
     /// When each file broke or was deleted in a held-back commit, and when the state directory
@@ -322,7 +324,9 @@ public final class World: @unchecked Sendable {
             while !Task.isCancelled {
                 do {
                     try await reconciler.claimOwnership(claim: true)
-                    let daemon = Daemon(reconciler: reconciler, options: Daemon.Options(routes: routes, changes: changes), logger: logger)
+                    var options = Daemon.Options(routes: routes, changes: changes)
+                    options.releasesIdleMemory = false
+                    let daemon = Daemon(reconciler: reconciler, options: options, logger: logger)
                     self.inForce = (daemon.controller, WallClock.nowMS())
                     try await daemon.run()
                     return
@@ -402,7 +406,15 @@ public final class World: @unchecked Sendable {
     // MARK: - Invariants
 
     func routes() -> [String: (service: String, targets: [String])] {
-        guard let data = FileManager.default.contents(atPath: routeFile),
+        let data = FileManager.default.contents(atPath: routeFile)
+        if data == lastRouteData { return lastRouteEntries }
+        lastRouteData = data
+        lastRouteEntries = parseRoutes(data)
+        return lastRouteEntries
+    }
+
+    func parseRoutes(_ data: Data?) -> [String: (service: String, targets: [String])] {
+        guard let data,
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let entries = json["routes"] as? [[String: Any]] else { return [:] }
         var result: [String: (String, [String])] = [:]

@@ -22,6 +22,9 @@ public final class Daemon: Service, Sendable {
         public var routes: RouteRefresher?
         /// What reports changes under the manifest directory (nil: inotify, ``ManifestWatcher``).
         public var changes: (any ManifestChangeSource)?
+        /// Hands idle memory back to the system (``WorkingSet``); off where many daemons share
+        /// one process (the simulator), since it pages out the whole program's code.
+        public var releasesIdleMemory = true
 
         public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), routes: RouteRefresher? = nil,
                     changes: (any ManifestChangeSource)? = nil) {
@@ -63,7 +66,8 @@ public final class Daemon: Service, Sendable {
         }
         let loop = DaemonLoop(changes: changes, debounce: options.debounce, resyncInterval: options.resyncInterval, logger: logger)
         let controller = controller
-        var beside: [@Sendable () async -> Void] = [{ [self] in await followEngineEvents() }, { [self] in await keepWorkingSetSmall() }]
+        var beside: [@Sendable () async -> Void] = [{ [self] in await followEngineEvents() }]
+        if options.releasesIdleMemory { beside.append { [self] in await keepWorkingSetSmall() } }
         if systemd.isEnabled { beside.append { [self] in await notifySystemd() } }
         try await loop.run(onChange: { [self] in await load(.manifestsChanged) }, onWatchdog: { [self] in await watchdog() }, beside: beside) { [self] in
             // Start-up: what is there (exited replicas are adopted), then what is wanted.
