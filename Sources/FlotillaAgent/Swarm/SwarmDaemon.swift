@@ -74,6 +74,8 @@ public final class SwarmDaemon: Service, Sendable {
     /// Canary releases waiting (from the last plan), and the decisions the daemon took itself
     /// but has not applied yet.
     let waitingCanaries = Box<Set<String>>()
+    /// The last apply held removals back (prune safety): services gone from the manifests still run.
+    let removalsHeld = Box<Bool>()
     let pending = Box<SwarmCanaryDecision.Decisions>()
 
     public func run() async throws {
@@ -136,6 +138,7 @@ public final class SwarmDaemon: Service, Sendable {
         do {
             let report = try await swarm.apply(state, promote: decided.promote, rollback: Set(decided.rollback.keys))
             await waitingCanaries.set(Set(report.canaries.filter { $0.value == SwarmPlan.CanaryPhase.waiting }.keys))
+            await removalsHeld.set(!report.heldBack.isEmpty)
             if report.created + report.updated + report.removed > 0 || !report.failures.isEmpty {
                 logger.info("reconciled", metadata: ["trigger": "\(reason)", "result": "\(report.summary)", "failures": "\(report.failures.count)"])
             }
@@ -191,10 +194,19 @@ public final class SwarmDaemon: Service, Sendable {
                 await pending.set(decisions)
                 requestApply("canary decision")
             }
-            // Services of manifest files that fail to load keep the routes they had.
-            let keeping = state.servicesInFailedFiles
+            // Services of manifest files that fail to load keep the routes they had. A file with
+            // a syntax error names no service, and a held-back removal leaves its service running:
+            // then every service the manifests do not name keeps its routes (before: a syntax
+            // error dropped them while their Swarm services ran on).
             guard let routes else { return }
-            if !keeping.isEmpty, let last = await routes.lastTable {
+            var keeping = state.servicesInFailedFiles
+            let last = await routes.lastTable
+            let held = await removalsHeld.value ?? false
+            if !state.isValid || held, let last {
+                let named = Set(state.services.map(\.name))
+                keeping.formUnion(last.entries.map(\.service).filter { !named.contains($0) })
+            }
+            if !keeping.isEmpty, let last {
                 table = RouteTable(entries: table.entries + last.entries.filter { keeping.contains($0.service) })
             }
             await routes.publish(table)
