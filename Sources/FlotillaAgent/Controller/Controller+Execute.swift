@@ -221,6 +221,16 @@ extension Controller {
             if observations.containers(key)?.isEmpty == false, (try? await observe(key)) != nil, observations.containers(key)?.isEmpty == true {
                 observations.forget(key)
             }
+            // A kept replica the engine may be restarting (its policy unknown here, so any that
+            // stopped a moment ago): look again in 1 s, so that it rejoins its kept routes (its
+            // start is no event Flotilla follows; simulator seed 479 waited for the watchdog).
+            let now = WallClock.nowMS()
+            for container in observations.containers(key) ?? [] where !container.state.isLive && !stoppedBeforeStart.contains(container.id) {
+                if let status = try? await engine.restartStatus(of: container.id),
+                   status.willRestart(state: container.state, policy: .always, maxRetries: nil, now: now) {
+                    return later(key, .seconds(1), "a kept replica the engine is restarting")
+                }
+            }
             return .done
         }
         let containers: [ObservedContainer], observedAt: Int64

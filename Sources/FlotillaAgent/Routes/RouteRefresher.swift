@@ -170,15 +170,22 @@ public actor RouteRefresher {
         for service in keeping where keptEntries[service] == nil {
             if let entries = lastTable?.entries.filter({ $0.service == service }), !entries.isEmpty { keptEntries[service] = entries }
         }
-        if !keptEntries.isEmpty {
-            // A kept service's last routes replace what this pass would build for it.
-            // Its targets still live (a kept replica that died leaves them like any other, and
-            // comes back when the engine restarts it: simulator seed 669, a replica of a broken
-            // file's service killed and restarted by its policy stayed out of the routes).
+        if !keeping.isEmpty {
+            // A kept service's last routes replace what this pass would build for it. Observed:
+            // its entries as they were when it began to be kept, with the targets live now (a
+            // kept replica that died leaves them like any other, and comes back when the engine
+            // restarts it: simulator seed 669). Not observed yet: its routes as last written
+            // (simulator seed 463: a kept replica long dead came back into the routes).
             let live = Set(observed.filter(\.state.isLive).map(\.name))
-            let kept = keptEntries.keys.sorted().flatMap { keptEntries[$0]! }.map { entry in
+            let kept = keeping.sorted().flatMap { service -> [RouteTable.Entry] in
+                if unobserved.contains(service) { return lastTable?.entries.filter { $0.service == service } ?? [] }
+                return (keptEntries[service] ?? []).map { entry in
+                    var entry = entry
+                    entry.targets = entry.targets.filter { live.contains($0.container) }
+                    return entry
+                }
+            }.map { entry in
                 var entry = entry
-                if !unobserved.contains(entry.service) { entry.targets = entry.targets.filter { live.contains($0.container) } }
                 entry.targets = entry.targets.filter { !withdrawn.contains($0.container) }
                 return entry
             }
