@@ -45,6 +45,21 @@ struct PortAllocatorTests {
         #expect(more.count == 4 && Set(more).isDisjoint(with: handed), "\(more)")
     }
 
+    /// A port skipped because another project's container held it is free again once that
+    /// container is gone (before: kept "taken" for the allocator's life, and a long-running
+    /// daemon's range ran out).
+    @Test func aPortAnotherContainerHeldIsFreeAgainOnceItIsGone() async throws {
+        let claims = NSTemporaryDirectory() + "flotilla-ports-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: claims) }
+        let engine = FakeEngine()
+        engine.create(27960)
+        let allocator = PortAllocator(range: 27960...27961, taken: [], claimDirectory: claims) { engine.ports.withLock { $0 } }
+        #expect(try await allocator.allocate() == 27961)
+        await allocator.settle(27961)
+        _ = engine.ports.withLock { $0.remove(27960) }  // the other project's replica is removed
+        #expect(try await allocator.allocate() == 27960)
+    }
+
     /// Allocations claimed at the same time share one engine list (each still listed after its
     /// claim): a cold start of 50 services queued for 50 lists, one after another, and took twice
     /// as long as before the claims.

@@ -26,6 +26,7 @@ import Glibc
 /// stamp: after an upgrade from a version that did not, restart its daemons (the unit does).
 public actor PortAllocator {
     public let range: ClosedRange<Int>
+    /// This process's own ports: its replicas' (observed or allocated). Others' are asked each time.
     private var taken: Set<Int>
     private var next: Int
     /// Every host port held by a container on the engine (labels and published ports).
@@ -84,8 +85,12 @@ public actor PortAllocator {
                 }
             }
             if used?.contains(port) == true {
+                // Another container holds it: skipped, not kept as this process's own (a list,
+                // perhaps a reused one, says nothing of later: once that container is gone the
+                // port is free again; before, it stayed "taken" for this process's life).
                 unclaim(claim.fd)
-                continue  // stays taken: a container holds it
+                taken.remove(port)
+                continue
             }
             if claim.fd >= 0 { claims[port] = claim.fd }
             return port
