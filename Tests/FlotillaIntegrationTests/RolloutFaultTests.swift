@@ -4,9 +4,10 @@ import FlotillaEngine
 import Foundation
 import Testing
 
-/// Rollouts under the faults operators meet: the daemon SIGKILLed or SIGTERMed at any moment,
-/// a reboot (every container stopped), and prunes. Each proves the rollout invariants on the
-/// real engine the suite runs against (Podman, then Docker Engine).
+/// Rollouts under the faults operators meet: the daemon SIGTERMed during a rollout, a reboot
+/// (every container stopped), and prunes, on the real engine the suite runs against (Podman,
+/// then Docker Engine). (A SIGKILL at any moment of a rollout is the simulator's: it kills the
+/// daemon at thousands of moments, where this suite could try a handful.)
 @Suite("Rollouts survive kills, reboots and prunes", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"), .serialized)
 struct RolloutFaultTests {
     func start(_ s: Scenario) throws -> DaemonProcess {
@@ -43,79 +44,6 @@ struct RolloutFaultTests {
 
     func marks(_ containers: [ObservedContainer]) -> [String] {
         containers.map { $0.canonicalSpec?.split(separator: "\n").first { $0.hasPrefix("env.MARK=") }.map(String.init) ?? "?" }.sorted()
-    }
-
-    @Test func sigkillAtAnyMomentOfAStartFirstRolloutKeepsItsInvariants() async throws {
-        let s = try await Scenario("fault-kill", ports: 27000...27099)
-        defer { Task { await s.cleanup() } }
-        let n = 3, parallelism = 1
-        try s.write("web.yaml", Self.service("web", mark: "v1", replicas: n))
-        var daemon = try start(s)
-        #expect(try await daemon.waitUntil(timeout: .seconds(30)) { try await census(s, "web").ready == n })
-
-        // Watch the invariants the whole time, every 100 ms, from the outside. A replica counts as
-        // ready when it answers its health check (probed all at once, one retry). A sample is not
-        // atomic (a new replica turning ready and the old one it replaces going can fall between
-        // two probes), so a dip counts only when the next sample shows it too: a real outage (an
-        // old replica gone before its replacement is ready) lasts a second at least. A sample
-        // slower than 1.5 s (the whole suite loads both cores) is discarded.
-        let watcher = Task { () -> (minReady: Int, maxRunning: Int, discarded: Int) in
-            var minReady = Int.max, maxRunning = 0, discarded = 0
-            var previous: Int?
-            while !Task.isCancelled {
-                let began = ContinuousClock.now
-                if let running = try? await s.containers("web").filter({ $0.state == .running }) {
-                    let ready = await withTaskGroup(of: Bool.self) { group in
-                        for c in running {
-                            guard let port = c.hostPort else { continue }
-                            group.addTask {
-                                for _ in 0..<2 {
-                                    if let (status, _) = await httpGet(port: port, path: "/healthz"), status == 200 { return true }
-                                }
-                                return false
-                            }
-                        }
-                        return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
-                    }
-                    if ContinuousClock.now - began < .milliseconds(1500) {
-                        if let previous { minReady = min(minReady, max(previous, ready)) }
-                        previous = ready
-                        maxRunning = max(maxRunning, running.count)
-                    } else {
-                        discarded += 1
-                        previous = nil
-                    }
-                }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            return (minReady, maxRunning, discarded)
-        }
-
-        // v2 becomes ready 1 s after it starts. Kill the daemon at many points of the rollout
-        // (while creating, while waiting for readiness, while stopping an old replica).
-        try s.write("web.yaml", Self.service("web", mark: "v2", replicas: n, readyAfter: 1))
-        for delay in [150, 400, 700, 1000, 1300, 1700, 2100, 2600] {
-            try await Task.sleep(for: .milliseconds(delay))
-            kill(daemon.process.processIdentifier, SIGKILL)
-            daemon.process.waitUntilExit()
-            daemon = try start(s)
-        }
-        let converged = try await daemon.waitUntil(timeout: .seconds(60)) {
-            let (running, ready) = try await census(s, "web")
-            let all = try await s.containers("web").count  // the last old replica fully removed too
-            return ready == n && running.count == n && all == n && marks(running) == Array(repeating: "env.MARK=\"v2\"", count: n)
-        }
-        try await Task.sleep(for: .milliseconds(300))
-        watcher.cancel()
-        let seen = await watcher.value
-        print("SIGKILL ×8 during a start-first rollout (\(TestEngine.kind)): min ready \(seen.minReady) of \(n), max running \(seen.maxRunning) (limit \(n + parallelism)), \(seen.discarded) slow samples discarded")
-        #expect(converged, "\(daemon.log)")
-        #expect(seen.minReady >= n, "ready replicas fell to \(seen.minReady)")
-        #expect(seen.maxRunning <= n + parallelism, "\(seen.maxRunning) replicas ran at once")
-        let left = try await s.containers("web")
-        #expect(left.count == n, "left over: \(left.map { "\($0.name) \($0.state)" }) \(daemon.log)")  // no created-only leftovers
-        #expect(await daemon.stop() == 0, "\(daemon.log)")
-        await s.cleanup()
     }
 
     @Test func sigtermDuringARolloutThatNeverBecomesReadyLeavesTheOldReplicasServing() async throws {
