@@ -137,6 +137,30 @@ struct LoaderHardeningTests {
         #expect(plan.orphans.isEmpty)
     }
 
+    /// `ln -s /etc/shadow manifests/x.yaml` printed the file's lines as unknown keys into logs
+    /// and the status API; a FIFO or a device with a manifest's name was skipped in silence.
+    @Test func manifestsAreReadOnlyFromInsideTheTreeAndOnlyFromRegularFiles() throws {
+        let outside = try tree(["secret.yaml": "root:$6$saltsalt$hashhashhashhashhash:19000:0:99999:7:::\n"])
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let root = try tree(["ok.yaml": "name: ok\nimage: x\n", "real/inner.yaml": "name: inner\nimage: x\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(symlink(outside + "/secret.yaml", root + "/x.yaml") == 0)
+        #expect(symlink("/dev/zero", root + "/zero.yaml") == 0)
+        #expect(symlink("real/inner.yaml", root + "/linked.yaml") == 0)  // inside the tree: followed
+        #expect(mkfifo(root + "/pipe.yaml", 0o644) == 0)
+        let state = try ManifestDirectoryLoader().load(directory: root)
+        let failed = Set(state.failedFiles)
+        #expect(failed.isSuperset(of: ["x.yaml", "zero.yaml", "pipe.yaml"]), "\(state.diagnostics)")
+        #expect(state.diagnostics.contains { $0.file == "x.yaml" && $0.message.contains("outside the manifest directory") }, "\(state.diagnostics)")
+        #expect(!state.diagnostics.contains { $0.description.contains("saltsalt") }, "the target was read: \(state.diagnostics)")
+        #expect(state.diagnostics.contains { $0.file == "pipe.yaml" && $0.message.contains("not a regular file") })
+        #expect(state.files.contains("linked.yaml") && !failed.contains("linked.yaml"), "\(state.diagnostics)")
+        // An unknown key is shown as a short excerpt only.
+        let long = String(repeating: "k", count: 200)
+        let echoed = load("name: web\nimage: x\n\(long): 1\n")
+        #expect(echoed.diagnostics.allSatisfy { !$0.message.contains(long) } && echoed.diagnostics.contains { $0.message.contains("unknown key") })
+    }
+
     @Test func secretFilesMustBeRegularAndMayBeEmpty() throws {
         let root = try tree(["empty.secret": ""])
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -65,9 +65,19 @@ public struct ManifestDirectoryLoader: Sendable {
 
     func read(relative: String, root: String) -> RawManifest {
         let full = (root as NSString).appendingPathComponent(relative)
-        guard let handle = FileHandle(forReadingAtPath: full) else {
+        // Checked again at the read (a link swapped since the scan): inside the tree, and a
+        // regular file (opened without blocking: a FIFO put there never hangs the load).
+        if let problem = Self.outsideTree(relative, root: root) { return RawManifest(path: relative, content: .unreadable(problem)) }
+        let fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
             return RawManifest(path: relative, content: .unreadable("cannot read file (permission denied or removed while loading)"))
         }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            return RawManifest(path: relative, content: .unreadable(Self.notRegular))
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         defer { try? handle.close() }
         let data = (try? handle.read(upToCount: maxFileSize + 1)) ?? Data()
         guard data.count <= maxFileSize else {
@@ -122,21 +132,41 @@ public struct ManifestDirectoryLoader: Sendable {
                 case Int32(DT_REG):
                     if isManifestName(name) { result.append(path) }
                 case Int32(DT_LNK), Int32(DT_UNKNOWN):
-                    // Follow a link to a file; never into a folder through a link.
+                    // Follow a link to a file inside the tree; never into a folder through a link.
                     var own = stat(), target = stat()
                     guard lstat(root + "/" + path, &own) == 0 else { continue }
                     if (own.st_mode & S_IFMT) == S_IFDIR { queue.append(path); continue }
+                    if (own.st_mode & S_IFMT) == S_IFREG { if isManifestName(name) { result.append(path) }; continue }
+                    guard isManifestName(name) else { continue }
                     guard stat(root + "/" + path, &target) == 0 else {
-                        if isManifestName(name) { problems.append((path, "symlink to a file that does not exist (\(String(cString: strerror(errno))))")) }
+                        problems.append((path, "symlink to a file that does not exist (\(String(cString: strerror(errno))))"))
                         continue
                     }
-                    if (target.st_mode & S_IFMT) == S_IFREG, isManifestName(name) { result.append(path) }
+                    // Never read what a link points at outside the tree (`ln -s /etc/shadow x.yaml`
+                    // printed its lines as unknown keys into logs and the status API).
+                    if let problem = outsideTree(path, root: root) { problems.append((path, problem)); continue }
+                    if (target.st_mode & S_IFMT) == S_IFREG { result.append(path) } else { problems.append((path, notRegular)) }
                 default:
-                    continue
+                    // A FIFO, socket or device with a manifest's name: an error, never a silent skip.
+                    if isManifestName(name) { problems.append((path, notRegular)) }
                 }
             }
         }
         return (result.sorted(), problems.sorted { $0.path < $1.path })
+    }
+
+    static let notRegular = "not a regular file (a FIFO, socket, device or a link to one); a manifest must be a file"
+
+    /// Why `relative` (below `root`) may not be read as a manifest: its real path, links
+    /// followed, is outside the manifest tree. Nil when it is inside (or does not exist).
+    static func outsideTree(_ relative: String, root: String) -> String? {
+        guard let tree = realpath(root, nil) else { return nil }
+        defer { free(tree) }
+        guard let real = realpath(root + "/" + relative, nil) else { return nil }
+        defer { free(real) }
+        let base = String(cString: tree), resolved = String(cString: real)
+        if resolved.hasPrefix(base == "/" ? "/" : base + "/") { return nil }
+        return "symlink to a file outside the manifest directory; manifests are read only from inside it (copy the file in, or link to one inside the tree)"
     }
 
     /// Whether `path` exists and is a folder (following symlinks, as git-sync's `current` is one).

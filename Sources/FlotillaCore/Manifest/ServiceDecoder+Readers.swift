@@ -14,7 +14,7 @@ extension ServiceDecoder {
                 continue
             }
             if fields[key.value] != nil {
-                error(pair.key, "duplicate key \"\(key.value)\" in \(what); each key may appear once")
+                error(pair.key, "duplicate key \"\(Self.excerpt(key.value))\" in \(what); each key may appear once")
                 continue
             }
             if key.value == "<<" && key.isPlain {
@@ -24,7 +24,7 @@ extension ServiceDecoder {
             if let allowed, !allowed.contains(key.value) {
                 // Past the cap the message is never shown: do not spend the "did you mean" on it.
                 guard diagnostics.count < Self.maxDiagnostics else { suppressed += 1; lastSuppressed = pair.key.mark; continue }
-                error(pair.key, "unknown key \"\(key.value)\" in \(what)" + EditDistance.hint(for: key.value, in: allowed))
+                error(pair.key, "unknown key \"\(Self.excerpt(key.value))\" in \(what)" + EditDistance.hint(for: key.value, in: allowed))
                 continue
             }
             fields[key.value] = pair.value
@@ -130,5 +130,11 @@ extension ServiceDecoder {
     mutating func error(_ node: YAMLNode, _ message: @autoclosure () -> String) {
         guard diagnostics.count < Self.maxDiagnostics else { suppressed += 1; lastSuppressed = node.mark; return }
         diagnostics.append(Diagnostic(file: file, at: node.mark, message()))
+    }
+
+    /// A key as a diagnostic may show it: at most 24 characters (a file that is not a manifest
+    /// at all, or secret text mistaken for one, is never echoed whole into logs and the status API).
+    static func excerpt(_ key: String) -> String {
+        key.count <= 24 ? key : String(key.prefix(24)) + "…"
     }
 }
