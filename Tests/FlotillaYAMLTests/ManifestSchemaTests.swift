@@ -22,7 +22,7 @@ struct ManifestSchemaTests {
             return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
         }
         let samples = ["", "a", "web", "web-1", "-web", "web-", "Web", "a.b", "a_b", "x" + String(repeating: "y", count: 62), "x" + String(repeating: "y", count: 63),
-                       "*.example.com", "*.", "a..b", "api.example.test", "/", "/api", "/a b", "/a;b", "/a#b", "/a$b", "api", "/ok/~x-y_z.1", "/{x}",
+                       "*.example.com", "*.", "a..b", "api.example.test", "/", "/api", "/a b", "/a;b", "/a#b", "/a$b", "api", "/ok/~x-y_z.1", "/{x}", "/admin*", "/a?b", "/a[b]", "/a%41", "/a(b)+c,d=e:f@g!h&i",
                        "_", "_A9", "9A", "A-B", "nginx:1.27", "a b", "data:/x", "/srv:/x:ro", "data:x", "a:b:c:d", "5s", "1m30s", "1.5s", "500ms", "5", "5d",
                        "9090", "9443:443", "node.role==manager", "node.labels.zone != b", "node.role=manager", "==x", "a==", "a==b c", "0.0.0.0:5353:53/udp", "1.2.3.4::80", "256Mi", "1Gi", "512M", "64MiB", "1g", "1.5G", "x"]
         for s in samples {
@@ -30,6 +30,7 @@ struct ManifestSchemaTests {
             #expect(try matches(ManifestRules.envNamePattern, s) == ManifestRules.isEnvName(s), "env name \(s)")
             #expect(try matches(ManifestRules.hostnamePattern, s) == ManifestRules.isHostname(s), "hostname \(s)")
             #expect(try matches(ManifestRules.safePathPattern, s) == ManifestRules.isSafePath(s), "path \(s)")
+            #expect(try matches(ManifestRules.routePathPattern, s) == ManifestRules.isRoutePath(s), "route path \(s)")
             #expect(try matches(ManifestRules.imagePattern, s) == ManifestRules.isImageReference(s), "image \(s)")
             #expect(try matches(ManifestRules.volumePattern, s) == ManifestRules.isVolume(s), "volume \(s)")
             #expect(try matches(ManifestRules.durationPattern, s) == (TimeSpan(parsing: s) != nil), "duration \(s)")

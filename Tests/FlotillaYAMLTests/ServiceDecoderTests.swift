@@ -68,6 +68,11 @@ struct ServiceDecoderTests {
         #expect(errors(minimal + "stop-timeout: 2s\n") == ["svc.yaml:3:1: error: unknown key \"stop-timeout\" in a service; did you mean \"stop_timeout\"?"])
         #expect(errors(minimal + "port: 1\nhealth: { htp: /x }\n").contains("svc.yaml:4:11: error: unknown key \"htp\" in health; did you mean \"http\"?"))
         #expect(errors(minimal + "port: 1\nroutes: [{ host: a.b, pth: / }]\n") == ["svc.yaml:4:23: error: unknown key \"pth\" in a route; did you mean \"path\"?"])
+        // A path one proxy would read as a wildcard (Caddy: `/admin*` took another service's /admin).
+        for path in ["/admin*", "/a?b", "/a[1]", "/a%2F"] {
+            #expect(errors(minimal + "port: 1\nroutes: [{ host: a.b, path: \"\(path)\" }]\n").contains { $0.contains("every proxy reads literally") }, "\(path)")
+        }
+        #expect(errors(minimal + "port: 1\nroutes: [{ host: a.b, path: \"/a(b)+c,d=e:f@g!h&i\" }]\n").isEmpty)
         #expect(errors(minimal + "zzzzzzzz: 1\n").first?.contains("expected one of: name, image") == true)
     }
 

@@ -38,6 +38,7 @@ public enum ManifestRules {
     public static let envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
     public static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
     public static let safePathPattern = "^/[!%&(-:<-z|~]{0,1023}$"
+    public static let routePathPattern = "^/[-A-Za-z0-9/._~!&()+,=:@]{0,1023}$"
     public static let hostnamePattern = "^(\\*\\.)?([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
     public static let imagePattern = "^[!-~]{1,512}$"
     public static let volumePattern = "^[^:\\s]+:/[^:\\s]*(:[^:\\s]+)?$"
@@ -66,6 +67,15 @@ public enum ManifestRules {
         guard s.hasPrefix("/"), s.utf8.count <= 1024 else { return false }
         let forbidden = Set(" \"'`;{}#$\\".utf8)
         return s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && !forbidden.contains($0) }
+    }
+
+    /// A route path: characters every proxy reads literally, and only those (`*` is a prefix
+    /// match in Caddy and `?`, `[`, `]` are globs there, while nginx, HAProxy and Traefik read
+    /// them as text: `/admin*` of one project took another's `/admin` traffic through Caddy).
+    /// No `%` either (proxies match the decoded path) and nothing a renderer must quote.
+    public static func isRoutePath(_ s: String) -> Bool {
+        guard s.hasPrefix("/"), s.utf8.count <= 1024 else { return false }
+        return s.utf8.allSatisfy { isAlpha($0) || isDigit($0) || Set("-/._~!&()+,=:@".utf8).contains($0) }
     }
 
     /// A path the proxies can strip: letters, digits and `/ . _ ~ -` only, so that it can be put

@@ -100,8 +100,8 @@ public enum ManifestSchema {
         let properties: [String: JSON] = [
             "host": described("An RFC 1123 hostname, optionally *.-prefixed.", string(pattern: ManifestRules.hostnamePattern)),
             "hosts": .object([("type", .string("array")), ("minItems", .int(1)), ("items", .object(string(pattern: ManifestRules.hostnamePattern)))]),
-            "path": described("Default /; matches whole segments (/api serves /api and /api/…).", string(pattern: ManifestRules.safePathPattern)),
-            "paths": .object([("type", .string("array")), ("minItems", .int(1)), ("items", .object(string(pattern: ManifestRules.safePathPattern)))]),
+            "path": described("Default /; matches whole segments (/api serves /api and /api/…).", string(pattern: ManifestRules.routePathPattern)),
+            "paths": .object([("type", .string("array")), ("minItems", .int(1)), ("items", .object(string(pattern: ManifestRules.routePathPattern)))]),
             "strip_prefix": described("The proxy removes the matched path before forwarding.", [("type", .string("boolean"))]),
         ]
         return .object(object(ServiceDecoder.routeKeys, properties) + [

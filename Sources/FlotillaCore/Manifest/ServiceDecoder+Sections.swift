@@ -15,7 +15,8 @@ extension ServiceDecoder {
                     : "host \"\(value)\" is not a hostname; use letters, digits, \"-\" and \".\" (RFC 1123), optionally starting with \"*.\""
             }.map { $0.lowercased() }
             var paths = oneOrMany(fields, single: "path", plural: "paths", at: item, required: false) { value in
-                ManifestRules.isSafePath(value) ? nil : "path \"\(value)\" must start with \"/\" and contain no spaces, quotes, ; { } # $ or \\"
+                ManifestRules.isRoutePath(value) ? nil
+                    : "path \"\(ServiceDecoder.excerpt(value))\" must start with \"/\" and hold only letters, digits and - / . _ ~ ! & ( ) + , = : @ (characters every proxy reads literally; * ? [ ] are wildcards in some)"
             }
             if fields["path"] == nil && fields["paths"] == nil { paths = ["/"] }
             var strip = false
