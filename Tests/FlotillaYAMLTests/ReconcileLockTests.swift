@@ -35,6 +35,26 @@ struct ReconcileLockTests {
     }
 }
 
+extension ReconcileLockTests {
+    /// The lock and the port claims never live in a folder another user may write to (before:
+    /// /tmp when /run was not writable, where another local user could make the folder first).
+    @Test func theLockFolderIsThisUsersOwnAndNoOneElseMayWriteToIt() throws {
+        let base = NSTemporaryDirectory() + "flotilla-lockdir-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(mkdir(base + "/private", 0o700) == 0 && mkdir(base + "/open", 0o700) == 0)
+        chmod(base + "/open", 0o777)
+        #expect(symlink(base + "/private", base + "/link") == 0)
+        #expect(ReconcileLock.isPrivate(base + "/private"))
+        #expect(!ReconcileLock.isPrivate(base + "/open"))
+        #expect(!ReconcileLock.isPrivate(base + "/link"))
+        #expect(ReconcileLock.isPrivate(ReconcileLock.defaultDirectory()))
+        // A lock in a folder others may write to: the error says what to fix.
+        let error = ReconcileLock.OpenError(path: base + "/open/flotilla-p.lock", reason: "refused")
+        #expect(error.description.contains("of this user's own"))
+    }
+}
+
 @Suite("Secret digest key in the state directory")
 struct SecretDigestKeyFileTests {
     @Test func createdOnceOwnerOnlyAndSharedByConcurrentCreators() async throws {

@@ -166,7 +166,7 @@ public actor PortAllocator {
         var fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
         var made = false
         if fd < 0 && errno == ENOENT {
-            mkdir(claimDirectory, 0o755)
+            mkdir(claimDirectory, 0o700)
             fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
             made = fd >= 0
             if fd < 0 && errno == EEXIST { fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW) }

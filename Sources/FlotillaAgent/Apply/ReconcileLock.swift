@@ -84,10 +84,26 @@ public struct ReconcileLock: Sendable {
         return fd
     }
 
+    /// `/run/flotilla` (made 0700), or, where `/run` is not this user's to write (not root),
+    /// `$XDG_RUNTIME_DIR/flotilla`: a folder of this user's own that no one else may write to.
+    /// Never a world-writable folder such as `/tmp`, where another local user could make the
+    /// folder first, or hold the lock and the port claims. When neither can be used, the path
+    /// under `/run` is returned anyway: opening the lock there fails with ``OpenError``, which
+    /// says what to fix.
     static func defaultDirectory() -> String {
-        let run = "/run/flotilla"
-        if mkdir(run, 0o755) == 0 || errno == EEXIST, access(run, W_OK) == 0 { return run }
-        return (NSTemporaryDirectory() as NSString).standardizingPath
+        let bases = ["/run", ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"]].compactMap { $0 }.filter { !$0.isEmpty }
+        for base in bases {
+            let folder = base + "/flotilla"
+            if mkdir(folder, 0o700) == 0 || errno == EEXIST, isPrivate(folder) { return folder }
+        }
+        return "/run/flotilla"
+    }
+
+    /// A real folder (not a link) owned by this user, that no one else may write to.
+    static func isPrivate(_ folder: String) -> Bool {
+        var info = stat()
+        guard lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else { return false }
+        return access(folder, W_OK) == 0
     }
 
     /// The lock file cannot be opened (a symlink planted there, a read-only folder): an error, never
@@ -96,7 +112,10 @@ public struct ReconcileLock: Sendable {
         public var path: String
         public var reason: String
         public var description: String {
-            "cannot open the project lock \(path): \(reason); fix its folder (or remove what is there) and try again"
+            let folder = (path as NSString).deletingLastPathComponent
+            let fix = ReconcileLock.isPrivate(folder) ? "fix its folder (or remove what is there) and try again"
+                : "the folder \(folder) must be a folder of this user's own that no one else may write to: run as the daemon's user (root), or set XDG_RUNTIME_DIR"
+            return "cannot open the project lock \(path): \(reason); \(fix)"
         }
     }
 
