@@ -65,12 +65,27 @@ public struct StatusServer: Sendable {
         switch address {
         case .tcp(let host, let port): bind = .hostname(host, port: port)
         case .unix(let path):
-            unlink(path)  // a socket left by a previous run
-            bind = .unixDomainSocket(path: path)
+            bind = .unixDomainSocket(path: path)  // see ``clearStaleSocket(at:)``
         }
         var serverLogger = logger
         serverLogger.logLevel = .warning  // no line per request
         return Application(router: router, configuration: .init(address: bind, serverName: "flotilla"), logger: serverLogger)
+    }
+
+    /// Before listening on a unix socket: removes a socket a previous run left at `path`, and
+    /// nothing else (before: whatever file was there was unlinked, as root). Throws, saying what
+    /// is there, when it is not a socket.
+    public static func clearStaleSocket(at path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }  // nothing there
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw SocketPathError(description: "--listen unix://\(path): something other than a socket is there; remove it yourself or choose another path")
+        }
+        unlink(path)
+    }
+
+    public struct SocketPathError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     static func answers(_ controller: Controller) async -> Bool {

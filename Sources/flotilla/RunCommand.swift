@@ -123,6 +123,12 @@ struct RunCommand: AsyncParsableCommand {
         // no new step; steps in flight get 10 s, then they are cancelled).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
         if let address = listen.flatMap(ListenAddress.init) {
+            if case .unix(let path) = address {
+                do { try StatusServer.clearStaleSocket(at: path) } catch {
+                    Console.error("error: \(error)")
+                    throw ExitCode(1)
+                }
+            }
             let server = StatusServer(address: address, controller: daemon.controller, project: options.projectName, engine: engine,
                                       registry: registry, logger: logger)
             services.append(.init(service: server.application()))

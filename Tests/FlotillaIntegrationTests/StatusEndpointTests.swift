@@ -200,8 +200,16 @@ struct StatusEndpointTests {
         try s.write("web.yaml", Scenario.httpService("web", replicas: 1).replacingOccurrences(
             of: "health: { http: /healthz, interval: 1s, timeout: 1s, retries: 5 }",
             with: "health: { readiness: { http: /healthz, interval: 1s, timeout: 1s, retries: 2 } }"))
-        let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
-                                        "--port-range", "25190-25198", "--listen", "unix://\(socket)"])
+        let arguments = [s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
+                         "--port-range", "25190-25198", "--listen", "unix://\(socket)"]
+        // Something other than a socket at the path: refused and left alone (before: unlinked).
+        try "keep".write(toFile: socket, atomically: true, encoding: .utf8)
+        let refused = try DaemonProcess(arguments)
+        #expect(await refused.waitUntil(timeout: .seconds(30)) { refused.log.contains("something other than a socket") }, "\(refused.log)")
+        #expect(await refused.stop() == 1, "\(refused.log)")
+        #expect((try? String(contentsOfFile: socket, encoding: .utf8)) == "keep")
+        try FileManager.default.removeItem(atPath: socket)
+        let daemon = try DaemonProcess(arguments)
         var stopped = false
         defer { if !stopped { Task { _ = await daemon.stop(); await s.cleanup() } } }
         let client = HTTP1Client(target: .unixSocket(socket))
