@@ -55,6 +55,25 @@ struct ImportComposeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A .env file for interpolation instead of the one next to the first Compose file.", valueName: "file"), completion: .file())
     var envFile: String?
 
+    struct ReadProblem: Error { var message: String }
+
+    /// A regular file's bytes, at most `limit`: opened without blocking (a FIFO put there never
+    /// hangs the import; before, it blocked forever), and refused when it is not a regular file.
+    static func readRegularFile(_ path: String, limit: Int) -> Result<Data, ReadProblem> {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(ReadProblem(message: "cannot read the file (missing or permission denied)")) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            return .failure(ReadProblem(message: "not a regular file (a FIFO, device or folder)"))
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
+        try? handle.close()
+        guard data.count <= limit else { return .failure(ReadProblem(message: "the file is larger than \(limit) bytes")) }
+        return .success(data)
+    }
+
     func run() throws {
         let cwd = FileManager.default.currentDirectoryPath
         func absolute(_ path: String) -> String {
@@ -66,10 +85,13 @@ struct ImportComposeCommand: ParsableCommand {
         var tagWarnings: [ImportFinding] = []
         for file in files {
             let full = absolute(file)
-            guard let handle = FileHandle(forReadingAtPath: full) else { unreadable.append("\(file):1:1: error: cannot read the file (missing or permission denied)"); continue }
-            let data = (try? handle.read(upToCount: Self.maxFileSize + 1)) ?? Data()
-            try? handle.close()
-            guard data.count <= Self.maxFileSize else { unreadable.append("\(file):1:1: error: the file is larger than \(Self.maxFileSize) bytes"); continue }
+            let data: Data
+            switch Self.readRegularFile(full, limit: Self.maxFileSize) {
+            case .success(let read): data = read
+            case .failure(let problem):
+                unreadable.append("\(file):1:1: error: \(problem.message)")
+                continue
+            }
             let (documents, diagnostics) = parser.parse([UInt8](data), file: file)
             unreadable += diagnostics.map(\.description)
             tagWarnings += Self.collectionTags(in: data, file: file)
@@ -83,11 +105,18 @@ struct ImportComposeCommand: ParsableCommand {
 
         var variables: [String: String] = [:]
         let dotEnv = envFile.map(absolute) ?? ((sources.first?.directory ?? cwd) + "/.env")
-        if let text = try? String(contentsOfFile: dotEnv, encoding: .utf8) {
-            guard text.utf8.count <= Self.maxFileSize else {
-                Console.error("\(envFile ?? dotEnv):1:1: error: the env file is larger than \(Self.maxFileSize) bytes")
+        // Missing is fine (unless named with --env-file); there but not a readable file is an
+        // error (before: a FIFO, a device or a folder named .env was ignored in silence).
+        var dotEnvText: String?
+        if envFile != nil || FileManager.default.fileExists(atPath: dotEnv) {
+            switch Self.readRegularFile(dotEnv, limit: Self.maxFileSize) {
+            case .success(let data): dotEnvText = String(decoding: data, as: UTF8.self)
+            case .failure(let problem):
+                Console.error("\(envFile ?? dotEnv):1:1: error: the env file: \(problem.message)")
                 throw ExitCode(1)
             }
+        }
+        if let text = dotEnvText {
             switch ComposeDotEnv.parse(text) {
             case .success(let pairs): for pair in pairs { variables[pair.key] = pair.value }
             case .failure(let problem):

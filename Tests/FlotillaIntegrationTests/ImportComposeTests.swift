@@ -212,6 +212,21 @@ struct ImportComposeTests {
 
     /// The same bounds as manifests, and linear work: each hostile file is refused or converted
     /// well within the guard (≈10× what it takes), never a crash.
+    /// A FIFO as the Compose file blocked the import forever; a FIFO or a folder as `.env` was
+    /// ignored in silence. Both are errors now, at once.
+    @Test func aComposeFileOrEnvFileThatIsNotARegularFileIsAnError() throws {
+        let dir = Self.temporaryFolder("fifo")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(mkfifo(dir + "/compose.yaml", 0o644) == 0)
+        let fifo = try runFlotilla(["import", "compose", dir + "/compose.yaml", "-o", dir + "/out"])
+        #expect(fifo.0 == 1 && fifo.2.contains("not a regular file"), "\(fifo.2)")
+        try "services:\n  web:\n    image: busybox\n".write(toFile: dir + "/docker-compose.yml", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/.env", withIntermediateDirectories: true)
+        let folder = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out"])
+        #expect(folder.0 == 1 && folder.2.contains("env file") && folder.2.contains("not a regular file"), "\(folder.2)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/web.yaml"))
+    }
+
     @Test func hostileComposeFilesAreBoundedAndNeverCrash() throws {
         let dir = Self.temporaryFolder("hostile")
         defer { try? FileManager.default.removeItem(atPath: dir) }
