@@ -73,6 +73,13 @@ struct ServiceDecoderTests {
             #expect(errors(minimal + "port: 1\nroutes: [{ host: a.b, path: \"\(path)\" }]\n").contains { $0.contains("every proxy reads literally") }, "\(path)")
         }
         #expect(errors(minimal + "port: 1\nroutes: [{ host: a.b, path: \"/a(b)+c,d=e:f@g!h&i\" }]\n").isEmpty)
+        // Found by a hostile-input hunt (issue 26): each used to pass `validate`.
+        #expect(errors(minimal + "env: { A: \"x\\0y\" }\n").contains { $0.contains("NUL byte") })
+        #expect(errors(minimal + "command: [\"sh\", \"-c\\0rm\"]\n").contains { $0.contains("NUL byte") })
+        #expect(errors(minimal + "ports: [\"8080:80\", \"8080:81\"]\n").contains { $0.contains("host port 8080/tcp is listed twice") })
+        #expect(errors(minimal + "volumes: [\"var/run/docker.sock:/s\"]\n").contains { $0.contains("named volume") })
+        #expect(errors(minimal + "volumes: [\"data:/../../etc\"]\n").contains { $0.contains("volume target") })
+        #expect(errors(minimal + "volumes: [\"data:/var/lib/data\", \"my_vol-1.x:/y:ro\"]\n").isEmpty)
         #expect(errors(minimal + "zzzzzzzz: 1\n").first?.contains("expected one of: name, image") == true)
     }
 

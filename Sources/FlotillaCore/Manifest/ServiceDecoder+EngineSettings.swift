@@ -28,7 +28,7 @@ extension ServiceDecoder {
         }
         if network == .host, !items.isEmpty { error(node, "ports are not published with \"network: host\"; the container uses the host's ports directly") }
         var result: [PortMapping] = []
-        var seen = Set<String>()
+        var seen = Set<String>(), hostPorts = Set<String>()
         for item in items {
             let parsed: PortMapping?
             if case .mapping = item.kind {
@@ -49,6 +49,11 @@ extension ServiceDecoder {
             }
             guard seen.insert("\(mapping.container)/\(mapping.proto.rawValue)").inserted else {
                 error(item, "container port \(mapping.container)/\(mapping.proto.rawValue) is listed twice")
+                continue
+            }
+            // One host port bound twice fails at create, on the engine, after the plan said yes.
+            if let host = mapping.host, !hostPorts.insert("\(host)/\(mapping.proto.rawValue)").inserted {
+                error(item, "host port \(host)/\(mapping.proto.rawValue) is listed twice; each host port can be bound once")
                 continue
             }
             result.append(mapping)

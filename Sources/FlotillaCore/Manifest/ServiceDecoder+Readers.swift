@@ -61,6 +61,12 @@ extension ServiceDecoder {
                 ok = false
                 continue
             }
+            // A process's arguments end at a NUL: what ran would not be what the manifest says.
+            guard !s.value.utf8.contains(0) else {
+                error(item, "\(key) entries must not contain a NUL byte (\\0)")
+                ok = false
+                continue
+            }
             result.append(s.value)
         }
         return ok ? result : nil

@@ -138,6 +138,10 @@ extension ServiceDecoder {
                 error(value, "env \(key) must be a scalar value, found \(value.typeName); write \"\" for an empty value")
                 continue
             }
+            guard !s.value.utf8.contains(0) else {
+                error(value, "env \(key) must not contain a NUL byte (\\0); the process would see the value cut there")
+                continue
+            }
             result[key] = s.value
         }
         return result

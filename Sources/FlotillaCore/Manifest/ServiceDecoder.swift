@@ -107,6 +107,18 @@ public struct ServiceDecoder {
                     error(listItem(n, i), "volume \"\(v)\" must be \"SOURCE:TARGET[:OPTIONS]\" with an absolute TARGET")
                     return nil
                 }
+                let parts = v.split(separator: ":", omittingEmptySubsequences: false)
+                let source = String(parts[0]), target = parts[1]
+                if target.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
+                    error(listItem(n, i), "volume target \"\(target)\" contains \".\" or \"..\"; write the path inside the container without them")
+                    return nil
+                }
+                // Not a host path, so a named volume: a name, never a path (the engine would take
+                // `var/run/docker.sock` for something else than a volume called that).
+                if !source.hasPrefix("/"), !source.hasPrefix("."), !source.hasPrefix("~"), !ManifestRules.isNetworkName(source) {
+                    error(listItem(n, i), "named volume \"\(ServiceDecoder.excerpt(source))\" must be a name of letters, digits, \"_\", \".\" and \"-\" (a host path starts with /)")
+                    return nil
+                }
                 if let problem = mountPolicy.problem(source: String(v.prefix { $0 != ":" })) {
                     error(listItem(n, i), problem)
                     return nil
