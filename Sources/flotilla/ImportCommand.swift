@@ -55,6 +55,14 @@ struct ImportComposeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A .env file for interpolation instead of the one next to the first Compose file.", valueName: "file"), completion: .file())
     var envFile: String?
 
+    /// A project name given on the command line is used as given, or refused: never quietly
+    /// made into another (`../../etc` became `etc`).
+    func validate() throws {
+        if let projectName, ComposeConverter.normalizedProject(projectName) != projectName {
+            throw ValidationError("--project-name \"\(projectName)\" is not a Compose project name: lowercase letters, digits, \"_\" and \"-\", starting with a letter or digit, at most 40 characters")
+        }
+    }
+
     struct ReadProblem: Error { var message: String }
 
     /// A regular file's bytes, at most `limit`: opened without blocking (a FIFO put there never

@@ -225,6 +225,10 @@ struct ImportComposeTests {
         let folder = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out"])
         #expect(folder.0 == 1 && folder.2.contains("env file") && folder.2.contains("not a regular file"), "\(folder.2)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/out/web.yaml"))
+        // A project name is used as given or refused, never quietly made into another.
+        try FileManager.default.removeItem(atPath: dir + "/.env")
+        let renamed = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out", "--project-name", "../../etc"])
+        #expect(renamed.0 == 64 && renamed.2.contains("not a Compose project name"), "\(renamed.0) \(renamed.2)")
     }
 
     @Test func hostileComposeFilesAreBoundedAndNeverCrash() throws {

@@ -369,7 +369,7 @@ public struct ComposeConverter {
     }
 
     /// Compose's project name rule: lowercase letters, digits, `_` and `-`, starting with a letter or digit.
-    static func normalizedProject(_ name: String) -> String {
+    public static func normalizedProject(_ name: String) -> String {
         let kept = String(name.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }.drop { !$0.isLetter && !$0.isNumber })
         return kept.isEmpty ? "default" : String(kept.prefix(40))
     }
