@@ -151,7 +151,7 @@ struct TreeBuilder {
     mutating func add(_ node: YAMLNode, anchor: String?, cost: Int) {
         nodeCount += cost
         guard nodeCount <= limits.maxNodes else {
-            fail(node.mark, "document expands to more than \(limits.maxNodes) nodes (aliases included); refusing to expand further")
+            fail(node.mark, "file expands to more than \(limits.maxNodes) nodes (all its documents together, aliases included); refusing to expand further: split it into several files")
             return
         }
         if let anchor {
