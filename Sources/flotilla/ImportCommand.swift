@@ -161,6 +161,13 @@ struct ImportComposeCommand: ParsableCommand {
         func kind(_ path: String) -> FileAttributeType? { (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType }
         var blocked: [String] = []
         for target in targets {
+            // `web.yml` beside a new `web.yaml`: two files, one service (before: written anyway).
+            let name = target.manifest.fileName
+            let twin = name.hasSuffix(".yaml") ? String(name.dropLast(5)) + ".yml" : name.hasSuffix(".yml") ? String(name.dropLast(4)) + ".yaml" : nil
+            if let twin, kind(outputDirectory + "/" + twin) != nil {
+                blocked.append("\(output)/\(twin):1:1: error: already there; \(name) would define its service a second time: move \(twin) away (or import into another folder)")
+                continue
+            }
             guard let type = kind(target.path) else { continue }
             if type != .typeRegular { blocked.append("\(output)/\(target.manifest.fileName):1:1: error: something other than a file is there (\(type.rawValue)); move it away") }
             else if !force { blocked.append("\(output)/\(target.manifest.fileName):1:1: error: the file exists; pass --force to overwrite it") }

@@ -229,6 +229,11 @@ struct ImportComposeTests {
         try FileManager.default.removeItem(atPath: dir + "/.env")
         let renamed = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out", "--project-name", "../../etc"])
         #expect(renamed.0 == 64 && renamed.2.contains("not a Compose project name"), "\(renamed.0) \(renamed.2)")
+        // `web.yml` already there: no second file for the same service, even with --force.
+        try FileManager.default.createDirectory(atPath: dir + "/out2", withIntermediateDirectories: true)
+        try "name: web\nimage: busybox\n".write(toFile: dir + "/out2/web.yml", atomically: true, encoding: .utf8)
+        let twin = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out2", "--force"])
+        #expect(twin.0 == 1 && twin.2.contains("web.yml") && !FileManager.default.fileExists(atPath: dir + "/out2/web.yaml"), "\(twin.2)")
     }
 
     @Test func hostileComposeFilesAreBoundedAndNeverCrash() throws {
