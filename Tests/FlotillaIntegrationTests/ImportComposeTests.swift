@@ -234,6 +234,11 @@ struct ImportComposeTests {
         try "name: web\nimage: busybox\n".write(toFile: dir + "/out2/web.yml", atomically: true, encoding: .utf8)
         let twin = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out2", "--force"])
         #expect(twin.0 == 1 && twin.2.contains("web.yml") && !FileManager.default.fileExists(atPath: dir + "/out2/web.yaml"), "\(twin.2)")
+        // A required env_file that does not exist: an error, as in Compose (before: exit 0 and a
+        // manifest `validate` refused).
+        try "services:\n  web:\n    image: busybox\n    env_file: ./missing.env\n".write(toFile: dir + "/docker-compose.yml", atomically: true, encoding: .utf8)
+        let missing = try runFlotilla(["import", "compose", dir + "/docker-compose.yml", "-o", dir + "/out3"])
+        #expect(missing.0 == 1 && missing.2.contains("missing.env does not exist"), "\(missing.2)")
     }
 
     @Test func hostileComposeFilesAreBoundedAndNeverCrash() throws {

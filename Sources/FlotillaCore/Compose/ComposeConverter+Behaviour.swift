@@ -273,6 +273,11 @@ extension ComposeConverter {
             if item["required"]?.text == "false" {
                 guard options.fileExists(path) else { warn(item, "env_file \(path) (required: false) does not exist; left out, as Compose does"); continue }
                 warn(item, "env_file \(path) is optional in Compose; Flotilla requires it to exist")
+            } else if !options.fileExists(path) {
+                // Required (Compose's default), and missing: Compose refuses it, and so would
+                // `validate` the manifest written from it (before: exit 0 and such a manifest).
+                fail(item, "env_file \(path) does not exist; create it, or mark it `required: false`")
+                continue
             }
             paths.append(.string(manifestPath(path)))
         }
