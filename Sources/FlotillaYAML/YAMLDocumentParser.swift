@@ -14,9 +14,13 @@ public struct YAMLDocumentParser: Sendable {
         /// Nested sequences/mappings.
         public var maxDepth: Int
 
-        public init(maxNodes: Int = 100_000, maxDepth: Int = 100) {
+        /// Tags accepted besides YAML's core ones (the Compose importer: `!reset`, `!override`).
+        public var extraTags: Set<String>
+
+        public init(maxNodes: Int = 100_000, maxDepth: Int = 100, extraTags: Set<String> = []) {
             self.maxNodes = maxNodes
             self.maxDepth = maxDepth
+            self.extraTags = extraTags
         }
     }
 
@@ -114,7 +118,9 @@ struct TreeBuilder {
         case YAML_SCALAR_EVENT:
             let s = event.data.scalar
             let value = s.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self) } ?? ""
-            let scalar = YAMLScalar(value, plain: s.style == YAML_PLAIN_SCALAR_STYLE, tag: s.tag.map { String(cString: $0) })
+            let tag = s.tag.map { String(cString: $0) }
+            if let tag, !accepts(tag) { return unsupported(tag, at: mark) }
+            let scalar = YAMLScalar(value, plain: s.style == YAML_PLAIN_SCALAR_STYLE, tag: tag)
             add(YAMLNode(.scalar(scalar), at: mark), anchor: s.anchor.map { String(cString: $0) }, cost: 1)
         case YAML_ALIAS_EVENT:
             let name = event.data.alias.anchor.map { String(cString: $0) } ?? ""
@@ -126,8 +132,10 @@ struct TreeBuilder {
             node.mark = mark
             add(node, anchor: nil, cost: target.count)
         case YAML_SEQUENCE_START_EVENT:
+            if let tag = event.data.sequence_start.tag.map({ String(cString: $0) }), !accepts(tag) { return unsupported(tag, at: mark) }
             push(Frame(kind: .sequence, mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) }), at: mark)
         case YAML_MAPPING_START_EVENT:
+            if let tag = event.data.mapping_start.tag.map({ String(cString: $0) }), !accepts(tag) { return unsupported(tag, at: mark) }
             push(Frame(kind: .mapping, mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }), at: mark)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
@@ -174,6 +182,19 @@ struct TreeBuilder {
                 stack[top].key = node
             }
         }
+    }
+
+    /// YAML's core tags (and `!`, "not specific"): everything else (`!!binary`, whose value was
+    /// taken as its base64 text, or `!foo`, silently dropped) is refused.
+    static func isCoreTag(_ tag: String) -> Bool {
+        tag == "!" || ["str", "int", "bool", "null", "float", "seq", "map"].contains { tag == "tag:yaml.org,2002:" + $0 }
+    }
+
+    func accepts(_ tag: String) -> Bool { Self.isCoreTag(tag) || limits.extraTags.contains(tag) }
+
+    mutating func unsupported(_ tag: String, at mark: SourceMark) {
+        let shown = tag.hasPrefix("tag:yaml.org,2002:") ? "!!" + tag.dropFirst("tag:yaml.org,2002:".count) : tag
+        fail(mark, "tag \(shown.prefix(32)) is not supported in manifests (only !!str, !!int, !!bool, !!null, !!float, !!seq and !!map); remove it")
     }
 
     mutating func fail(_ mark: SourceMark, _ message: String) {

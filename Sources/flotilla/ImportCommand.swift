@@ -87,7 +87,7 @@ struct ImportComposeCommand: ParsableCommand {
         func absolute(_ path: String) -> String {
             ((path.hasPrefix("/") ? path : cwd + "/" + path) as NSString).standardizingPath
         }
-        let parser = YAMLDocumentParser()
+        let parser = YAMLDocumentParser(limits: .init(extraTags: ["!reset", "!override"]))  // Compose's merge tags
         var sources: [ComposeSource] = []
         var unreadable: [String] = []
         var tagWarnings: [ImportFinding] = []

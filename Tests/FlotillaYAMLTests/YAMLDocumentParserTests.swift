@@ -101,5 +101,9 @@ struct YAMLDocumentParserTests {
         #expect(state.diagnostics.first?.message.contains("replicas must be a whole number") == true)
         #expect(desired(minimal + "replicas: !!int 2\n").services.first?.replicas == 2)
         #expect(desired(minimal + "env:\n  A: 'yes'\n  B: |\n    two\n    lines\n").services.first?.env == ["A": "yes", "B": "two\nlines\n"])
+        // Other tags are refused, not read as text (`!!binary`) or dropped (`!foo`).
+        for tagged in ["env: { A: !!binary aGVsbG8= }\n", "env: { A: !foo bar }\n", "labels: !foo { a: b }\n", "command: !!set [a]\n"] {
+            #expect(desired(minimal + tagged).diagnostics.contains { $0.message.contains("is not supported in manifests") }, "\(tagged)")
+        }
     }
 }
