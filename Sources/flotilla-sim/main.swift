@@ -94,26 +94,35 @@ exit(2)
 func runInParallel(seeds: UInt64, from: UInt64, events: Int, jobs: UInt64, stopAtFirst: Bool) -> Int32 {
     let started = Date()
     let chunk = (seeds + jobs - 1) / jobs
-    var children: [(Process, Pipe)] = []
+    // Each child writes to a file of its own (a pipe read one child after another stalled the
+    // others once their reports filled the pipe).
+    var children: [(Process, String)] = []
     var first = from
     while first < from + seeds {
         let count = min(chunk, from + seeds - first)
-        let process = Process(), pipe = Pipe()
+        let process = Process()
+        let report = NSTemporaryDirectory() + "flotilla-sim-\(getpid())-\(first).out"
+        guard FileManager.default.createFile(atPath: report, contents: nil), let output = FileHandle(forWritingAtPath: report) else {
+            FileHandle.standardError.write(Data("error: cannot write \(report)\n".utf8))
+            return 2
+        }
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["--seeds", "\(count)", "--from", "\(first)", "--events", "\(events)"] + (stopAtFirst ? ["--stop-at-first"] : [])
-        process.standardOutput = pipe
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch {
             FileHandle.standardError.write(Data("error: cannot start a simulator process: \(error)\n".utf8))
             return 2
         }
-        children.append((process, pipe))
+        try? output.close()
+        children.append((process, report))
         first += count
     }
     var ran = 0, failures = 0, broken = false
-    for (process, pipe) in children {
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    for (process, report) in children {
         process.waitUntilExit()
+        let output = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: report)
         for line in output.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
             let words = line.split(separator: " ")
             if words.count == 4, words[1] == "seeds,", words[3] == "failures", let n = Int(words[0]), let k = Int(words[2]) {
