@@ -53,6 +53,9 @@ public final class World: @unchecked Sendable {
     /// last seen within the newest commit's bound (commits in quick succession may each be only
     /// partly carried out).
     var replicaBound: [String: Int] = [:]
+    /// When each service's file was last committed (an older load may still be carried out for
+    /// a while: a daemon's, or a command's that loaded before the commit).
+    var boundSetAt: [String: Int64] = [:]
     var failure: String?
     var process = 0
     var daemon: (task: Task<Void, Never>, process: Int)?
@@ -177,6 +180,7 @@ public final class World: @unchecked Sendable {
         intents[file] = intent
         broken.remove(file)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0, replicaBound[intent.name] ?? 0)
+        boundSetAt[intent.name] = WallClock.nowMS()
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(intent.yaml.utf8))
         committed()
     }
@@ -476,8 +480,16 @@ public final class World: @unchecked Sendable {
             if live > bound + parallelism + canary {
                 fail("replicas ≤ replicas + parallelism", "\(service) has \(live) running replicas (bound \(bound) + \(parallelism) + \(canary))")
             }
-            // Within the newest commit's bound: from now on that is the bound.
-            if let wanted = intents[service + ".yaml"]?.replicas, live <= wanted + parallelism + canary { replicaBound[service] = wanted }
+            // Within the newest commit's bound: from now on that is the bound. Counted over every
+            // container of the service, stopped ones too (a reboot stops them all, and the engine
+            // starts those with a restart policy again when it comes back: seed 2124, release).
+            // And only 30 s after the service's last commit (seed 2703, release: a load of the
+            // commit before created replicas just after the checker had tightened).
+            let existing = engine.ordered.filter { $0.service == service }.count
+            if let wanted = intents[service + ".yaml"]?.replicas, existing <= wanted + parallelism + canary,
+               now - (boundSetAt[service] ?? 0) > 30_000 {
+                replicaBound[service] = wanted
+            }
         }
         let current = routes()
         let byName = Dictionary(engine.ordered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
