@@ -104,6 +104,17 @@ extension Controller {
         }
         if let routes, removals.contains(where: { $0.0.state.isLive }) {
             await routes.refreshAndWait(timeout: .seconds(5))
+            // The process is stopping and the wait was cut short: the replicas may still be in
+            // the route file, so none is stopped; the next start decides again (simulator seed
+            // 2558, release: a replica stopped while its route still named it).
+            if Task.isCancelled {
+                for (container, _, _) in removals {
+                    leaving.remove(container.id)
+                    stopping.remove(container.id)
+                    leavingService[container.id] = nil
+                }
+                return (0, 0, 0, false)
+            }
         }
         let replicas = replicas, revision = revision
         let results = await withTaskGroup(of: (ObservedContainer, RemovalReason, Result<Void, any Error>).self) { group in
