@@ -20,10 +20,14 @@ struct Replicas: Sendable {
         var description: String
         /// The engine was not reachable (not the service's fault: no crash-loop count).
         var engineUnavailable: Bool
+        /// The container the failed attempt left on the engine (its start failed, or its answer
+        /// was lost after the engine started it): the caller removes it (``discard(_:)``) once it
+        /// is out of the routes, as any running replica.
+        var leftover: String?
     }
 
-    /// Creates and starts one replica; returns its id. On any failure the container is removed
-    /// again and its port released.
+    /// Creates and starts one replica; returns its id. On any failure its port is released, and
+    /// the container it made, if any, is handed back in the error (``CreateError/leftover``).
     func create(_ spec: ServiceSpec, role: ReplicaRole, revision: String? = nil) async throws -> String {
         let clock = AgentClock(), start = clock.now
         let name = "\(project)-\(spec.name)-\(Self.randomSuffix())"
@@ -53,9 +57,17 @@ struct Replicas: Sendable {
         } catch {
             logger.error("create failed", metadata: ["service": "\(spec.name)", "container": "\(name)", "error": "\(error)"])
             actions.record("failed", service: spec.name, container: name, reason: "create: \(error)", revision: revision)
-            if let id { try? await limiter.run { try await engine.removeContainer(id) } }
             if let hostPort { await ports.release(hostPort) }
-            throw CreateError(description: "\(error)", engineUnavailable: !(error is PortAllocator.AllocationError) && EngineError.isUnavailable(error))
+            throw CreateError(description: "\(error)", engineUnavailable: !(error is PortAllocator.AllocationError) && EngineError.isUnavailable(error),
+                              leftover: id)
+        }
+    }
+
+    /// Removes what a failed create left (stopped at once: it never served on purpose).
+    func discard(_ id: String) async {
+        try? await limiter.run {
+            try? await engine.stopContainer(id, timeout: 0)
+            try await engine.removeContainer(id)
         }
     }
 

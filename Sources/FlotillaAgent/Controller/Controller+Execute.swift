@@ -207,18 +207,35 @@ extension Controller {
         var ids: [String] = []
         var failure: String?
         var unavailable = false
+        var leftovers: [String] = []
         for result in results {
             switch result {
             case .success(let created):
                 ids.append(created.id)
                 startedAt[created.id] = created.startedAt
             case .failure(let error):
+                if let id = error.leftover { leftovers.append(id) }
                 if error.engineUnavailable { unavailable = true } else { failure = "\(count - ids.count) of \(count) new replicas could not be created: \(error)" }
             }
         }
+        await discard(leftovers, of: spec.name)
         if failure != nil { await images.forget(spec.image) }
         if !ids.isEmpty && (role == .canary || !inRollout) { report.created += ids.count }
         return (ids, failure, unavailable)
+    }
+
+    /// What failed creates left on the engine: out of the routes first (a list may have shown
+    /// one running, and a route pass routed it: simulator seed 2364, release, stopped one the
+    /// route file named), then stopped and removed.
+    func discard(_ ids: [String], of service: String) async {
+        guard !ids.isEmpty else { return }
+        for id in ids {
+            leaving.insert(id)
+            leavingService[id] = service
+            stopping.insert(id)
+        }
+        if let routes { await routes.refreshAndWait(timeout: .seconds(5)) }
+        for id in ids { await replicas.discard(id) }
     }
 
     /// A service no longer in the manifests: its containers go (gracefully), its decisions are
