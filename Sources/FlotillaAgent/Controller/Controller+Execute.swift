@@ -102,7 +102,11 @@ extension Controller {
             leavingService[container.id] = container.service
             if container.state.isLive { stopping.insert(container.id) }
         }
-        if let routes, removals.contains(where: { $0.0.state.isLive }) {
+        // Live ones leave the routes first; so does one the route file still names although the
+        // list said it had exited (its restart policy may have started it again since: simulator
+        // seed 2711, release, stopped one the file named).
+        let routed = Set((await routes?.lastTable)?.entries.flatMap { $0.targets.map(\.container) } ?? [])
+        if let routes, removals.contains(where: { $0.0.state.isLive || routed.contains($0.0.name) }) {
             await routes.refreshAndWait(timeout: .seconds(5))
             // The process is stopping and the wait was cut short: the replicas may still be in
             // the route file, so none is stopped; the next start decides again (simulator seed
