@@ -63,6 +63,8 @@ public final class SimEngine: @unchecked Sendable {
     /// Images whose pull fails.
     public var unpullable: Set<String> = []
     private var volumes: [String: String] = [:]
+    /// Whether a rollback marker stands for the service (for the checker; no engine call).
+    func rolledBack(_ service: String) -> Bool { volumes[EngineClient.rollbackMarkerName(project: "sim", service: service)] != nil }
     private var networks: Set<String> = []
     private var nextID = 1
     private var nextPort = 30000

@@ -562,7 +562,11 @@ public final class World: @unchecked Sendable {
             if intent.canary {
                 // A canary waits for `promote` (or its rollback) by design, even when no old
                 // replica is left beside it: only "something runs" is converged here.
-                if intent.replicas > 0 && live.isEmpty { fail("converged once faults stop", "\(intent.name): nothing running, want \(intent.replicas)") }
+                // A rolled-back canary with no old replica left runs nothing until the spec
+                // changes (replicas and health are not in it), by design (seed 1426, release).
+                if intent.replicas > 0 && live.isEmpty && !engine.rolledBack(intent.name) {
+                    fail("converged once faults stop", "\(intent.name): nothing running, want \(intent.replicas)")
+                }
                 continue
             }
             if live.count != intent.replicas || (intent.replicas > 0 && images != [intent.image]) {

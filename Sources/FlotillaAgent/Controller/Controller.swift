@@ -183,7 +183,12 @@ public actor Controller {
         let next = Planner.resolve(desired, lastGoodSpecs: lastGood, allowEmpty: config.allowEmpty, ownedContainers: owned,
                                    ownedServices: ownedServices, allowMassPrune: config.allowMassPrune)
         var changed = Set<String>()
-        for (name, spec) in next.specs where resolved.specs[name] != spec { changed.insert(name) }
+        for (name, spec) in next.specs where resolved.specs[name] != spec {
+            changed.insert(name)
+            // A new spec gets a fresh attempt: the backoff was the old one's (simulator seed
+            // 4115, release: a fixed image waited out the 255 s a missing one had earned).
+            if let before = resolved.specs[name], before.specHash != spec.specHash { backoff.reset(name) }
+        }
         // A new service the last project list did not show has no container as of that list.
         for name in next.specs.keys { observations.absentFromProjectList(name) }
         for name in resolved.specs.keys where next.specs[name] == nil { changed.insert(name) }

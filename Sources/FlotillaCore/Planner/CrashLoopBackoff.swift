@@ -42,6 +42,10 @@ public struct CrashLoopBackoff: Sendable {
         return until > now ? until : nil
     }
 
+    /// Forgets the service's failures: its spec changed, and a new spec gets a fresh attempt
+    /// (the failures were the old spec's: an image that could not be pulled, a crashing command).
+    public mutating func reset(_ service: String) { entries[service] = nil }
+
     public func failures(_ service: String, now: Int64) -> Int {
         guard let entry = entries[service], now - entry.lastFailure <= stablePeriod else { return 0 }
         return entry.failures
