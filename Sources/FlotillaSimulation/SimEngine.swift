@@ -167,7 +167,9 @@ public final class SimEngine: @unchecked Sendable {
         box.stoppedByClient = true
         containers[id] = box
         let wait = box.termDelay == 0 ? 0 : min(box.termDelay, timeout)
-        if wait > 0 { try await AgentClock.sleep(for: .seconds(wait)) }
+        // The engine carries a stop through even when its caller goes away meanwhile (before: a
+        // cancelled caller left the container running, marked as stopped by the client).
+        if wait > 0 { try? await AgentClock.sleep(for: .seconds(wait)) }
         if var now = containers[id], now.isRunning {
             now.stoppedByClient = true
             containers[id] = now
@@ -244,6 +246,7 @@ public final class SimEngine: @unchecked Sendable {
             if box.blueprint.restartPolicy == .always || (box.blueprint.restartPolicy == .unlessStopped && !box.stoppedByClient) {
                 box.state = "running"
                 box.startedMS = now
+                box.stoppedByClient = false  // running again: a later death is its own (seed 1431, release)
                 containers[id] = box
             }
         }

@@ -500,7 +500,8 @@ public final class World: @unchecked Sendable {
                 // watchdog's list when the event was lost (30 s), once the engine answers again.
                 if let died = crashedAt[target] ?? byName[target]?.finishedMS, byName[target]?.stoppedByClient != true,
                    now - max(died, engine.backAt) < 35_000 { continue }
-                fail("routes only name live replicas", "\(host) routes to \(target), which is \(byName[target].map { "\($0.state)" } ?? "gone")")
+                let how = byName[target].map { "\($0.state)\($0.stoppedByClient ? ", stopped by Flotilla" : "")" } ?? "gone"
+                fail("routes only name live replicas", "\(host) routes to \(target), which is \(how)")
             }
         }
         // A ready replica leaves the routes only on its way out: removed by Flotilla soon after
