@@ -74,6 +74,8 @@ public final class World: @unchecked Sendable {
     /// was last lost: a daemon that lost its last route table cannot keep routes it never saw.
     var brokenAt: [String: Int64] = [:]
     var stateLostAt: Int64 = -1
+    /// When the engine last answered again after refusing every call.
+    var refusalEndedAt: Int64 = 0
     /// When each service's file last came back (after a deletion or a breakage): removals the
     /// daemon began before that are its earlier decision, carried out.
     var backAt: [String: Int64] = [:]
@@ -282,6 +284,7 @@ public final class World: @unchecked Sendable {
         engine.faults.serverError = 1
         try? await AgentClock.sleep(for: .seconds(seconds))
         engine.faults = before
+        refusalEndedAt = WallClock.nowMS()
         trace.add("engine answers again")
         await running?.value
     }
@@ -498,8 +501,10 @@ public final class World: @unchecked Sendable {
                 if let box = byName[target], box.isRunning { continue }
                 // A replica that died by itself: the daemon learns it from an event, or from the
                 // watchdog's list when the event was lost (30 s), once the engine answers again.
+                // While the engine refuses every call nothing can be learnt: the routes keep their
+                // last state (seed 1704, release), and the 35 s count from when it answers again.
                 if let died = crashedAt[target] ?? byName[target]?.finishedMS, byName[target]?.stoppedByClient != true,
-                   now - max(died, engine.backAt) < 35_000 { continue }
+                   engine.faults.serverError >= 1 || now - max(died, engine.backAt, refusalEndedAt) < 35_000 { continue }
                 let how = byName[target].map { "\($0.state)\($0.stoppedByClient ? ", stopped by Flotilla" : "")" } ?? "gone"
                 fail("routes only name live replicas", "\(host) routes to \(target), which is \(how)")
             }
