@@ -106,8 +106,18 @@ public final class Daemon: Service, Sendable {
             return false
         }
         await load(.watchdog)
-        do { try await controller.resync(.watchdog) } catch {
-            logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["error": "\(error)"])
+        // A lost list is tried again within seconds, not at the next tick: a death whose event
+        // was lost too would otherwise stay routed for two ticks (simulator seed 2117, release).
+        for retry in [Duration.zero, .seconds(2), .seconds(5)] {
+            if retry > .zero {
+                do { try await AgentClock.sleep(for: retry) } catch { return true }
+            }
+            do {
+                try await controller.resync(.watchdog)
+                return true
+            } catch {
+                logger.error("engine unreachable; will retry (routes keep their last state)", metadata: ["error": "\(error)"])
+            }
         }
         return true
     }
