@@ -206,8 +206,9 @@ public final class World: @unchecked Sendable {
 
     func commitBroken() {
         guard let file = intents.keys.sorted().randomElement(using: &rng) else { return }
+        // Since when it is broken: a file broken again was never good in between (seed 1500).
+        if !broken.contains(file) { brokenAt[file] = WallClock.nowMS() }
         broken.insert(file)
-        brokenAt[file] = WallClock.nowMS()
         let text = chance(0.5) ? "name: [unclosed\nimage: x\n" : "name: \(file.dropLast(5))\nimage: sim/app:1\nreplicas: -4\n"
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(text.utf8))
         committed()
@@ -220,8 +221,8 @@ public final class World: @unchecked Sendable {
         guard files.count >= 2 else { return }
         let gone = files.prefix(files.count - 1)
         for file in gone {
+            if FileManager.default.fileExists(atPath: manifests + "/" + file), !broken.contains(file) { brokenAt[file] = WallClock.nowMS() }
             try? FileManager.default.removeItem(atPath: manifests + "/" + file)
-            brokenAt[file] = WallClock.nowMS()
         }
         committed()
         trace.add("commit: deleted \(gone.joined(separator: ", ")) (more than half: held back)")
