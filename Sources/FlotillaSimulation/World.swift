@@ -207,7 +207,8 @@ public final class World: @unchecked Sendable {
     func commitBroken() {
         guard let file = intents.keys.sorted().randomElement(using: &rng) else { return }
         // Since when it is broken: a file broken again was never good in between (seed 1500).
-        if !broken.contains(file) { brokenAt[file] = WallClock.nowMS() }
+        // (Deleted before: not good since its deletion, seed 4797.)
+        if !broken.contains(file), FileManager.default.fileExists(atPath: manifests + "/" + file) { brokenAt[file] = WallClock.nowMS() }
         broken.insert(file)
         let text = chance(0.5) ? "name: [unclosed\nimage: x\n" : "name: \(file.dropLast(5))\nimage: sim/app:1\nreplicas: -4\n"
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(text.utf8))
