@@ -250,9 +250,13 @@ extension Controller {
             // current, since the prune budget counts the services that still have replicas and
             // kept routes follow the live ones (simulator seed 351: a removed service's stale
             // list held another service back).
-            if observations.containers(key)?.isEmpty == false, (try? await observe(key)) != nil, observations.containers(key)?.isEmpty == true {
+            let before = observations.containers(key)
+            if before?.isEmpty == false, (try? await observe(key)) != nil, observations.containers(key)?.isEmpty == true {
                 observations.forget(key)
             }
+            // Its kept routes follow what is live: a replica back from a restart rejoins them now
+            // (simulator seed 857, release: it waited for an unrelated route pass).
+            if observations.containers(key) != before { routes?.requestRefresh() }
             // A kept replica the engine may be restarting (its policy unknown here, so any that
             // stopped a moment ago): look again in 1 s, so that it rejoins its kept routes (its
             // start is no event Flotilla follows; simulator seed 479 waited for the watchdog).
