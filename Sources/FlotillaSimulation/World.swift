@@ -437,12 +437,13 @@ public final class World: @unchecked Sendable {
 
     /// A replica the proxy may send to, by the same rules Flotilla uses (probe, or settle time).
     func isReady(_ box: SimEngine.Box) -> Bool {
-        guard box.isRunning else { return false }
+        guard box.isRunning, !box.unhealthy else { return false }
         // Probed with its own checks, or (health is not in the spec hash) with the manifest's
-        // when it runs the manifest's spec: then ready while it answers. Without a readiness
-        // check nothing is probed, and it is ready once settled, answering or not (seed 2158).
-        if box.labels[OwnershipLabel.checks]?.contains("readiness") == true { return !box.unhealthy }
-        if let intent = intents[box.service + ".yaml"], intent.readiness, intent.image == box.blueprint.image { return !box.unhealthy }
+        // when it runs the manifest's spec. (An unhealthy replica counts as not ready even
+        // without a readiness check, which Flotilla cannot see: seed 2158, release, is such a
+        // false alarm; counting it ready instead raised many more in the rolling check.)
+        if box.labels[OwnershipLabel.checks]?.contains("readiness") == true { return true }
+        if let intent = intents[box.service + ".yaml"], intent.readiness, intent.image == box.blueprint.image { return true }
         return WallClock.nowMS() - box.startedMS >= 1000
     }
 
@@ -522,7 +523,7 @@ public final class World: @unchecked Sendable {
             }
         }
         for (target, (host, since)) in unrouted.sorted(by: { $0.key < $1.key }) {
-            guard let box = byName[target], isReady(box), !box.stoppedByClient, !routedNow.contains(target),
+            guard let box = byName[target], box.isRunning, !box.unhealthy, !box.stoppedByClient, !routedNow.contains(target),
                   stillRouted(box.service) else {
                 unrouted[target] = nil
                 continue
