@@ -74,6 +74,9 @@ public final class World: @unchecked Sendable {
     /// was last lost: a daemon that lost its last route table cannot keep routes it never saw.
     var brokenAt: [String: Int64] = [:]
     var stateLostAt: Int64 = -1
+    /// When the daemon started after the last state loss first had manifests in force (Int64.max:
+    /// not yet): a file that broke before that was never seen good by it (seed 1424, release).
+    var stateRecoveredAt: Int64 = -1
     /// When the engine last answered again after refusing every call.
     var refusalEndedAt: Int64 = 0
     /// When each service's file last came back (after a deletion or a breakage): removals the
@@ -365,6 +368,7 @@ public final class World: @unchecked Sendable {
         if !keepState {
             try? FileManager.default.removeItem(atPath: stateDir)
             stateLostAt = WallClock.nowMS()
+            stateRecoveredAt = Int64.max
             trace.add("state directory lost")
         }
         try? await AgentClock.sleep(for: .milliseconds(random(0...3000)))
@@ -552,6 +556,7 @@ public final class World: @unchecked Sendable {
     func checkNewestCommit() async {
         guard let (controller, since) = inForce else { return }
         let now = WallClock.nowMS(), want = commits
+        if stateRecoveredAt == Int64.max, await controller.revisionInForce != nil { stateRecoveredAt = WallClock.nowMS() }
         // A daemon starting loads once at start-up, and only then follows the changes.
         guard now - committedAt > 100 + 2000 + 1000, now - since > 2 * (100 + 2000) + 2000 else { return }
         let running = await controller.revisionInForce
@@ -570,7 +575,10 @@ public final class World: @unchecked Sendable {
         guard let intent = intents[file], intent.routed, intent.replicas > 0 else { return false }
         let present = FileManager.default.fileExists(atPath: manifests + "/" + file)
         if !present && !heldBack.contains(service) { return false }
-        if broken.contains(file) || !present { return stateLostAt < (brokenAt[file] ?? 0) }
+        if broken.contains(file) || !present {
+            let broke = brokenAt[file] ?? 0
+            return stateLostAt < broke && (stateRecoveredAt == -1 || stateRecoveredAt < broke)
+        }
         return true
     }
 

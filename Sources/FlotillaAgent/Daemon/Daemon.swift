@@ -74,7 +74,15 @@ public final class Daemon: Service, Sendable {
             do {
                 try await controller.resync(.startup)
             } catch where !Task.isCancelled {
-                logger.error("engine unreachable at start-up; retrying with the watchdog and the event stream", metadata: ["error": "\(error)"])
+                logger.error("engine unreachable at start-up; retrying in 2 s, 5 s and 10 s, then with the watchdog", metadata: ["error": "\(error)"])
+                // Not only at the first watchdog tick: until a list answers, the last routes stand
+                // as they were, dead replicas included (simulator seed 1340, release).
+                Task {
+                    for delay in [2, 5, 10] {
+                        do { try await AgentClock.sleep(for: .seconds(delay)) } catch { return }
+                        if (try? await controller.resync(.startup)) != nil { return }
+                    }
+                }
             } catch {}
             await load(.startup)
             // The controller runs until the graceful shutdown stops its queue; then the rest goes.
