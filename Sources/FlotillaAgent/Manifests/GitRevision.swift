@@ -18,7 +18,7 @@ public struct GitRevision: Sendable, Hashable, CustomStringConvertible {
         guard let (gitDir, commonDir, _) = locate(from: directory) else { return nil }
         guard let commit = resolveHead(gitDir: gitDir, commonDir: commonDir) else { return nil }
         var revision = GitRevision(commit: commit, dirty: nil)
-        if checkDirty { revision.dirty = await isDirty(directory: directory) }
+        if checkDirty { revision.dirty = await isDirty(directory: directory, comparedWith: commit) }
         return revision
     }
 
@@ -75,13 +75,15 @@ public struct GitRevision: Sendable, Hashable, CustomStringConvertible {
         (s.count == 40 || s.count == 64) && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
-    /// `git diff --quiet HEAD -- .` in the manifest directory (tracked files: staged or not),
+    /// `git diff --quiet <commit> -- .` in the manifest directory (tracked files: staged or not),
     /// 2 s at most (``CommandRunner``: its own process group, waited for off the thread pool);
-    /// the exit code says it.
-    static func isDirty(directory: String) async -> Bool? {
+    /// the exit code says it. Compared with the commit that was read, not with `HEAD`: a
+    /// `git commit` that lands between reading HEAD and running git would otherwise make files
+    /// written after the old commit look like a clean copy of it.
+    static func isDirty(directory: String, comparedWith commit: String) async -> Bool? {
         guard let git = ["/usr/bin/git", "/usr/local/bin/git", "/bin/git"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
         let absolute = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
-        let result = await CommandRunner.run(arguments: [git, "-C", absolute, "--no-optional-locks", "diff", "--quiet", "HEAD", "--", "."], timeout: .seconds(2))
+        let result = await CommandRunner.run(arguments: [git, "-C", absolute, "--no-optional-locks", "diff", "--quiet", commit, "--", "."], timeout: .seconds(2))
         guard !result.timedOut else { return nil }
         switch result.status {
         case 0: return false
