@@ -56,7 +56,9 @@ public final class SimEngine: @unchecked Sendable {
     }
     /// When the engine last came back after being down (Unix ms).
     public private(set) var backAt: Int64 = 0
-    public private(set) var containers: [String: Box] = [:]
+    public private(set) var containers: [String: Box] = [:] { didSet { version &+= 1 } }
+    /// Bumped by every change to a container (the checker recomputes what it derives only then).
+    public private(set) var version = 0
     /// Containers in creation order (a stable listing order).
     private var order: [String] = []
     public var images: Set<String> = ["sim/app:1"]

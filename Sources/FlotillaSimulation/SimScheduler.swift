@@ -19,13 +19,14 @@ final class SimScheduler: MainExecutor, TaskExecutor, SchedulingExecutor, TimeSo
     }
     private struct Timer {
         var at: Int64  // virtual ns
-        var seq: UInt64
+        var seq: UInt64  // unique: (at, seq) orders timers totally
         var wake: Wake
     }
 
     private let lock = NSLock()
     private var ready: [UnownedJob] = []
-    private var timers: [Timer] = []  // sorted by (at, seq)
+    /// Sorted by (at, seq), latest first: the next timer is taken from the end.
+    private var timers: [Timer] = []
     private var seq: UInt64 = 0
     private var cancelledSleeps: Set<UInt64> = []
     private var stopped = false
@@ -84,8 +85,7 @@ final class SimScheduler: MainExecutor, TaskExecutor, SchedulingExecutor, TimeSo
             let next: UnownedJob? = lock.withLock {
                 if stopped { return nil }
                 while ready.isEmpty {
-                    guard !timers.isEmpty else { return nil }
-                    let timer = timers.removeFirst()
+                    guard let timer = timers.popLast() else { return nil }
                     if timer.at > nowNS {
                         nowNS = timer.at
                         jobsAtThisInstant = 0
@@ -119,8 +119,13 @@ final class SimScheduler: MainExecutor, TaskExecutor, SchedulingExecutor, TimeSo
     private func addTimer(at: Int64, _ wake: Wake, id: UInt64? = nil) {
         let timer: Timer
         if let id { timer = Timer(at: at, seq: id, wake: wake) } else { seq += 1; timer = Timer(at: at, seq: seq, wake: wake) }
-        let index = timers.firstIndex { ($0.at, $0.seq) > (at, timer.seq) } ?? timers.endIndex
-        timers.insert(timer, at: index)
+        // Binary search for the first timer due no later than this one (latest first).
+        var low = 0, high = timers.count
+        while low < high {
+            let mid = (low + high) / 2
+            if (timers[mid].at, timers[mid].seq) > (at, timer.seq) { low = mid + 1 } else { high = mid }
+        }
+        timers.insert(timer, at: low)
     }
 
     // MARK: TimeSource
@@ -143,7 +148,7 @@ final class SimScheduler: MainExecutor, TaskExecutor, SchedulingExecutor, TimeSo
             }
         } onCancel: {
             let continuation: UnsafeContinuation<Void, any Error>? = lock.withLock {
-                if let index = timers.firstIndex(where: { $0.seq == id }), case .sleeper(let c) = timers[index].wake {
+                if let index = timers.lastIndex(where: { $0.seq == id }), case .sleeper(let c) = timers[index].wake {
                     timers.remove(at: index)
                     return c
                 }

@@ -67,7 +67,13 @@ public final class World: @unchecked Sendable {
     var unrouted: [String: (host: String, since: Int64)] = [:]
     /// The route file as last read, and what it says (read at every check: parsed when it changed).
     var lastRouteData: Data?
+    /// The route file's identity when last read: the writer replaces it by rename (a new inode,
+    /// a new mtime), so an unchanged identity means unchanged contents and no read is needed.
+    var lastRouteStat: (inode: UInt, seconds: Int, nanoseconds: Int, size: Int)?
     var lastRouteEntries: [String: (service: String, targets: [String])] = [:]
+    /// Every container the last read route file names.
+    var lastRouteTargets: Set<String> = []
+    var engineView = EngineView()
     var callsAtLastCheck = 0
     var lastCheckMS: Int64 = 0
     /// When each file broke or was deleted in a held-back commit, and when the state directory
@@ -419,10 +425,16 @@ public final class World: @unchecked Sendable {
     // MARK: - Invariants
 
     func routes() -> [String: (service: String, targets: [String])] {
+        var info = stat()
+        let identity = stat(routeFile, &info) == 0
+            ? (inode: UInt(info.st_ino), seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec, size: Int(info.st_size)) : nil
+        if let identity, let last = lastRouteStat, identity == last { return lastRouteEntries }
+        lastRouteStat = identity
         let data = FileManager.default.contents(atPath: routeFile)
         if data == lastRouteData { return lastRouteEntries }
         lastRouteData = data
         lastRouteEntries = parseRoutes(data)
+        lastRouteTargets = Set(lastRouteEntries.values.flatMap(\.targets))
         return lastRouteEntries
     }
 
@@ -494,9 +506,13 @@ public final class World: @unchecked Sendable {
             callsAtLastCheck = engine.calls
             lastCheckMS = now
         }
+        // What the checker derives from the engine, recomputed only when a container changed
+        // (it runs every 100 ms of virtual time: it was most of the simulator's work).
+        if engineView.version != engine.version { engineView = EngineView(engine) }
+        let (existingCount, liveCount, byName) = (engineView.existing, engineView.live, engineView.byName)
         // Never more live replicas than the rules allow.
         for (service, bound) in replicaBound {
-            let live = engine.ordered.filter { $0.service == service && $0.isRunning }.count
+            let live = liveCount[service] ?? 0
             let canary = intents[service + ".yaml"]?.canary == true ? 1 : 0
             if live > bound + parallelism + canary {
                 fail("replicas ≤ replicas + parallelism", "\(service) has \(live) running replicas (bound \(bound) + \(parallelism) + \(canary))")
@@ -506,14 +522,13 @@ public final class World: @unchecked Sendable {
             // starts those with a restart policy again when it comes back: seed 2124, release).
             // And only 30 s after the service's last commit (seed 2703, release: a load of the
             // commit before created replicas just after the checker had tightened).
-            let existing = engine.ordered.filter { $0.service == service }.count
+            let existing = existingCount[service] ?? 0
             if let wanted = intents[service + ".yaml"]?.replicas, existing <= wanted + parallelism + canary,
                now - (boundSetAt[service] ?? 0) > 30_000 {
                 replicaBound[service] = wanted
             }
         }
         let current = routes()
-        let byName = Dictionary(engine.ordered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (host, route) in current {
             for target in route.targets {
                 if let box = byName[target], box.isRunning { continue }
@@ -530,7 +545,7 @@ public final class World: @unchecked Sendable {
         // A ready replica leaves the routes only on its way out: removed by Flotilla soon after
         // (out of the routes first, then SIGTERM), or no longer ready, or its service no longer
         // routed. A broken file or a held-back deletion keeps its services' routes.
-        let routedNow = Set(current.values.flatMap(\.targets))
+        let routedNow = lastRouteTargets
         for (host, before) in lastRoutes {
             for target in before.targets where !routedNow.contains(target) && unrouted[target] == nil {
                 unrouted[target] = (host, now)
@@ -630,4 +645,24 @@ public final class SimChangeFeed: ManifestChangeSource, @unchecked Sendable {
     public func start() throws {}
     public func stop() {}
     public func fire() { continuation.yield(WatchEvent(.manifestChanged, path: "manifests")) }
+}
+
+/// What the checker derives from the engine's containers at one ``SimEngine/version``.
+struct EngineView {
+    var version = -1
+    /// Containers per service, and running ones per service.
+    var existing: [String: Int] = [:], live: [String: Int] = [:]
+    /// Containers by name (the first created, when two share one).
+    var byName: [String: SimEngine.Box] = [:]
+
+    init() {}
+
+    init(_ engine: SimEngine) {
+        version = engine.version
+        for box in engine.ordered {
+            existing[box.service, default: 0] += 1
+            if box.isRunning { live[box.service, default: 0] += 1 }
+            if byName[box.name] == nil { byName[box.name] = box }
+        }
+    }
 }
