@@ -5,7 +5,8 @@ FLOTILLA_ROOT=${FLOTILLA_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 FLOTILLA_TEST_IMAGE=localhost/flotilla-test:busybox
 export PATH=/opt/swift/usr/bin:$PATH
 
-log() { printf '==> %s\n' "$*" >&2; }
+# Each line says how long the script has run (bash's SECONDS), so a slow phase shows.
+log() { printf '==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # ensure_packages PKG...: apt-get install the Debian packages that are not installed yet.
 ensure_packages() {
