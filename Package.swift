@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "FlotillaCore", "FlotillaAgent",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

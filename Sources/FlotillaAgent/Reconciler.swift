@@ -110,7 +110,18 @@ public struct Reconciler: Sendable {
     }
 
     public func loadDesired() throws -> DesiredState {
-        let state = try loader.load(directory: directory)
+        var state = try loader.load(directory: directory)
+        if let claims = loader.routeClaims {
+            // This project's routes, claimed on the shared proxy's register; claims it no longer
+            // routes are given up only after a load without errors (a broken file keeps its routes).
+            do {
+                let lost = try claims.sync(routes: state.services.flatMap(\.routes), release: state.isValid)
+                // Another project claimed one between the load and now: load again, refused at the route.
+                if !lost.isEmpty { state = try loader.load(directory: directory) }
+            } catch {
+                logger.warning("cannot record this project's route claims", metadata: ["error": "\(error)"])
+            }
+        }
         if let digestKeyProblem, state.services.contains(where: { !$0.secrets.isEmpty }) {
             throw DigestKeyError(description: digestKeyProblem)
         }
@@ -158,6 +169,7 @@ public struct Reconciler: Sendable {
         configuration.source = source
         configuration.prober = options.prober
         configuration.portClaimDirectory = options.portClaimDirectory
+        configuration.mounts = loader.access.mountPolicy
         return Controller(engine: engine, configuration: configuration, logger: logger, routes: routes, store: stateStore)
     }
 
@@ -181,6 +193,7 @@ public struct Reconciler: Sendable {
         let controller = makeController(mode: .once, routes: nil)
         let removed = try await controller.removeEverything()
         if let store = stateStore { try? store.save(ReleaseDecisions()) }
+        loader.routeClaims?.releaseAll()
         for service in try await engine.rollbackMarkers(project: project).keys {
             try await engine.clearRollbackMarker(project: project, service: service)
         }

@@ -25,11 +25,14 @@ public struct HTTP1Client: Sendable {
     public let target: Target
     /// Overrides the Host header (requests through a proxy for a virtual host).
     public let host: String?
+    /// Sent as `Authorization` with every request (a daemon's bearer token), when set.
+    public var authorization: String?
     let group: any EventLoopGroup
 
-    public init(target: Target, host: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(target: Target, host: String? = nil, authorization: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.target = target
         self.host = host
+        self.authorization = authorization
         self.group = group
     }
 
@@ -85,6 +88,7 @@ public struct HTTP1Client: Sendable {
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
             head.headers.add(name: "Host", value: hostHeader)  // Podman answers 400 without it
             head.headers.add(name: "User-Agent", value: "flotilla")
+            if let authorization { head.headers.add(name: "Authorization", value: authorization) }
             head.headers.add(name: "Connection", value: "close")
             if let body {
                 head.headers.add(name: "Content-Type", value: "application/json")

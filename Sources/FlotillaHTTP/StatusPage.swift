@@ -80,9 +80,13 @@ enum StatusPage {
         + "</td><td class=meta>" + esc(e.reason) + (e.revision ? " @" + esc(e.revision) : "") + "</td></tr>");
       document.getElementById("events").innerHTML = rows.join("") || "<tr><td>none yet</td></tr>";
     }
+    // With --listen-token-file: open the page as http://HOST:PORT/#token=TOKEN (a fragment never
+    // leaves the browser); the token goes to the APIs as a bearer token.
+    const token = new URLSearchParams(location.hash.slice(1)).get("token");
+    const auth = token ? { headers: { Authorization: "Bearer " + token } } : {};
     async function tick() {
       try {
-        const [st, ev] = await Promise.all([fetch("api/v1/status").then(r => r.json()), fetch("api/v1/events").then(r => r.json())]);
+        const [st, ev] = await Promise.all([fetch("api/v1/status", auth).then(r => r.json()), fetch("api/v1/events", auth).then(r => r.json())]);
         render(st); renderEvents(ev);
       } catch (e) { document.getElementById("state").textContent = "daemon unreachable"; }
       setTimeout(tick, 2000);

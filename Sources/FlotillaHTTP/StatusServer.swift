@@ -3,6 +3,7 @@ import FlotillaCore
 import FlotillaEngine
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Prometheus
 
@@ -22,9 +23,12 @@ public struct StatusServer: Sendable {
     let engine: EngineClient
     let registry: PrometheusCollectorRegistry
     let logger: Logger
+    /// Required of every request but the probes' and the page's (``BearerToken``); nil: none.
+    let token: String?
 
     public init(address: ListenAddress, controller: Controller, project: String, engine: EngineClient,
-                registry: PrometheusCollectorRegistry, logger: Logger) {
+                registry: PrometheusCollectorRegistry, logger: Logger, token: String? = nil) {
+        self.token = token
         self.address = address
         self.controller = controller
         self.project = project
@@ -33,10 +37,34 @@ public struct StatusServer: Sendable {
         self.logger = logger
     }
 
+    /// What one client may cost the daemon: its descriptors are shared with the engine
+    /// connection, locks, port claims and manifests, so connections are capped (more wait in
+    /// the listen backlog) and idle ones closed; a request's headers are bounded, and the
+    /// answers that cost something are computed at most once per interval (``Throttled``).
+    public struct Limits: Sendable {
+        public var maxConnections = 64
+        public var backlog = 64
+        public var idleTimeout: Duration = .seconds(15)
+        public var maxHeaderBytes = 16 * 1024
+        /// The status snapshot is recomputed at most this often.
+        public var statusInterval: Duration = .seconds(1)
+        /// `/readyz` asks the engine at most this often.
+        public var engineCheckInterval: Duration = .seconds(2)
+
+        public init() {}
+    }
+
     /// The Hummingbird application, a swift-service-lifecycle `Service` for the daemon's group.
-    public func application() -> some ApplicationProtocol {
+    public func application(limits: Limits = Limits()) -> some ApplicationProtocol {
         let router = Router()
+        if let token { router.add(middleware: BearerToken(token: Array(token.utf8))) }
         let controller = controller, project = project, engine = engine, registry = registry
+        let status = Throttled(every: limits.statusInterval) { () -> Data? in
+            try? Self.encoder.encode(await controller.status(project: project))
+        }
+        let engineAnswers = Throttled(every: limits.engineCheckInterval) {
+            (try? await engine.transport.send(.GET, "/_ping", timeout: .seconds(2)))?.status == 200
+        }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
@@ -46,13 +74,15 @@ public struct StatusServer: Sendable {
         }
         router.get("readyz") { _, _ in
             guard await controller.firstReconcileDone else { return Self.text(.serviceUnavailable, "first reconcile not done\n") }
-            guard (try? await engine.transport.send(.GET, "/_ping", timeout: .seconds(2)))?.status == 200 else {
+            guard await engineAnswers.value else {
                 return Self.text(.serviceUnavailable, "engine not answering\n")
             }
             return Self.text(.ok, "ready\n")
         }
         router.get("api/v1/status") { _, _ in
-            try Self.json(await controller.status(project: project))
+            guard let body = await status.value else { return Self.text(.internalServerError, "status could not be encoded\n") }
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("api/v1/events") { _, _ in
             try Self.json(["events": controller.actions.events])
@@ -69,7 +99,13 @@ public struct StatusServer: Sendable {
         }
         var serverLogger = logger
         serverLogger.logLevel = .warning  // no line per request
-        return Application(router: router, configuration: .init(address: bind, serverName: "flotilla"), logger: serverLogger)
+        var http = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.components.seconds) * 1_000_000_000
+                                                                          + limits.idleTimeout.components.attoseconds / 1_000_000_000))
+        http.httpDecoder = .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)
+        return Application(router: router, server: .http1(configuration: http),
+                           configuration: .init(address: bind, serverName: "flotilla", backlog: limits.backlog,
+                                                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
+                           logger: serverLogger)
     }
 
     /// Before listening on a unix socket: removes a socket a previous run left at `path`, and
@@ -102,10 +138,14 @@ public struct StatusServer: Sendable {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
-    static func json(_ value: some Encodable) throws -> Response {
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return encoder
+    }()
+
+    static func json(_ value: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(value))))
     }
 }

@@ -17,6 +17,16 @@ struct HostAccessOptions: ParsableArguments {
                                valueName: "prefix"))
     var hostMountPrefixes: [String] = []
 
+    @Flag(name: .customLong("allow-mount-symlinks"),
+          help: ArgumentHelp("Follow symbolic links below an --allow-host-mounts folder instead of refusing them.",
+                             discussion: "By default a host path that passes through a link below an allowed folder is refused, when the manifests load and again before every create: a container that can write under the folder could otherwise point another service's mount at /. The resolved path must still be under an allowed folder."))
+    var allowMountSymlinks = false
+
+    @Flag(name: .customLong("allow-swarm-host-mounts"),
+          help: ArgumentHelp("With --orchestrator swarm: allow the host mounts --allow-host-mounts allows.",
+                             discussion: "Swarm mounts a host path on whichever node runs the task, and the manager cannot check that node's disk for the links and folders the policy rules out; so in swarm mode host mounts are refused unless this is given too."))
+    var allowSwarmHostMounts = false
+
     func validate() throws {
         for prefix in prefixes where !prefix.hasPrefix("/") || prefix.split(separator: "/").contains("..") {
             throw ValidationError("--allow-host-mounts takes absolute folders without \"..\" (e.g. --allow-host-mounts=/srv/data), not \"\(prefix)\"")
@@ -27,10 +37,14 @@ struct HostAccessOptions: ParsableArguments {
         hostMountPrefixes.flatMap { $0.split(separator: ",").map(String.init) }
     }
 
-    var hostAccess: HostAccess {
+    var hostAccess: HostAccess { hostAccess(swarm: false) }
+
+    /// In swarm mode host mounts need --allow-swarm-host-mounts as well.
+    func hostAccess(swarm: Bool) -> HostAccess {
         let list = prefixes
-        let mounts: MountPolicy.Allowed = list.isEmpty ? .none : list.contains("/") ? .any : .under(list)
-        return HostAccess(secretsDirectory: secretsDir, hostMounts: mounts)
+        var mounts: MountPolicy.Allowed = list.isEmpty ? .none : list.contains("/") ? .any : .under(list)
+        if swarm && !allowSwarmHostMounts { mounts = .noneOnSwarm }
+        return HostAccess(secretsDirectory: secretsDir, hostMounts: mounts, mountSymlinks: allowMountSymlinks)
     }
 
     /// `--allow-host-mounts` alone means every host path. ArgumentParser has no options with an

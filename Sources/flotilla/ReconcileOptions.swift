@@ -51,6 +51,12 @@ struct ReconcileOptions: ParsableArguments {
     @Option(name: .customLong("routes-reload"), help: ArgumentHelp("Command that makes the proxy reload, e.g. \"nginx -s reload\". No shell. Once for all files, or once per --routes.", valueName: "command"))
     var routeReloads: [String] = []
 
+    @Option(name: .customLong("route-claims-dir"),
+            help: ArgumentHelp("Register of the hosts and paths each project serves through a shared proxy.",
+                               discussion: "Projects that feed one proxy claim their host+path pairs here; a manifest routing a pair another project claimed first is refused at its route, naming that project. Default: .flotilla-route-claims beside the first --routes file (where the proxy includes every project's route file). A claim is void once its project's route file is gone; `flotilla down` releases them.",
+                               valueName: "dir"))
+    var routeClaimsDir: String?
+
     @Option(name: .customLong("routes-reload-interval"),
             help: ArgumentHelp("Least time between two reloads of the proxy; changes meanwhile are folded into the next one.",
                                discussion: "A proxy told to reload while it is still reloading may drop the request (HAProxy's master loses a SIGUSR2 that arrives within a few hundred milliseconds of the last one) and keep serving the previous file. The first change after a quiet spell is reloaded at once.",
@@ -117,12 +123,23 @@ struct ReconcileOptions: ParsableArguments {
         return RouteRefresher(outputs: outputs, listen: proxyListen, reloadInterval: routesReloadInterval.duration, logger: logger)
     }
 
+    /// The manifest loader: the operator's host access, and the route claims of the proxy the
+    /// route files feed.
+    var loader: ManifestDirectoryLoader {
+        var loader = ManifestDirectoryLoader(access: access.hostAccess(swarm: orchestrator == .swarm))
+        if let first = routeFiles.first {
+            let file = URL(fileURLWithPath: first).standardizedFileURL.path
+            loader.routeClaims = RouteClaims(directory: routeClaimsDir ?? RouteClaims.defaultDirectory(forRoutesFile: file), project: projectName, routesFile: file)
+        }
+        return loader
+    }
+
     func makeReconciler(engine: EngineClient, logger: Logger) -> Reconciler {
         Reconciler(
             engine: engine, directory: directory, project: projectName,
             options: .init(parallelism: parallelism, portRange: portRange.range, stateDirectory: stateDir ?? StateStore.defaultDirectory(project: projectName),
                            allowMassPrune: allowMassPrune),
-            allowEmpty: allowEmpty, logger: logger, loader: ManifestDirectoryLoader(access: access.hostAccess)
+            allowEmpty: allowEmpty, logger: logger, loader: loader
         )
     }
 

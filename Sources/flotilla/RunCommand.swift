@@ -59,14 +59,45 @@ struct RunCommand: AsyncParsableCommand {
     var once = false
 
     @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz, /api/v1/status, /api/v1/events and a status page on this address: 127.0.0.1:9273, or unix:///run/flotilla/web.sock. Off unless given.",
-                               discussion: "A non-loopback address is served too, and said in the log (the page and the API show the project's services and routes; there is no authentication).",
+                               discussion: "A non-loopback address is served too, and said in the log (the page and the API show the project's services and routes). At most 64 connections at once (more wait), idle ones closed after 15 s; the status is computed at most once a second. See --listen-token-file.",
                                valueName: "address"))
     var listen: String?
+
+    @Option(name: .customLong("listen-token-file"),
+            help: ArgumentHelp("Require this file's token as `Authorization: Bearer TOKEN` for everything --listen serves but /healthz and /readyz.",
+                               discussion: "The file holds one line (surrounding whitespace is ignored) and must not be readable by others. `flotilla status` on this host finds the token in the state directory; the status page takes it from its address: http://HOST:PORT/#token=TOKEN.",
+                               valueName: "file"))
+    var listenTokenFile: String?
 
     func validate() throws {
         if let listen, ListenAddress(listen) == nil {
             throw ValidationError("--listen takes HOST:PORT (127.0.0.1:9273, [::1]:9273) or unix:///path, not \"\(listen)\"")
         }
+        if listenTokenFile != nil && listen == nil {
+            throw ValidationError("--listen-token-file protects the --listen endpoint; give --listen too")
+        }
+    }
+
+    struct TokenFileError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The bearer token: the file's one line, at least 16 characters, the file not readable by
+    /// group or others (a token anyone on the host can read protects nothing).
+    static func readToken(_ path: String) throws -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw TokenFileError(description: "--listen-token-file \(path): \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= 4096 else {
+            throw TokenFileError(description: "--listen-token-file \(path) is not a small regular file")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw TokenFileError(description: "--listen-token-file \(path) can be read by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+        }
+        let text = (FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.count >= 16, !text.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw TokenFileError(description: "--listen-token-file \(path) must hold one token of at least 16 characters, without spaces (e.g. openssl rand -hex 32)")
+        }
+        return text
     }
 
     func run() async throws {
@@ -129,8 +160,15 @@ struct RunCommand: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
             }
+            var token: String?
+            if let listenTokenFile {
+                do { token = try Self.readToken(listenTokenFile) } catch {
+                    Console.error("error: \(error)")
+                    throw ExitCode(1)
+                }
+            }
             let server = StatusServer(address: address, controller: daemon.controller, project: options.projectName, engine: engine,
-                                      registry: registry, logger: logger)
+                                      registry: registry, logger: logger, token: token)
             services.append(.init(service: server.application()))
             if address.isLocal {
                 logger.info("serving status and metrics", metadata: ["listen": "\(address)"])
@@ -139,7 +177,9 @@ struct RunCommand: AsyncParsableCommand {
                                metadata: ["listen": "\(address)"])
             }
             // `flotilla status` finds the daemon here.
-            StateStore(directory: options.stateDir ?? StateStore.defaultDirectory(project: options.projectName)).saveDaemonAddress(address.description)
+            let store = StateStore(directory: options.stateDir ?? StateStore.defaultDirectory(project: options.projectName))
+            store.saveDaemonAddress(address.description)
+            store.saveDaemonToken(token)
         }
         var configuration = ServiceGroupConfiguration(services: services, logger: logger)
         configuration.gracefulShutdownSignals = []  // ``StopSignals`` triggers it, with no gap

@@ -116,11 +116,12 @@ struct StatusCommand: AsyncParsableCommand {
     static func fromDaemon(_ options: ReconcileOptions) async -> ProjectStatus? {
         let store = StateStore(directory: options.stateDir ?? StateStore.defaultDirectory(project: options.projectName))
         guard let text = store.loadDaemonAddress(), let address = ListenAddress(text) else { return nil }
-        let client: HTTP1Client
+        var client: HTTP1Client
         switch address {
         case .tcp(let host, let port): client = HTTP1Client(target: .tcp(host: host, port: port))
         case .unix(let path): client = HTTP1Client(target: .unixSocket(path))
         }
+        client.authorization = store.loadDaemonToken().map { "Bearer " + $0 }
         guard let response = try? await client.send(.GET, "/api/v1/status", timeout: .seconds(3)), response.status == 200,
               let status = try? JSONDecoder().decode(ProjectStatus.self, from: Data(response.body)), status.project == options.projectName else { return nil }
         return status

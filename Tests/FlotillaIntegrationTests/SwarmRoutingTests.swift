@@ -147,7 +147,7 @@ struct SwarmRoutingTests {
         // A YAML syntax error names no service: the service runs on, and so do its routes
         // (before: its routes went at the next task poll while its tasks kept running).
         try stack.write("web.yaml", "name: [unclosed\nimage: x\n")
-        let noticed = try await daemon.waitUntil(timeout: .seconds(30)) { daemon.log.contains("web.yaml:2:") }
+        let noticed = await daemon.waitUntil(timeout: .seconds(30)) { daemon.log.contains("web.yaml:2:") }
         #expect(noticed, "\(daemon.log)")
         try await Task.sleep(for: .seconds(3))  // several task polls
         #expect(Self.routedPorts(stack.routes) == liveMoved, "a syntax error unrouted the service: \(stack.routes)\n\(daemon.log)")

@@ -225,9 +225,10 @@ struct LoaderHardeningTests {
         let allowed = try tree(["data/x": ""])
         defer { for folder in [root, allowed] { try? FileManager.default.removeItem(atPath: folder) } }
         #expect(symlink("/etc", allowed + "/data/etc-link") == 0)
-        func problems(_ volumes: [String], _ mounts: MountPolicy.Allowed) throws -> [String] {
+        #expect(symlink(allowed + "/data/x", allowed + "/data/inner-link") == 0)
+        func problems(_ volumes: [String], _ mounts: MountPolicy.Allowed, symlinks: Bool = false) throws -> [String] {
             try ("name: web\nimage: x\nvolumes:\n" + volumes.map { "  - \"\($0)\"\n" }.joined()).write(toFile: root + "/web.yaml", atomically: false, encoding: .utf8)
-            return try ManifestDirectoryLoader(access: HostAccess(hostMounts: mounts)).load(directory: root).diagnostics.map { "\($0.line):\($0.column) \($0.message)" }
+            return try ManifestDirectoryLoader(access: HostAccess(hostMounts: mounts, mountSymlinks: symlinks)).load(directory: root).diagnostics.map { "\($0.line):\($0.column) \($0.message)" }
         }
         // Named volumes need nothing.
         #expect(try problems(["data:/data", "cache:/cache:ro"], .none).isEmpty)
@@ -239,7 +240,18 @@ struct LoaderHardeningTests {
         #expect(try problems([allowed + "/data:/d", allowed + "/data/x:/x", allowed + "/data/new/folder:/n"], .under([allowed + "/data"])).isEmpty)
         let outside = try problems([allowed + "/database:/d", allowed + "/data/etc-link:/e", allowed + "/data/../data:/u", "./data:/r"], .under([allowed + "/data"]))
         #expect(outside.count == 4, "\(outside)")
-        #expect(outside[0].contains("outside the host paths this host allows") && outside[1].contains("(really /etc)"), "\(outside)")
+        #expect(outside[0].contains("outside the host paths this host allows") && outside[1].contains("symbolic link \(allowed)/data/etc-link below the allowed folder"), "\(outside)")
         #expect(outside[2].contains("contains \"..\"") && outside[3].contains("relative host path"), "\(outside)")
+        // A link below the prefix is refused even when it points inside (a container that can
+        // write there could repoint it); --allow-mount-symlinks follows links, and the resolved
+        // path must still be inside.
+        let inner = try problems([allowed + "/data/inner-link:/i", allowed + "/data/inner-link/deeper:/j"], .under([allowed + "/data"]))
+        #expect(inner.count == 2 && inner.allSatisfy { $0.contains("--allow-mount-symlinks") }, "\(inner)")
+        #expect(try problems([allowed + "/data/inner-link:/i"], .under([allowed + "/data"]), symlinks: true).isEmpty)
+        let followed = try problems([allowed + "/data/etc-link:/e"], .under([allowed + "/data"]), symlinks: true)
+        #expect(followed.count == 1 && followed[0].contains("(really /etc)"), "\(followed)")
+        // Swarm mode: the manager cannot check a worker's disk.
+        let swarm = try problems([allowed + "/data/x:/x"], .noneOnSwarm)
+        #expect(swarm.count == 1 && swarm[0].contains("--allow-swarm-host-mounts"), "\(swarm)")
     }
 }

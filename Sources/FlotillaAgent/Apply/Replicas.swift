@@ -14,6 +14,8 @@ struct Replicas: Sendable {
     let logger: Logger
     let seal: ReplicaSeal?
     let source: String?
+    /// Checked before every create, on the file system as it is then.
+    let mounts: MountPolicy
     let actions: ActionRecorder
 
     struct CreateError: Error, CustomStringConvertible {
@@ -34,6 +36,11 @@ struct Replicas: Sendable {
         var hostPort: Int?
         var id: String?
         do {
+            // The host paths again, as they are now: a container that can write under an allowed
+            // folder may have turned a folder another service mounts into a link to anywhere.
+            for volume in spec.volumes {
+                if let problem = mounts.problem(source: String(volume.prefix { $0 != ":" })) { throw MountRefused(description: problem) }
+            }
             if spec.network == .host, spec.port != nil || spec.command?.contains(where: { $0.contains("${PORT}") }) == true {
                 hostPort = try await ports.allocate()
             }
@@ -58,9 +65,14 @@ struct Replicas: Sendable {
             logger.error("create failed", metadata: ["service": "\(spec.name)", "container": "\(name)", "error": "\(error)"])
             actions.record("failed", service: spec.name, container: name, reason: "create: \(error)", revision: revision)
             if let hostPort { await ports.release(hostPort) }
-            throw CreateError(description: "\(error)", engineUnavailable: !(error is PortAllocator.AllocationError) && EngineError.isUnavailable(error),
+            throw CreateError(description: "\(error)", engineUnavailable: !(error is PortAllocator.AllocationError || error is MountRefused) && EngineError.isUnavailable(error),
                               leftover: id)
         }
+    }
+
+    /// A host path the operator's policy refuses at the moment of the create.
+    struct MountRefused: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Removes what a failed create left (stopped at once: it never served on purpose).

@@ -71,7 +71,7 @@ extension Controller {
         }
         if spec.update.strategy == .canary {
             // `flotilla promote`/`rollback` may have decided meanwhile, in another process.
-            if let store { decisions = store.loadDecisions() }
+            if let store { savedDecisions = WriteThrough(store.loadDecisions()) }
             await refreshMarkers()
         }
         let now = WallClock.nowMS()
@@ -486,15 +486,7 @@ extension Controller {
     }
 
     func save(_ next: ReleaseDecisions) {
-        // Written again after a failed write even when unchanged (a full disk that got space back).
-        guard next != decisions || decisionsUnsaved else { return }
-        decisions = next
-        guard let store else { return }
-        do {
-            try store.save(next)
-            decisionsUnsaved = false
-        } catch {
-            decisionsUnsaved = true
+        if let error = savedDecisions.save(next, write: { try store?.save($0) }) {
             logger.error("cannot save the state directory; decisions live in memory and on the engine only", metadata: ["error": "\(error)"])
         }
     }

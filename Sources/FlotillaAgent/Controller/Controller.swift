@@ -40,6 +40,9 @@ public actor Controller {
         public var prober: any HealthProbing = HealthProber()
         /// Where host-port claims are kept (shared by every Flotilla on the host).
         public var portClaimDirectory: String? = ReconcileLock.defaultDirectory() + "/ports"
+        /// The operator's host-mount policy, checked again before every create (the file system
+        /// may have changed since the manifests loaded).
+        public var mounts: MountPolicy = .refuseHostPaths
 
         public init(project: String, mode: Mode, workers: Int = 8, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999,
                     settleTime: Duration = .seconds(1), allowEmpty: Bool = false, sharedLock: ReconcileLock? = nil) {
@@ -107,9 +110,9 @@ public actor Controller {
     var everListedProject = false
     // Project-wide memory between steps.
     var backoff = CrashLoopBackoff()
-    var decisions = ReleaseDecisions()
-    /// The last write of ``decisions`` to the state directory failed.
-    var decisionsUnsaved = false
+    /// Rollbacks, waiting canaries and promotions, written through to the state directory.
+    var savedDecisions = WriteThrough(ReleaseDecisions())
+    var decisions: ReleaseDecisions { savedDecisions.value }
     var engineMarkers: [String: String] = [:]
     // Each replica's memory (by container id).
     /// Replicas being removed (and their services): out of the routes from the moment their removal starts.
@@ -147,13 +150,13 @@ public actor Controller {
             try await engine.hostPortsInUse()
         }
         replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger,
-                            seal: configuration.seal, source: configuration.source, actions: actions)
+                            seal: configuration.seal, source: configuration.source, mounts: configuration.mounts, actions: actions)
         images = Images(engine: engine, logger: logger)
         networks = Networks(engine: engine, project: configuration.project, logger: logger)
         let (changes, continuation) = AsyncStream.makeStream(of: ProbeMonitor.Change.self)
         probeChanges = changes
         monitor = ProbeMonitor(prober: configuration.prober, logger: logger) { continuation.yield($0) }
-        decisions = store?.loadDecisions() ?? ReleaseDecisions()
+        savedDecisions = WriteThrough(store?.loadDecisions() ?? ReleaseDecisions())
     }
 
     // MARK: - Inputs

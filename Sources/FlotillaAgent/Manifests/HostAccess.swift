@@ -10,14 +10,19 @@ public struct HostAccess: Sendable {
     public var secretsDirectory: String
     /// Which host paths `volumes` may bind-mount.
     public var hostMounts: MountPolicy.Allowed
+    /// Symbolic links below an allowed mount prefix are followed, not refused.
+    public var mountSymlinks: Bool
 
-    public init(secretsDirectory: String = HostAccess.defaultSecretsDirectory, hostMounts: MountPolicy.Allowed = .none) {
+    public init(secretsDirectory: String = HostAccess.defaultSecretsDirectory, hostMounts: MountPolicy.Allowed = .none, mountSymlinks: Bool = false) {
         self.secretsDirectory = secretsDirectory
         self.hostMounts = hostMounts
+        self.mountSymlinks = mountSymlinks
     }
 
-    /// The mount policy, checking each host path as the engine will see it (symlinks followed).
+    /// The mount policy, checking each host path as the engine will see it (symlinks followed,
+    /// and refused below an allowed prefix unless ``mountSymlinks``), on the file system as it
+    /// is at each call.
     public var mountPolicy: MountPolicy {
-        MountPolicy(allowed: hostMounts, resolve: HostPath.realOrLexical)
+        MountPolicy(allowed: hostMounts, followsSymlinks: mountSymlinks, inspect: HostPath.inspect)
     }
 }

@@ -1,3 +1,4 @@
+import FlotillaCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -25,5 +26,19 @@ enum HostPath {
             head = (head as NSString).deletingLastPathComponent
         }
         return "/" + tail.reversed().joined(separator: "/")
+    }
+
+    /// The real path, and which components of `path` as written are symbolic links (`lstat`),
+    /// as far as the path exists.
+    @Sendable static func inspect(_ path: String) -> MountPolicy.PathFacts {
+        var links: [String] = []
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            var info = stat()
+            guard lstat(prefix, &info) == 0 else { break }
+            if (info.st_mode & S_IFMT) == S_IFLNK { links.append(prefix) }
+        }
+        return MountPolicy.PathFacts(real: realOrLexical(path), links: links)
     }
 }

@@ -2,7 +2,7 @@ import FlotillaCore
 import Synchronization
 
 /// The last load of a manifest directory and everything it read: the files' bytes, each secret
-/// file's content and each host path's real path (the mount policy checks those). A load that reads exactly the same again gets the same desired state
+/// file's content and each host path's real path and links (the mount policy checks those). A load that reads exactly the same again gets the same desired state
 /// without parsing or validating anything: the watchdog loads the directory at every tick (a
 /// safety net for missed file events and for secret files outside the watched folder), and at
 /// 500 services parsing and validating was a sixth of its cycle, every cycle the same answer.
@@ -11,7 +11,8 @@ public final class LoadMemo: Sendable {
         var directory: String
         var files: [RawManifest]
         var secretReads: [SecretRead]
-        var resolved: [(path: String, real: String)]
+        var resolved: [(path: String, facts: MountPolicy.PathFacts)]
+        var claimed: ClaimedRoutes
         var state: DesiredState
     }
 
@@ -23,16 +24,17 @@ public final class LoadMemo: Sendable {
 
     /// The remembered state when `files` are what it was loaded from, every secret file it read
     /// still reads the same and every host path it resolved still resolves the same.
-    func state(directory: String, files: [RawManifest], secrets: any SecretReader, mounts: MountPolicy) -> DesiredState? {
-        guard let entry = last.withLock({ $0 }), entry.directory == directory, entry.files == files else { return nil }
+    func state(directory: String, files: [RawManifest], secrets: any SecretReader, mounts: MountPolicy, claimed: ClaimedRoutes = ClaimedRoutes()) -> DesiredState? {
+        guard let entry = last.withLock({ $0 }), entry.directory == directory, entry.files == files, entry.claimed == claimed else { return nil }
         for read in entry.secretReads where secrets.read(read.path, from: read.file) != read.result { return nil }
-        for (path, real) in entry.resolved where mounts.resolve(path) != real { return nil }
+        for (path, facts) in entry.resolved where mounts.inspect(path) != facts { return nil }
         hits.withLock { $0 += 1 }
         return entry.state
     }
 
-    func remember(_ state: DesiredState, directory: String, files: [RawManifest], secretReads: [SecretRead], resolved: [(path: String, real: String)]) {
-        last.withLock { $0 = Entry(directory: directory, files: files, secretReads: secretReads, resolved: resolved, state: state) }
+    func remember(_ state: DesiredState, directory: String, files: [RawManifest], secretReads: [SecretRead], resolved: [(path: String, facts: MountPolicy.PathFacts)],
+                  claimed: ClaimedRoutes = ClaimedRoutes()) {
+        last.withLock { $0 = Entry(directory: directory, files: files, secretReads: secretReads, resolved: resolved, claimed: claimed, state: state) }
     }
 }
 
@@ -56,16 +58,16 @@ struct SecretRead: Sendable, Equatable {
 
 /// Passes host paths through to a mount policy's resolver and keeps a record of each.
 final class RecordingResolver: Sendable {
-    let resolved = Mutex<[(path: String, real: String)]>([])
+    let resolved = Mutex<[(path: String, facts: MountPolicy.PathFacts)]>([])
 
-    /// `policy` with its resolver recorded here.
+    /// `policy` with its inspections recorded here.
     func recording(_ policy: MountPolicy) -> MountPolicy {
         var recorded = policy
-        let inner = policy.resolve
-        recorded.resolve = { [self] path in
-            let real = inner(path)
-            resolved.withLock { $0.append((path, real)) }
-            return real
+        let inner = policy.inspect
+        recorded.inspect = { [self] path in
+            let facts = inner(path)
+            resolved.withLock { $0.append((path, facts)) }
+            return facts
         }
         return recorded
     }

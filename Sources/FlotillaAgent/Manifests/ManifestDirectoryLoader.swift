@@ -14,6 +14,9 @@ public struct ManifestDirectoryLoader: Sendable {
     public var access: HostAccess { didSet { memo = LoadMemo() } }
     /// Keys the digests that stand for secret values (the host's key, from the state directory).
     public var digestKey: SecretDigestKey { didSet { memo = LoadMemo() } }
+    /// The register of hosts and paths the projects sharing this proxy serve (nil: no route
+    /// files, nothing to share).
+    public var routeClaims: RouteClaims? { didSet { memo = LoadMemo() } }
     /// The last load, reused while nothing it read changes (shared by copies of this loader;
     /// any change of the settings above starts a new one).
     var memo = LoadMemo()
@@ -41,12 +44,13 @@ public struct ManifestDirectoryLoader: Sendable {
     public func load(directory: String) throws -> DesiredState {
         let raw = try readRaw(directory: directory)
         let secrets = FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory)
-        if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy) { return same }
+        let claimed = routeClaims?.snapshot() ?? ClaimedRoutes()
+        if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy, claimed: claimed) { return same }
         let reads = RecordingSecretReader(secrets), paths = RecordingResolver()
         let parser = parser
         let files = raw.map { Self.parse($0, with: parser) }
-        let state = DesiredState(files: files, secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey)
-        memo.remember(state, directory: directory, files: raw, secretReads: reads.reads.withLock { $0 }, resolved: paths.resolved.withLock { $0 })
+        let state = DesiredState(files: files, secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey, claimedRoutes: claimed)
+        memo.remember(state, directory: directory, files: raw, secretReads: reads.reads.withLock { $0 }, resolved: paths.resolved.withLock { $0 }, claimed: claimed)
         return state
     }
 

@@ -67,6 +67,18 @@ public struct StateStore: Sendable {
         FileManager.default.contents(atPath: directory + "/daemon-address").map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The daemon's bearer token for its endpoint (`daemon-token`, mode 0600), so that
+    /// `flotilla status` run by the same user finds it; removed when the daemon has none.
+    public func saveDaemonToken(_ token: String?) {
+        let path = directory + "/daemon-token"
+        guard let token else { unlink(path); return }
+        try? AtomicFile.write(Data(token.utf8), to: path, mode: 0o600)
+    }
+
+    public func loadDaemonToken() -> String? {
+        FileManager.default.contents(atPath: directory + "/daemon-token").map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// When the key was created (its file's modification time, Unix ms).
     public func digestKeyCreated() -> Int64? {
         var info = stat()

@@ -26,8 +26,9 @@ public struct DesiredState: Sendable {
     ///   - secrets: reads the files named by `env_file` and `secrets`.
     ///   - mounts: which host paths `volumes` may bind-mount (the operator's choice).
     ///   - digestKey: keys the digests that stand for secret values (the host's key).
+    ///   - claimedRoutes: hosts and paths other projects on this host serve through the same proxy.
     public init(files manifestFiles: [ManifestFile], secrets: any SecretReader = NoSecretReader(), mounts: MountPolicy = .refuseHostPaths,
-                digestKey: SecretDigestKey = .ephemeral) {
+                digestKey: SecretDigestKey = .ephemeral, claimedRoutes: ClaimedRoutes = ClaimedRoutes()) {
         var decoded: [(spec: ServiceSpec, file: String, node: YAMLNode)] = []
         var diagnostics: [Diagnostic] = []
         let sorted = manifestFiles.sorted(by: { $0.path < $1.path })
@@ -76,6 +77,12 @@ public struct DesiredState: Sendable {
         var routeOwner: [String: (service: String, file: String, mark: () -> SourceMark)] = [:]
         for entry in decoded where byName[entry.spec.name].map({ decoded[$0].file }) == entry.file {
             for route in entry.spec.routes {
+                if let holder = claimedRoutes.byKey[route.key] {
+                    diagnostics.append(Diagnostic(file: entry.file, at: Self.routeMark(of: route, in: entry.node),
+                        "route \(route.host)\(route.path) is already served by project \"\(holder.project)\" on this host (its route file \(holder.routesFile)); "
+                        + "a host and path belong to one project of a shared proxy: give this service another host or path, or have project \"\(holder.project)\" drop the route first"))
+                    continue
+                }
                 if let owner = routeOwner[route.key] {
                     guard owner.service != entry.spec.name else { continue }
                     diagnostics.append(Diagnostic(file: entry.file, at: Self.routeMark(of: route, in: entry.node),
