@@ -97,12 +97,21 @@ YAML
 # start_docker: Debian's Docker Engine on $FLOTILLA_RUN_DIR/docker/docker.sock, kept off iptables
 # and the default bridge (host networking only, as these machines require), with the busybox test
 # image imported. Exports FLOTILLA_DOCKER_SOCK.
-start_docker() {
+# spawn_docker: only starts the process (start_docker waits for it), so that it can come up
+# while something else runs.
+spawn_docker() {
+    [ -z "${FLOTILLA_DOCKER_SPAWNED:-}" ] || return 0
     local dir; dir=$(flotilla_run_dir)/docker
     mkdir -p "$dir"
     dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
         --pidfile "$dir/docker.pid" --iptables=false --bridge=none >"$dir/dockerd.log" 2>&1 &
     FLOTILLA_STARTED_PIDS+=($!)
+    FLOTILLA_DOCKER_SPAWNED=1
+}
+
+start_docker() {
+    local dir; dir=$(flotilla_run_dir)/docker
+    spawn_docker
     for _ in $(seq 1 200); do
         if curl -fsS --unix-socket "$dir/docker.sock" http://localhost/_ping >/dev/null 2>&1; then
             FLOTILLA_DOCKER_SOCK="$dir/docker.sock"
@@ -124,10 +133,11 @@ start_docker() {
 # exec root, socket, pidfile; no iptables, no bridge), `swarm init` on the first, the others
 # joined as workers on 127.0.0.1:2378/2379; the busybox test image imported into each.
 # Exports FLOTILLA_SWARM_SOCK (the manager's socket).
-start_swarm() {
+# spawn_swarm_nodes: only starts the three processes (start_swarm waits for them and forms the
+# swarm).
+spawn_swarm_nodes() {
+    [ -z "${FLOTILLA_SWARM_SPAWNED:-}" ] || return 0
     local base; base=$(flotilla_run_dir)/swarm
-    local rootfs; rootfs=$(flotilla_run_dir)/rootfs.tar
-    [ -f "$rootfs" ] || { log "no busybox rootfs to import (import_test_image first)"; return 1; }
     local i
     for i in 1 2 3; do
         mkdir -p "$base/n$i"
@@ -135,6 +145,15 @@ start_swarm() {
             --pidfile "$base/n$i/docker.pid" --iptables=false --bridge=none >"$base/n$i/dockerd.log" 2>&1 &
         FLOTILLA_STARTED_PIDS+=($!)
     done
+    FLOTILLA_SWARM_SPAWNED=1
+}
+
+start_swarm() {
+    local base; base=$(flotilla_run_dir)/swarm
+    local rootfs; rootfs=$(flotilla_run_dir)/rootfs.tar
+    [ -f "$rootfs" ] || { log "no busybox rootfs to import (import_test_image first)"; return 1; }
+    local i
+    spawn_swarm_nodes
     for i in 1 2 3; do
         local up=""
         for _ in $(seq 1 200); do
@@ -167,6 +186,8 @@ stop_started() {
         kill -9 "$pid" 2>/dev/null || true
     done
     FLOTILLA_STARTED_PIDS=()
+    FLOTILLA_DOCKER_SPAWNED=""
+    FLOTILLA_SWARM_SPAWNED=""
     # A Swarm node a test stopped and started again is not in the list: its pidfile says.
     local pidfile
     for pidfile in "$FLOTILLA_RUN_DIR"/swarm/n*/docker.pid; do
