@@ -170,6 +170,8 @@ public struct Reconciler: Sendable {
         configuration.prober = options.prober
         configuration.portClaimDirectory = options.portClaimDirectory
         configuration.mounts = loader.access.mountPolicy
+        configuration.allowedNetworks = loader.access.allowedNetworks
+        configuration.allowedVolumes = loader.access.allowedVolumes
         return Controller(engine: engine, configuration: configuration, logger: logger, routes: routes, store: stateStore)
     }
 

@@ -35,6 +35,12 @@ public protocol ContainerEngine: Sendable {
     func ensureNetwork(_ name: String, project: String, driver: String) async throws -> Bool
     func ownedNetworks(project: String) async throws -> [String]
     func removeNetwork(_ name: String) async throws
+    /// Whose the named network is (its project label), or that it does not exist.
+    func networkOwner(_ name: String) async throws -> ResourceOwner
+    /// Whose the named volume is (its project label), or that it does not exist.
+    func volumeOwner(_ name: String) async throws -> ResourceOwner
+    /// Creates the named volume labelled as the project's (an existing one is left as it is).
+    func createVolume(_ name: String, project: String) async throws
     /// Rollback decisions kept on the engine (service → rolled-back spec hash).
     func rollbackMarkers(project: String) async throws -> [String: String]
     func setRollbackMarker(project: String, service: String, hash: String) async throws
@@ -62,3 +68,12 @@ extension ContainerEngine {
 }
 
 extension EngineClient: ContainerEngine {}
+
+/// Who a named volume or network belongs to, by its project label.
+public enum ResourceOwner: Sendable, Equatable {
+    case missing
+    /// Created by Flotilla for this project (the label's value).
+    case project(String)
+    /// There, without a project label: made by hand, by Compose, or by another tool.
+    case unlabelled
+}

@@ -306,6 +306,26 @@ public struct EngineClient: Sendable {
         return true
     }
 
+    public func networkOwner(_ name: String) async throws -> ResourceOwner {
+        try await owner(of: "/networks/\(Self.percentEncode(name))")
+    }
+
+    public func volumeOwner(_ name: String) async throws -> ResourceOwner {
+        try await owner(of: "/volumes/\(Self.percentEncode(name))")
+    }
+
+    func owner(of path: String) async throws -> ResourceOwner {
+        let response = try await send(.GET, path)
+        if response.status == 404 { return .missing }
+        let object = try decode(NamedObjectDTO.self, response)
+        return object.labels?[OwnershipLabel.project].map(ResourceOwner.project) ?? .unlabelled
+    }
+
+    public func createVolume(_ name: String, project: String) async throws {
+        let body = VolumeCreateDTO(name: name, labels: [OwnershipLabel.project: project])
+        _ = try await call(.POST, "/volumes/create", body: try JSONEncoder().encode(body))
+    }
+
     /// Names of the networks carrying the project label.
     public func ownedNetworks(project: String) async throws -> [String] {
         let filters = #"{"label":["\#(OwnershipLabel.project)=\#(project)"]}"#

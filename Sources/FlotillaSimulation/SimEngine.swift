@@ -381,6 +381,18 @@ public final class SimEngine: @unchecked Sendable {
             try await engine.enter(process, "network")
             engine.networks.remove(name)
         }
+        // The simulated services use no named networks or volumes: one project owns them all.
+        public func networkOwner(_ name: String) async throws -> ResourceOwner {
+            try await engine.enter(process, "network")
+            return engine.networks.contains(name) ? .project("sim") : .missing
+        }
+        public func volumeOwner(_ name: String) async throws -> ResourceOwner {
+            try await engine.enter(process, "volume")
+            return .missing
+        }
+        public func createVolume(_ name: String, project: String) async throws {
+            try await engine.enter(process, "volume")
+        }
         public func rollbackMarkers(project: String) async throws -> [String: String] {
             try await engine.markers(process, prefix: EngineClient.rollbackMarkerName(project: project, service: ""))
         }

@@ -27,6 +27,18 @@ struct HostAccessOptions: ParsableArguments {
                              discussion: "Swarm mounts a host path on whichever node runs the task, and the manager cannot check that node's disk for the links and folders the policy rules out; so in swarm mode host mounts are refused unless this is given too."))
     var allowSwarmHostMounts = false
 
+    @Option(name: .customLong("allow-network"),
+            help: ArgumentHelp("Let the project join this existing network although Flotilla did not create it for the project (repeatable).",
+                               discussion: "A network a manifest names is created and labelled for the project when missing; an existing one is joined only when it is the project's own. Another project's network, or one made by hand, needs this flag: otherwise the create fails, naming its owner.",
+                               valueName: "name"))
+    var allowNetworks: [String] = []
+
+    @Option(name: .customLong("allow-volume"),
+            help: ArgumentHelp("Let the project mount this existing named volume although Flotilla did not create it for the project (repeatable).",
+                               discussion: "A named volume is created and labelled for the project when missing; an existing one is mounted only when it is the project's own. Another project's volume (its database, say), or one made by hand, needs this flag.",
+                               valueName: "name"))
+    var allowVolumes: [String] = []
+
     func validate() throws {
         for prefix in prefixes where !prefix.hasPrefix("/") || prefix.split(separator: "/").contains("..") {
             throw ValidationError("--allow-host-mounts takes absolute folders without \"..\" (e.g. --allow-host-mounts=/srv/data), not \"\(prefix)\"")
@@ -44,7 +56,10 @@ struct HostAccessOptions: ParsableArguments {
         let list = prefixes
         var mounts: MountPolicy.Allowed = list.isEmpty ? .none : list.contains("/") ? .any : .under(list)
         if swarm && !allowSwarmHostMounts { mounts = .noneOnSwarm }
-        return HostAccess(secretsDirectory: secretsDir, hostMounts: mounts, mountSymlinks: allowMountSymlinks)
+        var access = HostAccess(secretsDirectory: secretsDir, hostMounts: mounts, mountSymlinks: allowMountSymlinks)
+        access.allowedNetworks = Set(allowNetworks)
+        access.allowedVolumes = Set(allowVolumes)
+        return access
     }
 
     /// `--allow-host-mounts` alone means every host path. ArgumentParser has no options with an

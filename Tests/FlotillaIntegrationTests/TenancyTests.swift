@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The trust model against a committer who attacks the host through what the operator allowed,
-/// on a real engine. Ports 27900–27949.
+/// on a real engine. Ports 28100–28189.
 @Suite("Tenancy: what a manifest may reach", .enabled(if: TestEngine.available, "needs FLOTILLA_TEST_ENGINE (run scripts/test)"), .serialized)
 struct TenancyTests {
     /// Issue 26, critical: with `--allow-host-mounts=DATA`, service A mounts DATA/a read-write and
@@ -13,7 +13,7 @@ struct TenancyTests {
     /// (one killed) must not get the host's `/`: the policy is checked again at the create, on
     /// the file system as it is then. B's running replica and A keep running; status says why.
     @Test func aLinkSwappedInByAContainerNeverReachesAnotherServicesMount() async throws {
-        let s = try await Scenario("mount-swap", ports: 27900...27919)
+        let s = try await Scenario("mount-swap", ports: 28100...28119)
         let data = NSTemporaryDirectory() + s.project + "-data"
         try FileManager.default.createDirectory(atPath: data + "/a/x", withIntermediateDirectories: true)
         try "inside\n".write(toFile: data + "/a/x/inside.txt", atomically: true, encoding: .utf8)
@@ -32,8 +32,8 @@ struct TenancyTests {
         try s.write("a.yaml", service("a", volume: data + "/a:/d", script: "while [ ! -f /d/go ]; do sleep 0.2; done; rm -rf /d/x; ln -s / /d/x; exec sleep 3600"))
         try s.write("b.yaml", service("b", volume: data + "/a/x:/x", script: "exec sleep 3600"))
         let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
-                                        "--port-range", "27900-27919", "--allow-host-mounts=\(data)", "--resync-interval", "1s",
-                                        "--listen", "127.0.0.1:27920"])
+                                        "--port-range", "28100-28119", "--allow-host-mounts=\(data)", "--resync-interval", "1s",
+                                        "--listen", "127.0.0.1:28120"])
         var finished = false
         defer { if !finished { Task { _ = await daemon.stop(); await s.cleanup() } } }
         #expect(try await daemon.waitUntil(timeout: .seconds(60)) {
@@ -79,12 +79,13 @@ struct TenancyTests {
     /// includes them) both route shop.test. The second is refused at its route, naming the first;
     /// the first keeps serving; once the first is taken down, the second gets it.
     @Test func aHostAndPathBelongToTheProjectThatClaimedItFirst() async throws {
-        let first = try await Scenario("claim-a", ports: 27930...27939)
-        let second = try await Scenario("claim-b", ports: 27940...27949)
+        let first = try await Scenario("claim-a", ports: 28130...28139)
+        let second = try await Scenario("claim-b", ports: 28140...28149)
         let proxy = NSTemporaryDirectory() + first.project + "-proxy"
         try FileManager.default.createDirectory(atPath: proxy, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: proxy) }
-        defer { Task { await first.cleanup(); await second.cleanup() } }
+        var finished = false
+        defer { if !finished { Task { await first.cleanup(); await second.cleanup() } } }
         let routes = { (s: Scenario) in ["--routes", proxy + "/" + s.project + ".json", "--routes-format", "json"] }
         func table(_ s: Scenario) -> [String] {
             guard let data = FileManager.default.contents(atPath: proxy + "/" + s.project + ".json"),
@@ -116,21 +117,24 @@ struct TenancyTests {
         let again = try second.cli("apply", routes(second))
         #expect(again.0 == 0, "\(again.2)")
         #expect(Set(table(second)) == ["shop.test/", "store.test/"])
+        finished = true
+        await first.cleanup()
+        await second.cleanup()
     }
 
     /// Issue 26: the status endpoint with `--listen-token-file`, flooded by 3,000 idle
     /// connections (the daemon started with 1,024 descriptors, as systemd's default gives): the
     /// token guards everything but the probes, and a killed replica is still replaced at once.
     @Test func theEndpointWantsItsTokenAndAFloodOfIdleConnectionsStarvesNothing() async throws {
-        let s = try await Scenario("endpoint-flood", ports: 27950...27969)
-        let listenPort = 27970
+        let s = try await Scenario("endpoint-flood", ports: 28150...28169)
+        let listenPort = 28170
         let tokenFile = s.stateDirectory + "-token"
         let token = "0123456789abcdef0123456789abcdef"
         try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }
         try s.write("web.yaml", Scenario.httpService("web", replicas: 2))
         let common = [s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
-                      "--port-range", "27950-27969", "--listen", "127.0.0.1:\(listenPort)", "--listen-token-file", tokenFile]
+                      "--port-range", "28150-28169", "--listen", "127.0.0.1:\(listenPort)", "--listen-token-file", tokenFile]
 
         // A token file others can read is refused.
         chmod(tokenFile, 0o644)
@@ -203,5 +207,52 @@ struct TenancyTests {
         finished = true
         #expect(await daemon.stop() == 0)
         await s.cleanup()
+    }
+
+    /// Issue 26: project B names project A's database volume and private network. Each is refused
+    /// at the create, naming A; A keeps running. A volume made by hand is refused too, and the
+    /// operator's --allow-volume/--allow-network let a project use what it names.
+    @Test func anotherProjectsVolumeAndNetworkAreRefused() async throws {
+        let a = try await Scenario("res-a", ports: 28180...28184)
+        let b = try await Scenario("res-b", ports: 28185...28189)
+        let volume = a.project + "-pgdata", network = a.project + "-private", handmade = b.project + "-handmade"
+        @Sendable func cleanup() async {
+            await b.cleanup()
+            await a.cleanup()
+            for name in [volume, handmade] { _ = try? await a.engine.transport.send(.DELETE, "/v\(a.engine.apiVersion)/volumes/\(name)") }
+        }
+        var finished = false
+        defer { if !finished { Task { await cleanup() } } }
+        func service(_ name: String, _ extra: String) -> String {
+            "name: \(name)\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exec sleep 3600\"]\nstop_timeout: 1s\n\(extra)\n"
+        }
+        try a.write("db.yaml", service("db", "volumes: [\"\(volume):/data\"]\nnetworks: [\(network)]"))
+        let first = try a.cli("apply")
+        #expect(first.0 == 0, "\(first.2)")
+        let db = try #require(try await a.containers("db").first)
+
+        // B mounts A's volume: refused, naming A.
+        try b.write("thief.yaml", service("thief", "volumes: [\"\(volume):/steal\"]"))
+        let stolen = try b.cli("apply")
+        #expect(stolen.0 != 0 && stolen.2.contains("volume \"\(volume)\" belongs to project \"\(a.project)\""), "\(stolen.1)\n\(stolen.2)")
+        #expect(try await b.containers().isEmpty)
+        // B joins A's network: refused, naming A.
+        try b.write("thief.yaml", service("thief", "networks: [\(network)]"))
+        let joined = try b.cli("apply")
+        #expect(joined.0 != 0 && joined.2.contains("network \"\(network)\" belongs to project \"\(a.project)\""), "\(joined.1)\n\(joined.2)")
+        #expect(try await b.containers().isEmpty)
+        // A volume made by hand: refused until the operator allows it.
+        _ = try await b.engine.transport.send(.POST, "/v\(b.engine.apiVersion)/volumes/create", body: Array(#"{"Name":"\#(handmade)"}"#.utf8))
+        try b.write("thief.yaml", service("thief", "volumes: [\"\(handmade):/h\"]"))
+        let refused = try b.cli("apply")
+        #expect(refused.0 != 0 && refused.2.contains("was not created by Flotilla for this project") && refused.2.contains("--allow-volume \(handmade)"), "\(refused.2)")
+        let allowed = try b.cli("apply", ["--allow-volume", handmade])
+        #expect(allowed.0 == 0, "\(allowed.2)")
+        #expect(try await b.containers("thief").count == 1)
+
+        // A kept running, untouched.
+        #expect(try await a.containers("db").map(\.id) == [db.id])
+        finished = true
+        await cleanup()
     }
 }

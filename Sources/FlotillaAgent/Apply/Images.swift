@@ -54,8 +54,13 @@ struct Networks: Sendable {
     let logger: Logger
     /// `bridge` on one host; `overlay` (attachable) for Swarm services.
     var driver = "bridge"
+    /// Networks the operator lets this project join although Flotilla did not create them for it
+    /// (`--allow-network`).
+    var allowed: Set<String> = []
 
-    /// Creates the named networks `spec` joins (an existing network is used as it is).
+    /// Creates the named networks `spec` joins; an existing one is joined only when it is this
+    /// project's (created and labelled by Flotilla for it) or the operator allowed it: another
+    /// project's private network is never joined.
     func ensure(for spec: ServiceSpec) async throws {
         try await ensure(names: spec.networks.map(\.name))
     }
@@ -63,11 +68,16 @@ struct Networks: Sendable {
     func ensure(names: [String]) async throws {
         for name in names {
             do {
-                if try await engine.ensureNetwork(name, project: project, driver: driver) {
+                if try await engine.networkOwner(name) == .missing, try await engine.ensureNetwork(name, project: project, driver: driver) {
                     logger.info("network created", metadata: ["network": "\(name)", "driver": "\(driver)"])
+                    continue
+                }
+                let owner = try await engine.networkOwner(name)
+                if let problem = ResourceRefused.problem(kind: "network", name: name, owner: owner, project: project, allowed: allowed) {
+                    throw ResourceRefused(description: problem)
                 }
             } catch {
-                logger.error("cannot create network", metadata: ["network": "\(name)", "error": "\(error)"])
+                logger.error("cannot use network", metadata: ["network": "\(name)", "error": "\(error)"])
                 throw error
             }
         }

@@ -177,10 +177,11 @@ extension Controller {
         do {
             try await images.ensure(spec.image, policy: spec.pull)
             try await networks.ensure(for: spec)
+            try await volumes.ensure(for: spec)
         } catch {
             if Task.isCancelled { return ([], nil, false) }  // the process is stopping: nothing to report
-            logger.error("image or network not available", metadata: ["service": "\(spec.name)", "image": "\(spec.image)", "error": "\(error)"])
-            return ([], "\(error)", EngineError.isUnavailable(error))
+            logger.error("image, network or volume not available", metadata: ["service": "\(spec.name)", "image": "\(spec.image)", "error": "\(error)"])
+            return ([], "\(error)", !(error is ResourceRefused) && EngineError.isUnavailable(error))
         }
         if role == .canary {
             logger.info("canary release", metadata: ["service": "\(spec.name)", "canaries": "\(count)", "weight": "\(spec.update.canary.weight)%"])

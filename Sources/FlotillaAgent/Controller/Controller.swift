@@ -43,6 +43,10 @@ public actor Controller {
         /// The operator's host-mount policy, checked again before every create (the file system
         /// may have changed since the manifests loaded).
         public var mounts: MountPolicy = .refuseHostPaths
+        /// Existing networks and volumes the operator lets the project use although Flotilla did
+        /// not create them for it (`--allow-network`, `--allow-volume`).
+        public var allowedNetworks: Set<String> = []
+        public var allowedVolumes: Set<String> = []
 
         public init(project: String, mode: Mode, workers: Int = 8, parallelism: Int = 4, portRange: ClosedRange<Int> = 20000...29999,
                     settleTime: Duration = .seconds(1), allowEmpty: Bool = false, sharedLock: ReconcileLock? = nil) {
@@ -67,6 +71,7 @@ public actor Controller {
     let replicas: Replicas
     let images: Images
     let networks: Networks
+    let volumes: ProjectVolumes
     let probeChanges: AsyncStream<ProbeMonitor.Change>
     /// What this controller did lately (the status page's timeline, `/api/v1/events`).
     public nonisolated let actions = ActionRecorder()
@@ -152,7 +157,8 @@ public actor Controller {
         replicas = Replicas(engine: engine, project: configuration.project, limiter: limiter, ports: ports, logger: logger,
                             seal: configuration.seal, source: configuration.source, mounts: configuration.mounts, actions: actions)
         images = Images(engine: engine, logger: logger)
-        networks = Networks(engine: engine, project: configuration.project, logger: logger)
+        networks = Networks(engine: engine, project: configuration.project, logger: logger, allowed: configuration.allowedNetworks)
+        volumes = ProjectVolumes(engine: engine, project: configuration.project, logger: logger, allowed: configuration.allowedVolumes)
         let (changes, continuation) = AsyncStream.makeStream(of: ProbeMonitor.Change.self)
         probeChanges = changes
         monitor = ProbeMonitor(prober: configuration.prober, logger: logger) { continuation.yield($0) }

@@ -12,6 +12,10 @@ public struct HostAccess: Sendable {
     public var hostMounts: MountPolicy.Allowed
     /// Symbolic links below an allowed mount prefix are followed, not refused.
     public var mountSymlinks: Bool
+    /// Existing networks and volumes this project may use although Flotilla did not create them
+    /// for it (another project's, or made by hand).
+    public var allowedNetworks: Set<String> = []
+    public var allowedVolumes: Set<String> = []
 
     public init(secretsDirectory: String = HostAccess.defaultSecretsDirectory, hostMounts: MountPolicy.Allowed = .none, mountSymlinks: Bool = false) {
         self.secretsDirectory = secretsDirectory

@@ -1,0 +1,55 @@
+import FlotillaCore
+import FlotillaEngine
+import Logging
+
+/// The named volumes a replica mounts: created and labelled for this project when missing; an
+/// existing one is mounted only when it is this project's or the operator allowed it
+/// (`--allow-volume`). Without this, any project on the host could mount another's database
+/// volume by writing its name (`shop_pgdata:/steal`).
+struct ProjectVolumes: Sendable {
+    let engine: any ContainerEngine
+    let project: String
+    let logger: Logger
+    /// Volumes the operator lets this project mount although Flotilla did not create them for it.
+    var allowed: Set<String> = []
+
+    func ensure(for spec: ServiceSpec) async throws {
+        for name in Self.named(in: spec.volumes) {
+            if try await engine.volumeOwner(name) == .missing {
+                try await engine.createVolume(name, project: project)
+                logger.info("volume created", metadata: ["volume": "\(name)"])
+            }
+            let owner = try await engine.volumeOwner(name)
+            if let problem = ResourceRefused.problem(kind: "volume", name: name, owner: owner, project: project, allowed: allowed) {
+                logger.error("cannot use volume", metadata: ["volume": "\(name)", "error": "\(problem)"])
+                throw ResourceRefused(description: problem)
+            }
+        }
+    }
+
+    /// The named volumes among `SOURCE:TARGET[:MODE]` items (not host paths).
+    static func named(in volumes: [String]) -> [String] {
+        volumes.compactMap { item in
+            let source = String(item.prefix { $0 != ":" })
+            return source.isEmpty || source.hasPrefix("/") || source.hasPrefix(".") || source.hasPrefix("~") ? nil : source
+        }
+    }
+}
+
+/// A named network or volume this project may not use: another project's, or one Flotilla did
+/// not create that the operator did not allow.
+struct ResourceRefused: Error, CustomStringConvertible {
+    var description: String
+
+    static func problem(kind: String, name: String, owner: ResourceOwner, project: String, allowed: Set<String>) -> String? {
+        if allowed.contains(name) { return nil }
+        switch owner {
+        case .missing: return nil
+        case .project(project): return nil
+        case .project(let other):
+            return "\(kind) \"\(name)\" belongs to project \"\(other)\"; use a \(kind) of this project's own (another name), or ask the operator to allow it with --allow-\(kind) \(name)"
+        case .unlabelled:
+            return "\(kind) \"\(name)\" exists but was not created by Flotilla for this project; use another name (Flotilla creates it), or ask the operator to allow it with --allow-\(kind) \(name)"
+        }
+    }
+}
