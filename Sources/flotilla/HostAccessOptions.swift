@@ -1,15 +1,21 @@
 import ArgumentParser
 import FlotillaAgent
 import FlotillaCore
+import Synchronization
 
 /// The operator's limits on what manifests may reach on this host. Manifests come from a
 /// repository several people can push to, and the daemon runs as root: these are flags, never
 /// manifest settings.
 struct HostAccessOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Folder that secret and env files may be read from, besides the manifest directory.",
-                               discussion: "A `secrets:` or `env_file:` path must resolve (symlinks followed) inside the manifest directory or inside this folder; anything else is an error at its file:line:col. Keep secrets here, out of git.",
+    @Option(help: ArgumentHelp("Folder whose PROJECT subfolder secret and env files may be read from, besides the manifest directory.",
+                               discussion: "A `secrets:` or `env_file:` path must resolve (symlinks followed) inside the manifest directory or inside DIR/PROJECT/ (/etc/flotilla/secrets/shop/ for project shop); anything else is an error at its file:line:col. Keep secrets there, out of git: one project never reads another's.",
                                valueName: "dir"))
     var secretsDir: String = HostAccess.defaultSecretsDirectory
+
+    @Flag(name: .customLong("shared-secrets-dir"),
+          help: ArgumentHelp("Deprecated: read secret and env files from anywhere in --secrets-dir, as before projects had their own subfolders.",
+                             discussion: "Every project on the host can then read every other project's secrets; move each project's files to DIR/PROJECT/ and drop this flag."))
+    var sharedSecretsDir = false
 
     @Option(name: .customLong("allow-host-mounts"),
             help: ArgumentHelp("Allow volumes that bind-mount host paths: alone for any path, or =PREFIX[,PREFIX…] for paths under those folders.",
@@ -49,17 +55,25 @@ struct HostAccessOptions: ParsableArguments {
         hostMountPrefixes.flatMap { $0.split(separator: ",").map(String.init) }
     }
 
-    var hostAccess: HostAccess { hostAccess(swarm: false) }
-
     /// In swarm mode host mounts need --allow-swarm-host-mounts as well.
-    func hostAccess(swarm: Bool) -> HostAccess {
+    func hostAccess(swarm: Bool, project: String) -> HostAccess {
         let list = prefixes
         var mounts: MountPolicy.Allowed = list.isEmpty ? .none : list.contains("/") ? .any : .under(list)
         if swarm && !allowSwarmHostMounts { mounts = .noneOnSwarm }
         var access = HostAccess(secretsDirectory: secretsDir, hostMounts: mounts, mountSymlinks: allowMountSymlinks)
         access.allowedNetworks = Set(allowNetworks)
         access.allowedVolumes = Set(allowVolumes)
+        access.project = project
+        access.sharedSecrets = sharedSecretsDir
+        if sharedSecretsDir { Self.warnShared(secretsDir) }
         return access
+    }
+
+    private static let warned = Mutex(false)
+
+    static func warnShared(_ folder: String) {
+        guard warned.withLock({ let first = !$0; $0 = true; return first }) else { return }
+        Console.error("warning: --shared-secrets-dir is deprecated: every project on this host can read every other project's secrets in \(folder); move each project's files to \(folder)/PROJECT/ and drop the flag")
     }
 
     /// `--allow-host-mounts` alone means every host path. ArgumentParser has no options with an

@@ -200,13 +200,13 @@ struct ImportComposeCommand: ParsableCommand {
         Console.out("imported \(services) \(services == 1 ? "service" : "services") (project \(result.projectName)) into \(output)/: \(result.manifests.map(\.fileName).joined(separator: ", "))"
                     + (warnings > 0 ? "; the \(warnings == 1 ? "warning" : "\(warnings) warnings") above \(warnings == 1 ? "says" : "say") what was carried over differently" : ""))
         var validate = "flotilla validate \(output)"
-        if let folder = result.secretsDirectory { validate += " --secrets-dir \(folder)" }
+        if let folder = result.secretsDirectory { validate += " --secrets-dir \(folder) --shared-secrets-dir" }
         if result.usesHostMounts { validate += " --allow-host-mounts" }
         Console.out("next: \(validate), then flotilla plan \(output)")
         if let folder = result.secretsDirectory {
-            Console.out("note: env and secret files stay in \(folder); the daemon reads them with --secrets-dir \(folder) (or move them to /etc/flotilla/secrets, out of git)")
+            Console.out("note: env and secret files stay in \(folder); the daemon reads them with --secrets-dir \(folder) --shared-secrets-dir (deprecated: move them to /etc/flotilla/secrets/\(result.projectName)/, out of git, and update the paths)")
         } else if !result.secretFolders.isEmpty {
-            Console.out("note: env and secret files are read from \(result.secretFolders.joined(separator: ", ")); the daemon reads them only inside the manifest directory or one --secrets-dir: move them into one folder (e.g. /etc/flotilla/secrets) and update the paths")
+            Console.out("note: env and secret files are read from \(result.secretFolders.joined(separator: ", ")); the daemon reads them only inside the manifest directory or one --secrets-dir: move them into the project's folder (/etc/flotilla/secrets/\(result.projectName)/) and update the paths")
         }
     }
 

@@ -43,8 +43,9 @@ struct InitCommand: ParsableCommand {
     }
 
     static let gitignore = """
-    # Secret and env files stay out of git: keep them in /etc/flotilla/secrets (--secrets-dir)
-    # and name them from a manifest with secrets: { NAME: { file: /etc/flotilla/secrets/x } }.
+    # Secret and env files stay out of git: keep them in the project's folder of the secrets
+    # directory (--secrets-dir, default /etc/flotilla/secrets; /etc/flotilla/secrets/PROJECT/) and
+    # name them from a manifest with secrets: { NAME: { file: /etc/flotilla/secrets/PROJECT/x } }.
     *.env
     .env
     .env.*
@@ -95,7 +96,7 @@ struct InitCommand: ParsableCommand {
 
     # Secrets come from files outside git (see .gitignore); each becomes an environment variable.
     # secrets:
-    #   DB_PASSWORD: { file: /etc/flotilla/secrets/db-password }
+    #   DB_PASSWORD: { file: /etc/flotilla/secrets/PROJECT/db-password }
 
     # Other services started (and ready) first.
     # depends_on: [db]

@@ -126,7 +126,7 @@ struct ReconcileOptions: ParsableArguments {
     /// The manifest loader: the operator's host access, and the route claims of the proxy the
     /// route files feed.
     var loader: ManifestDirectoryLoader {
-        var loader = ManifestDirectoryLoader(access: access.hostAccess(swarm: orchestrator == .swarm))
+        var loader = ManifestDirectoryLoader(access: access.hostAccess(swarm: orchestrator == .swarm, project: projectName))
         if let first = routeFiles.first {
             let file = URL(fileURLWithPath: first).standardizedFileURL.path
             loader.routeClaims = RouteClaims(directory: routeClaimsDir ?? RouteClaims.defaultDirectory(forRoutesFile: file), project: projectName, routesFile: file)

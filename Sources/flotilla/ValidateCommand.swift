@@ -26,6 +26,9 @@ struct ValidateCommand: ParsableCommand {
     @OptionGroup(title: "Host access")
     var access: HostAccessOptions
 
+    @Option(help: "Project name: secret and env files are read from its subfolder of --secrets-dir. Default: the manifest directory's name.")
+    var project: String?
+
     @Option(help: ArgumentHelp("A project's state directory: its secret digest key makes the digests shown here match the containers' labels.",
                                discussion: "Without it (or when that folder has no key yet) secret digests use a key for this run only. validate never creates one.",
                                valueName: "dir"))
@@ -35,7 +38,7 @@ struct ValidateCommand: ParsableCommand {
         let state: DesiredState
         do {
             let key = stateDir.flatMap { StateStore(directory: $0).loadDigestKey() } ?? .ephemeral
-            state = try ManifestDirectoryLoader(access: access.hostAccess, digestKey: key).load(directory: directory)
+            state = try ManifestDirectoryLoader(access: access.hostAccess(swarm: false, project: project ?? Reconciler.defaultProject(for: directory)), digestKey: key).load(directory: directory)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)

@@ -218,6 +218,29 @@ struct LoaderHardeningTests {
         #expect(state.services.isEmpty)
     }
 
+    /// Issue 26: the secrets directory was shared by every project, so project b could read
+    /// `/etc/flotilla/secrets/a/...`. Each project now reads only its own subfolder; the old
+    /// layout needs `--shared-secrets-dir` (deprecated).
+    @Test func eachProjectReadsOnlyItsOwnFolderOfTheSecretsDirectory() throws {
+        let root = try tree(["web.yaml": ""])
+        let secrets = try tree(["a/db-password": "a's", "b/db-password": "b's", "top-level": "old layout"])
+        defer { for folder in [root, secrets] { try? FileManager.default.removeItem(atPath: folder) } }
+        func load(_ file: String, project: String, shared: Bool = false) throws -> (env: String?, problems: [String]) {
+            try "name: web\nimage: x\nsecrets:\n  P: { file: \(file) }\n".write(toFile: root + "/web.yaml", atomically: false, encoding: .utf8)
+            var access = HostAccess(secretsDirectory: secrets)
+            access.project = project
+            access.sharedSecrets = shared
+            let state = try ManifestDirectoryLoader(access: access).load(directory: root)
+            return (state.services.first?.secrets["P"]?.value, state.diagnostics.map(\.message))
+        }
+        #expect(try load(secrets + "/b/db-password", project: "b").env == "b's")
+        let stolen = try load(secrets + "/a/db-password", project: "b")
+        #expect(stolen.env == nil && stolen.problems.count == 1 && stolen.problems[0].contains("secrets directory \(secrets)/b"), "\(stolen.problems)")
+        #expect(try load(secrets + "/top-level", project: "b").env == nil)
+        // The old layout, on the operator's word.
+        #expect(try load(secrets + "/a/db-password", project: "b", shared: true).env == "a's")
+    }
+
     /// Host paths in `volumes` need the operator's `--allow-host-mounts`; prefixes hold whole
     /// segments and are checked after symlinks are followed.
     @Test func hostMountsAreTheOperatorsChoice() throws {

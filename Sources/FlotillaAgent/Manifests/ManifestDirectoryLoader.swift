@@ -43,7 +43,7 @@ public struct ManifestDirectoryLoader: Sendable {
     /// missing; every problem inside it is a diagnostic of the returned state.
     public func load(directory: String) throws -> DesiredState {
         let raw = try readRaw(directory: directory)
-        let secrets = FileSecretReader(root: directory, secretsDirectory: access.secretsDirectory)
+        let secrets = FileSecretReader(root: directory, secretsDirectory: access.secretsRoot)
         let claimed = routeClaims?.snapshot() ?? ClaimedRoutes()
         if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy, claimed: claimed) { return same }
         let reads = RecordingSecretReader(secrets), paths = RecordingResolver()
