@@ -68,18 +68,12 @@ struct ImportComposeCommand: ParsableCommand {
     /// A regular file's bytes, at most `limit`: opened without blocking (a FIFO put there never
     /// hangs the import; before, it blocked forever), and refused when it is not a regular file.
     static func readRegularFile(_ path: String, limit: Int) -> Result<Data, ReadProblem> {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(ReadProblem(message: "cannot read the file (missing or permission denied)")) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            return .failure(ReadProblem(message: "not a regular file (a FIFO, device or folder)"))
+        switch RegularFile.read(path, maxSize: limit) {
+        case .success(let bytes): return .success(Data(bytes))
+        case .failure(.notRegular): return .failure(ReadProblem(message: "not a regular file (a FIFO, device or folder)"))
+        case .failure(.tooLarge): return .failure(ReadProblem(message: "the file is larger than \(limit) bytes"))
+        case .failure: return .failure(ReadProblem(message: "cannot read the file (missing or permission denied)"))
         }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
-        try? handle.close()
-        guard data.count <= limit else { return .failure(ReadProblem(message: "the file is larger than \(limit) bytes")) }
-        return .success(data)
     }
 
     func run() throws {

@@ -55,41 +55,16 @@ public struct FileSecretReader: SecretReader {
             + "keep secret files in the secrets directory (out of git; the operator sets it with --secrets-dir) or beside the manifests"
     }
 
-    /// Reads a regular file of at most `maxSize` bytes (an empty one is fine). Anything else (a
-    /// FIFO, a device such as /dev/kmsg or /dev/stdin, a folder) is refused without blocking: the
-    /// file is opened non-blocking and checked with fstat before a single byte is read.
-    /// `allowedRoots`: when given, the opened file itself must lie inside one of them.
+    /// Reads a regular file of at most `maxSize` bytes (``RegularFile``), worded for secrets.
     static func readRegularFile(_ path: String, maxSize: Int, allowedRoots: [String]? = nil) -> Result<[UInt8], SecretReadError> {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else {
-            let why = errno
-            if why == ENOENT { return .failure(SecretReadError("\(path) does not exist")) }
-            return .failure(SecretReadError("cannot read \(path): \(String(cString: strerror(why)))"))
-        }
-        defer { close(fd) }
-        if let allowedRoots {
-            guard let opened = HostPath.real("/proc/self/fd/\(fd)"), allowedRoots.contains(where: { MountPolicy.path(opened, isInside: $0) }) else {
-                return .failure(SecretReadError("\(path) changed while it was opened; refusing to read it"))
+        RegularFile.read(path, maxSize: maxSize, insideAny: allowedRoots).mapError { problem in
+            switch problem {
+            case .open(ENOENT): return SecretReadError("\(path) does not exist")
+            case .open(let why), .read(let why): return SecretReadError("cannot read \(path): \(String(cString: strerror(why)))")
+            case .changed: return SecretReadError("\(path) changed while it was opened; refusing to read it")
+            case .notRegular: return SecretReadError("\(path) is not a regular file (secrets and env files must be plain files)")
+            case .tooLarge: return SecretReadError("\(path) is larger than \(maxSize) bytes")
             }
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failure(SecretReadError("cannot read \(path): \(String(cString: strerror(errno)))")) }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            return .failure(SecretReadError("\(path) is not a regular file (secrets and env files must be plain files)"))
-        }
-        guard Int(info.st_size) <= maxSize else { return .failure(SecretReadError("\(path) is larger than \(maxSize) bytes")) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while bytes.count <= maxSize {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(SecretReadError("cannot read \(path): \(String(cString: strerror(errno)))"))
-            }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-        }
-        guard bytes.count <= maxSize else { return .failure(SecretReadError("\(path) is larger than \(maxSize) bytes")) }
-        return .success(bytes)
     }
 }

@@ -72,22 +72,16 @@ public struct ManifestDirectoryLoader: Sendable {
         // Checked again at the read (a link swapped since the scan): inside the tree, and a
         // regular file (opened without blocking: a FIFO put there never hangs the load).
         if let problem = Self.outsideTree(relative, root: root) { return RawManifest(path: relative, content: .unreadable(problem)) }
-        let fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else {
+        switch RegularFile.read(full, maxSize: maxFileSize) {
+        case .success(let bytes):
+            return RawManifest(path: relative, content: .bytes(bytes))
+        case .failure(.notRegular):
+            return RawManifest(path: relative, content: .unreadable(Self.notRegular))
+        case .failure(.tooLarge):
+            return RawManifest(path: relative, content: .unreadable("file is larger than \(maxFileSize) bytes; split it into several manifest files"))
+        case .failure:
             return RawManifest(path: relative, content: .unreadable("cannot read file (permission denied or removed while loading)"))
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            return RawManifest(path: relative, content: .unreadable(Self.notRegular))
-        }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        defer { try? handle.close() }
-        let data = (try? handle.read(upToCount: maxFileSize + 1)) ?? Data()
-        guard data.count <= maxFileSize else {
-            return RawManifest(path: relative, content: .unreadable("file is larger than \(maxFileSize) bytes; split it into several manifest files"))
-        }
-        return RawManifest(path: relative, content: .bytes([UInt8](data)))
     }
 
     static func parse(_ raw: RawManifest, with parser: YAMLDocumentParser) -> ManifestFile {
