@@ -56,6 +56,8 @@ public final class World: @unchecked Sendable {
     /// When each service's file was last committed (an older load may still be carried out for
     /// a while: a daemon's, or a command's that loaded before the commit).
     var boundSetAt: [String: Int64] = [:]
+    /// Each service's images committed in the last seconds, with when.
+    var recentImages: [String: [(image: String, at: Int64)]] = [:]
     var failure: String?
     var process = 0
     var daemon: (task: Task<Void, Never>, process: Int)?
@@ -192,6 +194,8 @@ public final class World: @unchecked Sendable {
         broken.remove(file)
         replicaBound[intent.name] = max(intent.replicas, old?.replicas ?? 0, replicaBound[intent.name] ?? 0)
         boundSetAt[intent.name] = WallClock.nowMS()
+        recentImages[intent.name, default: []].append((intent.image, WallClock.nowMS()))
+        recentImages[intent.name]?.removeAll { WallClock.nowMS() - $0.at > 10_000 }
         _ = FileManager.default.createFile(atPath: manifests + "/" + file, contents: Data(intent.yaml.utf8))
         committed()
     }
@@ -465,8 +469,10 @@ public final class World: @unchecked Sendable {
 
     /// Running without a readiness check (its own or the manifest's), and past its settle time.
     func killedJustNow(_ box: SimEngine.Box) -> Bool {
-        guard let killed = crashedAt[box.name], box.state == "exited", WallClock.nowMS() - killed < 1000 else { return false }
-        return box.startedMS > 0 && killed - box.startedMS >= 1000
+        guard let killed = crashedAt[box.name], box.state == "exited", WallClock.nowMS() - killed < 1000, box.startedMS > 0 else { return false }
+        // Ready then by its probe (the simulated app answers at once: seed 9035, release, was
+        // killed 88 ms after its start), or by its settle time.
+        return box.labels[OwnershipLabel.checks]?.contains("readiness") == true || killed - box.startedMS >= 1000
     }
 
     func settledWithoutCheck(_ box: SimEngine.Box) -> Bool {
@@ -490,7 +496,12 @@ public final class World: @unchecked Sendable {
         let boxes = engine.ordered.filter { $0.service == service && $0.id != box.id }
         // (A replica stopped within a second of its start was never judged ready: a failed create.)
         guard box.blueprint.image != intent.image, isReady(box), WallClock.nowMS() - box.startedMS >= 1000, intent.image != "sim/missing:1",
-              WallClock.nowMS() - (backAt[service] ?? -60_000) > 30_000 else { return }
+              WallClock.nowMS() - (backAt[service] ?? -60_000) > 30_000,
+              // The daemon may still run a commit from the last seconds (a load takes up to 2 s of
+              // git), in which the stopped replica's image is current: a scale-down there is no
+              // rolling update (seed 9389, release: replicas 2 → 1 of app:1 loaded, while app:2
+              // had been committed 0.4 s before).
+              !(recentImages[service] ?? []).contains(where: { $0.image == box.blueprint.image && WallClock.nowMS() - $0.at < 5_000 }) else { return }
         // The others as Flotilla sees them: one without a readiness check is ready once settled,
         // answering or not (nothing probes it; seeds 392 and 2158 flipped one unhealthy while the
         // old replica's removal was under way).

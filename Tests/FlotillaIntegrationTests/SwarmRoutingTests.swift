@@ -6,8 +6,9 @@ import Testing
 /// `flotilla run --orchestrator swarm` with a real nginx in front of host-network tasks on the
 /// three-node Swarm: the route file follows the live tasks through a drain (no request lost) and
 /// the loss of a worker. Run after ``SwarmTests`` (scripts/test), since it drains and stops nodes.
-@Suite("Swarm mode: routes follow the tasks", .enabled(if: ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] != nil, "needs a Swarm (scripts/test starts one)"),
-       .serialized)
+/// (Not serialized: each test has a project, a port range and an nginx of its own. The tests
+/// that drain or stop nodes are ``SwarmNodeFaultTests``, run alone after these.)
+@Suite("Swarm mode: routes follow the tasks", .enabled(if: ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] != nil, "needs a Swarm (scripts/test starts one)"))
 struct SwarmRoutingTests {
     static let manager = ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] ?? ""
 
@@ -51,84 +52,15 @@ struct SwarmRoutingTests {
         _ = try? runFlotilla(["down", stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--state-dir", scenario.stateDirectory])
     }
 
-    @Test func routeFileFollowsTasksThroughADrainWithoutLosingARequest() async throws {
-        let (engine, scenario, stack, daemon) = try await start("swroute", ports: 24600...24999)
-        var drained: String?
-        defer {
-            let node = drained
-            Task { if let node { try? await engine.setSwarmNodeAvailability(id: node, "active") } }
-        }
-
-        // Three tasks, each its own port (half + slot), all in the route file and answering.
-        let converged = try await daemon.waitUntil(timeout: .seconds(90)) {
-            let live = try await Self.livePorts(engine, scenario.project)
-            return live.count == 3 && Self.routedPorts(stack.routes) == live
-        }
-        let liveNow = try await Self.livePorts(engine, scenario.project)
-        #expect(converged, "route file \(Self.routedPorts(stack.routes)) vs live tasks \(liveNow)\n\(daemon.log)")
-        let first = Self.routedPorts(stack.routes)
-        #expect(first.count == 3 && first.allSatisfy { (24600...24999).contains($0) }, "\(first)")
-        // Every task answers, and no worker of nginx's configuration before it (no target: 503)
-        // still takes requests: `nginx -s reload` returns before the old worker stops accepting.
-        let answering = await daemon.waitUntil(timeout: .seconds(20)) { Set(await stack.replies("web.test", 12)).count == 3 && stack.reloadSettled }
-        let sample = await stack.replies("web.test", 12)
-        #expect(answering, "every task answers through nginx: \(sample)")
-
-        // A request loop through nginx while a worker with a task is drained.
-        let workers = try await engine.listSwarmNodes().filter { $0.address == "127.0.0.1" }
-        let tasks = try await engine.listSwarmTasks(project: scenario.project).filter(\.isLive)
-        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
-        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
-        let victim = try #require(tasks.first { $0.nodeID != managerNode } ?? tasks.first)
-        #expect(workers.count == 3)
-        // A request that is slow on loaded cores is not lost: each may take up to 15 s (the slowest
-        // is printed); a lost one is an error status or no answer at all.
-        let loop = Task { () -> (ok: Int, failed: [String], slowest: Duration) in
-            var ok = 0, failed: [String] = [], slowest = Duration.zero
-            let clock = ContinuousClock(), end = clock.now + .seconds(25)
-            while clock.now < end {
-                let sent = Date(), started = clock.now
-                let answer = await stack.get("web.test", timeout: .seconds(15))
-                slowest = max(slowest, clock.now - started)
-                if let (status, _) = answer, status == 200 { ok += 1 } else {
-                    failed.append("sent \(sent.timeIntervalSince1970), failed \(Date().timeIntervalSince1970): " + (answer.map { "status \($0.0): \($0.1.prefix(200))" } ?? "no answer"))
-                }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return (ok, failed, slowest)
-        }
-        try await Task.sleep(for: .seconds(2))
-        let drainedAt = Date().timeIntervalSince1970
-        try await engine.setSwarmNodeAvailability(id: victim.nodeID, "drain")
-        drained = victim.nodeID
-
-        // The drained node's tasks leave the route file; Swarm reschedules them elsewhere.
-        let followed = try await daemon.waitUntil(timeout: .seconds(60)) {
-            let live = try await Self.livePorts(engine, scenario.project)
-            let onDrained = try await engine.listSwarmTasks(project: scenario.project).filter { $0.nodeID == victim.nodeID && $0.isLive }
-            return onDrained.isEmpty && live.count == 3 && Self.routedPorts(stack.routes) == live
-        }
-        let liveAfter = try await Self.livePorts(engine, scenario.project)
-        #expect(followed, "after the drain: route file \(Self.routedPorts(stack.routes)) vs live \(liveAfter)\n\(daemon.log)")
-        let result = await loop.value
-        let details = "\(result.failed); drain sent at \(drainedAt), victim task \(victim.id) port \(victim.port.map(String.init) ?? "-")\nroutes:\n\(stack.routes)\n\(stack.errorLog)\n\(daemon.log)"
-        #expect(result.failed.isEmpty && result.ok > 50, "requests during the drain: \(result.ok) answered, \(result.failed.count) lost: \(details)")
-        print("drain: \(result.ok) requests through nginx, \(result.failed.count) lost, slowest \(result.slowest); route file followed the tasks")
-
-        try await engine.setSwarmNodeAvailability(id: victim.nodeID, "active")
-        drained = nil
-        await stop(scenario, stack, daemon)
-    }
-
     @Test func routesAndPlanThroughTheCLI() async throws {
-        let (engine, scenario, stack, daemon) = try await start("swcli", ports: 25400...25799)
+        let (engine, scenario, stack, daemon) = try await start("swcli", ports: 25400...25599)
         var stopped = false
         // The test process may end before a Task started in a defer runs: the normal path stops explicitly.
         defer { if !stopped { Task { await stop(scenario, stack, daemon) } } }
         let up = try await daemon.waitUntil(timeout: .seconds(90)) { try await Self.livePorts(engine, scenario.project).count == 3 }
         #expect(up, "\(daemon.log)")
         // `routes` prints what `run` writes; `plan` has nothing to do (exit 0).
-        let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "25400-25799"]
+        let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "25400-25599"]
         let routes = try runFlotilla(["routes"] + common)
         #expect(routes.0 == 0 && routes.1.contains("web.test"), "\(routes.1)\(routes.2)")
         let live = try await Self.livePorts(engine, scenario.project)
@@ -181,56 +113,6 @@ struct SwarmRoutingTests {
     static func restartNode(_ folder: String) throws {
         _ = try spawn(["/usr/sbin/dockerd", "--host", "unix://\(folder)/docker.sock", "--data-root", "\(folder)/data", "--exec-root", "\(folder)/exec",
                        "--pidfile", "\(folder)/docker.pid", "--iptables=false", "--bridge=none"])
-    }
-
-    @Test func aLostWorkersTasksLeaveTheRouteFileAndComeBackElsewhere() async throws {
-        let (engine, scenario, stack, daemon) = try await start("swlost", ports: 25200...25399)
-        let up = try await daemon.waitUntil(timeout: .seconds(90)) {
-            let live = try await Self.livePorts(engine, scenario.project)
-            return live.count == 3 && Self.routedPorts(stack.routes) == live
-        }
-        #expect(up, "\(daemon.log)")
-        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
-        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
-        let tasks = try await engine.listSwarmTasks(project: scenario.project).filter(\.isLive)
-        let victim = try #require(tasks.first { $0.nodeID != managerNode }, "a task on a worker: \(tasks.map(\.nodeID))")
-        let folder = try #require(try await Self.nodeFolder(of: victim.nodeID))
-        let lostPorts = Set(tasks.filter { $0.nodeID == victim.nodeID }.compactMap(\.port))
-
-        let loop = Task { () -> (ok: Int, lost: Int) in
-            var ok = 0, lost = 0
-            let end = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < end {
-                if let (status, _) = await stack.get("web.test"), status == 200 { ok += 1 } else { lost += 1 }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return (ok, lost)
-        }
-        Self.killNode(folder)
-        var restarted = false
-        defer { if !restarted { try? Self.restartNode(folder) } }
-        // Swarm marks the node down, its tasks leave the route file, and their slots start on the
-        // other nodes; the route file ends equal to the live tasks, none on the lost node.
-        let followed = try await daemon.waitUntil(timeout: .seconds(90)) {
-            let nodes = try await engine.listSwarmNodes()
-            let live = try await Self.livePorts(engine, scenario.project)
-            let onLost = try await engine.listSwarmTasks(project: scenario.project).filter { $0.isLive && $0.nodeID == victim.nodeID }
-            return nodes.first { $0.id == victim.nodeID }?.state == "down" && onLost.isEmpty && live.count == 3 && Self.routedPorts(stack.routes) == live
-        }
-        let liveNow = try await Self.livePorts(engine, scenario.project)
-        #expect(followed, "after losing a worker: route file \(Self.routedPorts(stack.routes)) vs live \(liveNow); lost ports \(lostPorts)\n\(daemon.log)")
-        let result = await loop.value
-        print("worker lost: \(result.ok) requests through nginx answered, \(result.lost) not (in flight on the killed host)")
-        // A request in flight on the host that dies can die with it (as on a real crash); nginx
-        // moves every later one on from the refused connection, so at most a stray few fail.
-        #expect(result.lost * 100 <= result.ok + result.lost, "requests lost while a worker was lost: \(result.lost) of \(result.ok + result.lost)")
-
-        // The node comes back (its dockerd restarted) and the Swarm is whole for what follows.
-        try Self.restartNode(folder)
-        restarted = true
-        let back = try await daemon.waitUntil(timeout: .seconds(60)) { try await engine.listSwarmNodes().allSatisfy { $0.state == "ready" } }
-        #expect(back, "the node rejoined")
-        await stop(scenario, stack, daemon)
     }
 
     static func versioned(_ version: String) -> String {
@@ -301,7 +183,7 @@ struct SwarmRoutingTests {
 
     @Test func theDaemonRollsBackAFailingCanaryAndPromotesAHealthyOneAfterItsTime() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let scenario = try await Scenario("swauto", ports: 25400...25799, engine: engine)
+        let scenario = try await Scenario("swauto", ports: 25600...25799, engine: engine)
         let stack = try await NginxStack(scenario)
         let auto = "update: { strategy: canary, canary: { replicas: 1, weight: 25, auto_promote_after: 3s } }"
         func manifest(_ command: String) -> String {
@@ -341,5 +223,130 @@ struct SwarmRoutingTests {
         #expect(daemon.log.contains("promoting the canary"), "\(daemon.log)")
         await stop(scenario, stack, daemon)
         stopped = true
+    }
+}
+
+/// The Swarm tests that drain or stop nodes: alone, one at a time (every other Swarm test would
+/// see its tasks move).
+@Suite("Swarm mode: routes through node faults", .enabled(if: ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] != nil, "needs a Swarm (scripts/test starts one)"),
+       .serialized)
+struct SwarmNodeFaultTests {
+    @Test func routeFileFollowsTasksThroughADrainWithoutLosingARequest() async throws {
+        let (engine, scenario, stack, daemon) = try await SwarmRoutingTests().start("swroute", ports: 24600...24999)
+        var drained: String?
+        defer {
+            let node = drained
+            Task { if let node { try? await engine.setSwarmNodeAvailability(id: node, "active") } }
+        }
+
+        // Three tasks, each its own port (half + slot), all in the route file and answering.
+        let converged = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let live = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+            return live.count == 3 && SwarmRoutingTests.routedPorts(stack.routes) == live
+        }
+        let liveNow = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+        #expect(converged, "route file \(SwarmRoutingTests.routedPorts(stack.routes)) vs live tasks \(liveNow)\n\(daemon.log)")
+        let first = SwarmRoutingTests.routedPorts(stack.routes)
+        #expect(first.count == 3 && first.allSatisfy { (24600...24999).contains($0) }, "\(first)")
+        // Every task answers, and no worker of nginx's configuration before it (no target: 503)
+        // still takes requests: `nginx -s reload` returns before the old worker stops accepting.
+        let answering = await daemon.waitUntil(timeout: .seconds(20)) { Set(await stack.replies("web.test", 12)).count == 3 && stack.reloadSettled }
+        let sample = await stack.replies("web.test", 12)
+        #expect(answering, "every task answers through nginx: \(sample)")
+
+        // A request loop through nginx while a worker with a task is drained.
+        let workers = try await engine.listSwarmNodes().filter { $0.address == "127.0.0.1" }
+        let tasks = try await engine.listSwarmTasks(project: scenario.project).filter(\.isLive)
+        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
+        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
+        let victim = try #require(tasks.first { $0.nodeID != managerNode } ?? tasks.first)
+        #expect(workers.count == 3)
+        // A request that is slow on loaded cores is not lost: each may take up to 15 s (the slowest
+        // is printed); a lost one is an error status or no answer at all.
+        let loop = Task { () -> (ok: Int, failed: [String], slowest: Duration) in
+            var ok = 0, failed: [String] = [], slowest = Duration.zero
+            let clock = ContinuousClock(), end = clock.now + .seconds(25)
+            while clock.now < end {
+                let sent = Date(), started = clock.now
+                let answer = await stack.get("web.test", timeout: .seconds(15))
+                slowest = max(slowest, clock.now - started)
+                if let (status, _) = answer, status == 200 { ok += 1 } else {
+                    failed.append("sent \(sent.timeIntervalSince1970), failed \(Date().timeIntervalSince1970): " + (answer.map { "status \($0.0): \($0.1.prefix(200))" } ?? "no answer"))
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return (ok, failed, slowest)
+        }
+        try await Task.sleep(for: .seconds(2))
+        let drainedAt = Date().timeIntervalSince1970
+        try await engine.setSwarmNodeAvailability(id: victim.nodeID, "drain")
+        drained = victim.nodeID
+
+        // The drained node's tasks leave the route file; Swarm reschedules them elsewhere.
+        let followed = try await daemon.waitUntil(timeout: .seconds(60)) {
+            let live = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+            let onDrained = try await engine.listSwarmTasks(project: scenario.project).filter { $0.nodeID == victim.nodeID && $0.isLive }
+            return onDrained.isEmpty && live.count == 3 && SwarmRoutingTests.routedPorts(stack.routes) == live
+        }
+        let liveAfter = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+        #expect(followed, "after the drain: route file \(SwarmRoutingTests.routedPorts(stack.routes)) vs live \(liveAfter)\n\(daemon.log)")
+        let result = await loop.value
+        let details = "\(result.failed); drain sent at \(drainedAt), victim task \(victim.id) port \(victim.port.map(String.init) ?? "-")\nroutes:\n\(stack.routes)\n\(stack.errorLog)\n\(daemon.log)"
+        #expect(result.failed.isEmpty && result.ok > 50, "requests during the drain: \(result.ok) answered, \(result.failed.count) lost: \(details)")
+        print("drain: \(result.ok) requests through nginx, \(result.failed.count) lost, slowest \(result.slowest); route file followed the tasks")
+
+        try await engine.setSwarmNodeAvailability(id: victim.nodeID, "active")
+        drained = nil
+        await SwarmRoutingTests().stop(scenario, stack, daemon)
+    }
+
+    @Test func aLostWorkersTasksLeaveTheRouteFileAndComeBackElsewhere() async throws {
+        let (engine, scenario, stack, daemon) = try await SwarmRoutingTests().start("swlost", ports: 25200...25399)
+        let up = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let live = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+            return live.count == 3 && SwarmRoutingTests.routedPorts(stack.routes) == live
+        }
+        #expect(up, "\(daemon.log)")
+        let info = try JSONSerialization.jsonObject(with: Data(try await engine.transport.send(.GET, "/v\(engine.apiVersion)/info").body)) as? [String: Any]
+        let managerNode = ((info?["Swarm"] as? [String: Any])?["NodeID"] as? String) ?? ""
+        let tasks = try await engine.listSwarmTasks(project: scenario.project).filter(\.isLive)
+        let victim = try #require(tasks.first { $0.nodeID != managerNode }, "a task on a worker: \(tasks.map(\.nodeID))")
+        let folder = try #require(try await SwarmRoutingTests.nodeFolder(of: victim.nodeID))
+        let lostPorts = Set(tasks.filter { $0.nodeID == victim.nodeID }.compactMap(\.port))
+
+        let loop = Task { () -> (ok: Int, lost: Int) in
+            var ok = 0, lost = 0
+            let end = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < end {
+                if let (status, _) = await stack.get("web.test"), status == 200 { ok += 1 } else { lost += 1 }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return (ok, lost)
+        }
+        SwarmRoutingTests.killNode(folder)
+        var restarted = false
+        defer { if !restarted { try? SwarmRoutingTests.restartNode(folder) } }
+        // Swarm marks the node down, its tasks leave the route file, and their slots start on the
+        // other nodes; the route file ends equal to the live tasks, none on the lost node.
+        let followed = try await daemon.waitUntil(timeout: .seconds(90)) {
+            let nodes = try await engine.listSwarmNodes()
+            let live = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+            let onLost = try await engine.listSwarmTasks(project: scenario.project).filter { $0.isLive && $0.nodeID == victim.nodeID }
+            return nodes.first { $0.id == victim.nodeID }?.state == "down" && onLost.isEmpty && live.count == 3 && SwarmRoutingTests.routedPorts(stack.routes) == live
+        }
+        let liveNow = try await SwarmRoutingTests.livePorts(engine, scenario.project)
+        #expect(followed, "after losing a worker: route file \(SwarmRoutingTests.routedPorts(stack.routes)) vs live \(liveNow); lost ports \(lostPorts)\n\(daemon.log)")
+        let result = await loop.value
+        print("worker lost: \(result.ok) requests through nginx answered, \(result.lost) not (in flight on the killed host)")
+        // A request in flight on the host that dies can die with it (as on a real crash); nginx
+        // moves every later one on from the refused connection, so at most a stray few fail.
+        #expect(result.lost * 100 <= result.ok + result.lost, "requests lost while a worker was lost: \(result.lost) of \(result.ok + result.lost)")
+
+        // The node comes back (its dockerd restarted) and the Swarm is whole for what follows.
+        try SwarmRoutingTests.restartNode(folder)
+        restarted = true
+        let back = try await daemon.waitUntil(timeout: .seconds(60)) { try await engine.listSwarmNodes().allSatisfy { $0.state == "ready" } }
+        #expect(back, "the node rejoined")
+        await SwarmRoutingTests().stop(scenario, stack, daemon)
     }
 }

@@ -168,6 +168,7 @@ extension Controller {
         for (container, _, _) in removals {
             await monitor.forget(container.id)
             startedAt[container.id] = nil
+            diedSinceStart.remove(container.id)
         }
         return (removed, replaced, failed, unavailable)
     }

@@ -56,6 +56,7 @@ extension Controller {
         services[key].idle = nil
         if config.mode == .once && services[key].finished { return .done }
         guard let spec = resolved.specs[key] else { return await reconcileOrphan(key, trigger: trigger) }
+        let runningBefore = Set((observations.containers(key) ?? []).filter { $0.state == .running }.map(\.id))
         let containers: [ObservedContainer], observedAt: Int64
         do {
             (containers, observedAt) = try await observe(key)
@@ -64,6 +65,10 @@ extension Controller {
             if Task.isCancelled { return .done }
             return engineTrouble(key, error)
         }
+        // A replica the engine's restart policy started again is routable once ready: the route
+        // pass its readiness asked for ran before this look, on the cache that still had it dead
+        // (simulator seed 5235, release: it stayed out of the routes until the watchdog).
+        if !Set(containers.filter { $0.state == .running }.map(\.id)).isSubset(of: runningBefore) { routes?.requestRefresh() }
         if onlyWatchdog, let idle, idle.spec == spec, Set(idle.containers) == Set(containers) {
             services[key].idle = idle
             idleWatchdogSteps += 1
@@ -456,9 +461,15 @@ extension Controller {
     /// `apply` took an old replica away 0.7 s after its replacement started). A failed inspect
     /// leaves the label's time (asked again next step).
     func learnStart(of container: ObservedContainer, now: Int64) async {
-        guard container.state == .running, startedAt[container.id] == nil, now - container.created < 60_000 else { return }
-        guard let status = try? await engine.restartStatus(of: container.id) else { return }
-        startedAt[container.id] = status.startedAt ?? container.created
+        let restarted = diedSinceStart.contains(container.id)
+        guard container.state == .running, startedAt[container.id] == nil, now - container.created < 60_000 || restarted else { return }
+        guard let status = try? await engine.restartStatus(of: container.id) else {
+            // Not known: a restarted replica settles from now (never from its first start).
+            if restarted { startedAt[container.id] = now; diedSinceStart.remove(container.id) }
+            return
+        }
+        startedAt[container.id] = status.startedAt ?? (restarted ? now : container.created)
+        diedSinceStart.remove(container.id)
     }
 
     /// Dependencies that want replicas but have no ready one (as last observed).

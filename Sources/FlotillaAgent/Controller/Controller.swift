@@ -137,6 +137,9 @@ public actor Controller {
     var reportedDeaths: Set<String> = []
     /// When this process saw each of its new or restarted replicas start (Unix ms).
     var startedAt: [String: Int64] = [:]
+    /// Replicas that died since their start was stamped: the engine's restart policy may have
+    /// started them again, and their settle time counts from that start, asked of the engine.
+    var diedSinceStart: Set<String> = []
     /// Containers with the project's labels that are not its replicas (each reported once).
     var impostors: Set<String> = []
     // Once mode.
@@ -253,6 +256,11 @@ public actor Controller {
     /// before (a reconnected event stream replays what it already said).
     public func deathIsNews(_ id: String) -> Bool {
         guard !stopping.contains(id) else { return false }
+        // Restarted by the engine, it settles anew (simulator seed 8092, release: a replacement
+        // killed and restarted by its policy counted as settled from its first start, and an
+        // old replica went 0.4 s after the restart).
+        startedAt[id] = nil
+        diedSinceStart.insert(id)
         if reportedDeaths.count > 10_000 { reportedDeaths = [] }
         return reportedDeaths.insert(id).inserted
     }

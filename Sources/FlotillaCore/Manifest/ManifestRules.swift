@@ -38,9 +38,17 @@ public enum ManifestRules {
     public static let envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
     public static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
     public static let safePathPattern = "^/[!%&(-:<-z|~]{0,1023}$"
-    public static let routePathPattern = "^/[-A-Za-z0-9/._~!&()+,=:@]{0,1023}$"
+    /// Letters, digits and `-/._~!&()+,=:@` (what every proxy reads literally), and no segment
+    /// that no request path can have once normalized (`//`, `/./`, `/../`).
+    public static let routePathPattern = "^(?!.*//)(?!.*/[.][.]?(/|$))/[-A-Za-z0-9/._~!&()+,=:@]{0,1023}$"
     public static let hostnamePattern = "^(\\*\\.)?([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
-    public static let imagePattern = "^[!-~]{1,512}$"
+    /// The engines' reference grammar: `[DOMAIN[:PORT]/]PATH[:TAG][@DIGEST]`, where the domain
+    /// has a dot or a port or is `localhost` (else it is a path component), path components are
+    /// lowercase, and nothing starts with `-` (so an image can never read as an option).
+    public static let imagePattern = "^(?=.{1,512}$)"
+        + "(?:(?:localhost|\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?:[.][A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?)+|[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?=:))(?::[0-9]{1,5})?/)?"
+        + "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+        + "(?::[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$"
     public static let volumePattern = "^[^:\\s]+:/[^:\\s]*(:[^:\\s]+)?$"
     public static let portPattern = "^(([0-9]{1,3}\\.){3}[0-9]{1,3}:)?([0-9]{1,5}:)?[0-9]{1,5}(/(tcp|udp))?$"
     public static let memoryPattern = "^[0-9]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB|Ki|Mi|Gi|Ti|k|m|g|b|K|M|G|T)?$"
@@ -75,7 +83,10 @@ public enum ManifestRules {
     /// No `%` either (proxies match the decoded path) and nothing a renderer must quote.
     public static func isRoutePath(_ s: String) -> Bool {
         guard s.hasPrefix("/"), s.utf8.count <= 1024 else { return false }
-        return s.utf8.allSatisfy { isAlpha($0) || isDigit($0) || Set("-/._~!&()+,=:@".utf8).contains($0) }
+        guard s.utf8.allSatisfy({ isAlpha($0) || isDigit($0) || Set("-/._~!&()+,=:@".utf8).contains($0) }) else { return false }
+        // Segments no normalized request path has: the route could never match.
+        let segments = s.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        return !segments.dropLast().contains("") && !segments.contains(".") && !segments.contains("..")
     }
 
     /// A path the proxies can strip: letters, digits and `/ . _ ~ -` only, so that it can be put
@@ -104,8 +115,11 @@ public enum ManifestRules {
 
     /// An image reference: non-empty, no whitespace or control characters.
     public static func isImageReference(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.count <= 512 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
+        !s.isEmpty && s.utf8.count <= 512 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f } && s.wholeMatch(of: imageRegex) != nil
     }
+
+    /// ``imagePattern`` compiled once (the schema and the validator read the same text).
+    nonisolated(unsafe) static let imageRegex = try! Regex(imagePattern)
 
     /// A bind mount `SOURCE:TARGET[:OPTIONS]` whose target is an absolute path.
     public static func isVolume(_ s: String) -> Bool {

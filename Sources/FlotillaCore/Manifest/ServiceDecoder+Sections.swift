@@ -16,7 +16,7 @@ extension ServiceDecoder {
             }.map { $0.lowercased() }
             var paths = oneOrMany(fields, single: "path", plural: "paths", at: item, required: false) { value in
                 ManifestRules.isRoutePath(value) ? nil
-                    : "path \"\(ServiceDecoder.excerpt(value))\" must start with \"/\" and hold only letters, digits and - / . _ ~ ! & ( ) + , = : @ (characters every proxy reads literally; * ? [ ] are wildcards in some)"
+                    : "path \"\(ServiceDecoder.excerpt(value))\" must start with \"/\" and hold only letters, digits and - / . _ ~ ! & ( ) + , = : @ (characters every proxy reads literally; * ? [ ] are wildcards in some), and no \"//\", \"/./\" or \"/../\" (no request path has them once normalized: the route would never match)"
             }
             if fields["path"] == nil && fields["paths"] == nil { paths = ["/"] }
             var strip = false

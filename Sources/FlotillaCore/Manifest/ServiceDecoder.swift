@@ -73,7 +73,7 @@ public struct ServiceDecoder {
         let image = required("image", in: fields, at: node.mark).flatMap { n -> String? in
             guard let s = string(n, "image") else { return nil }
             guard ManifestRules.isImageReference(s) else {
-                error(n, "image \"\(s)\" is not an image reference; write it like registry/name:tag, without spaces")
+                error(n, "image \"\(ServiceDecoder.excerpt(s))\" is not an image reference; write it like registry.example.com/team/name:tag (path in lowercase, no spaces, not starting with -)")
                 return nil
             }
             return s
@@ -164,7 +164,9 @@ public struct ServiceDecoder {
             spec.networks = networks(n)
             if spec.network == .host, !spec.networks.isEmpty { error(n, "networks cannot be joined with \"network: host\"; remove one of them") }
         }
-        if spec.update.strategy == .canary, spec.replicas > 0, spec.update.canary.replicas > spec.replicas {
+        if spec.update.strategy == .canary, spec.replicas == 0 {
+            error(fields["update"] ?? node, "a canary release needs replicas of at least 1 (replicas: 0 stops the service; use strategy: rolling, or scale up first)")
+        } else if spec.update.strategy == .canary, spec.update.canary.replicas > spec.replicas {
             // A canary larger than the service would be the whole service: say so rather than surprise.
             error(fields["update"] ?? node, "update.canary.replicas (\(spec.update.canary.replicas)) cannot exceed replicas (\(spec.replicas))")
         }
