@@ -53,14 +53,14 @@ struct SwarmRoutingTests {
     }
 
     @Test func routesAndPlanThroughTheCLI() async throws {
-        let (engine, scenario, stack, daemon) = try await start("swcli", ports: 25400...25599)
+        let (engine, scenario, stack, daemon) = try await start("swcli", ports: 25400...25799)
         var stopped = false
         // The test process may end before a Task started in a defer runs: the normal path stops explicitly.
         defer { if !stopped { Task { await stop(scenario, stack, daemon) } } }
         let up = try await daemon.waitUntil(timeout: .seconds(90)) { try await Self.livePorts(engine, scenario.project).count == 3 }
         #expect(up, "\(daemon.log)")
         // `routes` prints what `run` writes; `plan` has nothing to do (exit 0).
-        let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "25400-25599"]
+        let common = [stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project, "--port-range", "25400-25799"]
         let routes = try runFlotilla(["routes"] + common)
         #expect(routes.0 == 0 && routes.1.contains("web.test"), "\(routes.1)\(routes.2)")
         let live = try await Self.livePorts(engine, scenario.project)
@@ -183,7 +183,7 @@ struct SwarmRoutingTests {
 
     @Test func theDaemonRollsBackAFailingCanaryAndPromotesAHealthyOneAfterItsTime() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
-        let scenario = try await Scenario("swauto", ports: 25600...25799, engine: engine)
+        let scenario = try await Scenario("swauto", ports: 28200...28599, engine: engine)
         let stack = try await NginxStack(scenario)
         let auto = "update: { strategy: canary, canary: { replicas: 1, weight: 25, auto_promote_after: 3s } }"
         func manifest(_ command: String) -> String {
