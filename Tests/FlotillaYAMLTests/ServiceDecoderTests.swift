@@ -188,3 +188,34 @@ struct EntrypointDecoderTests {
         #expect(spec("name: a\nimage: busybox\nentrypoint: /bin/sh\n") == nil, "a string is an error, as for command")
     }
 }
+
+/// Issue 26, found by a hostile-input hunt: values `validate` let through that the engine would
+/// read otherwise, or that can never work.
+@Suite("Values that would mean something else")
+struct MisleadingValueTests {
+    @Test func imageReferencesFollowTheEnginesGrammar() {
+        for image in ["busybox", "busybox:1.36", "localhost/flotilla-test:busybox", "registry.example.com:5000/team/app:v2",
+                      "ghcr.io/owner/app@sha256:" + String(repeating: "a", count: 64), "127.0.0.1:5000/x", "my_app/web__v2", "Registry.Example.com/app"] {
+            #expect(errors("name: web\nimage: \"\(image)\"\n").isEmpty, "\(image)")
+        }
+        for image in ["--privileged", "-x", "UPPER/Case", "App", "a//b", "a:", "a@sha256:xyz", "x y"] {
+            let found = errors("name: web\nimage: \"\(image)\"\n")
+            #expect(found.count == 1 && found[0].contains("is not an image reference"), "\(image): \(found)")
+        }
+    }
+
+    @Test func routePathsThatCanNeverMatchAreRefused() {
+        for path in ["//z", "/a//b", "/../a", "/a/./b", "/a/..", "/."] {
+            let found = errors("name: web\nimage: x\nport: 80\nroutes: [{ host: web.test, path: \"\(path)\" }]\n")
+            #expect(found.count == 1 && found[0].contains("would never match"), "\(path): \(found)")
+        }
+        for path in ["/", "/api/", "/.well-known/acme", "/a..b", "/v1.2/x"] {
+            #expect(errors("name: web\nimage: x\nport: 80\nroutes: [{ host: web.test, path: \"\(path)\" }]\n").isEmpty, "\(path)")
+        }
+    }
+
+    @Test func aCanaryNeedsAReplica() {
+        let found = errors("name: web\nimage: x\nreplicas: 0\nupdate: { strategy: canary, canary: { replicas: 1 } }\n")
+        #expect(found.count == 1 && found[0].contains("svc.yaml:4:9") && found[0].contains("needs replicas of at least 1"), "\(found)")
+    }
+}
