@@ -68,11 +68,14 @@ struct Networks: Sendable {
     func ensure(names: [String]) async throws {
         for name in names {
             do {
-                if try await engine.networkOwner(name) == .missing, try await engine.ensureNetwork(name, project: project, driver: driver) {
-                    logger.info("network created", metadata: ["network": "\(name)", "driver": "\(driver)"])
-                    continue
+                var owner = try await engine.networkOwner(name)
+                if owner == .missing {
+                    if try await engine.ensureNetwork(name, project: project, driver: driver) {
+                        logger.info("network created", metadata: ["network": "\(name)", "driver": "\(driver)"])
+                        continue
+                    }
+                    owner = try await engine.networkOwner(name)  // created meanwhile, by whom?
                 }
-                let owner = try await engine.networkOwner(name)
                 if let problem = ResourceRefused.problem(kind: "network", name: name, owner: owner, project: project, allowed: allowed) {
                     throw ResourceRefused(description: problem)
                 }

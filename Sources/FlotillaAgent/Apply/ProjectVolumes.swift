@@ -15,11 +15,12 @@ struct ProjectVolumes: Sendable {
 
     func ensure(for spec: ServiceSpec) async throws {
         for name in Self.named(in: spec.volumes) {
-            if try await engine.volumeOwner(name) == .missing {
+            var owner = try await engine.volumeOwner(name)
+            if owner == .missing {
                 try await engine.createVolume(name, project: project)
                 logger.info("volume created", metadata: ["volume": "\(name)"])
+                owner = try await engine.volumeOwner(name)  // ours, unless another made it meanwhile
             }
-            let owner = try await engine.volumeOwner(name)
             if let problem = ResourceRefused.problem(kind: "volume", name: name, owner: owner, project: project, allowed: allowed) {
                 logger.error("cannot use volume", metadata: ["volume": "\(name)", "error": "\(problem)"])
                 throw ResourceRefused(description: problem)
