@@ -13,6 +13,8 @@ struct SwarmRoutingTests {
     static let manager = ProcessInfo.processInfo.environment["FLOTILLA_TEST_SWARM"] ?? ""
 
     /// Host-network httpd tasks answering `body` (a shell word) on `/` and `ok` on `/healthz`.
+    /// The check's timeout is generous: Docker runs it with an exec inside the task, which took
+    /// over 1 s three times in a row on a loaded CI machine and made Swarm roll the update back.
     static func web(body: String = "task-$PORT", replicas: Int = 3, extra: String = "") -> String {
         """
         name: web
@@ -21,7 +23,7 @@ struct SwarmRoutingTests {
         replicas: \(replicas)
         port: 8080
         network: host
-        health: { http: /healthz, interval: 1s, timeout: 1s, retries: 3 }
+        health: { http: /healthz, interval: 1s, timeout: 10s, retries: 3 }
         stop_timeout: 2s
         routes: [{ host: web.test, path: / }]\(extra)
         """

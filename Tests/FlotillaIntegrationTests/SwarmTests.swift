@@ -271,7 +271,7 @@ struct SwarmTests {
             command: ["/bin/sh", "-c", "mkdir -p /w && echo \(name) > /w/index.html && echo ok > /w/healthz && exec httpd -f -p $PORT -h /w"]
             port: 8080
             network: host
-            health: { http: \(health), interval: 1s, timeout: 1s, retries: 2 }
+            health: { http: \(health), interval: 1s, timeout: 10s, retries: 2 }  # a loaded machine slows the exec, not a 404
             stop_timeout: 1s
             routes: [{ host: \(name).test, path: / }]
             """
