@@ -143,7 +143,8 @@ extension HTTP1Client {
     }
 
     /// Opens and closes a TCP connection: the `tcp` health probe.
-    public static func canConnect(host: String, port: Int, timeout: Duration) async -> Bool {
+    /// Nil: this process could not try (``isLocalExhaustion(_:)``).
+    public static func canConnect(host: String, port: Int, timeout: Duration) async -> Bool? {
         do {
             return try await withTimeout(timeout) {
                 let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -153,7 +154,7 @@ extension HTTP1Client {
                 return true
             }
         } catch {
-            return false
+            return isLocalExhaustion(error) ? nil : false
         }
     }
 }

@@ -11,7 +11,8 @@ import Prometheus
 /// balancer asks a running `flotilla run`.
 ///
 /// - `GET /metrics`: Prometheus text format (swift-prometheus, from the swift-metrics registry);
-/// - `GET /healthz`: 200 while the controller answers (its loop is alive);
+/// - `GET /healthz`: 200 while the controller answers (its loop is alive) and file descriptors
+///   are not nearly exhausted (``DescriptorBudget``);
 /// - `GET /readyz`: 200 once the first reconcile is done and the engine answers;
 /// - `GET /api/v1/status`: ``ProjectStatus`` as JSON (what `flotilla status --format json` prints);
 /// - `GET /api/v1/events`: the recent ``ActionEvent``s, oldest first;
@@ -25,10 +26,13 @@ public struct StatusServer: Sendable {
     let logger: Logger
     /// Required of every request but the probes' and the page's (``BearerToken``); nil: none.
     let token: String?
+    /// The daemon's descriptors; low makes `/healthz` say so (nil: not watched).
+    let descriptors: DescriptorBudget?
 
     public init(address: ListenAddress, controller: Controller, project: String, engine: EngineClient,
-                registry: PrometheusCollectorRegistry, logger: Logger, token: String? = nil) {
+                registry: PrometheusCollectorRegistry, logger: Logger, token: String? = nil, descriptors: DescriptorBudget? = nil) {
         self.token = token
+        self.descriptors = descriptors
         self.address = address
         self.controller = controller
         self.project = project
@@ -58,7 +62,7 @@ public struct StatusServer: Sendable {
     public func application(limits: Limits = Limits()) -> some ApplicationProtocol {
         let router = Router()
         if let token { router.add(middleware: BearerToken(token: Array(token.utf8))) }
-        let controller = controller, project = project, engine = engine, registry = registry
+        let controller = controller, project = project, engine = engine, registry = registry, descriptors = descriptors
         let status = Throttled(every: limits.statusInterval) { () -> Data? in
             try? Self.encoder.encode(await controller.status(project: project))
         }
@@ -70,7 +74,11 @@ public struct StatusServer: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         router.get("healthz") { _, _ in
-            await Self.answers(controller) ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, "controller not answering\n")
+            if let descriptors, descriptors.isLow {
+                let seen = descriptors.lastReading.map { " (\($0))" } ?? ""
+                return Self.text(.serviceUnavailable, "file descriptors nearly exhausted\(seen); raise LimitNOFILE\n")
+            }
+            return await Self.answers(controller) ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, "controller not answering\n")
         }
         router.get("readyz") { _, _ in
             guard await controller.firstReconcileDone else { return Self.text(.serviceUnavailable, "first reconcile not done\n") }
@@ -104,7 +112,7 @@ public struct StatusServer: Sendable {
         http.httpDecoder = .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)
         return Application(router: router, server: .http1(configuration: http),
                            configuration: .init(address: bind, serverName: "flotilla", backlog: limits.backlog,
-                                                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
+                                                availableConnectionsDelegate: BudgetedConnections(cap: limits.maxConnections, descriptors: descriptors)),
                            logger: serverLogger)
     }
 

@@ -433,7 +433,7 @@ public final class SimEngine: @unchecked Sendable {
 public struct SimProber: HealthProbing {
     let engine: SimEngine
     public init(engine: SimEngine) { self.engine = engine }
-    public func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool, detail: String) {
+    public func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool?, detail: String) {
         try? await AgentClock.sleep(for: .milliseconds(5))
         let ok = engine.answers(port: port)
         return (ok, ok ? "HTTP 200" : "HTTP 503")

@@ -144,12 +144,15 @@ struct RunCommand: AsyncParsableCommand {
             "engine": "\(engine.endpoint)", "engine_version": "\(engine.version.engineName)", "api": "\(engine.apiVersion)",
             "resync": "\(resyncInterval.span)",
         ])
-        let daemon = Daemon(
-            reconciler: reconciler,
-            options: .init(resyncInterval: resyncInterval.duration, debounce: debounce.duration,
-                           routes: options.makeRouteRefresher(logger: logger)),
-            logger: logger
-        )
+        let limits = DescriptorBudget.raiseSoftLimit()
+        if limits.after > limits.before {
+            logger.debug("file descriptor limit raised to the hard limit", metadata: ["from": "\(limits.before)", "to": "\(limits.after)"])
+        }
+        let descriptors = DescriptorBudget()
+        var daemonOptions = Daemon.Options(resyncInterval: resyncInterval.duration, debounce: debounce.duration,
+                                           routes: options.makeRouteRefresher(logger: logger))
+        daemonOptions.descriptors = descriptors
+        let daemon = Daemon(reconciler: reconciler, options: daemonOptions, logger: logger)
         // SIGTERM/SIGINT: graceful shutdown through swift-service-lifecycle (the controller takes
         // no new step; steps in flight get 10 s, then they are cancelled).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
@@ -168,8 +171,10 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
             let server = StatusServer(address: address, controller: daemon.controller, project: options.projectName, engine: engine,
-                                      registry: registry, logger: logger, token: token)
-            services.append(.init(service: server.application()))
+                                      registry: registry, logger: logger, token: token, descriptors: descriptors)
+            var serverLimits = StatusServer.Limits()
+            serverLimits.maxConnections = DescriptorBudget.connectionCap(limit: limits.after)
+            services.append(.init(service: server.application(limits: serverLimits)))
             if address.isLocal {
                 logger.info("serving status and metrics", metadata: ["listen": "\(address)"])
             } else {

@@ -143,12 +143,12 @@ struct TenancyTests {
         #expect(await loose.stop() == 1 && loose.log.contains("can be read by others"), "\(loose.log)")
         chmod(tokenFile, 0o600)
 
-        // The daemon gets 1,024 descriptors; the test raises its own limit afterwards.
+        // The daemon gets 1,024 descriptors, soft and hard, as a unit without LimitNOFILE= under
+        // a strict host gives (it raises its soft limit to the hard one at start-up); the test
+        // raises its own soft limit for the flood.
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let saved = limit
-        limit.rlim_cur = 1024
-        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let daemon = try DaemonProcess(common + ["--resync-interval", "30s"])
         limit.rlim_cur = min(saved.rlim_max, 8192)
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
@@ -160,6 +160,7 @@ struct TenancyTests {
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore)
             if !finished { Task { _ = await daemon.stop(); await s.cleanup() } }
         }
+        #expect(setDescriptorLimit(of: daemon.process.processIdentifier, soft: 1024, hard: 1024), "prlimit failed")
         #expect(await daemon.waitUntil(timeout: .seconds(60)) { await httpGet(port: listenPort, path: "/readyz")?.0 == 200 }, "\(daemon.log)")
 
         // The token: probes need none; the API, the metrics and the events do.
@@ -204,6 +205,81 @@ struct TenancyTests {
         sockets = []
         // Once the flood ends, the endpoint answers again.
         #expect(await daemon.waitUntil(timeout: .seconds(30)) { await httpGet(port: listenPort, path: "/healthz")?.0 == 200 }, "\(daemon.log)")
+        finished = true
+        #expect(await daemon.stop() == 0)
+        await s.cleanup()
+    }
+
+    /// Issue 26: the daemon's own descriptors run low (its limit lowered from outside to a few
+    /// above what it holds, as a leak or a tight unit would): it says so in the log and on
+    /// `/healthz`, lets its reserve go so that a killed replica is still replaced while 3,000
+    /// clients knock, never fails a healthy replica's probe for want of a socket, and once the
+    /// descriptors are back it says so and answers 200 again. Before: "Too many open files"
+    /// everywhere, probes failing healthy replicas, then the process died.
+    @Test func whenDescriptorsRunLowTheDaemonSaysSoKeepsReplacingAndHeals() async throws {
+        let s = try await Scenario("fd-budget", ports: 28175...28184)
+        let listenPort = 28185
+        try s.write("web.yaml", Scenario.httpService("web", replicas: 2))
+        let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
+                                        "--port-range", "28175-28184", "--listen", "127.0.0.1:\(listenPort)", "--resync-interval", "30s"])
+        let pid = daemon.process.processIdentifier
+        var saved = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        var sockets: [Int32] = []
+        var finished = false
+        defer {
+            for fd in sockets { close(fd) }
+            if !finished { Task { _ = await daemon.stop(); await s.cleanup() } }
+        }
+        #expect(await daemon.waitUntil(timeout: .seconds(60)) { await httpGet(port: listenPort, path: "/readyz")?.0 == 200 }, "\(daemon.log)")
+        #expect(await httpGet(port: listenPort, path: "/healthz")?.0 == 200)
+
+        // A few descriptors above what the daemon holds: below its low-water mark.
+        let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        #expect(setDescriptorLimit(of: pid, soft: held + 8, hard: Int(saved.rlim_max)), "prlimit failed")
+        let said = await daemon.waitUntil(timeout: .seconds(30)) {
+            guard let (status, body) = await httpGet(port: listenPort, path: "/healthz") else { return false }
+            return status == 503 && body.contains("file descriptors nearly exhausted")
+        }
+        let answer = await httpGet(port: listenPort, path: "/healthz")
+        #expect(said, "/healthz: \(String(describing: answer))\n\(daemon.log)")
+        #expect(daemon.log.contains("file descriptors nearly exhausted"), "\(daemon.log)")
+
+        // 3,000 clients knock (the test's own limit raised for them).
+        var mine = saved
+        mine.rlim_cur = min(saved.rlim_max, 8192)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &mine)
+        for _ in 0..<3000 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard fd >= 0 else { break }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(listenPort).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            sockets.append(fd)
+        }
+        try await Task.sleep(for: .seconds(1))
+
+        // A replica dies; it is replaced (the event does it; the watchdog is 30 s away).
+        let victim = try #require(try await s.containers("web").first)
+        try await s.engine.stopContainer(victim.id, timeout: 0)
+        try await s.engine.removeContainer(victim.id)
+        let replaced = try await daemon.waitUntil(timeout: .seconds(20)) {
+            (try await s.containers("web")).filter { $0.state == .running }.count == 2
+        }
+        #expect(replaced, "\(daemon.log)")
+        // The other replica was never failed for a probe the daemon could not make.
+        #expect(!daemon.log.contains("liveness failing"), "\(daemon.log)")
+        #expect(daemon.process.isRunning, "\(daemon.log)")
+
+        // Descriptors back: said so, and /healthz is 200 again.
+        for fd in sockets { close(fd) }
+        sockets = []
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        #expect(setDescriptorLimit(of: pid, soft: 65536, hard: Int(saved.rlim_max)), "prlimit failed")
+        #expect(await daemon.waitUntil(timeout: .seconds(30)) { await httpGet(port: listenPort, path: "/healthz")?.0 == 200 }, "\(daemon.log)")
+        #expect(daemon.log.contains("file descriptors available again"), "\(daemon.log)")
         finished = true
         #expect(await daemon.stop() == 0)
         await s.cleanup()
@@ -255,4 +331,14 @@ struct TenancyTests {
         finished = true
         await cleanup()
     }
+}
+
+/// Sets another process's descriptor limits with util-linux's `prlimit` (the test runs as root).
+func setDescriptorLimit(of pid: Int32, soft: Int, hard: Int) -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+    process.arguments = ["--pid", "\(pid)", "--nofile=\(min(soft, hard)):\(hard)"]
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
 }

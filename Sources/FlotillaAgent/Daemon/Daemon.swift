@@ -25,6 +25,9 @@ public final class Daemon: Service, Sendable {
         /// Hands idle memory back to the system (``WorkingSet``); off where many daemons share
         /// one process (the simulator), since it pages out the whole program's code.
         public var releasesIdleMemory = true
+        /// Watched every second (``DescriptorBudget``); nil in the simulator, whose daemons share
+        /// one process.
+        public var descriptors: DescriptorBudget?
 
         public init(resyncInterval: Duration = .seconds(30), debounce: Duration = .milliseconds(100), routes: RouteRefresher? = nil,
                     changes: (any ManifestChangeSource)? = nil) {
@@ -69,6 +72,7 @@ public final class Daemon: Service, Sendable {
         var beside: [@Sendable () async -> Void] = [{ [self] in await followEngineEvents() }]
         if options.releasesIdleMemory { beside.append { [self] in await keepWorkingSetSmall() } }
         if systemd.isEnabled { beside.append { [self] in await notifySystemd() } }
+        if let budget = options.descriptors { beside.append { [self] in await watchDescriptors(budget) } }
         try await loop.run(onChange: { [self] in await load(.manifestsChanged) }, onWatchdog: { [self] in await watchdog() }, beside: beside) { [self] in
             // Start-up: what is there (exited replicas are adopted), then what is wanted.
             do {
@@ -143,6 +147,28 @@ public final class Daemon: Service, Sendable {
             let advised = WorkingSet.release()
             logger.debug("working set released", metadata: ["advised_mib": "\(advised >> 20)"])
             pause = .seconds(300)
+        }
+    }
+
+    /// Looks at the descriptors every second: says so when they run low (the budget lets its
+    /// reserve go for the controller) and, once they are back, looks at everything again, since
+    /// steps may have failed for want of one meanwhile.
+    func watchDescriptors(_ budget: DescriptorBudget) async {
+        while !Task.isCancelled {
+            switch budget.check() {
+            case .exhausted(let reading)?:
+                logger.error("file descriptors nearly exhausted; the reserve is released to the controller, and what cannot get one fails and is retried",
+                             metadata: ["open": "\(reading.open)", "limit": "\(reading.limit)",
+                                        "fix": "raise LimitNOFILE= (systemd) or ulimit -n; see what holds them in /proc/\(getpid())/fd"])
+            case .recovered(let reading)?:
+                logger.notice("file descriptors available again; looking at every service", metadata: ["open": "\(reading.open)", "limit": "\(reading.limit)"])
+                await load(.watchdog)
+                try? await controller.resync(.watchdog)
+            case nil:
+                break
+            }
+            if let reading = budget.lastReading { FlotillaMetrics.descriptors(open: reading.open, limit: reading.limit) }
+            do { try await AgentClock.sleep(for: .seconds(1)) } catch { return }
         }
     }
 

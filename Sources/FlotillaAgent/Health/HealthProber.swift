@@ -6,13 +6,16 @@ import FlotillaEngine
 ///
 /// Contract: ``run(_:port:)`` answers within about the check's timeout (a replica that does not
 /// answer is unhealthy, never a hang) and never throws; `detail` is what an operator reads.
+/// `healthy` is nil when the probe could not be carried out for a reason of this host's (the
+/// daemon out of file descriptors): no verdict on the replica, which must not be failed for it.
 public protocol HealthProbing: Sendable {
-    func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool, detail: String)
+    func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool?, detail: String)
 }
 
 extension HealthProbing {
+    /// Whether the replica passed (no verdict counts as not passed: nothing is routed on it).
     public func probe(_ check: HealthCheck, port: Int) async -> Bool {
-        await run(check, port: port).healthy
+        await run(check, port: port).healthy == true
     }
 }
 
@@ -23,12 +26,15 @@ public struct HealthProber: HealthProbing {
 
     /// The probe's outcome, and what the operator should read about it ("HTTP 503",
     /// "no answer within 2s", "connection refused").
-    public func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool, detail: String) {
+    public func run(_ check: HealthCheck, port: Int) async -> (healthy: Bool?, detail: String) {
         let timeout = Duration.milliseconds(check.timeout.milliseconds)
         switch check.probe {
         case .tcp:
-            let ok = await HTTP1Client.canConnect(host: "127.0.0.1", port: port, timeout: timeout)
-            return (ok, ok ? "connected" : "no TCP connection to port \(port) within \(check.timeout)")
+            switch await HTTP1Client.canConnect(host: "127.0.0.1", port: port, timeout: timeout) {
+            case true?: return (true, "connected")
+            case false?: return (false, "no TCP connection to port \(port) within \(check.timeout)")
+            case nil: return (nil, "not probed: this process has no file descriptor for the connection")
+            }
         case .http(let path):
             let client = HTTP1Client(target: .tcp(host: "127.0.0.1", port: port))
             do {
@@ -37,6 +43,8 @@ public struct HealthProber: HealthProbing {
             } catch let error as EngineError {
                 if case .timeout = error { return (false, "no answer from GET \(path) within \(check.timeout)") }
                 return (false, "GET \(path): \(error)")
+            } catch where HTTP1Client.isLocalExhaustion(error) {
+                return (nil, "not probed: this process has no file descriptor for the connection")
             } catch {
                 return (false, "GET \(path) on port \(port): \(error)")
             }

@@ -127,7 +127,12 @@ public actor ProbeMonitor {
         let check = roles.contains(.readiness) ? entry.readiness?.check ?? entry.liveness?.check : entry.liveness?.check
         guard let check else { return }
         let port = entry.port
-        let (ok, detail) = await limiter.run { await self.prober.run(check, port: port) }
+        let (verdict, detail) = await limiter.run { await self.prober.run(check, port: port) }
+        guard let ok = verdict else {
+            // This host could not probe (out of descriptors): the replica keeps its standing.
+            logger.debug("probe not carried out", metadata: ["container": "\(entry.container.name)", "probe": "\(detail)"])
+            return
+        }
         record(id, roles: roles, success: ok, detail: detail)
     }
 

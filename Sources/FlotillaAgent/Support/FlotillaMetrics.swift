@@ -27,6 +27,11 @@ public enum FlotillaMetrics {
         Counter(label: "flotilla_crash_loop_backoffs_total", dimensions: [("service", service)]).increment()
     }
 
+    static func descriptors(open: Int, limit: Int) {
+        Gauge(label: "flotilla_open_file_descriptors").record(open)
+        Gauge(label: "flotilla_file_descriptor_limit").record(limit)
+    }
+
     static func manifestFilesFailing(_ count: Int) {
         Gauge(label: "flotilla_manifest_files_failing").record(count)
     }
