@@ -45,7 +45,19 @@ struct HostAccessOptions: ParsableArguments {
                                valueName: "name"))
     var allowVolumes: [String] = []
 
+    @Option(name: .customLong("max-manifest-bytes"),
+            help: ArgumentHelp("The most bytes all manifest files together may hold: 64Mi by default, or such as 256Mi, 1Gi, 500M.",
+                               discussion: "Files past the cap, in path order, are errors of their own (nothing is pruned for them): a commit that grows the tree cannot take the host's memory. Each file is also at most 1 MiB.",
+                               valueName: "size"))
+    var maxManifestBytes: String = "64Mi"
+
+    /// ``maxManifestBytes`` in bytes (checked by ``validate()``).
+    var manifestByteCap: Int { Resources.parseMemory(maxManifestBytes).map { Int(clamping: $0) } ?? ManifestDirectoryLoader.defaultMaxTreeSize }
+
     func validate() throws {
+        guard let cap = Resources.parseMemory(maxManifestBytes), cap > 0 else {
+            throw ValidationError("--max-manifest-bytes takes a size such as 64Mi, 1Gi or 500M, not \"\(maxManifestBytes)\"")
+        }
         for prefix in prefixes where !prefix.hasPrefix("/") || prefix.split(separator: "/").contains("..") {
             throw ValidationError("--allow-host-mounts takes absolute folders without \"..\" (e.g. --allow-host-mounts=/srv/data), not \"\(prefix)\"")
         }

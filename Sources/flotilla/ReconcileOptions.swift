@@ -127,6 +127,7 @@ struct ReconcileOptions: ParsableArguments {
     /// route files feed.
     var loader: ManifestDirectoryLoader {
         var loader = ManifestDirectoryLoader(access: access.hostAccess(swarm: orchestrator == .swarm, project: projectName))
+        loader.maxTreeSize = access.manifestByteCap
         if let first = routeFiles.first {
             let file = URL(fileURLWithPath: first).standardizedFileURL.path
             loader.routeClaims = RouteClaims(directory: routeClaimsDir ?? RouteClaims.defaultDirectory(forRoutesFile: file), project: projectName, routesFile: file)

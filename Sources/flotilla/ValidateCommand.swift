@@ -38,7 +38,9 @@ struct ValidateCommand: ParsableCommand {
         let state: DesiredState
         do {
             let key = stateDir.flatMap { StateStore(directory: $0).loadDigestKey() } ?? .ephemeral
-            state = try ManifestDirectoryLoader(access: access.hostAccess(swarm: false, project: project ?? Reconciler.defaultProject(for: directory)), digestKey: key).load(directory: directory)
+            var loader = ManifestDirectoryLoader(access: access.hostAccess(swarm: false, project: project ?? Reconciler.defaultProject(for: directory)), digestKey: key)
+            loader.maxTreeSize = access.manifestByteCap
+            state = try loader.load(directory: directory)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)

@@ -139,6 +139,28 @@ struct LoaderHardeningTests {
 
     /// `ln -s /etc/shadow manifests/x.yaml` printed the file's lines as unknown keys into logs
     /// and the status API; a FIFO or a device with a manifest's name was skipped in silence.
+    /// Issue 26: the whole tree is capped (the operator's --max-manifest-bytes): files past the
+    /// cap, in path order, are errors of their own, so their services are never pruned, and the
+    /// files before it load as usual. A file alone over the per-file limit keeps its own message.
+    @Test func theManifestTreeHasAByteCapAndWhatPassesItIsAnError() throws {
+        let service = { (name: String) in "name: \(name)\nimage: x\nlabels: { pad: \"\(String(repeating: "p", count: 900))\" }\n" }
+        let root = try tree(["a.yaml": service("a"), "b.yaml": service("b"), "c/d.yaml": service("d"), "e.yaml": service("e")])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var loader = ManifestDirectoryLoader()
+        #expect(try loader.load(directory: root).services.count == 4)
+        let one = Array(service("a").utf8).count
+        loader.maxTreeSize = 2 * one + one / 2  // a and b fit; c/d.yaml passes the cap
+        let capped = try loader.load(directory: root)
+        #expect(capped.services.map(\.name) == ["a", "b"])
+        #expect(capped.failedFiles == ["c/d.yaml", "e.yaml"])
+        #expect(capped.diagnostics.allSatisfy { $0.message.contains("--max-manifest-bytes") && $0.line == 1 }, "\(capped.diagnostics)")
+        // Prune safety: the services past the cap are in failed files, never missing ones.
+        #expect(!capped.isValid)
+        loader.maxTreeSize = 1 << 30
+        loader.maxFileSize = one - 1
+        #expect(try loader.load(directory: root).diagnostics.allSatisfy { $0.message.contains("file is larger than") })
+    }
+
     @Test func manifestsAreReadOnlyFromInsideTheTreeAndOnlyFromRegularFiles() throws {
         let outside = try tree(["secret.yaml": "root:$6$saltsalt$hashhashhashhashhash:19000:0:99999:7:::\n"])
         defer { try? FileManager.default.removeItem(atPath: outside) }

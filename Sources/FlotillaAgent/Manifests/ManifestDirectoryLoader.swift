@@ -9,6 +9,11 @@ import Glibc
 /// and parses them with libyaml; the pure ``DesiredState`` does the validating.
 public struct ManifestDirectoryLoader: Sendable {
     public var maxFileSize: Int { didSet { memo = LoadMemo() } }
+    /// The most bytes all manifest files together may hold (the operator's
+    /// `--max-manifest-bytes`): the files past it, in path order, are errors of their own, so
+    /// nothing is pruned for them, and a tree grown by a commit cannot take the host's memory.
+    public var maxTreeSize: Int = ManifestDirectoryLoader.defaultMaxTreeSize { didSet { memo = LoadMemo() } }
+    public static let defaultMaxTreeSize = 64 << 20
     public var parser: YAMLDocumentParser { didSet { memo = LoadMemo() } }
     /// Where secret files may come from and which host paths may be mounted.
     public var access: HostAccess { didSet { memo = LoadMemo() } }
@@ -47,9 +52,10 @@ public struct ManifestDirectoryLoader: Sendable {
         let claimed = routeClaims?.snapshot() ?? ClaimedRoutes()
         if let same = memo.state(directory: directory, files: raw, secrets: secrets, mounts: access.mountPolicy, claimed: claimed) { return same }
         let reads = RecordingSecretReader(secrets), paths = RecordingResolver()
-        let parser = parser
-        let files = raw.map { Self.parse($0, with: parser) }
-        let state = DesiredState(files: files, secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey, claimedRoutes: claimed)
+        // One file's YAML documents at a time: each is dropped once decoded.
+        var builder = DesiredState.Builder(secrets: reads, mounts: paths.recording(access.mountPolicy), digestKey: digestKey)
+        for file in raw { builder.add(Self.parse(file, with: parser)) }
+        let state = builder.finish(claimedRoutes: claimed)
         memo.remember(state, directory: directory, files: raw, secretReads: reads.reads.withLock { $0 }, resolved: paths.resolved.withLock { $0 }, claimed: claimed)
         return state
     }
@@ -63,25 +69,38 @@ public struct ManifestDirectoryLoader: Sendable {
     func readRaw(directory: String) throws -> [RawManifest] {
         guard Self.isDirectory(directory) else { throw LoadError.notADirectory(directory) }
         let (paths, problems) = Self.scan(directory)
+        var left = maxTreeSize
+        let files = paths.map { path -> RawManifest in
+            let file = read(relative: path, root: directory, treeLeft: left)
+            if case .bytes(let bytes) = file.content { left -= bytes.count }
+            return file
+        }
         // What cannot be read is an error of its own (prune safety then holds), never "no services".
-        return paths.map { read(relative: $0, root: directory) } + problems.map { RawManifest(path: $0.path, content: .unreadable($0.message)) }
+        return (files + problems.map { RawManifest(path: $0.path, content: .unreadable($0.message)) }).sorted { $0.path < $1.path }
     }
 
-    func read(relative: String, root: String) -> RawManifest {
+    func read(relative: String, root: String, treeLeft: Int = .max) -> RawManifest {
+        if treeLeft <= 0 { return RawManifest(path: relative, content: .unreadable(treeFull)) }
         let full = (root as NSString).appendingPathComponent(relative)
         // Checked again at the read (a link swapped since the scan): inside the tree, and a
         // regular file (opened without blocking: a FIFO put there never hangs the load).
         if let problem = Self.outsideTree(relative, root: root) { return RawManifest(path: relative, content: .unreadable(problem)) }
-        switch RegularFile.read(full, maxSize: maxFileSize) {
+        switch RegularFile.read(full, maxSize: min(maxFileSize, treeLeft)) {
         case .success(let bytes):
             return RawManifest(path: relative, content: .bytes(bytes))
         case .failure(.notRegular):
             return RawManifest(path: relative, content: .unreadable(Self.notRegular))
+        case .failure(.tooLarge) where treeLeft < maxFileSize:
+            return RawManifest(path: relative, content: .unreadable(treeFull))
         case .failure(.tooLarge):
             return RawManifest(path: relative, content: .unreadable("file is larger than \(maxFileSize) bytes; split it into several manifest files"))
         case .failure:
             return RawManifest(path: relative, content: .unreadable("cannot read file (permission denied or removed while loading)"))
         }
+    }
+
+    var treeFull: String {
+        "the manifest files together pass the tree's cap of \(maxTreeSize) bytes here (files are read in path order); remove manifests, or raise --max-manifest-bytes"
     }
 
     static func parse(_ raw: RawManifest, with parser: YAMLDocumentParser) -> ManifestFile {

@@ -29,103 +29,123 @@ public struct DesiredState: Sendable {
     ///   - claimedRoutes: hosts and paths other projects on this host serve through the same proxy.
     public init(files manifestFiles: [ManifestFile], secrets: any SecretReader = NoSecretReader(), mounts: MountPolicy = .refuseHostPaths,
                 digestKey: SecretDigestKey = .ephemeral, claimedRoutes: ClaimedRoutes = ClaimedRoutes()) {
-        var decoded: [(spec: ServiceSpec, file: String, node: YAMLNode)] = []
-        var diagnostics: [Diagnostic] = []
-        let sorted = manifestFiles.sorted(by: { $0.path < $1.path })
-        // Every document is decoded on its own, then the results are taken in file order. (Decoding
-        // them in parallel was tried: on 2 cores it did not show beside the noise, being bound by
-        // memory traffic, and it made the callgrind guard count only the caller's thread.)
-        var documents: [(file: String, node: YAMLNode)] = []
-        for file in sorted {
-            files.append(file.path)
-            for document in file.documents where document.scalar?.isNull != true {  // an empty document ("---" alone)
-                documents.append((file.path, document))
-            }
-        }
-        let results = documents.map { document in
-            ServiceDecoder.decode(document.node, file: document.file, secrets: secrets, mounts: mounts, digestKey: digestKey)
-        }
-        var next = 0
-        for file in sorted {
-            diagnostics += file.diagnostics
-            while next < documents.count && documents[next].file == file.path {
-                let ((spec, problems), document) = (results[next], documents[next].node)
-                next += 1
-                diagnostics += problems
-                if let spec { decoded.append((spec, file.path, document)) }
-                else if let name = Self.declaredName(in: document) { sourceFile[name] = file.path; servicesInFailedFiles.insert(name) }
-            }
-        }
-
-        // Unique names across the directory. `byName` holds indices into `decoded` (never copies
-        // of the entries: a ServiceSpec is large, and copying them dominated at 10,000 services).
-        var byName: [String: Int] = [:]
-        byName.reserveCapacity(decoded.count)
-        for (index, entry) in decoded.enumerated() {
-            if let firstIndex = byName[entry.spec.name] {
-                let first = decoded[firstIndex]
-                let mark = Self.valueMark(of: "name", in: entry.node)
-                diagnostics.append(Diagnostic(file: entry.file, at: mark,
-                    "service \"\(entry.spec.name)\" is already defined at \(first.file):\(Self.valueMark(of: "name", in: first.node)); service names must be unique across the directory"))
-            } else {
-                byName[entry.spec.name] = index
-            }
-            sourceFile[entry.spec.name] = sourceFile[entry.spec.name] ?? entry.file
-        }
-
-        // Each host+path belongs to one service.
-        var routeOwner: [String: (service: String, file: String, mark: () -> SourceMark)] = [:]
-        for entry in decoded where byName[entry.spec.name].map({ decoded[$0].file }) == entry.file {
-            for route in entry.spec.routes {
-                if let holder = claimedRoutes.byKey[route.key] {
-                    diagnostics.append(Diagnostic(file: entry.file, at: Self.routeMark(of: route, in: entry.node),
-                        "route \(route.host)\(route.path) is already served by project \"\(holder.project)\" on this host (its route file \(holder.routesFile)); "
-                        + "a host and path belong to one project of a shared proxy: give this service another host or path, or have project \"\(holder.project)\" drop the route first"))
-                    continue
-                }
-                if let owner = routeOwner[route.key] {
-                    guard owner.service != entry.spec.name else { continue }
-                    diagnostics.append(Diagnostic(file: entry.file, at: Self.routeMark(of: route, in: entry.node),
-                        "route \(route.host)\(route.path) is already served by service \"\(owner.service)\" (\(owner.file):\(owner.mark())); give one of them another host or path"))
-                } else {
-                    // The position is looked up only when a conflict needs it.
-                    let node = entry.node
-                    routeOwner[route.key] = (entry.spec.name, entry.file, { Self.routeMark(of: route, in: node) })
-                }
-            }
-        }
-
-        // depends_on targets exist (a service in a failed file counts as existing: its file has its own error).
-        // "Did you mean" compares against every name: bounded, so thousands of unknown names stay linear.
-        let names = byName.keys.sorted()
-        var hintBudget = 1_000_000
-        for entry in decoded {
-            for (i, dependency) in entry.spec.dependsOn.enumerated() where byName[dependency] == nil && !servicesInFailedFiles.contains(dependency) {
-                let mark = Self.dependsOnMark(i, in: entry.node)
-                hintBudget -= names.count
-                let hint = hintBudget < 0 ? "" : EditDistance.suggestion(for: dependency, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
-                diagnostics.append(Diagnostic(file: entry.file, at: mark, "service \"\(entry.spec.name)\" depends on unknown service \"\(dependency)\"\(hint)"))
-            }
-        }
-
-        // No dependency cycles; each cycle is reported once, at its alphabetically first member.
-        let graph = byName.mapValues { decoded[$0].spec.dependsOn.filter { byName[$0] != nil } }
-        for cycle in DependencyGraph.cycles(in: graph) {
-            let first = cycle[0]
-            let entry = decoded[byName[first]!]
-            let index = entry.spec.dependsOn.firstIndex(of: cycle.count > 1 ? cycle[1] : first) ?? 0
-            diagnostics.append(Diagnostic(file: entry.file, at: Self.dependsOnMark(index, in: entry.node),
-                "dependency cycle: " + (cycle + [first]).joined(separator: " -> ") + "; remove one of these depends_on entries"))
-        }
-
-        self.diagnostics = diagnostics.sortedByLocation()
-        self.failedFiles = Set(self.diagnostics.map(\.file))
-        for entry in decoded where failedFiles.contains(entry.file) { servicesInFailedFiles.insert(entry.spec.name) }
-        // Sorted as indices: moving whole specs around costs a retain and a release per field.
-        self.services = byName.values.filter { !failedFiles.contains(decoded[$0].file) }
-            .sorted { decoded[$0].spec.name < decoded[$1].spec.name }.map { decoded[$0].spec }
+        var builder = Builder(secrets: secrets, mounts: mounts, digestKey: digestKey)
+        for file in manifestFiles.sorted(by: { $0.path < $1.path }) { builder.add(file) }
+        self = builder.finish(claimedRoutes: claimedRoutes)
     }
 
+    /// Builds a ``DesiredState`` one file at a time, so that a file's YAML documents can be
+    /// dropped once decoded: a directory's documents together weighed about 10× its bytes, and
+    /// were all held until the checks across files had run. Those checks need only positions,
+    /// which ``ServiceMarks`` keeps. Files must be added in path order.
+    public struct Builder {
+        let secrets: any SecretReader
+        let mounts: MountPolicy
+        let digestKey: SecretDigestKey
+        var state = DesiredState()
+        var decoded: [(spec: ServiceSpec, file: String, marks: ServiceMarks)] = []
+        var diagnostics: [Diagnostic] = []
+
+        public init(secrets: any SecretReader = NoSecretReader(), mounts: MountPolicy = .refuseHostPaths, digestKey: SecretDigestKey = .ephemeral) {
+            self.secrets = secrets
+            self.mounts = mounts
+            self.digestKey = digestKey
+        }
+
+        /// Decodes every document of `file` (each on its own) and keeps what the checks across
+        /// files need.
+        public mutating func add(_ file: ManifestFile) {
+            state.files.append(file.path)
+            diagnostics += file.diagnostics
+            for document in file.documents where document.scalar?.isNull != true {  // an empty document ("---" alone)
+                let (spec, problems) = ServiceDecoder.decode(document, file: file.path, secrets: secrets, mounts: mounts, digestKey: digestKey)
+                diagnostics += problems
+                if let spec {
+                    decoded.append((spec, file.path, ServiceMarks(of: spec, in: document)))
+                } else if let name = DesiredState.declaredName(in: document) {
+                    state.sourceFile[name] = file.path
+                    state.servicesInFailedFiles.insert(name)
+                }
+            }
+        }
+
+        /// The checks across files (unique names, route owners and claims, `depends_on`
+        /// targets and cycles), then the state.
+        public func finish(claimedRoutes: ClaimedRoutes = ClaimedRoutes()) -> DesiredState {
+            var state = state
+            var diagnostics = diagnostics
+            let decoded = decoded
+
+            // Unique names across the directory. `byName` holds indices into `decoded` (never copies
+            // of the entries: a ServiceSpec is large, and copying them dominated at 10,000 services).
+            var byName: [String: Int] = [:]
+            byName.reserveCapacity(decoded.count)
+            for (index, entry) in decoded.enumerated() {
+                if let firstIndex = byName[entry.spec.name] {
+                    let first = decoded[firstIndex]
+                    diagnostics.append(Diagnostic(file: entry.file, at: entry.marks.name,
+                        "service \"\(entry.spec.name)\" is already defined at \(first.file):\(first.marks.name); service names must be unique across the directory"))
+                } else {
+                    byName[entry.spec.name] = index
+                }
+                state.sourceFile[entry.spec.name] = state.sourceFile[entry.spec.name] ?? entry.file
+            }
+
+            // Each host+path belongs to one service.
+            var routeOwner: [String: (service: String, file: String, mark: SourceMark)] = [:]
+            for entry in decoded where byName[entry.spec.name].map({ decoded[$0].file }) == entry.file {
+                for route in entry.spec.routes {
+                    let mark = entry.marks.route(route)
+                    if let holder = claimedRoutes.byKey[route.key] {
+                        diagnostics.append(Diagnostic(file: entry.file, at: mark,
+                            "route \(route.host)\(route.path) is already served by project \"\(holder.project)\" on this host (its route file \(holder.routesFile)); "
+                            + "a host and path belong to one project of a shared proxy: give this service another host or path, or have project \"\(holder.project)\" drop the route first"))
+                        continue
+                    }
+                    if let owner = routeOwner[route.key] {
+                        guard owner.service != entry.spec.name else { continue }
+                        diagnostics.append(Diagnostic(file: entry.file, at: mark,
+                            "route \(route.host)\(route.path) is already served by service \"\(owner.service)\" (\(owner.file):\(owner.mark)); give one of them another host or path"))
+                    } else {
+                        routeOwner[route.key] = (entry.spec.name, entry.file, mark)
+                    }
+                }
+            }
+
+            // depends_on targets exist (a service in a failed file counts as existing: its file has its own error).
+            // "Did you mean" compares against every name: bounded, so thousands of unknown names stay linear.
+            let names = byName.keys.sorted()
+            var hintBudget = 1_000_000
+            for entry in decoded {
+                for (i, dependency) in entry.spec.dependsOn.enumerated() where byName[dependency] == nil && !state.servicesInFailedFiles.contains(dependency) {
+                    hintBudget -= names.count
+                    let hint = hintBudget < 0 ? "" : EditDistance.suggestion(for: dependency, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                    diagnostics.append(Diagnostic(file: entry.file, at: entry.marks.dependsOn(i),
+                        "service \"\(entry.spec.name)\" depends on unknown service \"\(dependency)\"\(hint)"))
+                }
+            }
+
+            // No dependency cycles; each cycle is reported once, at its alphabetically first member.
+            let graph = byName.mapValues { decoded[$0].spec.dependsOn.filter { byName[$0] != nil } }
+            for cycle in DependencyGraph.cycles(in: graph) {
+                let first = cycle[0]
+                let entry = decoded[byName[first]!]
+                let index = entry.spec.dependsOn.firstIndex(of: cycle.count > 1 ? cycle[1] : first) ?? 0
+                diagnostics.append(Diagnostic(file: entry.file, at: entry.marks.dependsOn(index),
+                    "dependency cycle: " + (cycle + [first]).joined(separator: " -> ") + "; remove one of these depends_on entries"))
+            }
+
+            state.diagnostics = diagnostics.sortedByLocation()
+            state.failedFiles = Set(state.diagnostics.map(\.file))
+            for entry in decoded where state.failedFiles.contains(entry.file) { state.servicesInFailedFiles.insert(entry.spec.name) }
+            // Sorted as indices: moving whole specs around costs a retain and a release per field.
+            state.services = byName.values.filter { !state.failedFiles.contains(decoded[$0].file) }
+                .sorted { decoded[$0].spec.name < decoded[$1].spec.name }.map { decoded[$0].spec }
+            return state
+        }
+    }
+
+    init() {}
 
     /// For planner tests: a state with the given services and failed files (file → service names).
     mutating func setForTesting(services: [ServiceSpec], failedFiles: [String: [String]]) {
