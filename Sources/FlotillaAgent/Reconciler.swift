@@ -161,6 +161,12 @@ public struct Reconciler: Sendable {
         return Planner.plan(desired: desired, observed: observed, options: options)
     }
 
+    /// The named volumes and networks `desired` uses that this project may not (``ResourceRefusals``).
+    public func resourceRefusals(_ desired: DesiredState) async throws -> [Diagnostic] {
+        try await ResourceRefusals.find(desired, directory: directory, project: project, engine: engine,
+                                        allowedVolumes: loader.access.allowedVolumes, allowedNetworks: loader.access.allowedNetworks)
+    }
+
     public func makeController(mode: Controller.Mode, routes: RouteRefresher?) -> Controller {
         var configuration = Controller.Configuration(project: project, mode: mode, parallelism: options.parallelism, portRange: options.portRange,
                                                      settleTime: options.settleTime, allowEmpty: allowEmpty, sharedLock: mode == .daemon ? lock : nil)

@@ -10,10 +10,12 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
         Compares the manifests with the containers the project owns and prints the plan: replicas \
         to create, replicas to replace (with the spec fields that changed), dead containers to \
-        prune, surplus and orphaned containers to remove.
+        prune, surplus and orphaned containers to remove. Named volumes and networks the project \
+        may not use (another project's, or ones made by hand that no --allow-volume or \
+        --allow-network names) are errors at the manifest line that names them.
 
         Exit codes: 0 nothing would change, 2 something would, 1 error (invalid manifests, \
-        engine unreachable). Scripts: `flotilla plan -q || flotilla apply`.
+        a volume or network refused, engine unreachable). Scripts: `flotilla plan -q || flotilla apply`.
         """
     )
 
@@ -37,11 +39,14 @@ struct PlanCommand: AsyncParsableCommand {
             let session = try await options.openSession(claim: false)
             let (desired, observed) = (session.desired, session.observed)
             let plan = session.plan()
+            // Volumes and networks the creates would refuse, said now, at their manifest lines.
+            let refused = try await session.reconciler.resourceRefusals(desired)
+            for diagnostic in refused { Console.error(diagnostic.description) }
             switch format {
-            case .json: Console.out(try JSONOutput.encode(PlanReport(plan: plan, desired: desired)))
+            case .json: Console.out(try JSONOutput.encode(PlanReport(plan: plan, desired: desired, refused: refused)))
             case .text: Console.out(PlanPrinter.text(plan, observedCount: observed.count))
             }
-            if !desired.isValid { throw ExitCode(1) }
+            if !desired.isValid || !refused.isEmpty { throw ExitCode(1) }
             if plan.hasChanges { throw ExitCode(2) }
         }
     }
@@ -161,10 +166,10 @@ struct PlanReport: Encodable {
     var notes: [String]
     var actions: [PlanAction]
 
-    init(plan: Plan, desired: DesiredState) {
+    init(plan: Plan, desired: DesiredState, refused: [Diagnostic] = []) {
         changes = plan.hasChanges
-        valid = desired.isValid
-        errors = desired.diagnostics
+        valid = desired.isValid && refused.isEmpty
+        errors = (desired.diagnostics + refused).sortedByLocation()
         services = plan.services.map {
             Service(name: $0.name, replicas: $0.spec.replicas, upToDate: $0.keep.count, create: $0.create, replace: $0.replace.map(\.name),
                     prune: $0.prune.map(\.name), removeSurplus: $0.removeSurplus.map(\.name), unhealthy: $0.unhealthy.map(\.name),

@@ -217,11 +217,11 @@ struct TenancyTests {
     /// descriptors are back it says so and answers 200 again. Before: "Too many open files"
     /// everywhere, probes failing healthy replicas, then the process died.
     @Test func whenDescriptorsRunLowTheDaemonSaysSoKeepsReplacingAndHeals() async throws {
-        let s = try await Scenario("fd-budget", ports: 28175...28184)
-        let listenPort = 28185
+        let s = try await Scenario("fd-budget", ports: 28171...28178)
+        let listenPort = 28179
         try s.write("web.yaml", Scenario.httpService("web", replicas: 2))
         let daemon = try DaemonProcess([s.directory, "--engine", TestEngine.endpoint!, "--project", s.project, "--state-dir", s.stateDirectory,
-                                        "--port-range", "28175-28184", "--listen", "127.0.0.1:\(listenPort)", "--resync-interval", "30s"])
+                                        "--port-range", "28171-28178", "--listen", "127.0.0.1:\(listenPort)", "--resync-interval", "30s"])
         let pid = daemon.process.processIdentifier
         var saved = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
@@ -307,13 +307,17 @@ struct TenancyTests {
         #expect(first.0 == 0, "\(first.2)")
         let db = try #require(try await a.containers("db").first)
 
-        // B mounts A's volume: refused, naming A.
+        // B mounts A's volume: refused, naming A; `plan` says so first, at the manifest line.
         try b.write("thief.yaml", service("thief", "volumes: [\"\(volume):/steal\"]"))
+        let planned = try b.cli("plan")
+        #expect(planned.0 == 1 && planned.2.contains("thief.yaml:5:11: error: volume \"\(volume)\" belongs to project \"\(a.project)\""), "\(planned.1)\n\(planned.2)")
         let stolen = try b.cli("apply")
         #expect(stolen.0 != 0 && stolen.2.contains("volume \"\(volume)\" belongs to project \"\(a.project)\""), "\(stolen.1)\n\(stolen.2)")
         #expect(try await b.containers().isEmpty)
         // B joins A's network: refused, naming A.
         try b.write("thief.yaml", service("thief", "networks: [\(network)]"))
+        let plannedJoin = try b.cli("plan", ["--format", "json"])
+        #expect(plannedJoin.0 == 1 && plannedJoin.1.contains("belongs to project") && plannedJoin.1.contains("\"valid\" : false"), "\(plannedJoin.1)\n\(plannedJoin.2)")
         let joined = try b.cli("apply")
         #expect(joined.0 != 0 && joined.2.contains("network \"\(network)\" belongs to project \"\(a.project)\""), "\(joined.1)\n\(joined.2)")
         #expect(try await b.containers().isEmpty)

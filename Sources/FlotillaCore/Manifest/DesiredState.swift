@@ -164,7 +164,8 @@ public struct DesiredState: Sendable {
         return value
     }
 
-    static func value(of key: String, in document: YAMLNode) -> YAMLNode? {
+    /// The value of `key` in a service document (nil: not a mapping, or no such key).
+    public static func value(of key: String, in document: YAMLNode) -> YAMLNode? {
         guard case .mapping(let pairs) = document.kind else { return nil }
         return pairs.first { $0.key.scalar?.value == key }?.value
     }
