@@ -176,6 +176,10 @@ struct ImportComposeCommand: ParsableCommand {
         }
         do {
             try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            let leftovers = AtomicFile.removeLeftovers(in: outputDirectory)
+            if !leftovers.isEmpty {
+                Console.error("note: removed \(leftovers.count) staged \(leftovers.count == 1 ? "file" : "files") an earlier, killed import left in \(output)/ (\(leftovers.joined(separator: ", ")))")
+            }
             // Every file staged first, then all renamed: an error leaves no half-written set.
             var staged: [(temp: String, path: String)] = []
             do {

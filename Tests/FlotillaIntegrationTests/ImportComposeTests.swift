@@ -122,6 +122,26 @@ struct ImportComposeTests {
         #expect(leftovers.isEmpty)
     }
 
+    /// Issue 26: an import killed between staging and renaming (SIGKILL, a lost host) left its
+    /// staged files behind; the next import removes those whose process is gone, says so, and
+    /// leaves a live writer's alone.
+    @Test func aKilledImportsStagedFilesAreRemovedByTheNext() throws {
+        let out = Self.temporaryFolder("killed")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // A process that has ended: its pid names the killed import.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = ".api.yaml.flotilla-\(gone.processIdentifier)-12345.tmp", live = ".web.yaml.flotilla-\(getpid())-678.tmp"
+        for name in [dead, live] { try "half\n".write(toFile: out + "/" + name, atomically: false, encoding: .utf8) }
+        let (code, _, stderr) = try runFlotilla(["import", "compose", Self.corpus + "/override/compose.yaml", "-o", out])
+        #expect(code == 0, "\(stderr)")
+        #expect(stderr.contains("removed 1 staged file an earlier, killed import left") && stderr.contains(dead), "\(stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".tmp") }
+        #expect(left == [live])
+    }
+
     /// Each case was found by a review of the import against Compose's behaviour; each failed before its fix.
     @Test func composeSemanticsFoundInReview() throws {
         let dir = Self.temporaryFolder("review")

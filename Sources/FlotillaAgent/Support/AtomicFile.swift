@@ -42,6 +42,25 @@ public enum AtomicFile {
         return temp
     }
 
+    /// Removes the staged files a killed writer left in `directory` (a process killed between
+    /// ``stage(_:nextTo:mode:)`` and ``commit(_:to:)``: `import compose` under SIGKILL, a daemon
+    /// lost mid-write); only those whose process is gone, never another writer's in flight.
+    /// Returns the names removed.
+    @discardableResult
+    public static func removeLeftovers(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            // .NAME.flotilla-PID-N.tmp
+            let parts = name.dropLast(".tmp".count).components(separatedBy: ".flotilla-")
+            guard parts.count >= 2, let tail = parts.last?.split(separator: "-"), tail.count == 2,
+                  let pid = Int32(tail[0]), UInt32(tail[1]) != nil, pid > 0 else { continue }
+            guard kill(pid, 0) == -1 && errno == ESRCH else { continue }  // its writer still runs
+            if unlink((directory.isEmpty ? "." : directory) + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
     /// Renames a ``stage(_:nextTo:mode:)`` file over `path` (atomic: a reader sees the old file or
     /// the new one) and fsyncs the folder so the rename is durable. On failure the temp file is
     /// removed.
