@@ -102,16 +102,19 @@ public struct Reconciler: Sendable {
         return (replicas, impostors)
     }
 
-    /// ``loadDesired()`` and the git revision the manifests are at.
-    public func load() async throws -> DesiredState {
-        var state = try loadDesired()
+    /// ``loadDesired(claimingRoutes:)`` and the git revision the manifests are at.
+    public func load(claimingRoutes: Bool = true) async throws -> DesiredState {
+        var state = try loadDesired(claimingRoutes: claimingRoutes)
         state.revision = await options.revisions.revision(of: directory)
         return state
     }
 
-    public func loadDesired() throws -> DesiredState {
+    /// The manifests, checked against the routes other projects claim on the shared proxy.
+    /// `claimingRoutes`: record this project's routes in that register (what serves them: `run`,
+    /// `apply`, a release); false for commands that only look (`plan`, `routes`, `status`).
+    public func loadDesired(claimingRoutes: Bool = true) throws -> DesiredState {
         var state = try loader.load(directory: directory)
-        if let claims = loader.routeClaims {
+        if claimingRoutes, let claims = loader.routeClaims {
             // This project's routes, claimed on the shared proxy's register; claims it no longer
             // routes are given up only after a load without errors (a broken file keeps its routes).
             do {

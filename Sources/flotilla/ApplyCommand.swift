@@ -44,7 +44,7 @@ struct ApplyCommand: AsyncParsableCommand {
 extension ApplyCommand {
     func runSwarm() async throws {
         try await options.withReconcileLock {
-            let (swarm, desired) = try await options.openSwarmSession()
+            let (swarm, desired) = try await options.openSwarmSession(claim: true)
             let report = try await swarm.apply(desired)
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
             Console.out(report.summary)
@@ -72,7 +72,10 @@ struct DownCommand: AsyncParsableCommand {
                 let swarm = options.makeSwarmReconciler(engine: engine, logger: logger)
                 let removed = try await swarm.down()
                 Console.out("removed \(removed) Swarm services of project \(options.projectName)")
-                try reportLeftovers(try await swarm.leftovers(), one: "object still carries", many: "objects still carry")
+                let left = try await swarm.leftovers()
+                // Its routes are free for other projects once no service of it serves them.
+                if !left.contains(where: { $0.hasPrefix("Swarm service") }) { options.loader.routeClaims?.releaseAll() }
+                try reportLeftovers(left, one: "object still carries", many: "objects still carry")
             }
         }
         try await options.withReconcileLock {

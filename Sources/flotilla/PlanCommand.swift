@@ -28,7 +28,7 @@ struct PlanCommand: AsyncParsableCommand {
         if try await runResolvingAuto(\.options) { return }
         if options.orchestrator == .swarm {
             return try await withEngineErrors {
-                let (swarm, desired) = try await options.openSwarmSession()
+                let (swarm, desired) = try await options.openSwarmSession(claim: false)
                 let plan = try await swarm.plan(desired)
                 Console.out(SwarmPlanPrinter.text(plan))
                 if !desired.isValid || !plan.problems.isEmpty { throw ExitCode(1) }

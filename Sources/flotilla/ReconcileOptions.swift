@@ -145,10 +145,10 @@ struct ReconcileOptions: ParsableArguments {
     }
 
     /// Loads the manifests, printing every diagnostic; throws only when the directory is missing.
-    func loadDesired(_ reconciler: Reconciler, quiet: Bool = false) async throws -> DesiredState {
+    func loadDesired(_ reconciler: Reconciler, quiet: Bool = false, claimingRoutes: Bool) async throws -> DesiredState {
         let state: DesiredState
         do {
-            state = try await reconciler.load()
+            state = try await reconciler.load(claimingRoutes: claimingRoutes)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)
@@ -193,7 +193,7 @@ extension ReconcileOptions {
         let engine = try await connect(logger: logger)
         let reconciler = makeReconciler(engine: engine, logger: logger)
         try await checkOwnership(reconciler, claim: claim)
-        let desired = try await loadDesired(reconciler, quiet: quiet)
+        let desired = try await loadDesired(reconciler, quiet: quiet, claimingRoutes: claim)
         let (observed, impostors) = try await reconciler.observeAll()
         for (container, problem) in impostors where !quiet {
             Console.error("warning: \(container.name) (\(container.shortID)) carries project \(reconciler.project)'s labels but is not one of its replicas: \(problem); left alone")
@@ -245,10 +245,11 @@ extension ReconcileOptions {
     }
 
     /// Swarm mode's plan and apply start here: the manager, and the manifests (errors printed).
-    func openSwarmSession(quiet: Bool = false) async throws -> (SwarmReconciler, DesiredState) {
+    /// `claim`: this command serves the routes (apply, a release), so they are claimed.
+    func openSwarmSession(quiet: Bool = false, claim: Bool) async throws -> (SwarmReconciler, DesiredState) {
         let logger = makeLogger()
         let engine = try await connect(logger: logger)
-        let desired = try await loadDesired(makeReconciler(engine: engine, logger: logger), quiet: quiet)
+        let desired = try await loadDesired(makeReconciler(engine: engine, logger: logger), quiet: quiet, claimingRoutes: claim)
         return (makeSwarmReconciler(engine: engine, logger: logger), desired)
     }
 }

@@ -61,7 +61,7 @@ enum ReleaseAction: String {
     /// it) and removes the canary service; rollback removes the canary service.
     static func runSwarm(_ action: ReleaseAction, service: String, options: ReconcileOptions) async throws {
         try await options.withReconcileLock {
-            let (swarm, desired) = try await options.openSwarmSession()
+            let (swarm, desired) = try await options.openSwarmSession(claim: true)
             let report: SwarmReconciler.Report
             do {
                 report = try await swarm.release(service, promote: action == .promote, desired: desired)

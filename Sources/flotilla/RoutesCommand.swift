@@ -34,7 +34,7 @@ struct RoutesCommand: AsyncParsableCommand {
             let desired: DesiredState
             if options.orchestrator == .swarm {
                 // The live tasks on serving nodes, as `run --orchestrator swarm` writes them.
-                let (swarm, state) = try await options.openSwarmSession()
+                let (swarm, state) = try await options.openSwarmSession(claim: false)
                 desired = state
                 table = RouteTable.build(services: state.services, project: swarm.project,
                                          tasks: try await swarm.engine.listSwarmTasks(project: swarm.project), nodes: try await swarm.engine.listSwarmNodes())

@@ -46,7 +46,7 @@ struct StatusCommand: AsyncParsableCommand {
             // Swarm mode: counted from Swarm's tasks and nodes.
             let options = options
             let snapshot: @Sendable () async throws -> SwarmStatus = {
-                let (swarm, desired) = try await options.openSwarmSession(quiet: watch)
+                let (swarm, desired) = try await options.openSwarmSession(quiet: watch, claim: false)
                 return try await swarm.status(desired)
             }
             guard watch else {

@@ -85,6 +85,14 @@ struct SwarmRoutingTests {
         #expect(noticed, "\(daemon.log)")
         try await Task.sleep(for: .seconds(3))  // several task polls
         #expect(Self.routedPorts(stack.routes) == liveMoved, "a syntax error unrouted the service: \(stack.routes)\n\(daemon.log)")
+        // The daemon claimed web.test/ on the proxy's register; `down` gives the claim up.
+        let claims = stack.proxyDir + "/.flotilla-route-claims"
+        func claimCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: claims).filter { $0.hasSuffix(".claim") }.count) ?? 0 }
+        #expect(claimCount() == 1)
+        _ = await daemon.stop()
+        let down = try runFlotilla(["down", stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project,
+                                    "--state-dir", scenario.stateDirectory, "--routes", stack.proxyDir + "/routes.conf"])
+        #expect(down.0 == 0 && claimCount() == 0, "\(down.1)\(down.2)")
         await stop(scenario, stack, daemon)
         stopped = true
     }

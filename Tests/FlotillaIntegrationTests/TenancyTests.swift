@@ -96,9 +96,16 @@ struct TenancyTests {
         try first.write("shop.yaml", Scenario.httpService("shop", extra: "routes: [{ host: shop.test }]"))
         try second.write("store.yaml", Scenario.httpService("store", extra: "routes: [{ host: shop.test }, { host: store.test }]"))
 
+        // Commands that only look claim nothing.
+        let claims = { (try? FileManager.default.contentsOfDirectory(atPath: proxy + "/.flotilla-route-claims").filter { $0.hasSuffix(".claim") }.count) ?? 0 }
+        #expect(try second.cli("plan", routes(second)).0 == 2)
+        #expect(try second.cli("routes", routes(second)).0 == 0)
+        #expect(claims() == 0)
+
         let a = try first.cli("apply", routes(first))
         #expect(a.0 == 0, "\(a.2)")
         #expect(table(first) == ["shop.test/"])
+        #expect(claims() == 1)
 
         // The second project: refused at the route, naming the first; nothing of it runs.
         let b = try second.cli("apply", routes(second))
