@@ -170,9 +170,11 @@ struct LoaderHardeningTests {
         #expect(symlink("/dev/zero", root + "/zero.yaml") == 0)
         #expect(symlink("real/inner.yaml", root + "/linked.yaml") == 0)  // inside the tree: followed
         #expect(mkfifo(root + "/pipe.yaml", 0o644) == 0)
+        try FileManager.default.createDirectory(atPath: root + "/folder.yaml", withIntermediateDirectories: true)
         let state = try ManifestDirectoryLoader().load(directory: root)
         let failed = Set(state.failedFiles)
-        #expect(failed.isSuperset(of: ["x.yaml", "zero.yaml", "pipe.yaml"]), "\(state.diagnostics)")
+        #expect(failed.isSuperset(of: ["x.yaml", "zero.yaml", "pipe.yaml", "folder.yaml"]), "\(state.diagnostics)")
+        #expect(state.diagnostics.contains { $0.file == "folder.yaml" && $0.message.contains("a folder named like a manifest file") })
         #expect(state.diagnostics.contains { $0.file == "x.yaml" && $0.message.contains("outside the manifest directory") }, "\(state.diagnostics)")
         #expect(!state.diagnostics.contains { $0.description.contains("saltsalt") }, "the target was read: \(state.diagnostics)")
         #expect(state.diagnostics.contains { $0.file == "pipe.yaml" && $0.message.contains("not a regular file") })

@@ -144,6 +144,9 @@ public struct ManifestDirectoryLoader: Sendable {
                 if name == "." || name == ".." || isIgnored(name) { continue }
                 let path = relative.isEmpty ? name : relative + "/" + name
                 switch Int32(entry.pointee.d_type) {
+                case Int32(DT_DIR) where isManifestName(name):
+                    // Named like a manifest, it looks like one to whoever reads the tree: never a silent skip.
+                    problems.append((path, notAFileButAFolder))
                 case Int32(DT_DIR):
                     queue.append(path)
                 case Int32(DT_REG):
@@ -152,7 +155,10 @@ public struct ManifestDirectoryLoader: Sendable {
                     // Follow a link to a file inside the tree; never into a folder through a link.
                     var own = stat(), target = stat()
                     guard lstat(root + "/" + path, &own) == 0 else { continue }
-                    if (own.st_mode & S_IFMT) == S_IFDIR { queue.append(path); continue }
+                    if (own.st_mode & S_IFMT) == S_IFDIR {
+                        if isManifestName(name) { problems.append((path, notAFileButAFolder)) } else { queue.append(path) }
+                        continue
+                    }
                     if (own.st_mode & S_IFMT) == S_IFREG { if isManifestName(name) { result.append(path) }; continue }
                     guard isManifestName(name) else { continue }
                     guard stat(root + "/" + path, &target) == 0 else {
@@ -172,6 +178,7 @@ public struct ManifestDirectoryLoader: Sendable {
         return (result.sorted(), problems.sorted { $0.path < $1.path })
     }
 
+    static let notAFileButAFolder = "a folder named like a manifest file; rename it (without .yaml/.yml), or move the manifests in it up"
     static let notRegular = "not a regular file (a FIFO, socket, device or a link to one); a manifest must be a file"
 
     /// Why `relative` (below `root`) may not be read as a manifest: its real path, links
