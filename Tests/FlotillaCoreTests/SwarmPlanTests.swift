@@ -1,3 +1,4 @@
+import Foundation
 @testable import FlotillaCore
 import Testing
 
@@ -103,12 +104,47 @@ struct SwarmPlanTests {
         #expect(plan.problems["big"]?.contains("at most 99 replicas") == true)
     }
 
+    /// Issue 27: the check is exec form, the path one argument: `/healthz?a=1&b=2` in a
+    /// `CMD-SHELL` string put wget in the background, so the check always passed.
     @Test func healthBecomesTheTaskContainersCheckOnItsOwnPort() {
         var web = Self.hostService("web")
-        web.readiness = HealthCheck(probe: .http(path: "/healthz"), interval: .seconds(1), timeout: .seconds(1), retries: 2)
+        web.readiness = HealthCheck(probe: .http(path: "/healthz?a=1&b=2"), interval: .seconds(1), timeout: .seconds(1), retries: 2)
         let b = SwarmServiceBlueprint(spec: web, project: "p", ports: (24000, 24000))
-        #expect(b.healthcheck?.test == ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:$PORT/healthz || exit 1"])
+        #expect(b.healthcheck?.test == ["CMD", "/bin/sh", "-c", #"exec wget -q -O /dev/null "http://127.0.0.1:$PORT$1""#, "flotilla-health", "/healthz?a=1&b=2"])
         #expect(b.healthcheck?.intervalNanoseconds == 1_000_000_000 && b.healthcheck?.retries == 2)
+        // A fixed port needs no shell at all.
+        var bridge = web
+        bridge.network = .bridge
+        let fixed = SwarmServiceBlueprint(spec: bridge, project: "p")
+        #expect(fixed.healthcheck?.test == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz?a=1&b=2"])
+        bridge.readiness = HealthCheck(probe: .tcp)
+        #expect(SwarmServiceBlueprint(spec: bridge, project: "p").healthcheck?.test == ["CMD", "nc", "-z", "127.0.0.1", "8080"])
+    }
+
+    /// Issue 27: `${PORT}` in `command` on Swarm. A task's own port is in its env only; the
+    /// entrypoint puts it into the arguments. Run here through the host's real /bin/sh (dash)
+    /// and busybox's (the test image's): every `${PORT}` replaced, nothing else expanded.
+    @Test func portInTheCommandReachesEachTasksArguments() throws {
+        var web = Self.hostService("web")
+        web.command = ["/bin/httpd", "-f", "-p", "${PORT}", "-h", "/www", "x${PORT}y${PORT}", "$HOME *", ""]
+        let b = SwarmServiceBlueprint(spec: web, project: "p", ports: (24000, 24000))
+        #expect(b.entrypoint == SwarmServiceBlueprint.portExpander && b.args == web.command)
+        for shell in [["/bin/sh"], ["/bin/busybox", "sh"]] where FileManager.default.isExecutableFile(atPath: shell[0]) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: shell[0])
+            process.arguments = Array(shell.dropFirst()) + Array(b.entrypoint!.dropFirst()) + ["printf", "[%s]"] + b.args!
+            process.environment = ["PORT": "24007", "HOME": "/root"]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(printed == "[/bin/httpd][-f][-p][24007][-h][/www][x24007y24007][$HOME *][]", "\(shell)")
+        }
+        // A fixed port (bridge network): replaced when the spec is made, as on one host.
+        web.network = .bridge
+        let fixed = SwarmServiceBlueprint(spec: web, project: "p")
+        #expect(fixed.entrypoint == nil && fixed.args?[3] == "8080")
     }
 
     @Test func routesFollowLiveTasksOnServingNodes() {

@@ -35,7 +35,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
     public var healthcheck: Healthcheck?
 
     public struct Healthcheck: Sendable, Hashable {
-        /// `["CMD-SHELL", "…"]`.
+        /// Exec form, `["CMD", …]` (``healthTest(_:taskPort:)``).
         public var test: [String]
         public var intervalNanoseconds: Int64
         public var timeoutNanoseconds: Int64
@@ -61,6 +61,29 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         public var readOnly: Bool
     }
 
+    /// Whether the manifest's `command` names `${PORT}` (replaced by the port, as on one host).
+    static func usesPort(_ spec: ServiceSpec) -> Bool { spec.command?.contains { $0.contains("${PORT}") } == true }
+
+    /// The entrypoint that puts a task's `$PORT` into its arguments: POSIX sh replaces every
+    /// `${PORT}` in each argument (never re-reading the result, so nothing else in an argument is
+    /// expanded), then execs them. Needs /bin/sh in the image; replaces the image's ENTRYPOINT
+    /// unless the manifest writes `entrypoint:` (which then follows it).
+    public static let portExpander = ["/bin/sh", "-c",
+        #"for a do shift; r=; while :; do case $a in *'${PORT}'*) r=$r${a%%'${PORT}'*}$PORT; a=${a#*'${PORT}'};; *) break;; esac; done; set -- "$@" "$r$a"; done; exec "$@""#,
+        "flotilla-port"]
+
+    /// The health check in exec form: the path is one argument, so no character of it (`&`, `;`,
+    /// a space) means anything to a shell. A task's own port (`taskPort` nil) is known only from
+    /// its env: then sh reads `$PORT`, and the path still arrives as an argument (`$1`).
+    static func healthTest(_ probe: HealthCheck.Probe, taskPort: Int?) -> [String] {
+        switch (probe, taskPort) {
+        case (.http(let path), let port?): return ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:\(port)\(path)"]
+        case (.http(let path), nil): return ["CMD", "/bin/sh", "-c", #"exec wget -q -O /dev/null "http://127.0.0.1:$PORT$1""#, "flotilla-health", path]
+        case (.tcp, let port?): return ["CMD", "nc", "-z", "127.0.0.1", String(port)]
+        case (.tcp, nil): return ["CMD", "/bin/sh", "-c", #"exec nc -z 127.0.0.1 "$PORT""#, "flotilla-health"]
+        }
+    }
+
     /// The Swarm service name of a Flotilla service: `<project>_<service>`, as `docker stack` names them.
     public static func serviceName(project: String, service: String) -> String { "\(project)_\(service)" }
 
@@ -82,6 +105,15 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         image = spec.image
         entrypoint = spec.entrypoint
         args = spec.command
+        if Self.usesPort(spec) {
+            if SwarmPorts.needsPorts(spec) {
+                // Each task its own port, known only inside the task (Swarm expands templates in
+                // env, hostname and mounts, never in arguments): the image's /bin/sh puts it in.
+                entrypoint = Self.portExpander + (spec.entrypoint ?? [])
+            } else if let port = spec.port {
+                args = spec.command?.map { ContainerBlueprint.substitute(port: port, in: $0) }
+            }
+        }
         var environment = spec.env
         // Secrets are files in Swarm mode; NAME_FILE says where, as official images expect.
         secrets = spec.secrets.keys.sorted().map { key in
@@ -106,15 +138,9 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         }
         env = environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
         healthcheck = (spec.readiness ?? spec.liveness).map { check in
-            // $PORT: the task's own port (host network), or the container's port.
-            let port = SwarmPorts.needsPorts(spec) ? "$PORT" : spec.port.map(String.init) ?? "$PORT"
-            let command: String
-            switch check.probe {
-            case .http(let path): command = "wget -q -O /dev/null http://127.0.0.1:\(port)\(path) || exit 1"
-            case .tcp: command = "nc -z 127.0.0.1 \(port) || exit 1"
-            }
             func ns(_ span: TimeSpan) -> Int64 { Int64(span.milliseconds) * 1_000_000 }
-            return Healthcheck(test: ["CMD-SHELL", command], intervalNanoseconds: ns(check.interval), timeoutNanoseconds: ns(check.timeout),
+            return Healthcheck(test: Self.healthTest(check.probe, taskPort: SwarmPorts.needsPorts(spec) ? nil : spec.port),
+                               intervalNanoseconds: ns(check.interval), timeoutNanoseconds: ns(check.timeout),
                                retries: check.retries, startPeriodNanoseconds: ns(check.startPeriod))
         }
         replicas = role == .canary ? spec.update.canary.replicas : spec.replicas
@@ -147,6 +173,9 @@ extension ServiceSpec {
     /// update settings (Swarm applies those to the service, so changing them is an update).
     public var swarmHash: String {
         var form = canonicalContainerForm + "swarm.replicas=\(replicas)\nswarm.update=\(update.order.rawValue)/\(update.parallelism)\n"
+        // How Swarm runs ${PORT} and health checks changed (they crash-looped, or always passed):
+        // the services that use them are rolled once.
+        if SwarmServiceBlueprint.usesPort(self) || readiness != nil || liveness != nil { form += "swarm.blueprint=2\n" }
         if let placement { form += "swarm." + placement.canonicalForm + "\n" }
         return String(Digests.sha256Hex(Array(form.utf8)).prefix(16))
     }
