@@ -137,12 +137,12 @@ struct RouteTableTests {
     @Test func caddyMatchesWholeSegments() {
         let out = RouteFormat.caddy.render(Self.segmentTable, listen: "80")
         #expect(out.contains("""
-            \t@flotilla_1 path /api /api/*
+            \t@flotilla_1 path_regexp ^/api(/|$)
             \thandle @flotilla_1 {
             \t\turi strip_prefix /api
             \t\treverse_proxy 127.0.0.1:20001 {
             """))
-        #expect(out.contains("\t@flotilla_0 path /docs/*\n\thandle @flotilla_0 {\n\t\treverse_proxy 127.0.0.1:20001 {"))
+        #expect(out.contains("\t@flotilla_0 path_regexp ^/docs/\n\thandle @flotilla_0 {\n\t\treverse_proxy 127.0.0.1:20001 {"))
         #expect(out.contains("\thandle {\n\t\treverse_proxy 127.0.0.1:20002 {"))
         #expect(!out.contains("/api*") && !out.contains("handle_path"))
     }
@@ -248,6 +248,7 @@ struct RouteTableTests {
         #expect(table.entries.count == 1)
         #expect(RouteFormat.nginx.render(table, listen: "80").contains("location = \"/a(b)c~+.=&,!@:\" {"))
         #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)c~+.=&,!@:/\" {"))
+        #expect(RouteFormat.caddy.render(table, listen: "80").contains("path_regexp ^/a[(]b[)]c[~][+][.][=][&][,][!][@][:](/|$)\n"))
         #expect(RouteFormat.haproxy.render(table, listen: "80").contains("path '/a(b)c~+.=&,!@:'\n"))
         #expect(RouteFormat.traefik.render(table, listen: "80").contains("HostRegexp(`^[a-z0-9-]+\\\\.x-1\\\\.test$`)"))
     }
