@@ -72,7 +72,7 @@ struct CanaryRoutingTests {
 
     @Test func caddyRepeatsUpstreamsInProportionAndStripsThePrefix() {
         let out = RouteFormat.caddy.render(Self.table, listen: "80")
-        #expect(out.contains("\t@flotilla_0 path /api /api/*\n\thandle @flotilla_0 {\n\t\turi strip_prefix /api\n"))
+        #expect(out.contains("\t@flotilla_0 path_regexp ^/api(/|$)\n\thandle @flotilla_0 {\n\t\turi strip_prefix /api\n"))
         #expect(out.contains("reverse_proxy 127.0.0.1:20001 127.0.0.1:20001 127.0.0.1:20002 127.0.0.1:20002 127.0.0.1:20003 {\n\t\t\tlb_policy round_robin"))
     }
 

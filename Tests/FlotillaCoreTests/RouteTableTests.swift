@@ -137,12 +137,12 @@ struct RouteTableTests {
     @Test func caddyMatchesWholeSegments() {
         let out = RouteFormat.caddy.render(Self.segmentTable, listen: "80")
         #expect(out.contains("""
-            \t@flotilla_1 path /api /api/*
+            \t@flotilla_1 path_regexp ^/api(/|$)
             \thandle @flotilla_1 {
             \t\turi strip_prefix /api
             \t\treverse_proxy 127.0.0.1:20001 {
             """))
-        #expect(out.contains("\t@flotilla_0 path /docs/*\n\thandle @flotilla_0 {\n\t\treverse_proxy 127.0.0.1:20001 {"))
+        #expect(out.contains("\t@flotilla_0 path_regexp ^/docs/\n\thandle @flotilla_0 {\n\t\treverse_proxy 127.0.0.1:20001 {"))
         #expect(out.contains("\thandle {\n\t\treverse_proxy 127.0.0.1:20002 {"))
         #expect(!out.contains("/api*") && !out.contains("handle_path"))
     }
@@ -156,7 +156,7 @@ struct RouteTableTests {
     @Test func haproxyMatchesWholeSegments() {
         let out = RouteFormat.haproxy.render(Self.segmentTable, listen: "80")
         let paths = out.split(separator: "\n").filter { $0.contains("acl flotilla_path_") }
-        #expect(paths == ["    acl flotilla_path_0 path_beg /docs/", "    acl flotilla_path_1 path /api", "    acl flotilla_path_1 path_beg /api/", "    acl flotilla_path_2 path_beg /"])
+        #expect(paths == ["    acl flotilla_path_0 path_beg '/docs/'", "    acl flotilla_path_1 path '/api'", "    acl flotilla_path_1 path_beg '/api/'", "    acl flotilla_path_2 path_beg '/'"])
         #expect(out.contains("    http-request replace-path ^/api/?(.*) /\\1 if { var(txn.flotilla_route) -m int 1 }\n"))
     }
 
@@ -222,6 +222,12 @@ struct RouteTableTests {
             ("évil.test", "/"),
             ("evil.test", "/é"),
             ("evil.test", "relative"),
+            // Safe to quote, but globs or escapes in some proxy: only route-path characters pass.
+            ("evil.test", "/admin*"),
+            ("evil.test", "/a?b"),
+            ("evil.test", "/a[b]"),
+            ("evil.test", "/a%41"),
+            ("evil.test", "/a|b^c"),
         ]
         for (host, path) in hostile {
             let spec = ServiceSpec(name: "evil", image: "x", port: 1, routes: [Route(host: host, path: path)])
@@ -237,11 +243,13 @@ struct RouteTableTests {
     }
 
     @Test func safeButUnusualValuesAreQuotedOrHarmless() {
-        let spec = ServiceSpec(name: "odd", image: "x", port: 1, routes: [Route(host: "*.x-1.test", path: "/a(b)|c~^*+?.=&%!@")])
+        let spec = ServiceSpec(name: "odd", image: "x", port: 1, routes: [Route(host: "*.x-1.test", path: "/a(b)c~+.=&,!@:")])
         let table = RouteTable.build(services: [spec], observed: [Self.c("odd", 1, port: 5)], ready: ["odd1"])
         #expect(table.entries.count == 1)
-        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location = \"/a(b)|c~^*+?.=&%!@\" {"))
-        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)|c~^*+?.=&%!@/\" {"))
+        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location = \"/a(b)c~+.=&,!@:\" {"))
+        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)c~+.=&,!@:/\" {"))
+        #expect(RouteFormat.caddy.render(table, listen: "80").contains("path_regexp ^/a[(]b[)]c[~][+][.][=][&][,][!][@][:](/|$)\n"))
+        #expect(RouteFormat.haproxy.render(table, listen: "80").contains("path '/a(b)c~+.=&,!@:'\n"))
         #expect(RouteFormat.traefik.render(table, listen: "80").contains("HostRegexp(`^[a-z0-9-]+\\\\.x-1\\\\.test$`)"))
     }
 }

@@ -1,10 +1,14 @@
 /// A Caddyfile snippet: a site block per host (plain HTTP on the listen port, bound to the listen
 /// address when it names one), per path a named
-/// matcher `path /api /api/*` (segment boundaries, see ``PathMatch``) and a `handle` on it,
+/// matcher `path_regexp ^/api(/|$)` (segment boundaries, see ``PathMatch``) and a `handle` on it,
 /// `reverse_proxy` over the ready replicas, and `uri strip_prefix` where the route strips its
 /// prefix. The `handle` blocks come in table order (longest path first) and Caddy keeps that
 /// order: it sorts handles by a single path only, and every one here has a named matcher (the
 /// `/` route's plain `handle` goes last either way).
+///
+/// Not Caddy's `path` matcher: it ignores case (`/Admin` served `/admin`'s route, unlike nginx and
+/// HAProxy) and reads `*` as a wildcard. A regular expression of the path's literal characters
+/// matches exactly what the other proxies match (Caddy's decoded, cleaned path).
 enum CaddyRenderer {
     static func render(_ table: RouteTable, listen: String) -> String {
         var out = "# \(RouteFormat.header)\n"
@@ -18,8 +22,7 @@ enum CaddyRenderer {
                 if entry.path == "/" {
                     out += "\thandle {\n"
                 } else {
-                    let paths = (match.exact.map { [$0] } ?? []) + [match.prefix + "*"]
-                    out += "\t@flotilla_\(i) path \(paths.joined(separator: " "))\n\thandle @flotilla_\(i) {\n"
+                    out += "\t@flotilla_\(i) path_regexp \(pathRegex(match))\n\thandle @flotilla_\(i) {\n"
                 }
                 if entry.targets.isEmpty {
                     out += "\t\trespond \"no ready replica\" 503\n"
@@ -36,6 +39,31 @@ enum CaddyRenderer {
                 out += "\thandle {\n\t\trespond \"no route\" 404\n\t}\n"
             }
             out += "}\n"
+        }
+        return out
+    }
+
+    /// `^/api(/|$)` for `/api` (the path itself or below it), `^/api/` for `/api/`.
+    static func pathRegex(_ match: PathMatch) -> String {
+        guard let exact = match.exact else { return "^" + literalRegex(match.prefix) }
+        return "^" + literalRegex(exact) + "(/|$)"
+    }
+
+    /// `text` as a Go regular expression matching itself, case and all, and one Caddyfile token:
+    /// letters, digits and `/` as they are, a route path's other characters in a class of their
+    /// own (`[.]`), anything else (never in a valid route path) as `\x{2A}`, so that no character
+    /// can be a wildcard, a Caddyfile quote or placeholder, or end the token.
+    static func literalRegex(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            let c = Character(scalar)
+            if scalar.isASCII && (c.isLetter || c.isNumber || c == "/") {
+                out.append(c)
+            } else if "-._~!&()+,=:@".unicodeScalars.contains(scalar) {
+                out += "[\(c)]"
+            } else {
+                out += "\\x{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            }
         }
         return out
     }

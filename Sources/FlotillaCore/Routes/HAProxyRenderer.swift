@@ -17,9 +17,11 @@ enum HAProxyRenderer {
             }
             out += "    acl flotilla_host_\(i) \(hostACL)\n"
             // Two lines of one name are or'ed: `path /api` or `path_beg /api/` (see PathMatch).
+            // Single-quoted: HAProxy reads everything up to the next `'` as it is (no escapes, no
+            // variables, no comment), and a route path holds no `'`.
             let match = entry.match
-            if let exact = match.exact { out += "    acl flotilla_path_\(i) path \(exact)\n" }
-            out += "    acl flotilla_path_\(i) path_beg \(match.prefix)\n"
+            if let exact = match.exact { out += "    acl flotilla_path_\(i) path '\(exact)'\n" }
+            out += "    acl flotilla_path_\(i) path_beg '\(match.prefix)'\n"
         }
         // The first matching route (the table is ordered) is remembered before any rewrite,
         // so that stripping a prefix cannot change which backend is chosen.

@@ -88,7 +88,7 @@ public struct RouteTable: Sendable, Hashable, Codable {
             targets.sort()
             for route in spec.routes {
                 // Re-checked here so that no renderer ever sees a value outside the manifest rules.
-                guard ManifestRules.isHostname(route.host), ManifestRules.isSafePath(route.path) else { continue }
+                guard ManifestRules.isHostname(route.host), ManifestRules.isRoutePath(route.path) else { continue }
                 let strip = route.stripPrefix && route.path != "/" && ManifestRules.isStrippablePath(route.path)
                 entries.append(Entry(host: route.host, path: route.path, service: spec.name, targets: targets, stripPrefix: strip, canaryPercent: percent))
             }

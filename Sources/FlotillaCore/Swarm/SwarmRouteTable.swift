@@ -30,7 +30,7 @@ extension RouteTable {
             let all = (stable + canaries).sorted { ($0.canary ? 1 : 0, $0.address, $0.port) < ($1.canary ? 1 : 0, $1.address, $1.port) }
             for route in spec.routes {
                 // The same guards as on one host: no renderer ever sees a value outside the manifest rules.
-                guard ManifestRules.isHostname(route.host), ManifestRules.isSafePath(route.path) else { continue }
+                guard ManifestRules.isHostname(route.host), ManifestRules.isRoutePath(route.path) else { continue }
                 let strip = route.stripPrefix && route.path != "/" && ManifestRules.isStrippablePath(route.path)
                 entries.append(Entry(host: route.host, path: route.path, service: spec.name, targets: all, stripPrefix: strip, canaryPercent: percent))
             }
