@@ -26,8 +26,10 @@ extension EngineClient {
             let previous = ((service["PreviousSpec"] as? [String: Any])?["Labels"] as? [String: String])?[OwnershipLabel.specHash]
             let replicas = ((spec["Mode"] as? [String: Any])?["Replicated"] as? [String: Any])?["Replicas"] as? Int
             let image = ((spec["TaskTemplate"] as? [String: Any])?["ContainerSpec"] as? [String: Any])?["Image"] as? String
-            return ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update, previousSpecHash: previous,
-                                        replicas: replicas, image: image)
+            var observed = ObservedSwarmService(id: id, name: name, version: version, labels: labels, updateState: update, previousSpecHash: previous,
+                                                replicas: replicas, image: image)
+            observed.updateMessage = (service["UpdateStatus"] as? [String: Any])?["Message"] as? String
+            return observed
         }
     }
 

@@ -17,11 +17,20 @@ struct ApplyCommand: AsyncParsableCommand {
         Invalid manifests: every error is printed, services of the failing files are left \
         untouched, orphan removal is suspended, the rest is applied, and the exit code is 1.
 
+        With --orchestrator swarm, apply sends the specs to Swarm, then waits until the new tasks \
+        run (and pass their health checks), one of them fails, or --wait-timeout passes.
+
         Exit codes: 0 the host matches the manifests, 1 something failed or a manifest is invalid.
         """
     )
 
     @OptionGroup var options: ReconcileOptions
+
+    @Option(help: ArgumentHelp("Swarm mode: how long to wait for the new tasks to run before exit 1.", valueName: "duration"))
+    var waitTimeout: DurationArgument = DurationArgument(span: .seconds(300))
+
+    @Flag(help: "Swarm mode: exit once Swarm has the specs, without waiting for the tasks.")
+    var noWait = false
 
     func run() async throws {
         if try await runResolvingAuto(\.options) { return }
@@ -45,7 +54,12 @@ extension ApplyCommand {
     func runSwarm() async throws {
         try await options.withReconcileLock {
             let (swarm, desired) = try await options.openSwarmSession(claim: true)
-            let report = try await swarm.apply(desired)
+            var report = try await swarm.apply(desired)
+            if !noWait, !report.sent.isEmpty {
+                // As on one host: exit 0 means it runs, not only that Swarm accepted the spec.
+                let failed = try await swarm.waitUntilRunning(report.sent, timeout: waitTimeout.duration) { Console.error($0) }
+                report.failures.merge(failed) { a, _ in a }
+            }
             for (service, reason) in report.failures.sorted(by: { $0.key < $1.key }) { Console.error("failed: \(service): \(reason)") }
             Console.out(report.summary)
             if !report.heldBack.isEmpty { Console.error("not removed (prune safety): \(report.heldBack.joined(separator: ", "))") }

@@ -106,19 +106,50 @@ struct SwarmPlanTests {
 
     /// Issue 27: the check is exec form, the path one argument: `/healthz?a=1&b=2` in a
     /// `CMD-SHELL` string put wget in the background, so the check always passed.
-    @Test func healthBecomesTheTaskContainersCheckOnItsOwnPort() {
+    @Test func healthBecomesTheTaskContainersCheckOnItsOwnPort() throws {
         var web = Self.hostService("web")
         web.readiness = HealthCheck(probe: .http(path: "/healthz?a=1&b=2"), interval: .seconds(1), timeout: .seconds(1), retries: 2)
         let b = SwarmServiceBlueprint(spec: web, project: "p", ports: (24000, 24000))
         #expect(b.healthcheck?.test == ["CMD", "/bin/sh", "-c", #"exec wget -q -O /dev/null "http://127.0.0.1:$PORT$1""#, "flotilla-health", "/healthz?a=1&b=2"])
         #expect(b.healthcheck?.intervalNanoseconds == 1_000_000_000 && b.healthcheck?.retries == 2)
+        #expect(b.healthcheck?.timeoutNanoseconds == 1_000_000_000 + SwarmServiceBlueprint.execAllowanceNanoseconds, "the exec's start is not the program's time")
         // A fixed port needs no shell at all.
         var bridge = web
         bridge.network = .bridge
         let fixed = SwarmServiceBlueprint(spec: bridge, project: "p")
         #expect(fixed.healthcheck?.test == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz?a=1&b=2"])
+        // TCP: busybox's nc has no -z; the check connects with whichever nc the image has.
         bridge.readiness = HealthCheck(probe: .tcp)
-        #expect(SwarmServiceBlueprint(spec: bridge, project: "p").healthcheck?.test == ["CMD", "nc", "-z", "127.0.0.1", "8080"])
+        let tcp = try #require(SwarmServiceBlueprint(spec: bridge, project: "p").healthcheck?.test)
+        #expect(tcp.first == "CMD" && tcp.last == "8080")
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        listen(listener, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let open = String(UInt16(bigEndian: address.sin_port))
+        // Run through busybox (nc without -z) and only busybox's tools, as the test image would: a
+        // port that is listening passes (even one that never accepts), a closed one fails.
+        func check(_ port: String) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/busybox")
+            process.arguments = ["sh", "-c", "PATH=/tmp/flotilla-bb-\(getpid()); " + tcp[3], "flotilla-health", port]
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        let bin = "/tmp/flotilla-bb-\(getpid())"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        for tool in ["nc", "sleep"] { try? FileManager.default.createSymbolicLink(atPath: bin + "/" + tool, withDestinationPath: "/bin/busybox") }
+        if FileManager.default.isExecutableFile(atPath: "/bin/busybox") {
+            #expect(try check(open) == 0)
+            #expect(try check("1") != 0)
+        }
     }
 
     /// Issue 27: `${PORT}` in `command` on Swarm. A task's own port is in its env only; the
@@ -391,5 +422,36 @@ struct SwarmPlanTests {
         // Without a canary strategy on `web` there is nothing to collide with.
         let plain = SwarmPlan(desired: Self.state([Self.hostService("web"), clash]), observed: [], project: "p", portBlocks: ["web": 24000])
         #expect(plain.problems.isEmpty && plain.actions.count == 2)
+    }
+
+    /// Issue 27: `apply` on Swarm waits for the new tasks; a crash loop is a failure, not "created".
+    @Test func aRolloutRunsWaitsOrFailsByWhatItsNewTasksDo() {
+        let expected = SwarmRollout.Expected(serviceName: "p_web", specHash: "new", replicas: 3)
+        let service = ObservedSwarmService(id: "s", name: "p_web", version: 2, labels: [:])
+        func task(_ slot: Int, _ state: String, hash: String = "new", desired: String = "running", error: String? = nil, since: Int64 = 0) -> ObservedSwarmTask {
+            ObservedSwarmTask(id: "t\(slot)\(state)\(since)", serviceName: "p_web", service: "web", slot: slot, nodeID: "n", state: state, desiredState: desired,
+                              error: error, since: since, specHash: hash)
+        }
+        // Old tasks running do not count; new ones starting (health check not passed yet) neither.
+        let starting = [task(1, "running", hash: "old"), task(2, "running", hash: "old"), task(1, "starting"), task(2, "running")]
+        #expect(SwarmRollout.verdict(expected, tasks: starting, service: service) == .waiting(running: 1, wanted: 3))
+        #expect(SwarmRollout.verdict(expected, tasks: [task(1, "running"), task(2, "running"), task(3, "running")], service: service) == .running)
+        // One failed start among three slots is not yet a crash loop; three are, with the last error.
+        let once = [task(1, "failed", error: "exit 1"), task(1, "running"), task(2, "starting"), task(3, "starting")]
+        #expect(SwarmRollout.verdict(expected, tasks: once, service: service) == .waiting(running: 1, wanted: 3))
+        let loop = [task(1, "failed", error: "a", since: 1), task(2, "failed", error: "b", since: 3), task(3, "failed", error: "c", since: 2), task(1, "starting")]
+        #expect(SwarmRollout.verdict(expected, tasks: loop, service: service) == .failed("3 of its new tasks failed: b"))
+        // Swarm rolled the update back: failed at once.
+        var rolledBack = service
+        rolledBack.updateState = "rollback_completed"
+        if case .failed(let why) = SwarmRollout.verdict(expected, tasks: [], service: rolledBack) { #expect(why.contains("rolled the update back")) } else { Issue.record("not failed") }
+        // …but a rollback state left from an earlier update, on a service that has our spec now, is not ours.
+        rolledBack.labels[OwnershipLabel.specHash] = "new"
+        #expect(SwarmRollout.verdict(expected, tasks: [], service: rolledBack) == .waiting(running: 0, wanted: 3))
+        #expect(SwarmRollout.verdict(expected, tasks: [], service: nil) == .failed("the Swarm service is gone"))
+        // Global: every new task Swarm wants running runs.
+        let global = SwarmRollout.Expected(serviceName: "p_web", specHash: "new", replicas: nil)
+        #expect(SwarmRollout.verdict(global, tasks: [task(0, "running"), task(0, "starting")], service: service) == .waiting(running: 1, wanted: nil))
+        #expect(SwarmRollout.verdict(global, tasks: [task(0, "running"), task(0, "running")], service: service) == .running)
     }
 }

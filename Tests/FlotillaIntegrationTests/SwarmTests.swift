@@ -233,10 +233,11 @@ struct SwarmTests {
         try manifest("exec sleep 100000").write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
         var (code, out, err) = try flotilla("apply", dir, project)
         #expect(code == 0, "\(out)\n\(err)")
-        // A spec whose tasks exit at once: Swarm's update fails and rolls back (FailureAction rollback).
+        // A spec whose tasks exit at once: Swarm's update fails and rolls back (FailureAction
+        // rollback); apply waits for the new tasks, sees it, and exits 1 saying so.
         try manifest("exit 3").write(toFile: dir + "/api.yaml", atomically: true, encoding: .utf8)
         (code, out, err) = try flotilla("apply", dir, project)
-        #expect(code == 0 && out.contains("updated 1"), "\(out)\n\(err)")
+        #expect(code == 1 && out.contains("updated 1") && err.contains("failed: \(project)_api"), "\(out)\n\(err)")
         var observed: ObservedSwarmService?
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
@@ -260,6 +261,46 @@ struct SwarmTests {
         #expect(code == 0 && out.contains("updated 1"), "\(out)\n\(err)")
     }
 
+    /// Issue 27: the project's own manifests (`manifests/`: `${PORT}` in httpd's command, host
+    /// network, HTTP and TCP checks, a canary-ready service, `depends_on`), unchanged, on the
+    /// 3-node Swarm: `apply` waits until every task runs and exits 0, and each task serves on its
+    /// own port, the one in the route file. Before: every task crash-looped on the literal
+    /// `${PORT}` while `apply` said 0 and `plan` "no changes". A manifest whose tasks crash-loop
+    /// makes `apply` exit 1, naming the service.
+    @Test func theProjectsOwnManifestsRunOnSwarmAndACrashLoopFailsApply() async throws {
+        let engine = try await EngineClient.connect(candidates: [Self.manager])
+        let (project, dir) = try Self.newProject("swman")
+        defer { _ = try? flotilla("down", dir, project) }
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        for file in ["api.yaml", "shop.yaml", "web.yaml"] {
+            try FileManager.default.copyItem(atPath: repository + "/manifests/" + file, toPath: dir + "/" + file)
+        }
+        let routes = dir + "-routes.json"
+        let common = [dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state",
+                      "--port-range", "29000-29999", "--routes", routes, "--routes-format", "json"]
+        let applied = try runFlotilla(["apply"] + common)
+        #expect(applied.0 == 0, "\(applied.1)\(applied.2)")
+        // apply returned once every task ran: 1 + 2 + 2.
+        let tasks = try await engine.listSwarmTasks(project: project).filter(\.isLive)
+        #expect(tasks.count == 5, "\(tasks.map { "\($0.serviceName) \($0.state)" })")
+        for task in tasks {
+            let port = try #require(task.port)
+            let answer = await httpGet(port: port, path: "/")
+            #expect(answer?.0 == 200 && answer?.1.contains("hello") == true, "\(task.serviceName) on \(port): \(String(describing: answer))")
+        }
+        let written = try runFlotilla(["routes"] + common)
+        for task in tasks {
+            #expect(written.1.contains(String(try #require(task.port))), "\(written.1)")
+        }
+        #expect(try runFlotilla(["plan"] + common).0 == 0)
+
+        // A crash loop: apply waits, then exits 1 naming it (the others are unchanged).
+        try "name: crash\nimage: \(TestEngine.image)\ncommand: [\"/bin/sh\", \"-c\", \"exit 3\"]\nreplicas: 2\nstop_timeout: 1s\n"
+            .write(toFile: dir + "/crash.yaml", atomically: true, encoding: .utf8)
+        let crashed = try runFlotilla(["apply"] + common + ["--wait-timeout", "3m"])
+        #expect(crashed.0 == 1 && crashed.2.contains("failed: \(project)_crash"), "\(crashed.1)\(crashed.2)")
+    }
+
     @Test func aTaskFailingItsHealthCheckIsNeverRouted() async throws {
         let engine = try await EngineClient.connect(candidates: [Self.manager])
         let (project, dir) = try Self.newProject("swh")
@@ -279,8 +320,9 @@ struct SwarmTests {
         try manifest("good", health: "/healthz").write(toFile: dir + "/good.yaml", atomically: true, encoding: .utf8)
         try manifest("sick", health: "/missing").write(toFile: dir + "/sick.yaml", atomically: true, encoding: .utf8)
         let common = [dir, "--orchestrator", "swarm", "--engine", Self.manager, "--project", project, "--state-dir", dir + "-state", "--port-range", "26000-26399"]
-        let applied = try runFlotilla(["apply"] + common)
-        #expect(applied.0 == 0, "\(applied.1)\(applied.2)")
+        // apply waits for the tasks: the sick service's never pass, so it exits 1 naming it.
+        let applied = try runFlotilla(["apply"] + common + ["--wait-timeout", "3m"])
+        #expect(applied.0 == 1 && applied.2.contains("failed: \(project)_sick") && !applied.2.contains("failed: \(project)_good"), "\(applied.1)\(applied.2)")
         var good: [ObservedSwarmTask] = [], sick: [ObservedSwarmTask] = []
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {

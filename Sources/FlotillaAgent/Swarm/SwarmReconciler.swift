@@ -76,6 +76,8 @@ public struct SwarmReconciler: Sendable {
         public var heldBack: [String] = []
         /// Canary releases waiting or rolled back (from the plan).
         public var canaries: [String: SwarmPlan.CanaryPhase] = [:]
+        /// The specs sent (created or updated), for ``waitUntilRunning(_:timeout:progress:)``.
+        public var sent: [SwarmServiceBlueprint] = []
         public var summary: String { "created \(created), updated \(updated), removed \(removed), unchanged \(unchanged) Swarm services" }
     }
 
@@ -116,6 +118,7 @@ public struct SwarmReconciler: Sendable {
                     let id = try await engine.createSwarmService(blueprint, secretIDs: secretIDs)
                     remember(blueprint)
                     report.created += 1
+                    report.sent.append(blueprint)
                     logger.info("created", metadata: ["service": "\(blueprint.name)", "id": "\(id.prefix(12))", "replicas": "\(blueprint.replicas)"])
                 case .update(let id, let version, let blueprint):
                     // Recorded before it is sent: if the answer is lost and Swarm rolls the
@@ -123,6 +126,7 @@ public struct SwarmReconciler: Sendable {
                     remember(blueprint)
                     try await engine.updateSwarmService(id: id, version: version, blueprint, secretIDs: secretIDs)
                     report.updated += 1
+                    report.sent.append(blueprint)
                     logger.info("updated; Swarm rolls it", metadata: ["service": "\(blueprint.name)", "order": "\(blueprint.updateOrder)"])
                 case .remove(let id, let name):
                     try await engine.removeSwarmService(id: id)

@@ -7,6 +7,8 @@ public struct ObservedSwarmService: Sendable, Hashable {
     public var labels: [String: String]
     /// Swarm's rolling-update state (`updating`, `completed`, `rollback_completed`, …), if any.
     public var updateState: String?
+    /// Swarm's word on it ("update rolled back due to failure or early termination of task …").
+    public var updateMessage: String?
 
     /// The spec hash of the service's previous spec: after Swarm rolled an update back, the hash
     /// of the spec that failed.

@@ -61,6 +61,12 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         public var readOnly: Bool
     }
 
+    /// Added to a check's timeout on Swarm: Docker runs it with an exec inside the task, whose
+    /// start counts toward the timeout (on one host Flotilla probes from outside, and the
+    /// timeout is the program's alone). On loaded cores that start took over a second, three
+    /// times in a row, and Swarm rolled a healthy update back.
+    public static let execAllowanceNanoseconds: Int64 = 4_000_000_000
+
     /// Whether the manifest's `command` names `${PORT}` (replaced by the port, as on one host).
     static func usesPort(_ spec: ServiceSpec) -> Bool { spec.command?.contains { $0.contains("${PORT}") } == true }
 
@@ -72,6 +78,11 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         #"for a do shift; r=; while :; do case $a in *'${PORT}'*) r=$r${a%%'${PORT}'*}$PORT; a=${a#*'${PORT}'};; *) break;; esac; done; set -- "$@" "$r$a"; done; exec "$@""#,
         "flotilla-port"]
 
+    /// A TCP connect to `$1` (or the task's `$PORT`): `nc -z` where nc has it, else busybox's
+    /// form, a connect that runs `sleep 0` and closes (busybox's nc has no `-z`: every TCP check
+    /// of a busybox image failed; reading stdin's end instead waits on a server that never closes).
+    static let tcpScript = #"p=${1:-$PORT}; nc -z 127.0.0.1 "$p" 2>/dev/null || exec nc 127.0.0.1 "$p" -e sleep 0 2>/dev/null"#
+
     /// The health check in exec form: the path is one argument, so no character of it (`&`, `;`,
     /// a space) means anything to a shell. A task's own port (`taskPort` nil) is known only from
     /// its env: then sh reads `$PORT`, and the path still arrives as an argument (`$1`).
@@ -79,8 +90,8 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         switch (probe, taskPort) {
         case (.http(let path), let port?): return ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:\(port)\(path)"]
         case (.http(let path), nil): return ["CMD", "/bin/sh", "-c", #"exec wget -q -O /dev/null "http://127.0.0.1:$PORT$1""#, "flotilla-health", path]
-        case (.tcp, let port?): return ["CMD", "nc", "-z", "127.0.0.1", String(port)]
-        case (.tcp, nil): return ["CMD", "/bin/sh", "-c", #"exec nc -z 127.0.0.1 "$PORT""#, "flotilla-health"]
+        case (.tcp, let port?): return ["CMD", "/bin/sh", "-c", tcpScript, "flotilla-health", String(port)]
+        case (.tcp, nil): return ["CMD", "/bin/sh", "-c", tcpScript, "flotilla-health"]
         }
     }
 
@@ -140,7 +151,7 @@ public struct SwarmServiceBlueprint: Sendable, Hashable {
         healthcheck = (spec.readiness ?? spec.liveness).map { check in
             func ns(_ span: TimeSpan) -> Int64 { Int64(span.milliseconds) * 1_000_000 }
             return Healthcheck(test: Self.healthTest(check.probe, taskPort: SwarmPorts.needsPorts(spec) ? nil : spec.port),
-                               intervalNanoseconds: ns(check.interval), timeoutNanoseconds: ns(check.timeout),
+                               intervalNanoseconds: ns(check.interval), timeoutNanoseconds: ns(check.timeout) + Self.execAllowanceNanoseconds,
                                retries: check.retries, startPeriodNanoseconds: ns(check.startPeriod))
         }
         replicas = role == .canary ? spec.update.canary.replicas : spec.replicas
