@@ -120,7 +120,7 @@ struct ReconcileOptions: ParsableArguments {
             RouteOutput(format: pick(routeFormats, i) ?? .nginx,
                         writer: RouteFileWriter(path: file, check: pick(routeChecks, i), reload: pick(routeReloads, i)))
         }
-        return RouteRefresher(outputs: outputs, listen: proxyListen, reloadInterval: routesReloadInterval.duration, logger: logger)
+        return RouteRefresher(outputs: outputs, listen: proxyListen, project: projectName, reloadInterval: routesReloadInterval.duration, logger: logger)
     }
 
     /// The manifest loader: the operator's host access, and the route claims of the proxy the
