@@ -21,6 +21,12 @@ public enum RouteFormat: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Whether the proxy reads each host from one route file only: nginx (a `server` per host:
+    /// a second one with the same name is ignored, with a warning) and Caddy (a site block per
+    /// host: a second one makes the whole Caddyfile ambiguous). Behind such a proxy a host
+    /// belongs to one project, every path of it (see ``ClaimedRoutes/byHost``).
+    public var readsEachHostFromOneFile: Bool { self == .nginx || self == .caddy }
+
     /// The names `--routes-format` accepts, for help texts: `nginx, caddy, …`.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
