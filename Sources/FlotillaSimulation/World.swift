@@ -332,7 +332,7 @@ public final class World: @unchecked Sendable {
     }
 
     func routeWriter(_ logger: Logger) -> RouteRefresher {
-        RouteRefresher(outputs: [RouteOutput(format: .json, writer: RouteFileWriter(path: routeFile))], listen: "127.0.0.1:80",
+        RouteRefresher(outputs: [RouteOutput(format: .json, writer: RouteFileWriter(path: routeFile))], listen: "127.0.0.1:80", project: "sim",
                        settleTime: .seconds(1), prober: SimProber(engine: engine), logger: logger)
     }
 

@@ -53,7 +53,7 @@ struct ReconcileOptions: ParsableArguments {
 
     @Option(name: .customLong("route-claims-dir"),
             help: ArgumentHelp("Register of the hosts and paths each project serves through a shared proxy.",
-                               discussion: "Projects that feed one proxy claim their host+path pairs here; a manifest routing a pair another project claimed first is refused at its route, naming that project. Default: .flotilla-route-claims beside the first --routes file (where the proxy includes every project's route file). A claim is void once its project's route file is gone; `flotilla down` releases them.",
+                               discussion: "Projects that feed one proxy claim their host+path pairs here; a manifest routing a pair another project claimed first is refused at its route, naming that project. Behind nginx or Caddy (which read each host from one file) a project claims its hosts whole: another project may route no path of them. Default: .flotilla-route-claims beside the first --routes file (where the proxy includes every project's route file). A claim is void once its project's route file is gone; `flotilla down` releases them.",
                                valueName: "dir"))
     var routeClaimsDir: String?
 
@@ -115,22 +115,30 @@ struct ReconcileOptions: ParsableArguments {
     /// The route refresher, or nil when no --routes was given.
     func makeRouteRefresher(logger: Logger) -> RouteRefresher? {
         guard !routeFiles.isEmpty else { return nil }
-        func pick<T>(_ list: [T], _ i: Int) -> T? { list.isEmpty ? nil : list.count == 1 ? list[0] : list[i] }
         let outputs = routeFiles.enumerated().map { i, file in
-            RouteOutput(format: pick(routeFormats, i) ?? .nginx,
-                        writer: RouteFileWriter(path: file, check: pick(routeChecks, i), reload: pick(routeReloads, i)))
+            RouteOutput(format: routeFormat(at: i),
+                        writer: RouteFileWriter(path: file, check: Self.pick(routeChecks, i), reload: Self.pick(routeReloads, i)))
         }
-        return RouteRefresher(outputs: outputs, listen: proxyListen, reloadInterval: routesReloadInterval.duration, logger: logger)
+        return RouteRefresher(outputs: outputs, listen: proxyListen, project: projectName, reloadInterval: routesReloadInterval.duration, logger: logger)
     }
 
+    /// One value for every --routes, or one for each (by position).
+    static func pick<T>(_ list: [T], _ i: Int) -> T? { list.isEmpty ? nil : list.count == 1 ? list[0] : list[i] }
+
+    /// The format of the `i`th --routes file (nginx when none is given).
+    func routeFormat(at i: Int) -> RouteFormat { Self.pick(routeFormats, i) ?? .nginx }
+
     /// The manifest loader: the operator's host access, and the route claims of the proxy the
-    /// route files feed.
+    /// route files feed (a host whole, every path of it, when a file is one that proxy reads
+    /// each host from one file of: nginx, Caddy).
     var loader: ManifestDirectoryLoader {
         var loader = ManifestDirectoryLoader(access: access.hostAccess(swarm: orchestrator == .swarm, project: projectName))
         loader.maxTreeSize = access.manifestByteCap
         if let first = routeFiles.first {
             let file = URL(fileURLWithPath: first).standardizedFileURL.path
-            loader.routeClaims = RouteClaims(directory: routeClaimsDir ?? RouteClaims.defaultDirectory(forRoutesFile: file), project: projectName, routesFile: file)
+            let exclusiveHosts = routeFiles.indices.contains { routeFormat(at: $0).readsEachHostFromOneFile }
+            loader.routeClaims = RouteClaims(directory: routeClaimsDir ?? RouteClaims.defaultDirectory(forRoutesFile: file), project: projectName, routesFile: file,
+                                             exclusiveHosts: exclusiveHosts)
         }
         return loader
     }

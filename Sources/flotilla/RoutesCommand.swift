@@ -47,7 +47,7 @@ struct RoutesCommand: AsyncParsableCommand {
                 table = RouteTable.build(services: services, observed: observed, ready: ready)
             }
             if let format = RouteFormat(rawValue: output) {
-                FileHandle.standardOutput.write(Data(format.render(table, listen: options.proxyListen).utf8))
+                FileHandle.standardOutput.write(Data(format.render(table, listen: options.proxyListen, project: options.projectName).utf8))
             } else {
                 Console.out("HOST".padding(toLength: 32, withPad: " ", startingAt: 0) + "PATH".padding(toLength: 20, withPad: " ", startingAt: 0) + "SERVICE".padding(toLength: 16, withPad: " ", startingAt: 0) + "TARGETS")
                 for e in table.entries {

@@ -37,7 +37,7 @@ struct CanaryRoutingTests {
     }
 
     @Test func nginxWeightsTheServersAndRewritesThePrefix() {
-        let out = RouteFormat.nginx.render(Self.table, listen: "80")
+        let out = RouteFormat.nginx.render(Self.table, listen: "80", project: "p")
         #expect(out.contains("server 127.0.0.1:20001 weight=2 max_fails=1"))
         #expect(out.contains("server 127.0.0.1:20002 weight=2 max_fails=1"))
         #expect(out.contains("server 127.0.0.1:20003 max_fails=1 fail_timeout=2s;  # p_shop_3 canary"))
@@ -45,7 +45,7 @@ struct CanaryRoutingTests {
     }
 
     @Test func haproxyWeightsTheServersAndReplacesThePathAfterRouting() {
-        let out = RouteFormat.haproxy.render(Self.table, listen: "80")
+        let out = RouteFormat.haproxy.render(Self.table, listen: "80", project: "p")
         #expect(out.contains("server p_shop_1 127.0.0.1:20001 weight 2\n"))
         #expect(out.contains("server p_shop_3 127.0.0.1:20003\n"))
         #expect(out.contains("http-request replace-path ^/api/?(.*) /\\1 if { var(txn.flotilla_route) -m int 0 }"))
@@ -55,29 +55,29 @@ struct CanaryRoutingTests {
     }
 
     @Test func traefikUsesAWeightedServiceAndAStripPrefixMiddleware() {
-        let out = RouteFormat.traefik.render(Self.table, listen: "80")
+        let out = RouteFormat.traefik.render(Self.table, listen: "80", project: "p")
         #expect(out.contains("""
-            flotilla-shop:
+            flotilla_p_shop:
               weighted:
                 services:
-                  - name: flotilla-shop-stable
+                  - name: flotilla_p_shop_stable
                     weight: 80
-                  - name: flotilla-shop-canary
+                  - name: flotilla_p_shop_canary
                     weight: 20
         """))
-        #expect(out.contains("    flotilla-shop-canary:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:20003\"\n"))
-        #expect(out.contains("      middlewares:\n        - flotilla-strip-0\n"))
-        #expect(out.contains("    flotilla-strip-0:\n      stripPrefix:\n        prefixes:\n          - \"/api\"\n"))
+        #expect(out.contains("    flotilla_p_shop_canary:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:20003\"\n"))
+        #expect(out.contains("      middlewares:\n        - flotilla_p_strip_0\n"))
+        #expect(out.contains("    flotilla_p_strip_0:\n      stripPrefix:\n        prefixes:\n          - \"/api\"\n"))
     }
 
     @Test func caddyRepeatsUpstreamsInProportionAndStripsThePrefix() {
-        let out = RouteFormat.caddy.render(Self.table, listen: "80")
+        let out = RouteFormat.caddy.render(Self.table, listen: "80", project: "p")
         #expect(out.contains("\t@flotilla_0 path_regexp ^/api(/|$)\n\thandle @flotilla_0 {\n\t\turi strip_prefix /api\n"))
         #expect(out.contains("reverse_proxy 127.0.0.1:20001 127.0.0.1:20001 127.0.0.1:20002 127.0.0.1:20002 127.0.0.1:20003 {\n\t\t\tlb_policy round_robin"))
     }
 
     @Test func jsonCarriesWeightsAndTheSplit() {
-        let out = RouteFormat.json.render(Self.table, listen: "80")
+        let out = RouteFormat.json.render(Self.table, listen: "80", project: "p")
         #expect(out.contains("\"strip_prefix\":true,\"canary_percent\":20"))
         #expect(out.contains("{\"address\":\"127.0.0.1\",\"port\":20003,\"container\":\"p-shop-3\",\"weight\":1,\"canary\":true}"))
     }

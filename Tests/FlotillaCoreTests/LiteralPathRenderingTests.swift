@@ -31,7 +31,7 @@ struct LiteralPathRenderingTests {
     @Test(arguments: RouteFormat.allCases)
     func goldenFiles(format: RouteFormat) throws {
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/literal-path.\(format.rawValue)")
-        let rendered = format.render(Self.table, listen: "127.0.0.1:8080")
+        let rendered = format.render(Self.table, listen: "127.0.0.1:8080", project: "p")
         if ProcessInfo.processInfo.environment["FLOTILLA_UPDATE_GOLDEN"] == "1" {
             try rendered.write(to: golden, atomically: true, encoding: .utf8)
         }
@@ -46,7 +46,7 @@ struct LiteralPathRenderingTests {
     @Test func caddyMatchesThePathsTextOnly() {
         func regex(_ path: String) -> String? {
             let table = RouteTable(entries: [RouteTable.Entry(host: "a.test", path: path, service: "s", targets: [])])
-            return RouteFormat.caddy.render(table, listen: "80").split(separator: "\n").first { $0.contains("path_regexp") }
+            return RouteFormat.caddy.render(table, listen: "80", project: "p").split(separator: "\n").first { $0.contains("path_regexp") }
                 .map { String($0.split(separator: " ").last!) }
         }
         #expect(regex(Self.path) == "^/a[-]b[.]c[_]d[~]e[!]f[&]g[(]h[)]i[+]j[,]k[=]l[:]m[@]n/Z9(/|$)")
@@ -87,7 +87,7 @@ struct LiteralPathRenderingTests {
     /// v2 syntax.
     @Test(arguments: [RouteFormat.traefik, .traefikV2])
     func traefikRulesAreBacktickLiteralsOfThePath(format: RouteFormat) throws {
-        let rendered = format.render(Self.table, listen: "80")
+        let rendered = format.render(Self.table, listen: "80", project: "p")
         let rule = try #require(Self.rule(in: rendered), "\(rendered)")
         #expect(rule == "Host(`lit.test`) && (Path(`\(Self.path)`) || PathPrefix(`\(Self.path)/`))")
         #expect(try TraefikRule(parsing: rule).alternatives == [.init(hosts: ["lit.test"], paths: [Self.path], hasExactPath: true),
@@ -107,7 +107,7 @@ struct LiteralPathRenderingTests {
         for c in Self.allowedPunctuation.sorted() + ["a", "Z", "0"] {
             let path = "/x\(c)y"
             let spec = ServiceSpec(name: "q", image: "x", port: 1, routes: [Route(host: "a.test", path: path)])
-            let out = format.render(RouteTable.build(services: [spec], observed: [], ready: []), listen: "80")
+            let out = format.render(RouteTable.build(services: [spec], observed: [], ready: []), listen: "80", project: "p")
             let rule = try #require(Self.rule(in: out), "\(c): \(out)")
             #expect(try TraefikRule(parsing: rule).alternatives.map(\.paths) == [[path], [path + "/"]], "\(c): \(rule)")
         }

@@ -46,18 +46,68 @@ struct RouteTableTests {
     func renderingIsDeterministic(format: RouteFormat) {
         let shuffled = RouteTable.build(services: [CanaryRoutingTests.shop, Self.down, Self.api, Self.web], observed: (Self.observed + CanaryRoutingTests.observed).reversed(),
                                         ready: Self.ready.union(["s1", "s2", "s3"]))
-        #expect(format.render(Self.table, listen: "8080") == format.render(shuffled, listen: "8080"))
+        #expect(format.render(Self.table, listen: "8080", project: "p") == format.render(shuffled, listen: "8080", project: "p"))
     }
 
     @Test(arguments: RouteFormat.allCases)
     func goldenFiles(format: RouteFormat) throws {
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/routes.\(format.rawValue)")
-        let rendered = format.render(Self.table, listen: "127.0.0.1:8080")
+        let rendered = format.render(Self.table, listen: "127.0.0.1:8080", project: "p")
         if ProcessInfo.processInfo.environment["FLOTILLA_UPDATE_GOLDEN"] == "1" {
             try rendered.write(to: golden, atomically: true, encoding: .utf8)
         }
         let expected = try String(contentsOf: golden, encoding: .utf8)
         #expect(rendered == expected, "regenerate with FLOTILLA_UPDATE_GOLDEN=1 after checking the diff")
+    }
+
+    /// The names a route file declares at the proxy's level (where another project's file in
+    /// the same proxy declares its own): nginx upstreams, HAProxy backends, Traefik routers,
+    /// services and middlewares. Caddy declares none (its matchers are local to a site block).
+    static func declaredNames(_ text: String, _ format: RouteFormat) -> [String] {
+        text.split(separator: "\n").compactMap { line -> String? in
+            switch format {
+            case .nginx: return line.hasPrefix("upstream ") ? String(line.dropFirst("upstream ".count).dropLast(2)) : nil
+            case .haproxy: return line.hasPrefix("backend ") ? String(line.dropFirst("backend ".count)) : nil
+            case .traefik, .traefikV2:
+                return line.hasPrefix("    ") && !line.hasPrefix("     ") && line.hasSuffix(":") ? String(line.dropFirst(4).dropLast()) : nil
+            case .caddy, .json: return nil
+            }
+        }
+    }
+
+    /// Issue 26: two projects each with a service `web` (and `api`, a canary, a stripped prefix)
+    /// feed one proxy. Their files once both declared `flotilla_web` (nginx: duplicate upstream,
+    /// the second file never loads; Traefik: the first file keeps the name). Every name now
+    /// carries the project, so none is declared by both; and `a-b` + `c` never meets `a` + `b-c`.
+    @Test(arguments: [RouteFormat.nginx, .haproxy, .traefik, .traefikV2])
+    func twoProjectsFilesDeclareNoNameInCommon(format: RouteFormat) {
+        let one = Self.declaredNames(format.render(Self.table, listen: "80", project: "shop"), format)
+        let two = Self.declaredNames(format.render(Self.table, listen: "80", project: "blog"), format)
+        #expect(one.count >= 3 && two.count == one.count && Set(one).count == one.count, "\(one)")
+        #expect(Set(one).isDisjoint(with: two), "\(Set(one).intersection(two).sorted())")
+        #expect(one.contains { $0.hasPrefix("flotilla_shop_web") } && two.contains { $0.hasPrefix("flotilla_blog_web") }, "\(one) \(two)")
+        // Project and service names both hold `-`, never `_`: the split between them stays known.
+        let c = RouteTable(entries: [RouteTable.Entry(host: "x.test", path: "/", service: "c", targets: [RouteTable.Target(port: 1, container: "x")])])
+        let bc = RouteTable(entries: [RouteTable.Entry(host: "x.test", path: "/", service: "b-c", targets: [RouteTable.Target(port: 1, container: "x")])])
+        let ab = Self.declaredNames(format.render(c, listen: "80", project: "a-b"), format)
+        let a = Self.declaredNames(format.render(bc, listen: "80", project: "a"), format)
+        #expect(!ab.isEmpty && Set(ab).isDisjoint(with: a), "\(ab) \(a)")
+    }
+
+    /// HAProxy's frontend is the one name every project's file shares, on purpose: it holds the
+    /// bind, and two frontends on one address would both bind it (connections dealt between them
+    /// at random); declared twice, HAProxy refuses the configuration instead.
+    @Test func haproxyFrontendIsTheSameInEveryProjectsFile() {
+        for project in ["shop", "blog"] {
+            let lines = RouteFormat.haproxy.render(Self.table, listen: "80", project: project).split(separator: "\n")
+            #expect(lines.filter { $0.hasPrefix("frontend ") } == ["frontend flotilla"])
+        }
+    }
+
+    @Test func jsonNamesTheProjectOfEveryRoute() throws {
+        let out = RouteFormat.json.render(Self.table, listen: "80", project: "shop")
+        let routes = try #require((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["routes"] as? [[String: Any]])
+        #expect(routes.count == Self.table.entries.count && routes.allSatisfy { $0["project"] as? String == "shop" })
     }
 
     /// The whole file for an empty table: nothing routed, and what each proxy needs to load it.
@@ -73,15 +123,12 @@ struct RouteTableTests {
         case .haproxy:
             expected = header + """
 
+                # One HAProxy per project: a second project's file in this HAProxy would declare this frontend again.
                 frontend flotilla
                     bind :80
                     mode http
                     http-request set-var(txn.flotilla_host) req.hdr(host),field(1,:),lower
-                    default_backend flotilla_no_route
-
-                backend flotilla_no_route
-                    mode http
-                    http-request deny deny_status 404
+                    http-request deny deny_status 404 unless { var(txn.flotilla_route) -m found }
 
                 """
         case .traefik, .traefikV2:
@@ -89,7 +136,7 @@ struct RouteTableTests {
         case .json:
             expected = "{\n  \"generated_by\": \"flotilla\",\n  \"routes\": [\n  ]\n}\n"
         }
-        #expect(format.render(RouteTable(entries: []), listen: "80") == expected)
+        #expect(format.render(RouteTable(entries: []), listen: "80", project: "p") == expected)
     }
 
     @Test func pathsMatchWholeSegments() {
@@ -118,24 +165,24 @@ struct RouteTableTests {
         observed: [c("api", 1, port: 20001), c("web", 1, port: 20002)], ready: ["api1", "web1"])
 
     @Test func nginxMatchesWholeSegments() {
-        let out = RouteFormat.nginx.render(Self.segmentTable, listen: "80")
+        let out = RouteFormat.nginx.render(Self.segmentTable, listen: "80", project: "p")
         let locations = out.split(separator: "\n").filter { $0.hasPrefix("    location ") && !$0.contains("@flotilla") }
         #expect(locations == ["    location \"/docs/\" {", "    location = \"/api\" {", "    location \"/api/\" {", "    location \"/\" {"])
         // Both /api locations strip the same prefix and proxy to the same service.
-        #expect(out.components(separatedBy: "rewrite ^/api/?(.*)$ /$1 break;\n        proxy_pass http://flotilla_api;").count == 3)
-        #expect(out.components(separatedBy: "proxy_pass http://flotilla_api;").count == 4)  // /api twice and /docs/
+        #expect(out.components(separatedBy: "rewrite ^/api/?(.*)$ /$1 break;\n        proxy_pass http://flotilla_p_api;").count == 3)
+        #expect(out.components(separatedBy: "proxy_pass http://flotilla_p_api;").count == 4)  // /api twice and /docs/
     }
 
     @Test func nginxGivesAPathAndItsSlashedTwinOneLocationEach() {
         // `/api` and `/api/` on one host: `/api/` owns `location /api/` (nginx rejects a duplicate).
         let spec = ServiceSpec(name: "s", image: "x", port: 1, routes: [Route(host: "a.test", path: "/api"), Route(host: "a.test", path: "/api/")])
-        let out = RouteFormat.nginx.render(RouteTable.build(services: [spec], observed: [], ready: []), listen: "80")
+        let out = RouteFormat.nginx.render(RouteTable.build(services: [spec], observed: [], ready: []), listen: "80", project: "p")
         #expect(out.components(separatedBy: "location \"/api/\" {").count == 2)
         #expect(out.components(separatedBy: "location = \"/api\" {").count == 2)
     }
 
     @Test func caddyMatchesWholeSegments() {
-        let out = RouteFormat.caddy.render(Self.segmentTable, listen: "80")
+        let out = RouteFormat.caddy.render(Self.segmentTable, listen: "80", project: "p")
         #expect(out.contains("""
             \t@flotilla_1 path_regexp ^/api(/|$)
             \thandle @flotilla_1 {
@@ -148,13 +195,13 @@ struct RouteTableTests {
     }
 
     @Test func caddyBindsTheListenAddress() {
-        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "127.0.0.1:8080").contains("http://a.test:8080 {\n\tbind 127.0.0.1\n"))
-        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "[::1]:8080").contains("http://a.test:8080 {\n\tbind ::1\n"))
-        #expect(!RouteFormat.caddy.render(Self.segmentTable, listen: "8080").contains("bind"))
+        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "127.0.0.1:8080", project: "p").contains("http://a.test:8080 {\n\tbind 127.0.0.1\n"))
+        #expect(RouteFormat.caddy.render(Self.segmentTable, listen: "[::1]:8080", project: "p").contains("http://a.test:8080 {\n\tbind ::1\n"))
+        #expect(!RouteFormat.caddy.render(Self.segmentTable, listen: "8080", project: "p").contains("bind"))
     }
 
     @Test func haproxyMatchesWholeSegments() {
-        let out = RouteFormat.haproxy.render(Self.segmentTable, listen: "80")
+        let out = RouteFormat.haproxy.render(Self.segmentTable, listen: "80", project: "p")
         let paths = out.split(separator: "\n").filter { $0.contains("acl flotilla_path_") }
         #expect(paths == ["    acl flotilla_path_0 path_beg '/docs/'", "    acl flotilla_path_1 path '/api'", "    acl flotilla_path_1 path_beg '/api/'", "    acl flotilla_path_2 path_beg '/'"])
         #expect(out.contains("    http-request replace-path ^/api/?(.*) /\\1 if { var(txn.flotilla_route) -m int 1 }\n"))
@@ -162,17 +209,17 @@ struct RouteTableTests {
 
     @Test(arguments: [RouteFormat.traefik, .traefikV2])
     func traefikMatchesWholeSegments(format: RouteFormat) {
-        let out = format.render(Self.segmentTable, listen: "80")
+        let out = format.render(Self.segmentTable, listen: "80", project: "p")
         let rules = out.split(separator: "\n").filter { $0.hasPrefix("      rule: ") }
         #expect(rules == ["      rule: \"Host(`a.test`) && PathPrefix(`/docs/`)\"",
                           "      rule: \"Host(`a.test`) && (Path(`/api`) || PathPrefix(`/api/`))\"",
                           "      rule: \"Host(`a.test`) && PathPrefix(`/`)\""])
-        #expect(out.contains("    flotilla-strip-1:\n      stripPrefix:\n        prefixes:\n          - \"/api\"\n"))
+        #expect(out.contains("    flotilla_p_strip_1:\n      stripPrefix:\n        prefixes:\n          - \"/api\"\n"))
     }
 
     @Test func jsonSpellsOutTheMatch() {
-        let out = RouteFormat.json.render(Self.segmentTable, listen: "80")
-        #expect(out.contains("{\"host\":\"a.test\",\"path\":\"/api\",\"match\":{\"exact\":\"/api\",\"prefix\":\"/api/\"},\"service\":\"api\",\"strip_prefix\":true,"))
+        let out = RouteFormat.json.render(Self.segmentTable, listen: "80", project: "p")
+        #expect(out.contains("{\"host\":\"a.test\",\"path\":\"/api\",\"match\":{\"exact\":\"/api\",\"prefix\":\"/api/\"},\"project\":\"p\",\"service\":\"api\",\"strip_prefix\":true,"))
         #expect(out.contains("\"path\":\"/docs/\",\"match\":{\"exact\":null,\"prefix\":\"/docs/\"},"))
         #expect(out.contains("\"path\":\"/\",\"match\":{\"exact\":null,\"prefix\":\"/\"},"))
     }
@@ -181,21 +228,21 @@ struct RouteTableTests {
         let spec = ServiceSpec(name: "w", image: "x", port: 1, routes: [Route(host: "*.example.test", path: "/static")])
         let table = RouteTable.build(services: [spec], observed: [], ready: [])
         // v3: HostRegexp is a Go regexp (anchored, dots escaped; doubled inside the YAML string).
-        #expect(RouteFormat.traefik.render(table, listen: "80").contains(#"rule: "HostRegexp(`^[a-z0-9-]+\\.example\\.test$`) && (Path(`/static`) || PathPrefix(`/static/`))""#))
+        #expect(RouteFormat.traefik.render(table, listen: "80", project: "p").contains(#"rule: "HostRegexp(`^[a-z0-9-]+\\.example\\.test$`) && (Path(`/static`) || PathPrefix(`/static/`))""#))
         // v2: a `{name:regexp}` template, whose literal part v2 quotes itself.
-        #expect(RouteFormat.traefikV2.render(table, listen: "80").contains(#"rule: "HostRegexp(`{subdomain:[a-z0-9-]+}.example.test`) && (Path(`/static`) || PathPrefix(`/static/`))""#))
+        #expect(RouteFormat.traefikV2.render(table, listen: "80", project: "p").contains(#"rule: "HostRegexp(`{subdomain:[a-z0-9-]+}.example.test`) && (Path(`/static`) || PathPrefix(`/static/`))""#))
         #expect(RouteFormat(rawValue: "traefik-v2") == .traefikV2)
     }
 
     @Test func zeroTargetsBecome503Everywhere() {
         let table = RouteTable.build(services: [Self.down], observed: [], ready: [])
-        #expect(RouteFormat.nginx.render(table, listen: "80").contains("return 503"))
-        #expect(!RouteFormat.nginx.render(table, listen: "80").contains("upstream flotilla_down"))
-        #expect(RouteFormat.caddy.render(table, listen: "80").contains("respond \"no ready replica\" 503"))
-        #expect(RouteFormat.haproxy.render(table, listen: "80").contains("backend flotilla_down\n    mode http"))
-        #expect(!RouteFormat.haproxy.render(table, listen: "80").contains(" server "))
-        #expect(RouteFormat.traefik.render(table, listen: "80").contains("servers: []"))
-        #expect(RouteFormat.json.render(table, listen: "80").contains("\"targets\":[]"))
+        #expect(RouteFormat.nginx.render(table, listen: "80", project: "p").contains("return 503"))
+        #expect(!RouteFormat.nginx.render(table, listen: "80", project: "p").contains("upstream flotilla_p_down"))
+        #expect(RouteFormat.caddy.render(table, listen: "80", project: "p").contains("respond \"no ready replica\" 503"))
+        #expect(RouteFormat.haproxy.render(table, listen: "80", project: "p").contains("backend flotilla_p_down\n    mode http"))
+        #expect(!RouteFormat.haproxy.render(table, listen: "80", project: "p").contains(" server "))
+        #expect(RouteFormat.traefik.render(table, listen: "80", project: "p").contains("servers: []"))
+        #expect(RouteFormat.json.render(table, listen: "80", project: "p").contains("\"targets\":[]"))
     }
 
     /// Hostile hosts and paths: none may reach a renderer (the table re-checks the manifest rules).
@@ -234,22 +281,22 @@ struct RouteTableTests {
             let table = RouteTable.build(services: [spec], observed: [Self.c("evil", 1, port: 1)], ready: ["evil1"])
             #expect(table.entries.isEmpty, "\(host) \(path)")
             for format in RouteFormat.allCases {
-                let out = format.render(table, listen: "80")
+                let out = format.render(table, listen: "80", project: "p")
                 #expect(!out.contains("attacker") && !out.contains("evil"), "\(format) \(host) \(path)")
             }
         }
         // And the listen address is sanitised too.
-        #expect(RouteFormat.nginx.render(Self.table, listen: "80; include /etc/passwd").contains("listen 80;"))
+        #expect(RouteFormat.nginx.render(Self.table, listen: "80; include /etc/passwd", project: "p").contains("listen 80;"))
     }
 
     @Test func safeButUnusualValuesAreQuotedOrHarmless() {
         let spec = ServiceSpec(name: "odd", image: "x", port: 1, routes: [Route(host: "*.x-1.test", path: "/a(b)c~+.=&,!@:")])
         let table = RouteTable.build(services: [spec], observed: [Self.c("odd", 1, port: 5)], ready: ["odd1"])
         #expect(table.entries.count == 1)
-        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location = \"/a(b)c~+.=&,!@:\" {"))
-        #expect(RouteFormat.nginx.render(table, listen: "80").contains("location \"/a(b)c~+.=&,!@:/\" {"))
-        #expect(RouteFormat.caddy.render(table, listen: "80").contains("path_regexp ^/a[(]b[)]c[~][+][.][=][&][,][!][@][:](/|$)\n"))
-        #expect(RouteFormat.haproxy.render(table, listen: "80").contains("path '/a(b)c~+.=&,!@:'\n"))
-        #expect(RouteFormat.traefik.render(table, listen: "80").contains("HostRegexp(`^[a-z0-9-]+\\\\.x-1\\\\.test$`)"))
+        #expect(RouteFormat.nginx.render(table, listen: "80", project: "p").contains("location = \"/a(b)c~+.=&,!@:\" {"))
+        #expect(RouteFormat.nginx.render(table, listen: "80", project: "p").contains("location \"/a(b)c~+.=&,!@:/\" {"))
+        #expect(RouteFormat.caddy.render(table, listen: "80", project: "p").contains("path_regexp ^/a[(]b[)]c[~][+][.][=][&][,][!][@][:](/|$)\n"))
+        #expect(RouteFormat.haproxy.render(table, listen: "80", project: "p").contains("path '/a(b)c~+.=&,!@:'\n"))
+        #expect(RouteFormat.traefik.render(table, listen: "80", project: "p").contains("HostRegexp(`^[a-z0-9-]+\\\\.x-1\\\\.test$`)"))
     }
 }

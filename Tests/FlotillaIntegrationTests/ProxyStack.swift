@@ -37,7 +37,7 @@ final class ProxyStack: @unchecked Sendable {
         for dir in [proxyDir, manifests] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         routesFile = proxyDir + (proxy == .caddy ? "/routes.caddy" : "/routes.cfg")
         // The proxy starts on an empty table: nothing routed until Flotilla's first write.
-        try RouteFormat(rawValue: proxy.rawValue)!.render(RouteTable(entries: []), listen: listen).write(toFile: routesFile, atomically: true, encoding: .utf8)
+        try RouteFormat(rawValue: proxy.rawValue)!.render(RouteTable(entries: []), listen: listen, project: scenario.project).write(toFile: routesFile, atomically: true, encoding: .utf8)
         try mainConfig.write(toFile: mainConfigPath, atomically: true, encoding: .utf8)
     }
 

@@ -123,10 +123,45 @@ struct RouteWriterTests {
     func nginxAcceptsTheRenderedFile() async throws {
         let dir = try temp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try RouteFormat.nginx.render(Self.table, listen: "127.0.0.1:18080").write(toFile: dir + "/routes.conf", atomically: true, encoding: .utf8)
+        try RouteFormat.nginx.render(Self.table, listen: "127.0.0.1:18080", project: "p").write(toFile: dir + "/routes.conf", atomically: true, encoding: .utf8)
         try NginxHarness.mainConfig(dir: dir).write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
         let result = await CommandRunner.run("nginx -t -q -p \(dir) -c \(dir)/nginx.conf")
         #expect(result.succeeded, "\(result.output)")
+    }
+
+    /// Issue 26: two projects with the same services (`web`, `api`, …) on different hosts, their
+    /// files included by ONE nginx: `nginx -t` takes both (they once both declared
+    /// `upstream flotilla_web`: "duplicate upstream", and the second project's file never went
+    /// live). And names as long as they get (a 40-character project, a 63-character service)
+    /// pass nginx and HAProxy.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") && FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"),
+                   "nginx or haproxy not installed"))
+    func twoProjectsWithTheSameServicesShareOneProxyAndLongNamesPass() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let other = RouteTable(entries: Self.table.entries.map { entry in
+            var entry = entry
+            entry.host = entry.host.replacingOccurrences(of: ".test", with: ".org")
+            return entry
+        })
+        try RouteFormat.nginx.render(Self.table, listen: "127.0.0.1:18080", project: "shop").write(toFile: dir + "/shop.conf", atomically: true, encoding: .utf8)
+        try RouteFormat.nginx.render(other, listen: "127.0.0.1:18080", project: "blog").write(toFile: dir + "/blog.conf", atomically: true, encoding: .utf8)
+        let config = NginxHarness.mainConfig(dir: dir).replacingOccurrences(of: "include \(dir)/routes.conf;", with: "include \(dir)/shop.conf;\n    include \(dir)/blog.conf;")
+        #expect(config.contains("include \(dir)/blog.conf;"))
+        try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let both = await CommandRunner.run("nginx -t -q -p \(dir) -c \(dir)/nginx.conf")
+        #expect(both.succeeded, "\(both.output)")
+
+        let project = String(repeating: "p", count: 39) + "1", service = String(repeating: "s", count: 62) + "9"
+        let long = RouteTable(entries: [RouteTable.Entry(host: "long.test", path: "/", service: service, targets: [RouteTable.Target(port: 20001, container: project + "-" + service + "-1")])])
+        try RouteFormat.nginx.render(long, listen: "127.0.0.1:18080", project: project).write(toFile: dir + "/routes.conf", atomically: true, encoding: .utf8)
+        try NginxHarness.mainConfig(dir: dir).write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = await CommandRunner.run("nginx -t -q -p \(dir) -c \(dir)/nginx.conf")
+        #expect(nginx.succeeded, "\(nginx.output)")
+        let base = TestEngine.packageRoot.appendingPathComponent("examples/haproxy/haproxy.cfg").path
+        try RouteFormat.haproxy.render(long, listen: "127.0.0.1:18080", project: project).write(toFile: dir + "/routes.cfg", atomically: true, encoding: .utf8)
+        let haproxy = await CommandRunner.run("haproxy -c -f \(base) -f \(dir)/routes.cfg")
+        #expect(haproxy.succeeded && !haproxy.output.contains("WARNING"), "\(haproxy.output)")
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/caddy"), "caddy not installed"))
@@ -134,7 +169,7 @@ struct RouteWriterTests {
         let dir = try temp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for (name, table) in [("full", Self.table), ("empty", RouteTable(entries: []))] {
-            try RouteFormat.caddy.render(table, listen: "18080").write(toFile: dir + "/Caddyfile", atomically: true, encoding: .utf8)
+            try RouteFormat.caddy.render(table, listen: "18080", project: "p").write(toFile: dir + "/Caddyfile", atomically: true, encoding: .utf8)
             let result = await CommandRunner.run("caddy validate --config \(dir)/Caddyfile --adapter caddyfile")
             #expect(result.succeeded, "\(name): \(result.output)")
         }
@@ -146,7 +181,7 @@ struct RouteWriterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let base = TestEngine.packageRoot.appendingPathComponent("examples/haproxy/haproxy.cfg").path
         for (name, table) in [("full", Self.table), ("empty", RouteTable(entries: []))] {
-            try RouteFormat.haproxy.render(table, listen: "127.0.0.1:18080").write(toFile: dir + "/routes.cfg", atomically: true, encoding: .utf8)
+            try RouteFormat.haproxy.render(table, listen: "127.0.0.1:18080", project: "p").write(toFile: dir + "/routes.cfg", atomically: true, encoding: .utf8)
             let result = await CommandRunner.run("haproxy -c -f \(base) -f \(dir)/routes.cfg")
             #expect(result.succeeded, "\(name): \(result.output)")
         }
@@ -164,7 +199,7 @@ struct RouteWriterTests {
         let base = dir + "/base.cfg", routes = dir + "/routes.cfg", reloads = dir + "/reloads"
         try "global\n    maxconn 64\n\ndefaults\n    mode http\n    retries 0\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n"
             .write(toFile: base, atomically: true, encoding: .utf8)
-        try RouteFormat.haproxy.render(RouteTable(entries: []), listen: listen).write(toFile: routes, atomically: true, encoding: .utf8)
+        try RouteFormat.haproxy.render(RouteTable(entries: []), listen: listen, project: "p").write(toFile: routes, atomically: true, encoding: .utf8)
         let haproxy = try spawn(["/usr/sbin/haproxy", "-W", "-f", base, "-f", routes], output: dir + "/haproxy.log")
         defer {
             kill(haproxy, SIGTERM)
@@ -183,7 +218,7 @@ struct RouteWriterTests {
         let refresher = RouteRefresher(
             outputs: [RouteOutput(format: .haproxy, writer: RouteFileWriter(path: routes, check: "haproxy -c -q -f \(base) -f {file}",
                                                                             reload: "/bin/sh -c 'date +%s.%N >> \(reloads) && kill -USR2 \(haproxy)'"))],
-            listen: listen, reloadInterval: .seconds(1), logger: Logger(label: "test"))
+            listen: listen, project: "p", reloadInterval: .seconds(1), logger: Logger(label: "test"))
         await refresher.publish(RouteTable(entries: [entry("a.test")]))
         await refresher.publish(RouteTable(entries: [entry("a.test"), entry("b.test")]))
 
@@ -202,21 +237,21 @@ struct RouteWriterTests {
 
     @Test func traefikFileIsStructurallySound() throws {
         // Traefik is not packaged here: check the structure (valid YAML, every router's service defined).
-        let text = RouteFormat.traefik.render(Self.table, listen: "80")
+        let text = RouteFormat.traefik.render(Self.table, listen: "80", project: "p")
         let routers = text.split(separator: "\n").filter { $0.hasPrefix("      service: ") }.map { $0.dropFirst("      service: ".count) }
-        let services = text.split(separator: "\n").filter { $0.hasPrefix("    flotilla-") && $0.hasSuffix(":") && !$0.contains("-0-") }
+        let services = text.split(separator: "\n").filter { $0.hasPrefix("    flotilla_p_") && $0.hasSuffix(":") && !$0.hasSuffix("_0:") }
         #expect(routers.count == Self.table.entries.count)
         for service in Set(routers) {
             #expect(text.contains("    \(service):\n      loadBalancer:") || text.contains("    \(service):\n      weighted:"))
         }
-        #expect(text.contains("    flotilla-shop-stable:\n      loadBalancer:") && text.contains("    flotilla-shop-canary:\n      loadBalancer:"))
+        #expect(text.contains("    flotilla_p_shop_stable:\n      loadBalancer:") && text.contains("    flotilla_p_shop_canary:\n      loadBalancer:"))
         #expect(!services.isEmpty)
         // And it is YAML that libyaml reads without a complaint, with the weighted split.
         let (documents, problems) = YAMLDocumentParser().parse(Array(text.utf8), file: "traefik.yaml")
         #expect(problems.isEmpty, "\(problems)")
         #expect(documents.count == 1)
-        #expect(text.contains("          - name: flotilla-shop-canary\n            weight: 20\n"))
-        let json = RouteFormat.json.render(Self.table, listen: "80")
+        #expect(text.contains("          - name: flotilla_p_shop_canary\n            weight: 20\n"))
+        let json = RouteFormat.json.render(Self.table, listen: "80", project: "p")
         let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect((parsed?["routes"] as? [[String: Any]])?.count == Self.table.entries.count)
     }

@@ -10,8 +10,13 @@ import Glibc
 /// files where it includes them. One file per host+path (named by a digest of it), holding the
 /// claimant's project and route file as JSON.
 ///
+/// Behind nginx or Caddy (``exclusiveHosts``) a project also claims each of its hosts whole (a
+/// claim with an empty path), and a host where another project holds any path is refused: those
+/// proxies read a host from one file only.
+///
 /// A claim is made with `link(2)` of a finished temp file, so two projects claiming at once
-/// cannot both win; it is void once the claimant's route file is gone (the project was taken
+/// cannot both win (two projects claiming different paths of one host at once race for the
+/// host's claim); it is void once the claimant's route file is gone (the project was taken
 /// down, or moved to another proxy), and released by its project when a valid load no longer
 /// routes it, or by `flotilla down`.
 public struct RouteClaims: Sendable {
@@ -19,11 +24,15 @@ public struct RouteClaims: Sendable {
     public let project: String
     /// This project's route file, recorded in its claims.
     public let routesFile: String
+    /// The proxy reads each host from one file (``RouteFormat/readsEachHostFromOneFile``): a host
+    /// belongs to one project, every path of it.
+    public let exclusiveHosts: Bool
 
-    public init(directory: String, project: String, routesFile: String) {
+    public init(directory: String, project: String, routesFile: String, exclusiveHosts: Bool = false) {
         self.directory = directory
         self.project = project
         self.routesFile = routesFile
+        self.exclusiveHosts = exclusiveHosts
     }
 
     /// The default folder for a route file: beside it, hidden.
@@ -32,11 +41,15 @@ public struct RouteClaims: Sendable {
         return (folder.isEmpty ? "." : folder) + "/.flotilla-route-claims"
     }
 
-    /// What other projects hold now (void claims left out).
+    /// What other projects hold now (void claims left out): their host+path pairs, and the hosts
+    /// they hold whole (claimed whole, or, with ``exclusiveHosts``, any path of).
     public func snapshot() -> ClaimedRoutes {
-        var held: [String: ClaimedRoutes.Holder] = [:]
-        for (key, holder) in readAll() where holder.project != project && Self.isLive(holder) { held[key] = holder }
-        return ClaimedRoutes(held)
+        var held: [String: ClaimedRoutes.Holder] = [:], hosts: [String: ClaimedRoutes.Holder] = [:]
+        for (record, holder) in readAll() where holder.project != project && Self.isLive(holder) {
+            if record.path.isEmpty || exclusiveHosts { hosts[record.host] = hosts[record.host] ?? holder }
+            if !record.path.isEmpty { held[record.host + record.path] = holder }
+        }
+        return ClaimedRoutes(held, byHost: hosts)
     }
 
     /// Claims every route in `routes` for this project, and (`release`) gives up this project's
@@ -45,13 +58,18 @@ public struct RouteClaims: Sendable {
     public func sync(routes: [Route], release: Bool) throws -> [Route] {
         try prepare()
         var lost: [Route] = []
-        let wanted = Set(routes.map(\.key))
+        // A host's whole claim first: a route of a host another project holds is lost with it.
+        let hosts = exclusiveHosts ? Set(routes.map(\.host)).sorted().map { Route(host: $0, path: "") } : []
+        var lostHosts = Set<String>()
+        for host in hosts where try !claim(host) { lostHosts.insert(host.host) }
         for route in routes {
+            if lostHosts.contains(route.host) { lost.append(route); continue }
             if try !claim(route) { lost.append(route) }
         }
         if release {
-            for (key, holder) in readAll() where holder.project == project && !wanted.contains(key) {
-                unlink(path(forKey: key))
+            let wanted = Set((routes + hosts).map(\.key))
+            for (record, holder) in readAll() where holder.project == project && !wanted.contains(record.host + record.path) {
+                unlink(path(forKey: record.host + record.path))
             }
         }
         return lost
@@ -59,7 +77,7 @@ public struct RouteClaims: Sendable {
 
     /// Gives up every claim of this project (`flotilla down`).
     public func releaseAll() {
-        for (key, holder) in readAll() where holder.project == project { unlink(path(forKey: key)) }
+        for (record, holder) in readAll() where holder.project == project { unlink(path(forKey: record.host + record.path)) }
     }
 
     // MARK: - Files
@@ -117,11 +135,12 @@ public struct RouteClaims: Sendable {
         return try? JSONDecoder().decode(Record.self, from: data)
     }
 
-    func readAll() -> [(key: String, holder: ClaimedRoutes.Holder)] {
+    /// Every claim: a route's (`path` `/…`) or a whole host's (`path` empty).
+    func readAll() -> [(record: Record, holder: ClaimedRoutes.Holder)] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return names.filter { $0.hasSuffix(".claim") }.sorted().compactMap { name in
             guard let record = read(directory + "/" + name) else { return nil }
-            return (record.host + record.path, ClaimedRoutes.Holder(project: record.project, routesFile: record.routesFile))
+            return (record, ClaimedRoutes.Holder(project: record.project, routesFile: record.routesFile))
         }
     }
 }

@@ -41,6 +41,8 @@ public actor RouteRefresher {
 
     let outputs: [RouteOutput]
     let listen: String
+    /// Named in every route file (upstreams, backends, routers): other projects may feed the same proxy.
+    let project: String
     let settleTime: Duration
     /// The least time between two proxy reloads (see ``publish(_:)``).
     let reloadInterval: Duration
@@ -64,10 +66,11 @@ public actor RouteRefresher {
     /// When the last reload hook ended.
     private var lastReload: AgentClock.Instant?
 
-    public init(outputs: [RouteOutput], listen: String, settleTime: Duration = .seconds(1), reloadInterval: Duration = .seconds(1), prober: any HealthProbing = HealthProber(), logger: Logger) {
+    public init(outputs: [RouteOutput], listen: String, project: String, settleTime: Duration = .seconds(1), reloadInterval: Duration = .seconds(1), prober: any HealthProbing = HealthProber(), logger: Logger) {
         self.prober = prober
         self.outputs = outputs
         self.listen = listen
+        self.project = project
         self.settleTime = settleTime
         self.reloadInterval = reloadInterval
         self.logger = logger
@@ -214,7 +217,7 @@ public actor RouteRefresher {
             }
         }
         lastTable = table
-        let contents = outputs.map { $0.format.render(table, listen: listen) }
+        let contents = outputs.map { $0.format.render(table, listen: listen, project: project) }
         if let lastReload, zip(outputs, contents).contains(where: { $0.writer.reload != nil && $0.writer.differs(from: $1) }) {
             let wait = reloadInterval - (AgentClock.now - lastReload)
             if wait > .zero {

@@ -102,6 +102,13 @@ public struct DesiredState: Sendable {
                             + "a host and path belong to one project of a shared proxy: give this service another host or path, or have project \"\(holder.project)\" drop the route first"))
                         continue
                     }
+                    if let holder = claimedRoutes.byHost[route.host] {
+                        diagnostics.append(Diagnostic(file: entry.file, at: mark,
+                            "route \(route.host)\(route.path): host \(route.host) is already served by project \"\(holder.project)\" on this host (its route file \(holder.routesFile)), "
+                            + "and nginx and Caddy read each host from one project's file, whatever the paths (nginx ignores a second server block of a name, Caddy refuses two site blocks of one address): "
+                            + "give this service another host, or have project \"\(holder.project)\" drop its routes on \(route.host) first"))
+                        continue
+                    }
                     if let owner = routeOwner[route.key] {
                         guard owner.service != entry.spec.name else { continue }
                         diagnostics.append(Diagnostic(file: entry.file, at: mark,

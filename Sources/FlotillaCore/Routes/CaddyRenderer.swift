@@ -6,6 +6,10 @@
 /// order: it sorts handles by a single path only, and every one here has a named matcher (the
 /// `/` route's plain `handle` goes last either way).
 ///
+/// A site block is the whole of a host: Caddy refuses two with one address ("ambiguous site
+/// definition"), even in two projects' files, so behind Caddy a host belongs to one project (see
+/// ``RouteFormat/readsEachHostFromOneFile``). The matcher names are local to their block.
+///
 /// Not Caddy's `path` matcher: it ignores case (`/Admin` served `/admin`'s route, unlike nginx and
 /// HAProxy) and reads `*` as a wildcard. A regular expression of the path's literal characters
 /// matches exactly what the other proxies match (Caddy's decoded, cleaned path).

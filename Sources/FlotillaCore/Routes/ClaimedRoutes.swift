@@ -18,6 +18,14 @@ public struct ClaimedRoutes: Sendable, Equatable {
 
     /// ``Route/key`` → its holder, other projects only.
     public var byKey: [String: Holder]
+    /// Hosts another project holds whole: no path of them may be routed here. Behind a proxy
+    /// that reads each host from one file (nginx, Caddy; see
+    /// ``RouteFormat/readsEachHostFromOneFile``) a second project's paths on a host would be
+    /// ignored (nginx) or break the whole configuration (Caddy), distinct paths or not.
+    public var byHost: [String: Holder]
 
-    public init(_ byKey: [String: Holder] = [:]) { self.byKey = byKey }
+    public init(_ byKey: [String: Holder] = [:], byHost: [String: Holder] = [:]) {
+        self.byKey = byKey
+        self.byHost = byHost
+    }
 }
