@@ -88,7 +88,7 @@ struct SwarmRoutingTests {
         // The daemon claimed web.test/ on the proxy's register; `down` gives the claim up.
         let claims = stack.proxyDir + "/.flotilla-route-claims"
         func claimCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: claims).filter { $0.hasSuffix(".claim") }.count) ?? 0 }
-        #expect(claimCount() == 1)
+        #expect(claimCount() >= 1)  // web.test/ (behind nginx, the whole host too)
         _ = await daemon.stop()
         let down = try runFlotilla(["down", stack.manifests, "--orchestrator", "swarm", "--engine", Self.manager, "--project", scenario.project,
                                     "--state-dir", scenario.stateDirectory, "--routes", stack.proxyDir + "/routes.conf"])
@@ -160,7 +160,7 @@ struct SwarmRoutingTests {
         let counted = await shares(400)
         let share = Double(counted["v2"] ?? 0) / Double(max(1, counted.values.reduce(0, +)))
         print("swarm canary at weight 25 received \(counted["v2"] ?? 0) of \(counted.values.reduce(0, +)) requests")
-        #expect(share > 0.15 && share < 0.35, "canary share \(share): \(counted)")
+        #expect(share > 0.15 && share < 0.35, "canary share \(share): \(counted)\nroutes:\n\(stack.routes)\n\(daemon.log)")
         let status = try runFlotilla(["status"] + common)
         #expect(status.0 == 2 && status.1.contains("canary"), "\(status.1)")
 
