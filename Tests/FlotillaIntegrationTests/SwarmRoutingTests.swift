@@ -157,10 +157,19 @@ struct SwarmRoutingTests {
         #expect(split, "routes:\n\(stack.routes)\n\(daemon.log)")
         let canary = try await engine.listSwarmServices(label: OwnershipLabel.project, value: scenario.project).first { $0.isCanary }
         #expect(canary?.name == "\(scenario.project)_web-canary")
-        let counted = await shares(400)
-        let share = Double(counted["v2"] ?? 0) / Double(max(1, counted.values.reduce(0, +)))
-        print("swarm canary at weight 25 received \(counted["v2"] ?? 0) of \(counted.values.reduce(0, +)) requests")
-        #expect(share > 0.15 && share < 0.35, "canary share \(share): \(counted)\nroutes:\n\(stack.routes)\n\(daemon.log)")
+        // The share, counted while the canary is in the route file: on loaded cores a node can
+        // miss Swarm's heartbeat, and the tasks of a node that is down leave the route file
+        // until it is back (a CI run counted 6 of 400 so). Up to three counts, each logged.
+        var counted: [String: Int] = [:], share = 0.0, tries: [String] = []
+        for _ in 0..<3 {
+            _ = await daemon.waitUntil(timeout: .seconds(60)) { stack.routes.contains("weight=") }
+            counted = await shares(400)
+            share = Double(counted["v2"] ?? 0) / Double(max(1, counted.values.reduce(0, +)))
+            tries.append("\(counted) (route file with the canary after: \(stack.routes.contains("weight=")))")
+            print("swarm canary at weight 25 received \(counted["v2"] ?? 0) of \(counted.values.reduce(0, +)) requests")
+            if share > 0.15 && share < 0.35 { break }
+        }
+        #expect(share > 0.15 && share < 0.35, "canary share \(share): \(tries)\nroutes:\n\(stack.routes)\n\(daemon.log)")
         let status = try runFlotilla(["status"] + common)
         #expect(status.0 == 2 && status.1.contains("canary"), "\(status.1)")
 
