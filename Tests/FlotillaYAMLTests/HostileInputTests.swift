@@ -88,6 +88,8 @@ struct HostileInputTests {
             ("hostname over 253", web + "port: 80\nroutes: [{host: " + Array(repeating: String(repeating: "h", count: 63), count: 4).joined(separator: ".") + "}]\n"),
             ("kelvin sign host", web + "port: 80\nroutes: [{host: \"\\u212A.example\"}]\n"), ("route path /admin*", web + "port: 80\nroutes: [{host: a.example, path: \"/admin*\"}]\n"),
         ] { add("issue 26: " + name, text) }
+        // Found by the fuzzer: Swift's Regex took exponential time on such an image.
+        add("image of 170 dotted parts", "name: web\nimage: 1" + String(repeating: ".51", count: 170) + "\nreplicas: -1\n")
         return cases
     }()
 

@@ -154,13 +154,91 @@ public enum ManifestRules {
         !s.isEmpty && s.utf8.count <= 256 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
 
-    /// An image reference: non-empty, no whitespace or control characters.
+    /// An image reference by the engines' grammar (``imagePattern``, which the schema states and
+    /// a test compares with this). Read by hand, in linear time: Swift's `Regex` took exponential
+    /// time on that pattern (`image: 1.51.51.5…` with 30 parts ran for minutes: the fuzzer's hang).
     public static func isImageReference(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.count <= 512 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f } && s.wholeMatch(of: imageRegex) != nil
+        guard !s.isEmpty, s.utf8.count <= 512, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return false }
+        var rest = Substring(s)
+        if let at = rest.firstIndex(of: "@") {
+            guard isDigest(rest[rest.index(after: at)...]) else { return false }
+            rest = rest[..<at]
+        }
+        // A tag follows the last `:` after the last `/` (a registry's port is before a `/`).
+        let lastSlash = rest.lastIndex(of: "/")
+        if let colon = rest[(lastSlash.map { rest.index(after: $0) } ?? rest.startIndex)...].firstIndex(of: ":") {
+            guard isTag(rest[rest.index(after: colon)...]) else { return false }
+            rest = rest[..<colon]
+        }
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.allSatisfy(isPathComponent) { return true }
+        return parts.count >= 2 && isRegistry(parts[0]) && parts.dropFirst().allSatisfy(isPathComponent)
     }
 
-    /// ``imagePattern`` compiled once (the schema and the validator read the same text).
-    nonisolated(unsafe) static let imageRegex = try! Regex(imagePattern)
+    /// `[a-z0-9]+` runs joined by `.`, `_`, `__` or any number of `-`.
+    static func isPathComponent(_ s: Substring) -> Bool {
+        let u = Array(s.utf8)
+        guard let first = u.first, let last = u.last, isLowerAlnum(first), isLowerAlnum(last) else { return false }
+        var i = 0
+        while i < u.count {
+            if isLowerAlnum(u[i]) { i += 1; continue }
+            var j = i
+            while j < u.count, !isLowerAlnum(u[j]) { j += 1 }
+            let separator = u[i..<j]
+            guard separator.elementsEqual(".".utf8) || separator.elementsEqual("_".utf8) || separator.elementsEqual("__".utf8)
+                || separator.allSatisfy({ $0 == UInt8(ascii: "-") }) else { return false }
+            i = j
+        }
+        return true
+    }
+
+    /// `localhost`, `[IPv6]` or a dotted name, optionally with `:PORT`; a name without a dot
+    /// counts as a registry only with a port.
+    static func isRegistry(_ s: Substring) -> Bool {
+        var host = s, port: Substring?
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]") else { return false }
+            let inside = s[s.index(after: s.startIndex)..<close]
+            guard !inside.isEmpty, inside.utf8.allSatisfy({ isDigit($0) || isAlpha($0) && "abcdefABCDEF".utf8.contains($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return false }
+            let after = s[s.index(after: close)...]
+            if after.isEmpty { return true }
+            guard after.hasPrefix(":") else { return false }
+            return isPort(after.dropFirst())
+        }
+        if let colon = s.firstIndex(of: ":") {
+            host = s[..<colon]
+            port = s[s.index(after: colon)...]
+            guard isPort(port!) else { return false }
+        }
+        if host == "localhost" { return true }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 || port != nil else { return false }
+        return labels.allSatisfy { label in
+            let u = Array(label.utf8)
+            guard let first = u.first, let last = u.last, isAlpha(first) || isDigit(first), isAlpha(last) || isDigit(last) else { return false }
+            return u.allSatisfy { isAlpha($0) || isDigit($0) || $0 == UInt8(ascii: "-") }
+        }
+    }
+
+    static func isPort(_ s: Substring) -> Bool { (1...5).contains(s.utf8.count) && s.utf8.allSatisfy(isDigit) }
+
+    /// `[A-Za-z0-9_][-A-Za-z0-9_.]{0,127}`.
+    static func isTag(_ s: Substring) -> Bool {
+        guard let first = s.utf8.first, (1...128).contains(s.utf8.count), isAlpha(first) || isDigit(first) || first == UInt8(ascii: "_") else { return false }
+        return s.utf8.allSatisfy { isAlpha($0) || isDigit($0) || "_.-".utf8.contains($0) }
+    }
+
+    /// `ALGORITHM:HEX`, the algorithm's parts letters-then-alphanumerics joined by `-_+.`, 32+ hex digits.
+    static func isDigest(_ s: Substring) -> Bool {
+        guard let colon = s.firstIndex(of: ":") else { return false }
+        let hex = s[s.index(after: colon)...]
+        guard hex.utf8.count >= 32, hex.utf8.allSatisfy({ isDigit($0) || "abcdefABCDEF".utf8.contains($0) }) else { return false }
+        let components = s[..<colon].split(omittingEmptySubsequences: false) { "-_+.".contains($0) }
+        return components.allSatisfy { c in
+            guard let first = c.utf8.first, isAlpha(first) else { return false }
+            return c.utf8.allSatisfy { isAlpha($0) || isDigit($0) }
+        }
+    }
 
     /// A bind mount `SOURCE:TARGET[:OPTIONS]` whose target is an absolute path (options, when
     /// the second `:` is there, not empty: the engines refuse `data:/x:`).
