@@ -61,10 +61,13 @@ final class FuzzGuard: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// After the run: a crash elsewhere in the process is not this run's input.
     func stop() {
         lock.lock()
         stopped = true
         started = nil
+        free(Self.crashPath)
+        Self.crashPath = nil
         lock.unlock()
     }
 

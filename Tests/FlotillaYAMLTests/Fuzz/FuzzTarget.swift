@@ -154,16 +154,20 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         return nil
     }
 
-    /// A message with its specifics (quoted text, numbers) taken out: one per kind of problem.
+    /// A message with its specifics taken out (quoted text, and every word that is not plain
+    /// lowercase: keys, paths, names, numbers): one per kind of problem.
     static func signature(_ message: String) -> String {
-        var out = "", quoted = false, lastWasDigit = false
+        var unquoted = "", quoted = false
         for c in message {
-            if c == "\"" { quoted.toggle(); if quoted { out += "\"…\"" }; continue }
-            if quoted { continue }
-            if c.isNumber { if !lastWasDigit { out += "#" }; lastWasDigit = true; continue }
-            lastWasDigit = false
-            out.append(c)
+            if c == "\"" { quoted.toggle(); if quoted { unquoted += " … " }; continue }
+            if !quoted { unquoted.append(c) }
         }
-        return String(out.prefix(160))
+        var words: [String] = []
+        for raw in unquoted.split(separator: " ") {
+            let word = raw.trimmingCharacters(in: CharacterSet(charactersIn: ",;:()."))
+            let plain = !word.isEmpty && word.count <= 14 && word.allSatisfy { $0.isASCII && $0.isLowercase }
+            if plain { words.append(word) } else if words.last != "…" { words.append("…") }
+        }
+        return String(words.joined(separator: " ").prefix(160))
     }
 }

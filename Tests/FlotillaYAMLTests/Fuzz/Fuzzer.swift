@@ -31,6 +31,8 @@ struct Fuzzer {
     /// guard save it (`scripts/fuzz --selftest crash`).
     var selfTest: String?
 
+    static let maxPooled = 32 << 10
+
     /// Runs until `seconds` have passed or `maxInputs` inputs ran, whichever comes first.
     func run(seconds: Double?, maxInputs: Int?) -> Report {
         let seeds = FuzzSeeds.seeds(for: target)
@@ -70,7 +72,8 @@ struct Fuzzer {
             if outcome.valid { report.valid += 1 }
             var fresh = false
             for signature in outcome.signatures where seen.insert(signature).inserted { fresh = true }
-            if fresh {
+            // Big inputs are made again from small ones; kept, they would slow every later run.
+            if fresh, input.count <= Self.maxPooled {
                 if pool.count < 4096 { pool.append(input) } else { pool[seeds.count + Int(rng.next() % UInt64(pool.count - seeds.count))] = input }
             }
             if let violation = outcome.violation, report.violations.count < 20 {
