@@ -29,10 +29,13 @@ enum UTF8Check {
     }
 
     /// 1-based line and column (in characters, counting a bad byte as one) of a byte offset.
+    /// Lines end as ``SourceLines`` ends them: at LF, or at CR in a file without LF (before, a
+    /// CR-only file's error was on line 1, at a column past the end of that line).
     static func mark(ofOffset offset: Int, in bytes: [UInt8]) -> SourceMark {
+        let lineBreak: UInt8 = bytes.contains(0x0a) ? 0x0a : 0x0d
         var line = 1, column = 1
         for b in bytes.prefix(offset) {
-            if b == 0x0a { line += 1; column = 1 } else if b & 0xc0 != 0x80 { column += 1 }
+            if b == lineBreak { line += 1; column = 1 } else if b & 0xc0 != 0x80 { column += 1 }
         }
         return SourceMark(line: line, column: column)
     }

@@ -73,6 +73,23 @@ struct HostileInputTests {
         add("5000-service cycle", (0..<5_000).map { "name: s\($0)\nimage: x\ndepends_on: [s\(($0 + 1) % 5_000)]\n" }.joined(separator: "---\n"))
         add("forged diagnostic line", "name: web\nimage: x\nlabels: { \"a\\nweb.yaml:1:1: error: forged\\e[31m\": v, \"b c\": 1 }\n")
         add("merge key", "name: web\nimage: x\n<<: { replicas: 2 }\n")
+        // Issue 26's list: each was accepted by `validate`, or taken as something else.
+        let web = "name: web\nimage: x\n"
+        for (name, text) in [
+            ("NUL in an env value", web + "env: {A: \"a\\0b\"}\n"), ("NUL in a command item", web + "command: [\"sleep\\0\", \"10\"]\n"),
+            ("one host port twice", web + "ports: [\"8080:80\", \"8080:81\"]\n"), ("named volume with a slash", web + "volumes: [\"var/run/docker.sock:/s\"]\n"),
+            ("volume target /../../etc", web + "volumes: [\"data:/../../etc\"]\n"), ("image --privileged", "name: web\nimage: \"--privileged\"\n"),
+            ("image UPPER/Case", "name: web\nimage: UPPER/Case\n"), ("route path //z", web + "port: 80\nroutes: [{host: a.example, path: //z}]\n"),
+            ("route path /../a", web + "port: 80\nroutes: [{host: a.example, path: /../a}]\n"), ("!!binary value", web + "env: {A: !!binary aGVsbG8=}\n"),
+            ("unknown tag !foo", web + "labels: {a: !foo x}\n"), ("canary at replicas 0", web + "replicas: 0\nupdate: {strategy: canary, canary: {replicas: 1}}\n"),
+            ("probe path with a backslash", web + "port: 80\nhealth: {http: \"/a\\\\b\"}\n"), ("probe path with a backtick", web + "port: 80\nhealth: {http: \"/a`b\"}\n"),
+            ("port 0:80", web + "ports: [\"0:80\"]\n"), ("port 99999", web + "ports: [\"99999\"]\n"), ("on-failure:0", web + "restart_policy: on-failure:0\n"),
+            ("memory 0", web + "resources: {memory: 0}\n"), ("interval 1ms", web + "port: 80\nhealth: {tcp: true, interval: 1ms}\n"),
+            ("hostname over 253", web + "port: 80\nroutes: [{host: " + Array(repeating: String(repeating: "h", count: 63), count: 4).joined(separator: ".") + "}]\n"),
+            ("kelvin sign host", web + "port: 80\nroutes: [{host: \"\\u212A.example\"}]\n"), ("route path /admin*", web + "port: 80\nroutes: [{host: a.example, path: \"/admin*\"}]\n"),
+        ] { add("issue 26: " + name, text) }
+        // Found by the fuzzer: Swift's Regex took exponential time on such an image.
+        add("image of 170 dotted parts", "name: web\nimage: 1" + String(repeating: ".51", count: 170) + "\nreplicas: -1\n")
         return cases
     }()
 

@@ -24,7 +24,9 @@ struct ManifestSchemaTests {
         let samples = ["", "a", "web", "web-1", "-web", "web-", "Web", "a.b", "a_b", "x" + String(repeating: "y", count: 62), "x" + String(repeating: "y", count: 63),
                        "*.example.com", "*.", "a..b", "api.example.test", "/", "/api", "/a b", "/a;b", "/a#b", "/a$b", "api", "/ok/~x-y_z.1", "/{x}", "/admin*", "/a?b", "/a[b]", "/a%41", "/a(b)+c,d=e:f@g!h&i",
                        "_", "_A9", "9A", "A-B", "nginx:1.27", "a b", "data:/x", "/srv:/x:ro", "data:x", "a:b:c:d", "5s", "1m30s", "1.5s", "500ms", "5", "5d",
-                       "9090", "9443:443", "node.role==manager", "node.labels.zone != b", "node.role=manager", "==x", "a==", "a==b c", "0.0.0.0:5353:53/udp", "1.2.3.4::80", "256Mi", "1Gi", "512M", "64MiB", "1g", "1.5G", "x"]
+                       "9090", "9443:443", "0:80", "99999", "080", "65535", "65536", "1.2.3.4:80", "256.1.1.1", "1.2.3.4", "001.2.3.4", "web\n", "/x\n", "a\u{212A}.com",
+                       "data:/x:", "data:/../etc", "var/run/x:/s", "/srv/../x:/y", "6Mi", "6291455", "6291456", "6143Ki", "8388608Ti", "9223372036854775807",
+                       "a\t==b", "a==\u{7f}", "/a\\b", "/a`b", "/a^b", "/v1/x~y", "9090", "9443:443", "node.role==manager", "node.labels.zone != b", "node.role=manager", "==x", "a==", "a==b c", "0.0.0.0:5353:53/udp", "1.2.3.4::80", "256Mi", "1Gi", "512M", "64MiB", "1g", "1.5G", "x"]
         for s in samples {
             #expect(try matches(ManifestRules.dnsLabelPattern, s) == ManifestRules.isDNSLabel(s), "dns label \(s)")
             #expect(try matches(ManifestRules.envNamePattern, s) == ManifestRules.isEnvName(s), "env name \(s)")
@@ -32,10 +34,12 @@ struct ManifestSchemaTests {
             #expect(try matches(ManifestRules.safePathPattern, s) == ManifestRules.isSafePath(s), "path \(s)")
             #expect(try matches(ManifestRules.routePathPattern, s) == ManifestRules.isRoutePath(s), "route path \(s)")
             #expect(try matches(ManifestRules.imagePattern, s) == ManifestRules.isImageReference(s), "image \(s)")
-            #expect(try matches(ManifestRules.volumePattern, s) == ManifestRules.isVolume(s), "volume \(s)")
+            #expect(try matches(ManifestRules.volumePattern, s) == Self.documentIsValid("name: a\nimage: x\nvolumes: [\(JSONString.quote(s))]\n"), "volume \(s)")
             #expect(try matches(ManifestRules.durationPattern, s) == (TimeSpan(parsing: s) != nil), "duration \(s)")
-            #expect(try matches(ManifestRules.portPattern, s) == (PortMapping(parsing: s) != nil) || s == "1.2.3.4::80", "port \(s)")
-            #expect(try matches(ManifestRules.memoryPattern, s) == (Resources.parseMemory(s) != nil), "memory \(s)")
+            #expect(try matches(ManifestRules.portPattern, s) == (PortMapping(parsing: s) != nil), "port \(s)")
+            #expect(try matches(ManifestRules.memoryPattern, s) == (Resources.parseMemory(s).map { $0 >= ManifestRules.minimumMemoryBytes } ?? false), "memory \(s)")
+            #expect(try matches(ManifestRules.strippablePathPattern, s) == ManifestRules.isStrippablePath(s), "strippable path \(s)")
+            #expect(try matches(ManifestRules.ipv4Pattern, s) == ManifestRules.isIPv4(s), "IPv4 \(s)")
             #expect(try matches(ManifestRules.constraintPattern, s) == ManifestRules.isConstraint(s), "constraint \(s)")
         }
     }
@@ -49,39 +53,21 @@ struct ManifestSchemaTests {
         return ServiceDecoder.decode(node, file: "x.yaml", secrets: AnyFile(), mounts: MountPolicy(allowed: .any)).diagnostics.isEmpty
     }
 
-    /// A YAML document as an editor's YAML 1.2 language server sees it: plain scalars typed by
-    /// the core schema, quoted ones strings.
-    static func json(_ node: YAMLNode) -> Any {
-        switch node.kind {
-        case .scalar(let s):
-            if s.isNull { return NSNull() }
-            if let b = s.bool { return b }
-            if let i = s.int { return i }
-            if s.isUntypedPlain, let d = Double(s.value) { return d }
-            return s.value
-        case .sequence(let items): return items.map(json)
-        case .mapping(let pairs):
-            var object: [String: Any] = [:]
-            for pair in pairs { object[pair.key.scalar?.value ?? ""] = json(pair.value) }
-            return object
-        }
-    }
-
-    /// Runs jsonschema on each document; returns name → nil (valid) or the first error.
-    static func schemaVerdicts(_ documents: [(name: String, text: String)]) throws -> [String: String?] {
-        let dir = NSTemporaryDirectory() + "flotilla-schema-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let parser = YAMLDocumentParser()
-        for (i, document) in documents.enumerated() {
+    /// Runs jsonschema on each document (as ``YAMLCoreJSON`` sees it, read by `parser`); returns
+    /// name → nil (valid) or the first error.
+    static func schemaVerdicts(_ documents: [(name: String, text: String)], parser: YAMLDocumentParser = YAMLDocumentParser()) throws -> [String: String?] {
+        let path = NSTemporaryDirectory() + "flotilla-schema-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var lines = ""
+        for document in documents {
             let (nodes, problems) = parser.parse(Array(document.text.utf8), file: document.name)
             #expect(problems.isEmpty && nodes.count == 1, "\(document.name): \(problems)")
             guard let node = nodes.first else { continue }
-            let data = try JSONSerialization.data(withJSONObject: ["name": document.name, "instance": json(node)], options: [.fragmentsAllowed])
-            try data.write(to: URL(fileURLWithPath: dir + "/\(i).json"))
+            lines += "{\"name\":\(JSONString.quote(document.name)),\"instance\":\(YAMLCoreJSON.text(node))}\n"
         }
+        try lines.write(toFile: path, atomically: true, encoding: .utf8)
         let script = """
-        import json, sys, glob
+        import json, sys
         try:
             import jsonschema
         except ImportError:
@@ -89,15 +75,15 @@ struct ManifestSchemaTests {
         schema = json.load(open(sys.argv[1]))
         validator = jsonschema.Draft7Validator(schema)
         out = {}
-        for path in sorted(glob.glob(sys.argv[2] + "/*.json")):
-            doc = json.load(open(path))
+        for line in open(sys.argv[2], encoding="utf-8"):
+            doc = json.loads(line)
             errors = sorted(validator.iter_errors(doc["instance"]), key=lambda e: list(e.path))
             out[doc["name"]] = None if not errors else errors[0].message
         print(json.dumps(out))
         """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, root + "/schema/flotilla-manifest.schema.json", dir]
+        process.arguments = ["python3", "-c", script, root + "/schema/flotilla-manifest.schema.json", path]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

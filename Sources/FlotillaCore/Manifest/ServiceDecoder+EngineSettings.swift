@@ -11,7 +11,8 @@ extension ServiceDecoder {
             }
         }
         if let n = fields["cpus"] {
-            if let s = n.scalar, s.isPlain, let v = Double(s.value), ManifestRules.cpus.contains(v) {
+            // A number as YAML reads one (`!!str 0.5` is text; `0x1p3` is not a number).
+            if let v = n.scalar?.number, ManifestRules.cpus.contains(v) {
                 result.nanoCPUs = Int64((v * 1e9).rounded())
             } else {
                 error(n, "cpus must be a number of cores between 0.01 and 1024 such as 0.5 or 2, found \(n.scalar.map { "\"\($0.value)\"" } ?? n.typeName)")

@@ -120,7 +120,9 @@ extension ServiceDecoder {
             if let canary = mapping(n, of: "update.canary", allowed: Self.canaryKeys) {
                 if let c = canary["replicas"], let v = integer(c, "canary replicas", in: ManifestRules.canaryReplicas) { policy.canary.replicas = v }
                 if let c = canary["weight"], let v = integer(c, "canary weight", in: ManifestRules.canaryWeight) { policy.canary.weight = v }
-                if let c = canary["auto_promote_after"], let v = duration(c, "auto_promote_after", minimum: ManifestRules.minimumPromotionMilliseconds) { policy.canary.autoPromoteAfter = v }
+                // `none` (never: the default, as the README's table writes it) or a duration.
+                if let c = canary["auto_promote_after"], c.scalar?.value != "none",
+                   let v = duration(c, "auto_promote_after", minimum: ManifestRules.minimumPromotionMilliseconds) { policy.canary.autoPromoteAfter = v }
             }
         }
         return policy

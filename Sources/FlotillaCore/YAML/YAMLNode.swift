@@ -81,8 +81,9 @@ public struct YAMLScalar: Sendable, Hashable {
         self.tag = tag
     }
 
-    /// Plain and untagged: the only scalars whose type is inferred from their text.
-    var isUntypedPlain: Bool { isPlain && (tag == nil || tag == "!") }
+    /// Plain and untagged: the only scalars whose type is inferred from their text. (`!`, the
+    /// non-specific tag, makes a scalar a string in YAML: `! 5` is the text "5".)
+    var isUntypedPlain: Bool { isPlain && tag == nil }
 
     public var isNull: Bool {
         guard isUntypedPlain else { return tag == "tag:yaml.org,2002:null" }
@@ -104,6 +105,29 @@ public struct YAMLScalar: Sendable, Hashable {
         if digits.hasPrefix("+") { digits = digits.dropFirst() }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }) else { return nil }
         return Int(digits)
+    }
+
+    /// A number as YAML 1.2's core schema reads one: a whole number, or a float such as `0.5`,
+    /// `.5`, `1e3`, `.inf` or `.nan` (not Swift's wider `Double(_:)` forms: `0x1p3`, `nan`, `infinity`).
+    public var number: Double? {
+        guard isUntypedPlain || tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:int" else { return nil }
+        if let i = int { return Double(i) }
+        var text = Substring(value)
+        let sign: Double = text.hasPrefix("-") ? -1 : 1
+        if text.hasPrefix("-") || text.hasPrefix("+") { text = text.dropFirst() }
+        if [".inf", ".Inf", ".INF"].contains(text) { return sign * .infinity }
+        if [".nan", ".NaN", ".NAN"].contains(value) { return .nan }
+        // [0-9]+(.[0-9]*)? or .[0-9]+, then an optional exponent [eE][-+]?[0-9]+.
+        let mantissa = text.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        guard mantissa.filter({ $0 == "." }).count <= 1, mantissa.contains(where: \.isNumber) else { return nil }
+        let exponent = text.dropFirst(mantissa.count)
+        if !exponent.isEmpty {
+            var digits = exponent.dropFirst()
+            guard exponent.first == "e" || exponent.first == "E" else { return nil }
+            if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        }
+        return Double(text).map { sign * $0 }
     }
 
     /// True when a plain scalar would resolve to something other than a string.
