@@ -51,6 +51,36 @@ struct LoadMemoTests {
     }
 
     /// A spec's hash is computed once per version of the spec, and any change makes a new one.
+    /// Issue 27: the watchdog's load does not read a manifest that `stat` says is unchanged
+    /// (device, inode, size, mtime, ctime), and every tenth load reads them all anyway. An edit
+    /// of the same size with the modification time set back is still seen (the change time moves).
+    @Test func unchangedFilesAreNotReadAgainAndASameSizeEditIsStillSeen() throws {
+        let root = NSTemporaryDirectory() + "flotilla-stat-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for name in ["a", "b", "c"] { try "name: \(name)\nimage: x\nreplicas: 1\n".write(toFile: root + "/\(name).yaml", atomically: false, encoding: .utf8) }
+        let loader = ManifestDirectoryLoader()
+        _ = try loader.load(directory: root)
+        #expect(loader.memo.reused.withLock { $0 } == 0, "the first load reads everything")
+        _ = try loader.load(directory: root)
+        #expect(loader.memo.reused.withLock { $0 } == 3)
+
+        // Same size, modification time restored: ctime still differs, so b is read again.
+        var before = stat()
+        stat(root + "/b.yaml", &before)
+        try "name: b\nimage: x\nreplicas: 2\n".write(toFile: root + "/b.yaml", atomically: false, encoding: .utf8)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, root + "/b.yaml", &times, 0) == 0)
+        let edited = try loader.load(directory: root)
+        #expect(edited.services.first { $0.name == "b" }?.replicas == 2)
+        #expect(loader.memo.reused.withLock { $0 } == 5, "a and c reused, b read")
+
+        // Every tenth load reads every file whatever stat says.
+        let reusedBefore = loader.memo.reused.withLock { $0 }
+        for _ in 0..<LoadMemo.fullReadEvery { _ = try loader.load(directory: root) }
+        #expect(loader.memo.reused.withLock { $0 } - reusedBefore == 3 * (LoadMemo.fullReadEvery - 1))
+    }
+
     @Test func aSpecHashFollowsEveryChangeOfItsSpec() {
         var spec = ServiceSpec(name: "web", image: "a")
         let first = spec.specHash

@@ -19,6 +19,30 @@ public final class LoadMemo: Sendable {
     private let last = Mutex<Entry?>(nil)
     /// Loads answered from memory.
     let hits = Mutex(0)
+    /// Manifest files whose bytes were taken from the last load instead of read (``bytes(of:identity:)``).
+    let reused = Mutex(0)
+    /// Every this many loads, every file is read again whatever `stat` says.
+    static let fullReadEvery = 10
+    private let loads = Mutex(0)
+
+    /// Starts a load; true when this one must read every file (the first, then every
+    /// ``fullReadEvery``th): a safety net for a write `stat` cannot see.
+    func beginLoad() -> Bool {
+        loads.withLock { count in
+            defer { count += 1 }
+            return count % Self.fullReadEvery == 0
+        }
+    }
+
+    /// The last load's bytes of `path` when the file is as it was then (same identity): the
+    /// watchdog then does not read every manifest at every tick.
+    func bytes(of path: String, identity: FileIdentity) -> [UInt8]? {
+        guard let entry = last.withLock({ $0 }),
+              let file = entry.files.first(where: { $0.path == path }), file.identity == identity,
+              case .bytes(let bytes) = file.content else { return nil }
+        reused.withLock { $0 += 1 }
+        return bytes
+    }
 
     public init() {}
 
@@ -29,6 +53,8 @@ public final class LoadMemo: Sendable {
         for read in entry.secretReads where secrets.read(read.path, from: read.file) != read.result { return nil }
         for (path, facts) in entry.resolved where mounts.inspect(path) != facts { return nil }
         hits.withLock { $0 += 1 }
+        // Same bytes; a file touched since is known by its new identity from now on.
+        last.withLock { if $0?.directory == directory { $0?.files = files } }
         return entry.state
     }
 
@@ -47,6 +73,11 @@ struct RawManifest: Sendable, Equatable {
 
     var path: String
     var content: Content
+    /// The file as stat'ed just before it was read (nil: unreadable). Not part of equality: a
+    /// file touched but not changed loads to the same state.
+    var identity: FileIdentity? = nil
+
+    static func == (a: RawManifest, b: RawManifest) -> Bool { a.path == b.path && a.content == b.content }
 }
 
 /// One secret file read while validating, and what it gave.

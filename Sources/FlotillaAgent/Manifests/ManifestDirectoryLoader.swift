@@ -70,8 +70,17 @@ public struct ManifestDirectoryLoader: Sendable {
         guard Self.isDirectory(directory) else { throw LoadError.notADirectory(directory) }
         let (paths, problems) = Self.scan(directory)
         var left = maxTreeSize
+        let fullRead = memo.beginLoad()
         let files = paths.map { path -> RawManifest in
-            let file = read(relative: path, root: directory, treeLeft: left)
+            let full = (directory as NSString).appendingPathComponent(path)
+            let identity = FileIdentity(path: full)
+            var file: RawManifest
+            if !fullRead, left > 0, let identity, let bytes = memo.bytes(of: path, identity: identity), bytes.count <= left {
+                file = RawManifest(path: path, content: .bytes(bytes))  // as the last load read it
+            } else {
+                file = read(relative: path, root: directory, treeLeft: left)
+            }
+            file.identity = identity
             if case .bytes(let bytes) = file.content { left -= bytes.count }
             return file
         }
