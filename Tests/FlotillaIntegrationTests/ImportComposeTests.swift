@@ -122,6 +122,47 @@ struct ImportComposeTests {
         #expect(leftovers.isEmpty)
     }
 
+    /// Issue 27: a stack file's host networking (the one network it joins is the external `host`,
+    /// as `docker stack deploy` files write it) is `network: host`, not a refused network name:
+    /// the same stack file deploys with both.
+    @Test func aStackFilesExternalHostNetworkIsHostNetworking() throws {
+        let dir = Self.temporaryFolder("stack-host")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        services:
+          web:
+            image: busybox
+            command: ["sleep", "100000"]
+            networks: [hostnet]
+          db:
+            image: busybox
+            networks: [hostnet, private]
+        networks:
+          hostnet: { external: true, name: host }
+          private: {}
+
+        """.write(toFile: dir + "/stack.yaml", atomically: true, encoding: .utf8)
+        let out = dir + "/out"
+        let (code, _, stderr) = try runFlotilla(["import", "compose", dir + "/stack.yaml", "-o", out])
+        // db joins host and another network: that is not host networking, and "host" is no network name.
+        #expect(code == 1 && stderr.contains("network name \"host\""), "\(stderr)")
+        try """
+        services:
+          web:
+            image: busybox
+            command: ["sleep", "100000"]
+            networks: [hostnet]
+        networks:
+          hostnet: { external: true, name: host }
+
+        """.write(toFile: dir + "/stack.yaml", atomically: true, encoding: .utf8)
+        let (ok, _, warnings) = try runFlotilla(["import", "compose", dir + "/stack.yaml", "-o", out])
+        #expect(ok == 0 && !warnings.contains("warning"), "\(warnings)")
+        let web = try String(contentsOfFile: out + "/web.yaml", encoding: .utf8)
+        #expect(web.contains("network: host") && !web.contains("networks:"), "\(web)")
+        #expect(try runFlotilla(["validate", out]).0 == 0)
+    }
+
     /// Issue 26: an import killed between staging and renaming (SIGKILL, a lost host) left its
     /// staged files behind; the next import removes those whose process is gone, says so, and
     /// leaves a live writer's alone.

@@ -94,6 +94,16 @@ extension ComposeConverter {
         return high - low >= maxPortRange ? Array(low...(low + maxPortRange)) : Array(low...high)
     }
 
+    /// Whether the service joins one network, and it is the engine's `host` network (a stack
+    /// file's `networks: { hostnet: { external: true, name: host } }`): host networking.
+    func joinsOnlySwarmHostNetwork(_ node: ComposeNode) -> Bool {
+        guard let n = node["networks"] else { return false }
+        let keys = n.entries?.map(\.key) ?? n.items?.compactMap(\.text) ?? []
+        guard keys.count == 1, let definition = defined("networks", keys[0]) else { return false }
+        let name = definition["name"]?.text ?? definition["external"]?["name"]?.text ?? (definition["external"]?.text == "true" ? keys[0] : nil)
+        return name == "host" && (definition["external"]?.text == "true" || definition["external"]?["name"] != nil)
+    }
+
     /// The engine name of a Compose network key: `<project>_<key>` unless it is external or named.
     mutating func networkName(_ key: String, at place: ComposeNode) -> String? {
         let definition = defined("networks", key)

@@ -225,12 +225,18 @@ public struct ComposeConverter {
                      : "network_mode \"\(mode)\" is not imported; the service joins the project's network")
             }
         }
+        // A stack file's way to host networking: the one network it joins is the external `host`.
+        let swarmHost = network == nil && joinsOnlySwarmHostNetwork(node)
+        if swarmHost { network = "host" }
         if network == "host" {
             fields.append(ManifestField("network", .string("host")))
+            let place = node["network_mode"] ?? node["networks"] ?? node
             if let port {
-                warn(node["network_mode"]!, "with network_mode: host Flotilla gives each replica its own host port (in $PORT and ${PORT} in command) and routes and probes that port; the program listens on \(port) here: make it listen on $PORT, or replicas never become ready")
+                warn(place, "with host networking Flotilla gives each replica its own host port (in $PORT and ${PORT} in command) and routes and probes that port; the program listens on \(port) here: make it listen on $PORT, or replicas never become ready")
             }
-            for key in ["networks", "links"] where node[key] != nil { warn(node[key]!, "\(key) are ignored with network_mode: host (as in Compose)") }
+            for key in ["networks", "links"] where node[key] != nil && !(swarmHost && key == "networks") {
+                warn(node[key]!, "\(key) are ignored with network_mode: host (as in Compose)")
+            }
         }
 
         let (env, secrets) = environmentAndSecrets(node)

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Swarm mode beside its peer (issue 27): `flotilla apply --orchestrator swarm` and `docker stack
+deploy`, the same stack, on the same Swarm (scripts/lib/environment.sh's 3-node loopback Swarm).
+
+For each N: a Compose file of N busybox services (one replica each), imported with `flotilla
+import compose` (the import must succeed and its manifests validate: the same stack for both).
+Timed for each tool, each from the command's start until the Swarm API shows what it should
+(polled every 100 ms, the same criterion for both):
+- cold: until every service has its task running;
+- no-op: the same deploy again, until the command exits (nothing changes);
+- update: one service's env changed, until its task of the new spec runs.
+Everything is removed between tools (`flotilla down`, `docker stack rm`, until no task is left).
+Prints a table and writes benchmarks/swarm-results.json. Loopback only: the Swarm's sockets.
+
+  benchmarks/swarm.py --flotilla BIN --manager unix:///…/n1/docker.sock [--sizes 10,50,200] [--runs 1]
+"""
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time, urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_api
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--flotilla", required=True)
+ap.add_argument("--manager", required=True, help="a Swarm manager's API, unix://PATH")
+ap.add_argument("--sizes", default="10,50,200")
+ap.add_argument("--runs", type=int, default=1, help="repetitions per N and tool")
+ap.add_argument("--image", default="localhost/flotilla-test:busybox")
+args = ap.parse_args()
+SOCK = args.manager.replace("unix://", "")
+ENV = dict(os.environ, DOCKER_HOST=args.manager)
+
+
+def api(path):
+    status, body = engine_api.call(SOCK, "GET", path)
+    if status != 200:
+        raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
+    return json.loads(body)
+
+
+def services(label, value):
+    f = urllib.parse.quote(json.dumps({"label": [f"{label}={value}"]}))
+    return api(f"/services?filters={f}")
+
+
+def running_tasks(ids):
+    """ServiceID -> list of (env, state) of tasks Swarm wants running."""
+    f = urllib.parse.quote(json.dumps({"desired-state": ["running"]}))
+    out = {}
+    for t in api(f"/tasks?filters={f}"):
+        if t.get("ServiceID") in ids:
+            env = t.get("Spec", {}).get("ContainerSpec", {}).get("Env", []) or []
+            out.setdefault(t["ServiceID"], []).append((env, t.get("Status", {}).get("State")))
+    return out
+
+
+def wait_until(check, timeout=900):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    raise RuntimeError("timed out")
+
+
+def compose(n, mark):
+    lines = ["services:"]
+    for i in range(n):
+        lines += [f"  s{i}:", f"    image: {args.image}", '    command: ["sleep", "100000"]',
+                  f"    environment: {{ MARK: \"{mark if i == 0 else 1}\" }}", "    stop_grace_period: 1s",
+                  "    deploy: { replicas: 1 }"]
+    return "\n".join(lines) + "\n"
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return r
+
+
+class Tool:
+    def __init__(self, name, n, work):
+        self.name, self.n, self.work = name, n, work
+        self.project = f"b{name[0]}{n}x{int(time.time()) % 100000}"
+        self.label = ("io.flotilla.project" if name == "flotilla" else "com.docker.stack.namespace", self.project)
+
+    def write(self, mark):
+        text = compose(self.n, mark)
+        with open(os.path.join(self.work, "compose.yaml"), "w") as f:
+            f.write(text)
+        if self.name == "flotilla":
+            out = os.path.join(self.work, "manifests")
+            run([args.flotilla, "import", "compose", os.path.join(self.work, "compose.yaml"), "-o", out, "--force", "--project-name", self.project])
+            run([args.flotilla, "validate", out])
+
+    def deploy(self):
+        if self.name == "flotilla":
+            run([args.flotilla, "apply", os.path.join(self.work, "manifests"), "--orchestrator", "swarm", "--engine", args.manager,
+                 "--project", self.project, "--state-dir", os.path.join(self.work, "state"), "--allow-mass-prune"])
+        else:
+            run(["docker", "stack", "deploy", "--resolve-image", "never", "-c", os.path.join(self.work, "compose.yaml"), self.project])
+
+    def ids(self):
+        return {s["ID"]: s["Spec"]["Name"] for s in services(*self.label)}
+
+    def all_running(self):
+        ids = self.ids()
+        if len(ids) < self.n:
+            return False
+        tasks = running_tasks(set(ids))
+        return all(any(state == "running" for _, state in tasks.get(i, [])) for i in ids)
+
+    def first_runs(self, mark):
+        ids = self.ids()
+        first = [i for i, name in ids.items() if name.endswith("_s0")]
+        tasks = running_tasks(set(first))
+        return bool(first) and any(state == "running" and f"MARK={mark}" in env for env, state in tasks.get(first[0], []))
+
+    def remove(self):
+        if self.name == "flotilla":
+            subprocess.run([args.flotilla, "down", os.path.join(self.work, "manifests"), "--orchestrator", "swarm", "--engine", args.manager,
+                            "--project", self.project, "--state-dir", os.path.join(self.work, "state")], env=ENV, capture_output=True)
+        else:
+            subprocess.run(["docker", "stack", "rm", self.project], env=ENV, capture_output=True)
+        wait_until(lambda: not self.ids())
+        # Swarm removes the tasks' containers after the services: wait until none is wanted running.
+        time.sleep(2)
+
+
+def timed(action, until=None):
+    start = time.monotonic()
+    action()
+    if until:
+        wait_until(until)
+    return time.monotonic() - start
+
+
+results = []
+for n in [int(x) for x in args.sizes.split(",")]:
+    for _ in range(args.runs):
+        for name in ("flotilla", "stack"):
+            work = tempfile.mkdtemp(prefix=f"flotilla-swarm-bench-{name}-{n}-")
+            tool = Tool(name, n, work)
+            try:
+                tool.write(mark=1)
+                cold = timed(tool.deploy, tool.all_running)
+                noop = timed(tool.deploy)
+                tool.write(mark=2)
+                update = timed(tool.deploy, lambda: tool.first_runs(2))
+                row = {"n": n, "tool": name, "cold_s": round(cold, 3), "noop_s": round(noop, 3), "update_s": round(update, 3)}
+                results.append(row)
+                print(json.dumps(row), flush=True)
+            finally:
+                tool.remove()
+                shutil.rmtree(work, ignore_errors=True)
+
+print()
+print("| N | Flotilla cold | stack deploy cold | ratio | Flotilla no-op | stack no-op | ratio | Flotilla update | stack update | ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for n in sorted({r["n"] for r in results}):
+    def med(tool, key):
+        return statistics.median(r[key] for r in results if r["n"] == n and r["tool"] == tool)
+    cells = [str(n)]
+    for key in ("cold_s", "noop_s", "update_s"):
+        f, s = med("flotilla", key), med("stack", key)
+        cells += [f"{f:.2f} s", f"{s:.2f} s", f"{f / s:.2f}×"]
+    print("| " + " | ".join(cells) + " |")
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "swarm-results.json"), "w") as f:
+    json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}, f, indent=1)
