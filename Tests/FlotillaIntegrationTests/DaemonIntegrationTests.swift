@@ -119,7 +119,10 @@ struct DaemonIntegrationTests {
             let live = try await s.containers("web")
             return live.count == 2 && !live.contains { $0.id == victim.id } && live.allSatisfy { $0.state == .running }
         })
-        #expect(daemon.log.contains("reason=\"engine event: web die"))
+        // The event stream did it: the death's event, or (a stream that dropped and came back on
+        // loaded cores, seen in CI) the relist after its reconnect; never the watchdog.
+        #expect(daemon.log.contains("reason=\"engine event: web die") || daemon.log.contains("reason=\"engine reconnected\""), "\(daemon.log)")
+        #expect(!daemon.log.contains("reason=watchdog"), "\(daemon.log)")
         #expect(await daemon.stop() == 0)
         await s.cleanup()
     }
