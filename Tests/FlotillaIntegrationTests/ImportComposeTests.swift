@@ -128,38 +128,19 @@ struct ImportComposeTests {
     @Test func aStackFilesExternalHostNetworkIsHostNetworking() throws {
         let dir = Self.temporaryFolder("stack-host")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try """
-        services:
-          web:
-            image: busybox
-            command: ["sleep", "100000"]
-            networks: [hostnet]
-          db:
-            image: busybox
-            networks: [hostnet, private]
-        networks:
-          hostnet: { external: true, name: host }
-          private: {}
-
-        """.write(toFile: dir + "/stack.yaml", atomically: true, encoding: .utf8)
+        let web = "  web:\n    image: busybox\n    command: [\"sleep\", \"100000\"]\n    networks: [hostnet]\n"
+        let host = "networks:\n  hostnet: { external: true, name: host }\n"
+        try ("services:\n" + web + "  db:\n    image: busybox\n    networks: [hostnet, private]\n" + host + "  private: {}\n")
+            .write(toFile: dir + "/stack.yaml", atomically: true, encoding: .utf8)
         let out = dir + "/out"
         let (code, _, stderr) = try runFlotilla(["import", "compose", dir + "/stack.yaml", "-o", out])
         // db joins host and another network: that is not host networking, and "host" is no network name.
         #expect(code == 1 && stderr.contains("network name \"host\""), "\(stderr)")
-        try """
-        services:
-          web:
-            image: busybox
-            command: ["sleep", "100000"]
-            networks: [hostnet]
-        networks:
-          hostnet: { external: true, name: host }
-
-        """.write(toFile: dir + "/stack.yaml", atomically: true, encoding: .utf8)
+        try ("services:\n" + web + host).write(toFile: dir + "/stack.yaml", atomically: true, encoding: .utf8)
         let (ok, _, warnings) = try runFlotilla(["import", "compose", dir + "/stack.yaml", "-o", out])
         #expect(ok == 0 && !warnings.contains("warning"), "\(warnings)")
-        let web = try String(contentsOfFile: out + "/web.yaml", encoding: .utf8)
-        #expect(web.contains("network: host") && !web.contains("networks:"), "\(web)")
+        let manifest = try String(contentsOfFile: out + "/web.yaml", encoding: .utf8)
+        #expect(manifest.contains("network: host") && !manifest.contains("networks:"), "\(manifest)")
         #expect(try runFlotilla(["validate", out]).0 == 0)
     }
 

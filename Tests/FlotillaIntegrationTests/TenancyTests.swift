@@ -185,16 +185,7 @@ struct TenancyTests {
 
         // 3,000 idle connections (non-blocking connects; those beyond the daemon's cap wait in
         // the listen backlog or are dropped there, costing the daemon nothing).
-        for _ in 0..<3000 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard fd >= 0 else { break }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(listenPort).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            sockets.append(fd)
-        }
+        sockets = idleConnections(3000, to: listenPort)
         #expect(sockets.count == 3000, "the test could open only \(sockets.count) sockets")
         try await Task.sleep(for: .seconds(1))
 
@@ -256,16 +247,7 @@ struct TenancyTests {
         var mine = saved
         mine.rlim_cur = min(saved.rlim_max, 8192)
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &mine)
-        for _ in 0..<3000 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard fd >= 0 else { break }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(listenPort).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            sockets.append(fd)
-        }
+        sockets = idleConnections(3000, to: listenPort)
         try await Task.sleep(for: .seconds(1))
 
         // A replica dies; it is replaced (the event does it; the watchdog is 30 s away).
@@ -352,4 +334,21 @@ func setDescriptorLimit(of pid: Int32, soft: Int, hard: Int) -> Bool {
     guard (try? process.run()) != nil else { return false }
     process.waitUntilExit()
     return process.terminationStatus == 0
+}
+
+/// `count` idle TCP connections to 127.0.0.1:`port` (non-blocking connects: those beyond the
+/// server's cap wait in its listen backlog); fewer when this process runs out of descriptors.
+func idleConnections(_ count: Int, to port: Int) -> [Int32] {
+    var sockets: [Int32] = []
+    for _ in 0..<count {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { break }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        sockets.append(fd)
+    }
+    return sockets
 }
