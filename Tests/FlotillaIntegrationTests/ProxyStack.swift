@@ -139,6 +139,23 @@ final class ProxyStack: @unchecked Sendable {
         return bodies
     }
 
+    /// `n` GETs of `path` on `host`: the bodies of the 200 replies, and what each other one got
+    /// ("503 …", "no answer in 10 s") with when, so a lost request says how it was lost. The
+    /// client waits 10 s: on a loaded CI machine a request through the proxy can take seconds.
+    func tally(_ host: String, _ path: String = "/", _ n: Int) async -> (bodies: [String], misses: [String]) {
+        var bodies: [String] = [], misses: [String] = []
+        let clock = ContinuousClock(), began = clock.now
+        for i in 0..<n {
+            let sent = clock.now
+            switch await proxied(port: port, host: host, path: path, timeout: .seconds(10)) {
+            case (200, let body)?: bodies.append(body.trimmingCharacters(in: .whitespacesAndNewlines))
+            case (let status, let body)?: misses.append("request \(i) at \(sent - began): \(status) \(body.prefix(80))")
+            case nil: misses.append("request \(i) at \(sent - began): no answer after \(clock.now - sent)")
+            }
+        }
+        return (bodies, misses)
+    }
+
     /// Stops the daemon (its exit code), then the proxy (the HAProxy master takes its workers).
     @discardableResult
     func stop() async -> Int32 {

@@ -63,7 +63,12 @@ struct RolloutFaultTests {
         let took = clock.now - began
         print("SIGTERM during a rollout waiting for readiness (\(TestEngine.kind)): exit \(code) in \(took)")
         #expect(code == 0)
-        #expect(took < .seconds(5), "SIGTERM took \(took)")
+        // The contract: no new step starts, steps in flight finish (their engine calls bounded),
+        // and after 10 s they are cancelled. The new version is ready only after 10 minutes, so
+        // an exit within 15 s proves SIGTERM does not wait for it (typically 0.05 s; a loaded
+        // CI machine once took 5 s). A slow exit prints its timeline.
+        if took > .seconds(1) { print("slow exit; the daemon's last lines:\n\(daemon.log.split(separator: "\n").suffix(15).joined(separator: "\n"))") }
+        #expect(took < .seconds(15), "SIGTERM took \(took)\n\(daemon.log)")
         var (running, ready) = try await census(s, "web")
         #expect(old.isSubset(of: Set(running.map(\.id))) && ready == 2, "old replicas after SIGTERM")
 

@@ -235,6 +235,35 @@ struct RouteWriterTests {
         #expect(answers.last == 503, "b.test answered \(answers.suffix(5)) (404: HAProxy still runs the first table)\n\(log)")
     }
 
+    /// A step that takes a replica out of the routes waits for the route pass, but not for a
+    /// reload hook that hangs: once the pass in progress has run 2 s, the wait ends, even when it
+    /// began before then (a killed replica's replacement waited the whole 5 s bound behind a
+    /// hanging hook: `hangingReloadHookDelaysNothing` measured 5.5 s, and failed on loaded CI).
+    @Test func aHangingReloadHookHoldsAWaitingStepAtMostTwoSeconds() async throws {
+        let dir = try temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let marker = dir + "/hook-started"
+        let refresher = RouteRefresher(
+            outputs: [RouteOutput(format: .json, writer: RouteFileWriter(path: dir + "/routes.json", reload: "/bin/sh -c 'touch \(marker); sleep 120'",
+                                                                         timeout: .seconds(120)))],
+            listen: "80", project: "p", logger: Logger(label: "test"))
+        await refresher.connect(source: { RouteRefresher.Inputs(services: [], observed: [], keeping: []) }, monitor: nil, store: nil)
+        let writer = Task { await refresher.run() }
+        defer { writer.cancel() }  // ends the hook too (its process group is killed)
+        refresher.requestRefresh()
+        let clock = ContinuousClock(), deadline = clock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: marker), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(FileManager.default.fileExists(atPath: marker), "the reload hook never ran")
+
+        // Asked while the hung pass is younger than 2 s (on an idle machine): before the fix this
+        // waited for the whole timeout, here 60 s.
+        let asked = clock.now
+        await refresher.refreshAndWait(timeout: .seconds(60))
+        let waited = clock.now - asked
+        print("a step's refreshAndWait behind a hanging reload hook returned after \(waited)")
+        #expect(waited < .seconds(20), "waited \(waited) behind the hanging hook")
+    }
+
     @Test func traefikFileIsStructurallySound() throws {
         // Traefik is not packaged here: check the structure (valid YAML, every router's service defined).
         let text = RouteFormat.traefik.render(Self.table, listen: "80", project: "p")

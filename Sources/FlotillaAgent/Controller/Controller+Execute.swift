@@ -23,6 +23,15 @@ extension Controller {
 
         /// Every action was carried out: the change is known exactly.
         var isComplete: Bool { failedActions == 0 && createFailure == nil && !engineUnavailable }
+
+        mutating func add(_ results: (removed: Int, replaced: Int, failed: Int, unavailable: Bool),
+                          of removals: [(ObservedContainer, RemovalReason, ServiceStep.StopMode)]) {
+            removed += results.removed
+            replaced += results.replaced
+            failedActions += results.failed
+            if results.unavailable { engineUnavailable = true }
+            removedIDs = Set(removals.map(\.0.id))
+        }
     }
 
     func execute(_ step: ServiceStep, plan: ServicePlan) async -> StepOutcome {
@@ -64,14 +73,25 @@ extension Controller {
             }
         }
 
-        if !removals.isEmpty {
-            let results = await remove(removals, spec: spec)
-            outcome.removed += results.removed
-            outcome.replaced += results.replaced
-            outcome.failedActions += results.failed
-            if results.unavailable { outcome.engineUnavailable = true }
-            outcome.removedIDs = Set(removals.map(\.0.id))
+        // Dead replicas' removal waits for a route pass (the route file may still name them, and
+        // a restart policy may bring one back); their replacements need not wait for it, so a
+        // killed replica is replaced as soon as the engine can create one. Any other removal
+        // (a stop-first update, a surplus) goes first, as the plan orders.
+        if !creates.isEmpty, !removals.isEmpty, removals.allSatisfy({ $0.1 == .dead && !$0.0.state.isLive }) {
+            async let removing = remove(removals, spec: spec)
+            await bringUp(starts: starts, creates: creates, plan: plan, into: &outcome)
+            outcome.add(await removing, of: removals)
+        } else {
+            if !removals.isEmpty { outcome.add(await remove(removals, spec: spec), of: removals) }
+            await bringUp(starts: starts, creates: creates, plan: plan, into: &outcome)
         }
+        if outcome.created > 0 { services[spec.name].createdThisRun += outcome.created }
+        return outcome
+    }
+
+    /// Starts stopped replicas in place, then creates new ones.
+    func bringUp(starts: [ObservedContainer], creates: [(Int, ReplicaRole)], plan: ServicePlan, into outcome: inout StepOutcome) async {
+        let spec = plan.spec
         for container in starts {
             do {
                 try await replicas.start(container)
@@ -89,8 +109,6 @@ extension Controller {
             if let failure = made.failure { outcome.createFailure = failure }
             if made.unavailable { outcome.engineUnavailable = true }
         }
-        if outcome.created > 0 { services[spec.name].createdThisRun += outcome.created }
-        return outcome
     }
 
     /// Removes replicas at once (engine calls bounded by the limiter). Running ones leave the

@@ -61,8 +61,8 @@ public actor RouteRefresher {
     private let requestContinuation: AsyncStream<Void>.Continuation
     private var wanted: UInt64 = 0
     private var completed: UInt64 = 0
-    /// When the pass in progress started (nil: idle).
-    private var passStarted: AgentClock.Instant?
+    /// When the pass in progress began writing, checking and reloading (nil: not there).
+    private var hooksStarted: AgentClock.Instant?
     /// When the last reload hook ended.
     private var lastReload: AgentClock.Instant?
 
@@ -100,16 +100,19 @@ public actor RouteRefresher {
     public nonisolated func requestRefresh() { requestContinuation.yield() }
 
     /// Asks for a pass and waits until one that started after this call has finished, or
-    /// `timeout` passed. When the pass in progress has already run for 2 s (a hook hanging), it
-    /// does not wait at all: a hanging reload hook must not hold the caller.
+    /// `timeout` passed. Once the pass in progress has spent 2 s in its proxy hooks (a check or
+    /// reload hanging), it waits no longer: a hanging hook must not hold the caller.
     public func refreshAndWait(timeout: Duration) async {
         guard !outputs.isEmpty else { return }
         wanted += 1
         let target = wanted
         requestContinuation.yield()
-        if let passStarted, AgentClock.now - passStarted > .seconds(2) { return }
         let deadline = AgentClock.now + timeout
         while completed < target && AgentClock.now < deadline {
+            // Checked at every turn, not only on entry: a hook that was young when the wait
+            // began may hang since (a killed replica's replacement waited the whole bound
+            // behind a hanging reload hook; RouteWriterTests).
+            if let hooksStarted, AgentClock.now - hooksStarted > .seconds(2) { return }
             // Cancelled (the process stops): the sleep throws at once, so waiting on would spin
             // until the deadline (simulator seed 322 never ended: time does not pass while a
             // job spins).
@@ -142,7 +145,6 @@ public actor RouteRefresher {
                 }
                 held = fd
             }
-            passStarted = .now
             if let inputs = await source?(), !Task.isCancelled {
                 if inputs.lastTableFromStore, let stored = store?.loadRoutes(), stored != lastTable {
                     lastTable = stored
@@ -157,7 +159,6 @@ public actor RouteRefresher {
                 }
                 await refresh(services: inputs.services, observed: inputs.observed, keeping: keeping, unobserved: unobserved, withdrawn: inputs.withdrawn)
             }
-            passStarted = nil
             if let held { passLock?.release(held) }
             completed = max(completed, target)
         }
@@ -207,7 +208,7 @@ public actor RouteRefresher {
     /// reload: a proxy told to reload while it is still reloading may drop the request and keep
     /// the previous file for good (HAProxy's master loses a SIGUSR2 that arrives within a few
     /// hundred milliseconds of the one before). Requests made meanwhile fold into the next pass,
-    /// spaced the same way. The wait does not count as the pass's running time, which
+    /// spaced the same way. The wait does not count as time in the hooks, which
     /// ``refreshAndWait(timeout:)`` reads to tell a hanging hook.
     public func publish(_ table: RouteTable) async {
         guard !outputs.isEmpty else { return }
@@ -224,9 +225,10 @@ public actor RouteRefresher {
                 logger.debug("proxy reload spaced", metadata: ["wait": "\(wait)"])
                 try? await AgentClock.sleep(for: wait)
                 if Task.isCancelled { return }
-                if passStarted != nil { passStarted = .now }
             }
         }
+        hooksStarted = .now
+        defer { hooksStarted = nil }
         for (output, content) in zip(outputs, contents) {
             let outcome = await output.writer.update(to: content)
             if output.writer.reload != nil, outcome.wentLive { lastReload = .now }
