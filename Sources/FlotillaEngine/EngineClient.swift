@@ -80,12 +80,13 @@ public struct EngineClient: Sendable {
         if let service { labels.append("\(OwnershipLabel.service)=\(service)") }
         let filters = String(decoding: try JSONSerialization.data(withJSONObject: ["label": labels]), as: UTF8.self)
         let response = try await call(.GET, "/containers/json?all=true&filters=" + Self.percentEncode(filters), timeout: Timeouts.list)
-        return try decode([ContainerSummaryDTO].self, response).compactMap { summary in
-            let name = summary.names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
-            let published = (summary.ports ?? []).compactMap { port in port.publicPort.flatMap { $0 == 0 ? nil : (port.privatePort, $0) } }
-            return Self.observed(id: summary.id, name: name, labels: summary.labels ?? [:], state: summary.state ?? "",
-                                 engineCreatedMS: (summary.created ?? 0) * 1000, published: published,
-                                 owner: (label, value), service: service)
+        // One pass over the bytes, Flotilla's labels only (the watchdog reads this list of every
+        // replica each cycle; see ``ContainerListDecoder``).
+        return try ContainerListDecoder.decode(response.body, ownerLabel: label).compactMap { summary in
+            let name = summary.name.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id
+            return Self.observed(id: summary.id, name: name, labels: summary.labels, state: summary.state,
+                                 engineCreatedMS: summary.created * 1000, published: summary.published,
+                                 owner: value, service: service)
         }
     }
 
@@ -116,22 +117,29 @@ public struct EngineClient: Sendable {
     public static func observed(id: String, name: String, labels: [String: String], state: String, engineCreatedMS: Int64,
                          published: [(privatePort: Int?, publicPort: Int)], owner: (label: String, value: String),
                          service wanted: String?) -> ObservedContainer? {
-        guard labels[owner.label] == owner.value, let service = labels[OwnershipLabel.service] else { return nil }
+        observed(id: id, name: name, labels: OwnedLabels(labels, ownerLabel: owner.label), state: state, engineCreatedMS: engineCreatedMS,
+                 published: published, owner: owner.value, service: wanted)
+    }
+
+    /// The same from Flotilla's labels alone; `owner`: the owner label's value this client wants.
+    public static func observed(id: String, name: String, labels: OwnedLabels, state: String, engineCreatedMS: Int64,
+                                published: [(privatePort: Int?, publicPort: Int)], owner: String, service wanted: String?) -> ObservedContainer? {
+        guard labels.owner == owner, let service = labels.service else { return nil }
         if let wanted, wanted != service { return nil }
-        let mainPort = labels[OwnershipLabel.containerPort].flatMap(Int.init)
-        let hostPort = labels[OwnershipLabel.hostPort].flatMap(Int.init)
+        let mainPort = labels.containerPort.flatMap(Int.init)
+        let hostPort = labels.hostPort.flatMap(Int.init)
             ?? published.first { mainPort == nil || $0.privatePort == mainPort }?.publicPort
         var container = ObservedContainer(
-            id: id, name: name, service: service, specHash: labels[OwnershipLabel.specHash] ?? "",
+            id: id, name: name, service: service, specHash: labels.specHash ?? "",
             state: ContainerState(engineState: state),
-            created: labels[OwnershipLabel.createdAt].flatMap(Int64.init) ?? engineCreatedMS, hostPort: hostPort,
-            canonicalSpec: labels[OwnershipLabel.canonicalSpec],
-            role: labels[OwnershipLabel.role].flatMap(ReplicaRole.init(rawValue:)) ?? .regular,
-            checks: labels[OwnershipLabel.checks].flatMap(ReplicaChecks.init(label:))
+            created: labels.createdAt.flatMap(Int64.init) ?? engineCreatedMS, hostPort: hostPort,
+            canonicalSpec: labels.canonicalSpec,
+            role: labels.role.flatMap(ReplicaRole.init(rawValue:)) ?? .regular,
+            checks: labels.checks.flatMap(ReplicaChecks.init(label:))
         )
-        container.source = labels[OwnershipLabel.source]
-        container.seal = labels[OwnershipLabel.seal]
-        container.revision = labels[OwnershipLabel.revision]
+        container.source = labels.source
+        container.seal = labels.seal
+        container.revision = labels.revision
         container.engineCreated = engineCreatedMS
         return container
     }
