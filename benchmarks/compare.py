@@ -281,6 +281,12 @@ if "engine" not in SKIP:
         for _ in range(NOOP_SAMPLES):
             floor.append(timed(curl)); noop.append(apply_until_converged(fl, label, n, failures))
         noop_out = run(fl, check=False).stdout.strip()
+        # Where a no-op's time goes, piece by piece (the binary's own trace, from the spawn).
+        traces = []
+        for _ in range(5):
+            r = subprocess.run(fl, env=dict(env, FLOTILLA_TRACE_START=str(time.monotonic_ns())), capture_output=True, text=True)
+            traces += [l.split("start trace: ", 1)[1] for l in r.stderr.splitlines() if "start trace: " in l]
+        say(f"N={n}: no-op pieces (one of {len(traces)}): {traces[len(traces) // 2] if traces else '?'}")
         say(f"N={n}: no-op {statistics.median(noop) * 1000:.1f} ms, curl list {statistics.median(floor) * 1000:.1f} ms "
             f"({statistics.median(noop) / statistics.median(floor):.2f}x); apply says: {noop_out[-80:]}")
         daemon = measure_daemon(mdir, project, n)
@@ -297,7 +303,7 @@ if "engine" not in SKIP:
         engine_rows.append({"n": n, "cold_flotilla": summary(cold_f), "cold_raw_floor": summary(cold_raw),
                             "cold_ratio": statistics.median(cold_f) / statistics.median(cold_raw),
                             "noop_flotilla": summary(noop), "noop_curl_list": summary(floor),
-                            "noop_ratio": statistics.median(noop) / statistics.median(floor), "noop_summary": noop_out, "daemon": daemon,
+                            "noop_ratio": statistics.median(noop) / statistics.median(floor), "noop_summary": noop_out, "noop_traces": traces, "daemon": daemon,
                             "apply_failures": failures})
         results["engine"] = engine_rows
         save()

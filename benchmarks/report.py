@@ -111,6 +111,15 @@ if engine:
                   f"{e['cold_ratio']:.2f}× | {ms(o['median'])} ({o['min'] * 1000:.0f}–{o['max'] * 1000:.0f}) | {ms(cl['median'])} | {e['noop_ratio']:.2f}× | "
                   f"{mib(d['rss_kib_median'])} ({mib(d['rss_kib_max'])}) | {d['cpu_ms_per_cycle']} ms | {d['list_calls_per_cycle']} |")
     md.append("")
+    traced = [e for e in engine if e.get("noop_traces")]
+    if traced:
+        md += ["Where a no-op `apply`'s time goes, from the binary's own trace (`FLOTILLA_TRACE_START`: the spawn's monotonic time; "
+               "`exec→main` is the dynamic loader, the Swift runtime, Foundation and every library's start-up; `engine` is `/_ping` and "
+               "the version negotiation; the list runs beside the manifest load), the middle of five runs:", ""]
+        for e in traced:
+            t = sorted(e["noop_traces"], key=lambda l: float(l.rsplit("total ", 1)[1].split()[0]))
+            md.append(f"- N={e['n']}: {t[len(t) // 2]}")
+        md.append("")
     if R.get("resumed"):
         md += [f"Resumed run: {R['resumed']}; the other rows, and everything below, are from this run.", ""]
     for e in engine:

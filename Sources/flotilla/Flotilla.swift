@@ -34,15 +34,19 @@ struct Flotilla: AsyncParsableCommand {
 
     /// As ArgumentParser's own `main`, with `--allow-host-mounts` alone made explicit first.
     static func main() async {
+        StartTrace.mark("exec→main")
         let arguments = HostAccessOptions.rewrite(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
+            StartTrace.mark("parse")
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+            StartTrace.report()
         } catch {
+            StartTrace.report()
             exit(withError: error)
         }
     }

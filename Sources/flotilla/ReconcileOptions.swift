@@ -199,15 +199,23 @@ extension ReconcileOptions {
     func openSession(claim: Bool, quiet: Bool = false) async throws -> EngineSession {
         let logger = makeLogger()
         let engine = try await connect(logger: logger)
+        StartTrace.mark("engine")
         let reconciler = makeReconciler(engine: engine, logger: logger)
         try await checkOwnership(reconciler, claim: claim)
+        StartTrace.mark("owner")
+        // The engine lists while the manifests load: one waits on the engine, the other on the
+        // CPU and the disk (a no-op `apply` is mostly these two).
+        async let listing = reconciler.observeAll()
         let desired = try await loadDesired(reconciler, quiet: quiet, claimingRoutes: claim)
-        let (observed, impostors) = try await reconciler.observeAll()
+        StartTrace.mark("load")
+        let (observed, impostors) = try await listing
+        StartTrace.mark("list (beside the load)")
         for (container, problem) in impostors where !quiet {
             Console.error("warning: \(container.name) (\(container.shortID)) carries project \(reconciler.project)'s labels but is not one of its replicas: \(problem); left alone")
         }
-        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: observed,
-                             rolledBack: try await reconciler.rolledBack(for: desired))
+        let rolledBack = try await reconciler.rolledBack(for: desired)
+        StartTrace.mark("markers")
+        return EngineSession(logger: logger, reconciler: reconciler, desired: desired, observed: observed, rolledBack: rolledBack)
     }
 }
 

@@ -71,6 +71,7 @@ public struct ManifestDirectoryLoader: Sendable {
         let (paths, problems) = Self.scan(directory)
         var left = maxTreeSize
         let fullRead = memo.beginLoad()
+        let tree = Self.resolved(directory)  // once, not per file: realpath reads a link per component
         let files = paths.map { path -> RawManifest in
             let full = (directory as NSString).appendingPathComponent(path)
             let identity = FileIdentity(path: full)
@@ -78,7 +79,7 @@ public struct ManifestDirectoryLoader: Sendable {
             if !fullRead, left > 0, let identity, let bytes = memo.bytes(of: path, identity: identity), bytes.count <= left {
                 file = RawManifest(path: path, content: .bytes(bytes))  // as the last load read it
             } else {
-                file = read(relative: path, root: directory, treeLeft: left)
+                file = read(relative: path, root: directory, treeLeft: left, tree: tree)
             }
             file.identity = identity
             if case .bytes(let bytes) = file.content { left -= bytes.count }
@@ -88,12 +89,12 @@ public struct ManifestDirectoryLoader: Sendable {
         return (files + problems.map { RawManifest(path: $0.path, content: .unreadable($0.message)) }).sorted { $0.path < $1.path }
     }
 
-    func read(relative: String, root: String, treeLeft: Int = .max) -> RawManifest {
+    func read(relative: String, root: String, treeLeft: Int = .max, tree: String? = nil) -> RawManifest {
         if treeLeft <= 0 { return RawManifest(path: relative, content: .unreadable(treeFull)) }
         let full = (root as NSString).appendingPathComponent(relative)
         // Checked again at the read (a link swapped since the scan): inside the tree, and a
         // regular file (opened without blocking: a FIFO put there never hangs the load).
-        if let problem = Self.outsideTree(relative, root: root) { return RawManifest(path: relative, content: .unreadable(problem)) }
+        if let problem = Self.outsideTree(relative, root: root, tree: tree) { return RawManifest(path: relative, content: .unreadable(problem)) }
         switch RegularFile.read(full, maxSize: min(maxFileSize, treeLeft)) {
         case .success(let bytes):
             return RawManifest(path: relative, content: .bytes(bytes))
@@ -192,14 +193,18 @@ public struct ManifestDirectoryLoader: Sendable {
 
     /// Why `relative` (below `root`) may not be read as a manifest: its real path, links
     /// followed, is outside the manifest tree. Nil when it is inside (or does not exist).
-    static func outsideTree(_ relative: String, root: String) -> String? {
-        guard let tree = realpath(root, nil) else { return nil }
-        defer { free(tree) }
-        guard let real = realpath(root + "/" + relative, nil) else { return nil }
-        defer { free(real) }
-        let base = String(cString: tree), resolved = String(cString: real)
+    /// `tree`: `root` resolved (``resolved(_:)``), when the caller has it already.
+    static func outsideTree(_ relative: String, root: String, tree: String? = nil) -> String? {
+        guard let base = tree ?? resolved(root), let resolved = resolved(root + "/" + relative) else { return nil }
         if resolved.hasPrefix(base == "/" ? "/" : base + "/") { return nil }
         return "symlink to a file outside the manifest directory; manifests are read only from inside it (copy the file in, or link to one inside the tree)"
+    }
+
+    /// `path` with every symlink resolved (nil: it does not resolve).
+    static func resolved(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// Whether `path` exists and is a folder (following symlinks, as git-sync's `current` is one).

@@ -145,9 +145,11 @@ public struct DesiredState: Sendable {
             state.diagnostics = diagnostics.sortedByLocation()
             state.failedFiles = Set(state.diagnostics.map(\.file))
             for entry in decoded where state.failedFiles.contains(entry.file) { state.servicesInFailedFiles.insert(entry.spec.name) }
-            // Sorted as indices: moving whole specs around costs a retain and a release per field.
-            state.services = byName.values.filter { !state.failedFiles.contains(decoded[$0].file) }
-                .sorted { decoded[$0].spec.name < decoded[$1].spec.name }.map { decoded[$0].spec }
+            // Sorted as (name, index) pairs, each spec copied once at the end: a comparison that
+            // reached a name through `decoded[i]` copied the whole entry, a retain and a release
+            // per field of the spec (8% of load + plan at 10,000 services).
+            state.services = byName.filter { !state.failedFiles.contains(decoded[$0.value].file) }
+                .sorted { $0.key < $1.key }.map { decoded[$0.value].spec }
             return state
         }
     }

@@ -159,18 +159,21 @@ public enum ManifestRules {
     /// time on that pattern (`image: 1.51.51.5…` with 30 parts ran for minutes: the fuzzer's hang).
     public static func isImageReference(_ s: String) -> Bool {
         guard !s.isEmpty, s.utf8.count <= 512, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return false }
+        // Searched byte-wise (the text is ASCII, checked above): a Character search walks
+        // grapheme clusters, and this runs for every service at every load.
         var rest = Substring(s)
-        if let at = rest.firstIndex(of: "@") {
-            guard isDigest(rest[rest.index(after: at)...]) else { return false }
+        if let at = rest.utf8.firstIndex(of: UInt8(ascii: "@")) {
+            guard isDigest(rest[rest.utf8.index(after: at)...]) else { return false }
             rest = rest[..<at]
         }
         // A tag follows the last `:` after the last `/` (a registry's port is before a `/`).
-        let lastSlash = rest.lastIndex(of: "/")
-        if let colon = rest[(lastSlash.map { rest.index(after: $0) } ?? rest.startIndex)...].firstIndex(of: ":") {
-            guard isTag(rest[rest.index(after: colon)...]) else { return false }
+        let lastSlash = rest.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let name = rest[(lastSlash.map { rest.utf8.index(after: $0) } ?? rest.startIndex)...]
+        if let colon = name.utf8.firstIndex(of: UInt8(ascii: ":")) {
+            guard isTag(rest[rest.utf8.index(after: colon)...]) else { return false }
             rest = rest[..<colon]
         }
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = rest.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { Substring($0) }
         if parts.allSatisfy(isPathComponent) { return true }
         return parts.count >= 2 && isRegistry(parts[0]) && parts.dropFirst().allSatisfy(isPathComponent)
     }
