@@ -24,6 +24,8 @@ ap.add_argument("--flotilla", required=True)
 ap.add_argument("--manager", required=True, help="a Swarm manager's API, unix://PATH")
 ap.add_argument("--sizes", default="10,50,200")
 ap.add_argument("--runs", type=int, default=1, help="repetitions per N and tool")
+ap.add_argument("--order", default="start-first", choices=["start-first", "stop-first"],
+                help="the stack file's update_config.order (imported for Flotilla too): both tools update the same way")
 ap.add_argument("--image", default="localhost/flotilla-test:busybox")
 args = ap.parse_args()
 SOCK = args.manager.replace("unix://", "")
@@ -68,7 +70,7 @@ def compose(n, mark):
     for i in range(n):
         lines += [f"  s{i}:", f"    image: {args.image}", '    command: ["sleep", "100000"]',
                   f"    environment: {{ MARK: \"{mark if i == 0 else 1}\" }}", "    stop_grace_period: 1s",
-                  "    networks: [hostnet]", "    deploy: { replicas: 1 }"]
+                  "    networks: [hostnet]", f"    deploy: {{ replicas: 1, update_config: {{ order: {args.order} }} }}"]
     lines += ["networks:", "  hostnet: { external: true, name: host }"]
     return "\n".join(lines) + "\n"
 
@@ -129,6 +131,28 @@ class Tool:
         time.sleep(2)
 
 
+def stamp(text):
+    """An API timestamp (RFC 3339, nanoseconds) as Unix seconds."""
+    import datetime, re
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", text)
+    base = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return base + float(m.group(2) or 0)
+
+
+def trace(tool, started):
+    """Where a cold deploy's time went, from the Swarm API's own timestamps: when the first and
+    the last service were created, and when the last task reached running (seconds after the
+    command started)."""
+    svcs = services(*tool.label)
+    ids = {s["ID"] for s in svcs}
+    created = [stamp(s["CreatedAt"]) - started for s in svcs]
+    f = urllib.parse.quote(json.dumps({"desired-state": ["running"]}))
+    ran = [stamp(t["Status"]["Timestamp"]) - started for t in api(f"/tasks?filters={f}")
+           if t.get("ServiceID") in ids and t.get("Status", {}).get("State") == "running"]
+    return {"first_created_s": round(min(created), 3), "last_created_s": round(max(created), 3),
+            "last_running_s": round(max(ran), 3) if ran else None}
+
+
 def timed(action, until=None):
     start = time.monotonic()
     action()
@@ -145,11 +169,13 @@ for n in [int(x) for x in args.sizes.split(",")]:
             tool = Tool(name, n, work)
             try:
                 tool.write(mark=1)
+                started = time.time()
                 cold = timed(tool.deploy, tool.all_running)
+                cold_trace = trace(tool, started)
                 noop = timed(tool.deploy)
                 tool.write(mark=2)
                 update = timed(tool.deploy, lambda: tool.first_runs(2))
-                row = {"n": n, "tool": name, "cold_s": round(cold, 3), "noop_s": round(noop, 3), "update_s": round(update, 3)}
+                row = {"n": n, "tool": name, "cold_s": round(cold, 3), "noop_s": round(noop, 3), "update_s": round(update, 3), "cold_trace": cold_trace}
                 results.append(row)
                 print(json.dumps(row), flush=True)
             finally:
@@ -189,14 +215,15 @@ env changed, until its task of the new spec runs. Ratios are Flotilla's time ove
 {chr(10).join(table)}
 
 Why they differ:
-- **update**: Flotilla's default order is start-first (the new task starts, then the old one
-  stops); a stack file's default is stop-first (the old task gets its stop grace period, then the
-  new one starts), so the peer's update waits for a stop that Flotilla's does not. The same
-  `update_config: {{order: start-first}}` in the stack would close most of it.
+- **update**: both tools update the same way, `update_config.order: {args.order}` in the stack
+  file (imported for Flotilla). Runs before this option (stack default stop-first against
+  Flotilla's start-first) measured the peer waiting for a stop Flotilla's update did not.
 - **cold, small N**: `flotilla apply` is a process that connects, checks the project's owner,
   lists, creates the services one by one and then watches their tasks (every 150 ms) until they
   run; `docker stack deploy` returns once the services exist, and the poll above sees the tasks.
-  At larger N Flotilla reaches running sooner; why the peer is slower there is not traced yet.
+  At larger N Flotilla reaches running sooner. Each row's `cold_trace` in `swarm-results.json`
+  says from the Swarm API's own timestamps when the first and last service were created and when
+  the last task ran, so whether the client's creating or Swarm's scheduling took the time.
 - **no-op, small N**: the process start of a one-shot command (runtime, Foundation, argument
   parsing, engine negotiation, owner check) against the docker CLI's; issue 27 lists cutting it.
 """)

@@ -82,7 +82,13 @@ extension Controller {
         let now = WallClock.nowMS()
         let restarting = await restartingByEngine(spec, containers, now: now)
         await monitor.sync(service: spec, containers: containers)
-        let readiness = await readiness(of: spec, containers, now: now)
+        // A one-shot command without route files, over a service whose replicas are all of the
+        // current spec, decides nothing by when they started: it need not ask the engine (one
+        // inspect per replica younger than a minute made a no-op `apply` right after a deploy
+        // 2.6× a list call). A rollout, a canary, routes or the daemon still ask (simulator seed 161).
+        let startTimesMatter = config.mode != .once || routes != nil
+            || containers.contains { $0.specHash != spec.specHash || $0.role != .regular }
+        let readiness = await readiness(of: spec, containers, now: now, learnStarts: startTimesMatter)
         let failingLiveness = await monitor.failingLiveness()
         let ready: (ObservedContainer) -> Readiness = { readiness[$0.id] ?? .unknown }
         // The routes follow the ready set: a replica whose settle time just ended (a requeue at
@@ -432,12 +438,13 @@ extension Controller {
         return result
     }
 
-    func readiness(of spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64) async -> [String: Readiness] {
+    /// `learnStarts`: a young replica's start time is asked from the engine (``learnStart(of:now:)``).
+    func readiness(of spec: ServiceSpec, _ containers: [ObservedContainer], now: Int64, learnStarts: Bool = true) async -> [String: Readiness] {
         var result: [String: Readiness] = [:]
         let settle = config.settleTime.wholeMilliseconds
         for container in containers {
             let hasCheck = ReplicaChecks.of(container, spec: spec).readiness != nil && container.hostPort != nil
-            if !hasCheck { await learnStart(of: container, now: now) }
+            if !hasCheck && learnStarts { await learnStart(of: container, now: now) }
             let container = settling(container)
             let probe = hasCheck ? await monitor.readinessState(of: container.id) : nil
             result[container.id] = Readiness.of(container, probe: probe, hasCheck: hasCheck, settleMS: settle, now: now)
