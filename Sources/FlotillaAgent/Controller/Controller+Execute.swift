@@ -5,7 +5,8 @@ import Logging
 
 /// Carrying out a ``ServiceStep`` on the engine: decisions first (a rollback is recorded before
 /// any canary goes), then removals (out of the routes first, then SIGTERM and the stop timeout),
-/// starts in place, and creations (image and networks first). Nothing here waits for readiness.
+/// starts in place, and creations (image and networks first); dead replicas' removal runs beside
+/// their replacements' creation. Nothing here waits for readiness.
 extension Controller {
     struct StepOutcome: Sendable {
         var created = 0
@@ -24,6 +25,7 @@ extension Controller {
         /// Every action was carried out: the change is known exactly.
         var isComplete: Bool { failedActions == 0 && createFailure == nil && !engineUnavailable }
 
+        /// Folds in what ``Controller/remove(_:spec:)`` did with `removals`.
         mutating func add(_ results: (removed: Int, replaced: Int, failed: Int, unavailable: Bool),
                           of removals: [(ObservedContainer, RemovalReason, ServiceStep.StopMode)]) {
             removed += results.removed
