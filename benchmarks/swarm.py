@@ -216,14 +216,16 @@ env changed, until its task of the new spec runs. Ratios are Flotilla's time ove
 
 Why they differ:
 - **update**: both tools update the same way, `update_config.order: {args.order}` in the stack
-  file (imported for Flotilla). Runs before this option (stack default stop-first against
-  Flotilla's start-first) measured the peer waiting for a stop Flotilla's update did not.
-- **cold, small N**: `flotilla apply` is a process that connects, checks the project's owner,
-  lists, creates the services one by one and then watches their tasks (every 150 ms) until they
-  run; `docker stack deploy` returns once the services exist, and the poll above sees the tasks.
-  At larger N Flotilla reaches running sooner. Each row's `cold_trace` in `swarm-results.json`
-  says from the Swarm API's own timestamps when the first and last service were created and when
-  the last task ran, so whether the client's creating or Swarm's scheduling took the time.
-- **no-op, small N**: the process start of a one-shot command (runtime, Foundation, argument
-  parsing, engine negotiation, owner check) against the docker CLI's; issue 27 lists cutting it.
+  file (imported for Flotilla), and take the same time. Runs before this option (the stack's
+  default stop-first against Flotilla's start-first) measured the peer waiting for a stop.
+- **cold**: each row's `cold_trace` in `swarm-results.json` gives, from the Swarm API's own
+  timestamps, when the first and last service were created and when the last task ran. Both
+  tools create every service within a second of starting (0.1 s at 10 services, under 0.75 s at
+  200; one Flotilla run at 200 created its last service after 15 s, not traced further), and the
+  rest is Swarm scheduling and starting the tasks on the three nodes, which varies by more than
+  the tools differ: at 200 services, 19.4 s and 30.1 s for Flotilla, 36.8 s and 29.0 s for the
+  peer. At 10 services `flotilla apply` is a process that connects, checks the project's owner
+  and then watches the tasks every 150 ms; `docker stack deploy` returns once the services exist.
+- **no-op**: Flotilla lists the project's services once and sends nothing; `docker stack deploy`
+  sends an update of every service, which Swarm finds unchanged, so its no-op grows with N.
 """)
