@@ -119,20 +119,20 @@ struct RunCommand: AsyncParsableCommand {
         let logger = options.makeLogger()
         let stop = StopSignals(logger: logger)
         defer { stop.cancel() }
+        // Errors thrown by what prints its own (the engine, the owner check) mark it too.
+        var startedUp = false
+        defer { if !startedUp { stop.markFailed() } }
         guard ManifestDirectoryLoader.isDirectory(options.directory) else {
-            Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
-            throw ExitCode(1)
+            throw stop.fail("error: manifest directory \(options.directory) does not exist or is not a directory")
         }
         let acquired: Int32?
         do {
             acquired = try ReconcileLock(project: options.projectName).acquireDaemonLock()
         } catch {
-            Console.error("error: \(error)")
-            throw ExitCode(1)
+            throw stop.fail("error: \(error)")
         }
         guard let daemonLock = acquired else {
-            Console.error("error: another `flotilla run` already manages project \(options.projectName) on this host; stop it first (or pass another --project)")
-            throw ExitCode(1)
+            throw stop.fail("error: another `flotilla run` already manages project \(options.projectName) on this host; stop it first (or pass another --project)")
         }
         defer { if daemonLock >= 0 { close(daemonLock) } }
         let engine = try await connectEngine(logger: logger)
@@ -159,15 +159,13 @@ struct RunCommand: AsyncParsableCommand {
         if let address = listen.flatMap(ListenAddress.init) {
             if case .unix(let path) = address {
                 do { try StatusServer.clearStaleSocket(at: path) } catch {
-                    Console.error("error: \(error)")
-                    throw ExitCode(1)
+                    throw stop.fail("error: \(error)")
                 }
             }
             var token: String?
             if let listenTokenFile {
                 do { token = try Self.readToken(listenTokenFile) } catch {
-                    Console.error("error: \(error)")
-                    throw ExitCode(1)
+                    throw stop.fail("error: \(error)")
                 }
             }
             let server = StatusServer(address: address, controller: daemon.controller, project: options.projectName, engine: engine,
@@ -191,6 +189,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.logging.keys = .init()
         let group = ServiceGroup(configuration: configuration)
+        startedUp = true
         stop.handOver(to: group)
         let signals = SignalHandlers()
         signals.on(SIGHUP) { daemon.requestReconcile() }
@@ -214,13 +213,14 @@ struct RunCommand: AsyncParsableCommand {
         let logger = options.makeLogger()
         let stop = StopSignals(logger: logger)
         defer { stop.cancel() }
+        // Errors thrown by what prints its own (the engine, the owner check) mark it too.
+        var startedUp = false
+        defer { if !startedUp { stop.markFailed() } }
         guard ManifestDirectoryLoader.isDirectory(options.directory) else {
-            Console.error("error: manifest directory \(options.directory) does not exist or is not a directory")
-            throw ExitCode(1)
+            throw stop.fail("error: manifest directory \(options.directory) does not exist or is not a directory")
         }
         guard let daemonLock = try? ReconcileLock(project: options.projectName).acquireDaemonLock() else {
-            Console.error("error: another `flotilla run` already manages project \(options.projectName) from this host; stop it first (or pass another --project)")
-            throw ExitCode(1)
+            throw stop.fail("error: another `flotilla run` already manages project \(options.projectName) from this host; stop it first (or pass another --project)")
         }
         defer { if daemonLock >= 0 { close(daemonLock) } }
         let engine = try await connectEngine(logger: logger)
@@ -228,8 +228,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             _ = try await swarm.observe()  // throws when the engine is not a manager
         } catch {
-            Console.error("error: \(error)")
-            throw ExitCode(1)
+            throw stop.fail("error: \(error)")
         }
         let reconciler = options.makeReconciler(engine: engine, logger: logger)
         let absolute = URL(fileURLWithPath: options.directory).standardizedFileURL.path
@@ -252,6 +251,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.logging.keys = .init()
         let group = ServiceGroup(configuration: configuration)
+        startedUp = true
         stop.handOver(to: group)
         let signals = SignalHandlers()
         signals.on(SIGHUP) { daemon.requestApply("SIGHUP") }
@@ -295,12 +295,17 @@ struct RunCommand: AsyncParsableCommand {
 final class StopSignals: @unchecked Sendable {
     private let lock = NSLock()
     private var group: ServiceGroup?
+    /// Start-up failed (its error is printed, exit 1 follows): a stop signal racing the exit
+    /// must not turn it into a 0 (CI: SIGTERM right after "something other than a socket").
+    private var failed = false
     private let handlers = SignalHandlers()
 
     init(logger: Logger) {
         for signalNumber in [SIGTERM, SIGINT] {
             handlers.on(signalNumber) { [self] in
-                guard let group = lock.withLock({ self.group }) else {
+                let (group, failed) = lock.withLock { (self.group, self.failed) }
+                guard let group else {
+                    if failed { Foundation.exit(1) }
                     logger.info("stopped during start-up; nothing was changed")
                     Foundation.exit(0)
                 }
@@ -310,6 +315,15 @@ final class StopSignals: @unchecked Sendable {
     }
 
     func handOver(to group: ServiceGroup) { lock.withLock { self.group = group } }
+
+    /// A start-up error: marked first, then printed; the caller throws what this returns.
+    func fail(_ message: String) -> ExitCode {
+        markFailed()
+        Console.error(message)
+        return ExitCode(1)
+    }
+
+    func markFailed() { lock.withLock { failed = true } }
     func cancel() { handlers.cancel() }
 }
 
