@@ -29,11 +29,7 @@ public enum ContainerListDecoder {
         return try bytes.withUnsafeBufferPointer { buffer in
             var scanner = JSONScanner(buffer)
             var all: [Summary] = []
-            try scanner.expect(UInt8(ascii: "["))
-            if try scanner.consumeIf(UInt8(ascii: "]")) { return all }
-            repeat {
-                all.append(try summary(&scanner, keys: keys))
-            } while try scanner.commaOr(UInt8(ascii: "]"))
+            try scanner.array { all.append(try summary(&$0, keys: keys)) }
             try scanner.expectEnd()
             return all
         }
@@ -52,7 +48,7 @@ public enum ContainerListDecoder {
                 }
             } else if s.equals(key, "State") {
                 // A string in both engines' compat lists; anything else reads as unknown.
-                out.state = try s.peekIsString() ? (try s.string() ?? "") : { try s.skipValue(); return "" }()
+                if s.peekIsString() { out.state = try s.string() ?? "" } else { try s.skipValue() }
             } else if s.equals(key, "Created") {
                 out.created = try s.integer() ?? 0
             } else if s.equals(key, "Ports") {
@@ -115,37 +111,24 @@ public struct OwnedLabels: Sendable, Hashable {
     }
 
     public subscript(_ field: Field) -> String? {
-        get {
-            switch field {
-            case .owner: owner
-            case .service: service
-            case .specHash: specHash
-            case .hostPort: hostPort
-            case .containerPort: containerPort
-            case .canonicalSpec: canonicalSpec
-            case .createdAt: createdAt
-            case .role: role
-            case .checks: checks
-            case .source: source
-            case .seal: seal
-            case .revision: revision
-            }
-        }
-        set {
-            switch field {
-            case .owner: owner = newValue
-            case .service: service = newValue
-            case .specHash: specHash = newValue
-            case .hostPort: hostPort = newValue
-            case .containerPort: containerPort = newValue
-            case .canonicalSpec: canonicalSpec = newValue
-            case .createdAt: createdAt = newValue
-            case .role: role = newValue
-            case .checks: checks = newValue
-            case .source: source = newValue
-            case .seal: seal = newValue
-            case .revision: revision = newValue
-            }
+        get { self[keyPath: Self.keyPath(field)] }
+        set { self[keyPath: Self.keyPath(field)] = newValue }
+    }
+
+    static func keyPath(_ field: Field) -> WritableKeyPath<OwnedLabels, String?> {
+        switch field {
+        case .owner: \.owner
+        case .service: \.service
+        case .specHash: \.specHash
+        case .hostPort: \.hostPort
+        case .containerPort: \.containerPort
+        case .canonicalSpec: \.canonicalSpec
+        case .createdAt: \.createdAt
+        case .role: \.role
+        case .checks: \.checks
+        case .source: \.source
+        case .seal: \.seal
+        case .revision: \.revision
         }
     }
 

@@ -68,7 +68,7 @@ struct JSONScanner {
         return true
     }
 
-    mutating func peekIsString() throws -> Bool { peek() == UInt8(ascii: "\"") }
+    mutating func peekIsString() -> Bool { peek() == UInt8(ascii: "\"") }
 
     mutating func literal(_ word: StaticString) throws {
         let count = word.utf8CodeUnitCount
@@ -103,7 +103,7 @@ struct JSONScanner {
     /// The string here (nil for `null`).
     mutating func string() throws -> String? {
         if try consumeNull() { return nil }
-        guard try peekIsString() else { throw fail("expected a string") }
+        guard peekIsString() else { throw fail("expected a string") }
         return try text(of: try stringSpan())
     }
 
@@ -214,29 +214,29 @@ struct JSONScanner {
 
     /// The members of the object here: `member` reads (or skips) each value.
     mutating func object(_ member: (inout JSONScanner, StringSpan) throws -> Void) throws {
-        try expect(UInt8(ascii: "{"))
-        depth += 1
-        guard depth <= Self.maxDepth else { throw fail("nested too deeply") }
-        defer { depth -= 1 }
-        if try consumeIf(UInt8(ascii: "}")) { return }
-        repeat {
-            guard try peekIsString() else { throw fail("expected a key") }
-            let key = try stringSpan()
-            try expect(UInt8(ascii: ":"))
-            try member(&self, key)
-        } while try commaOr(UInt8(ascii: "}"))
+        try elements(UInt8(ascii: "{"), UInt8(ascii: "}")) { s in
+            guard s.peekIsString() else { throw s.fail("expected a key") }
+            let key = try s.stringSpan()
+            try s.expect(UInt8(ascii: ":"))
+            try member(&s, key)
+        }
     }
 
     /// The elements of the array here: `element` reads (or skips) each.
     mutating func array(_ element: (inout JSONScanner) throws -> Void) throws {
-        try expect(UInt8(ascii: "["))
+        try elements(UInt8(ascii: "["), UInt8(ascii: "]"), element)
+    }
+
+    /// `open`, then `each` once per comma-separated entry, then `close`; no deeper than ``maxDepth``.
+    private mutating func elements(_ open: UInt8, _ close: UInt8, _ each: (inout JSONScanner) throws -> Void) throws {
+        try expect(open)
         depth += 1
         guard depth <= Self.maxDepth else { throw fail("nested too deeply") }
         defer { depth -= 1 }
-        if try consumeIf(UInt8(ascii: "]")) { return }
+        if try consumeIf(close) { return }
         repeat {
-            try element(&self)
-        } while try commaOr(UInt8(ascii: "]"))
+            try each(&self)
+        } while try commaOr(close)
     }
 
     /// Skips one value of any kind.
